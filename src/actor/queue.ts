@@ -1,0 +1,73 @@
+/**
+ * A growable ring buffer: O(1) push and shift without the O(n) cost of
+ * `Array.prototype.shift` on long queues.
+ *
+ * @example
+ * ```ts
+ * import { RingQueue } from "./queue.ts";
+ * const q = new RingQueue<number>();
+ * q.push(1);
+ * q.push(2);
+ * q.shift(); // 1
+ * q.length; // 1
+ * ```
+ */
+export class RingQueue<T> {
+  #items: (T | undefined)[];
+  #mask: number;
+  #head = 0;
+  #length = 0;
+
+  /** Create a queue; `initialCapacity` is rounded up to a power of two. */
+  constructor(initialCapacity = 4) {
+    let size = 2;
+    while (size < initialCapacity) size <<= 1;
+    // Allocated on first push: an idle actor's mailbox should cost nothing.
+    this.#items = [];
+    this.#mask = size - 1;
+  }
+
+  /** Number of queued items. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Append an item at the tail. */
+  push(item: T): void {
+    if (this.#length > this.#mask) this.#grow();
+    else if (this.#items.length === 0) this.#items = new Array(this.#mask + 1);
+    this.#items[(this.#head + this.#length) & this.#mask] = item;
+    this.#length++;
+  }
+
+  /** Remove and return the head, or `undefined` when empty. */
+  shift(): T | undefined {
+    if (this.#length === 0) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head] = undefined; // let the item be collected
+    this.#head = (this.#head + 1) & this.#mask;
+    this.#length--;
+    return item;
+  }
+
+  /** The head without removing it. */
+  peek(): T | undefined {
+    return this.#length === 0 ? undefined : this.#items[this.#head];
+  }
+
+  /** Remove every item, returning them in FIFO order. */
+  drain(): T[] {
+    const out: T[] = [];
+    while (this.#length > 0) out.push(this.shift() as T);
+    return out;
+  }
+
+  #grow(): void {
+    const size = this.#mask + 1;
+    const next = new Array<T | undefined>(size * 2);
+    for (let i = 0; i < this.#length; i++) next[i] = this.#items[(this.#head + i) & this.#mask];
+    this.#items = next;
+    this.#mask = size * 2 - 1;
+    this.#head = 0;
+  }
+}

@@ -1,0 +1,84 @@
+/** The in-process `TaskPort`: a client talking straight to the manager actor. */
+import type { TaskOutcome } from "../task/outcome.ts";
+import type { TaskRecord, TaskState } from "../task/record.ts";
+import type { TaskManager } from "./manager.ts";
+import type { OutcomeSink, ServiceInfo, SubmitRequest, TaskEvent, TaskPort } from "./types.ts";
+
+/**
+ * A port onto a manager in the same process.
+ *
+ * @example
+ * ```ts
+ * import { ActorSystem } from "../actor/mod.ts";
+ * import { TaskManager } from "./manager.ts";
+ * import { LocalPort } from "./local.ts";
+ * const system = new ActorSystem();
+ * const port = new LocalPort(new TaskManager(system, []));
+ * await port.services(); // []
+ * await system.shutdown();
+ * ```
+ */
+export class LocalPort implements TaskPort {
+  /** Wrap `manager`. */
+  constructor(readonly manager: TaskManager) {}
+
+  /** Submit through the manager's mailbox. */
+  submit(request: SubmitRequest, sink: OutcomeSink): void {
+    this.manager.submit(request, sink);
+  }
+
+  /** Read a record (a copy, so callers cannot change the manager's state). */
+  get(id: string): Promise<TaskRecord | undefined> {
+    const record = this.manager.store.get(id);
+    return Promise.resolve(record && structuredClone(record));
+  }
+
+  /** List records, newest first. */
+  list(query: { service?: string; state?: string; limit?: number } = {}): Promise<TaskRecord[]> {
+    const records = this.manager.store.list({
+      ...query,
+      state: query.state as TaskState | undefined,
+    });
+    return Promise.resolve(records.map((record) => structuredClone(record)));
+  }
+
+  /** Wait for the outcome of task `id`. */
+  wait(id: string, signal?: AbortSignal): Promise<TaskOutcome | undefined> {
+    const { promise, resolve, reject } = Promise.withResolvers<TaskOutcome | undefined>();
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const onAbort = () => reject(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const done = () => signal?.removeEventListener("abort", onAbort);
+    this.manager.wait(id, {
+      settled: (outcome) => {
+        done();
+        resolve(outcome);
+      },
+      refused: () => {
+        done();
+        resolve(undefined);
+      },
+    });
+    return promise;
+  }
+
+  /** Cancel task `id`. */
+  cancel(id: string): Promise<boolean> {
+    return this.manager.cancel(id);
+  }
+
+  /** Services, task types, queue depths. */
+  services(): Promise<ServiceInfo[]> {
+    return Promise.resolve(this.manager.services());
+  }
+
+  /** Follow task events. */
+  subscribe(listener: (event: TaskEvent) => void): () => void {
+    return this.manager.subscribe(listener);
+  }
+
+  /** Nothing to release in-process. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,536 @@
+/**
+ * The task manager: one actor that every task passes through. It gives each
+ * task a UUID and answers at once, routes parallel tasks straight to their
+ * service and serial ones through that service's FIFO (one in flight), and
+ * owns timeouts, retries, cancellation, retention and task events.
+ */
+import type { ActorRef, ActorSystem, Deadline } from "../actor/mod.ts";
+import { RingQueue } from "../actor/queue.ts";
+import { Task, type TaskType } from "../task/define.ts";
+import { RuntimeErrorName, TaskValidationError } from "../task/errors.ts";
+import { errorOutcome, type TaskOutcome } from "../task/outcome.ts";
+import { TaskControl, type TaskReport, type TaskRun } from "../task/protocol.ts";
+import { isTerminal, type TaskRecord, type TaskState, transition } from "../task/record.ts";
+import { MemoryTaskStore, type TaskStore } from "./store.ts";
+import type {
+  OutcomeSink,
+  ServiceEndpoint,
+  ServiceInfo,
+  SubmitRequest,
+  TaskEvent,
+  TaskRecordSummary,
+} from "./types.ts";
+
+/** How long finished records are kept. */
+export interface RetentionOptions {
+  /** Most finished records kept (default 10 000); the oldest go first. */
+  maxRecords?: number;
+  /** How long a finished record is kept (default one hour). */
+  ttlMs?: number;
+}
+
+/** Options of the task manager. */
+export interface ManagerOptions {
+  store?: TaskStore;
+  retention?: RetentionOptions;
+  /** Capacity of the manager's mailbox: submissions beyond it are refused. */
+  mailboxCapacity?: number;
+  /** Most serial tasks waiting per service; more end with `QueueFullError` (default 1 000 000). */
+  maxQueuedPerService?: number;
+}
+
+type ManagerMessage =
+  | { kind: "submit"; request: SubmitRequest; sink: OutcomeSink }
+  | TaskReport
+  | { kind: "cancel"; id: string }
+  | { kind: "wait"; id: string; sink: OutcomeSink }
+  | { kind: "timeout"; id: string; attempt: number }
+  | { kind: "retry"; id: string }
+  | { kind: "service-stopped"; service: string }
+  | { kind: "close" };
+
+/** A task not yet ended, and what the manager needs to end it. */
+interface LiveTask {
+  record: TaskRecord;
+  type: TaskType;
+  lane: ServiceLane;
+  control: TaskControl;
+  sinks: OutcomeSink[];
+  timeout?: Deadline;
+  /** The handler of the current attempt has not reported `finished` yet. */
+  busy: boolean;
+  /** Waiting for a retry; its timer, and whether it fired while the old attempt ran on. */
+  retry?: { timer: Deadline; due: boolean };
+}
+
+/** Per-service routing state. */
+interface ServiceLane {
+  endpoint: ServiceEndpoint;
+  stopped: boolean;
+  /** Serial tasks waiting, in order (cancelled ones are skipped lazily). */
+  queue: RingQueue<LiveTask>;
+  queued: number;
+  /** The serial task holding the service, until its handler finishes. */
+  holder: LiveTask | undefined;
+  running: number;
+}
+
+const MANAGER_NAME = "$task-manager";
+
+/**
+ * The task-manager actor and the read side of its state.
+ *
+ * @example
+ * ```ts
+ * import { ActorSystem } from "../actor/mod.ts";
+ * import { TaskManager } from "./manager.ts";
+ * const system = new ActorSystem();
+ * const manager = new TaskManager(system, []);
+ * manager.submit(
+ *   { service: "nowhere", type: "Greeting", fields: {} },
+ *   { settled: (outcome) => console.log(outcome) }, // UnknownServiceError
+ * );
+ * await system.shutdown();
+ * ```
+ */
+export class TaskManager {
+  readonly ref: ActorRef<ManagerMessage>;
+  readonly store: TaskStore;
+  #live = new Map<string, LiveTask>();
+  #lanes = new Map<string, ServiceLane>();
+  #ended = new RingQueue<TaskRecord>();
+  #listeners = new Set<(event: TaskEvent) => void>();
+  #closed = false;
+  readonly #maxRecords: number;
+  readonly #ttlMs: number;
+  readonly #maxQueued: number;
+
+  /** Spawn the manager actor in `system`, routing to `endpoints`. */
+  constructor(
+    readonly system: ActorSystem,
+    endpoints: ServiceEndpoint[],
+    options: ManagerOptions = {},
+  ) {
+    this.store = options.store ?? new MemoryTaskStore();
+    this.#maxRecords = options.retention?.maxRecords ?? 10_000;
+    this.#ttlMs = options.retention?.ttlMs ?? 3_600_000;
+    this.#maxQueued = options.maxQueuedPerService ?? 1_000_000;
+    this.ref = system.spawn<ManagerMessage>(
+      MANAGER_NAME,
+      () => ({ receive: (message) => this.#receive(message) }),
+      { mailbox: { capacity: options.mailboxCapacity ?? 1_000_000, overflow: "reject" } },
+    );
+    for (const endpoint of endpoints) this.#addService(endpoint);
+  }
+
+  /** Submit a task; refused at once if the manager's mailbox is full or it stopped. */
+  submit(request: SubmitRequest, sink: OutcomeSink): void {
+    if (!this.ref.tell({ kind: "submit", request, sink })) {
+      const error = this.ref.isAlive
+        ? new Error(`runtime overloaded: the task manager's mailbox is full`)
+        : new Error(`runtime stopped: the task manager takes no more tasks`);
+      (sink.refused ??
+        (() => sink.settled(errorOutcome("", "RuntimeUnavailableError", error.message))))(
+          error,
+        );
+    }
+  }
+
+  /** Wait for task `id`: the sink gets its outcome now if it ended, or when it ends. */
+  wait(id: string, sink: OutcomeSink): void {
+    if (!this.ref.tell({ kind: "wait", id, sink })) {
+      sink.refused?.(new Error("runtime stopped"));
+    }
+  }
+
+  /** Cancel task `id`; resolves false if it was unknown or already ended. */
+  cancel(id: string): Promise<boolean> {
+    return this.ref.ask<boolean>({ kind: "cancel", id }, { timeoutMs: 10_000 });
+  }
+
+  /** Services as clients see them. */
+  services(): ServiceInfo[] {
+    return [...this.#lanes.values()].map((lane) => ({
+      name: lane.endpoint.name,
+      ...lane.endpoint.describe(),
+      state: lane.stopped ? "stopped" : "running",
+      queued: lane.queued,
+      running: lane.running,
+    }));
+  }
+
+  /** Follow task events. */
+  subscribe(listener: (event: TaskEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Refuse new tasks from now on (`RuntimeStoppingError`); resolves once in effect. */
+  close(): Promise<void> {
+    return this.ref.ask({ kind: "close" }, { timeoutMs: 10_000 });
+  }
+
+  #addService(endpoint: ServiceEndpoint): void {
+    if (this.#lanes.has(endpoint.name)) {
+      throw new Error(`two services are named '${endpoint.name}'`);
+    }
+    this.#lanes.set(endpoint.name, {
+      endpoint,
+      stopped: false,
+      queue: new RingQueue(),
+      queued: 0,
+      holder: undefined,
+      running: 0,
+    });
+    this.system.watch(
+      endpoint.ref.name,
+      () => this.ref.tell({ kind: "service-stopped", service: endpoint.name }),
+    );
+  }
+
+  #receive(message: ManagerMessage): unknown {
+    switch (message.kind) {
+      case "submit":
+        return this.#submit(message.request, message.sink);
+      case "started":
+        return this.#started(message.id);
+      case "finished":
+        return this.#finished(message.id, message.outcome);
+      case "log":
+        return this.#log(message.id, message.entry);
+      case "cancel":
+        return this.#cancel(message.id);
+      case "wait":
+        return this.#wait(message.id, message.sink);
+      case "timeout":
+        return this.#timeout(message.id, message.attempt);
+      case "retry":
+        return this.#retry(message.id);
+      case "service-stopped":
+        return this.#serviceStopped(message.service);
+      case "close":
+        this.#closed = true;
+        return;
+    }
+  }
+
+  #submit(request: SubmitRequest, sink: OutcomeSink): void {
+    const id = crypto.randomUUID();
+    const now = Date.now();
+    const record: TaskRecord = {
+      id,
+      type: String(request.type),
+      service: String(request.service),
+      fields: request.fields,
+      attributes: request.attributes ?? {},
+      parallel: false,
+      state: "queued",
+      attempts: 0,
+      createdAt: now,
+      log: [{ at: now, level: "info", message: "submitted", state: "queued" }],
+    };
+    this.store.save(record);
+    sink.accepted?.(id);
+    const refuse = (ename: string, evalue: string) => {
+      this.#end(record, errorOutcome(id, ename, evalue), "failed", [sink]);
+    };
+    if (this.#closed) return refuse(RuntimeErrorName.RuntimeStopping, "the runtime is stopping");
+    const lane = this.#lanes.get(record.service);
+    if (!lane) {
+      const known = [...this.#lanes.keys()].join(", ") || "none";
+      return refuse(
+        RuntimeErrorName.UnknownService,
+        `no service named '${record.service}' (services: ${known})`,
+      );
+    }
+    if (lane.stopped) {
+      return refuse(RuntimeErrorName.ServiceStopped, `service '${record.service}' is stopped`);
+    }
+    const type = lane.endpoint.resolve(record.type);
+    if (!type) {
+      const known = lane.endpoint.describe().taskTypes.map((t) => t.name).join(", ") || "none";
+      return refuse(
+        RuntimeErrorName.UnknownTaskType,
+        `service '${record.service}' has no handler for task type '${record.type}' (it handles: ${known})`,
+      );
+    }
+    if (Task.definitionOf(request.task) !== type) {
+      try {
+        record.fields = type.parse(request.fields);
+      } catch (error) {
+        if (!(error instanceof TaskValidationError)) throw error;
+        return refuse(RuntimeErrorName.Validation, error.message);
+      }
+    }
+    record.parallel = type.parallel;
+    const timeoutMs = request.timeoutMs ?? type.timeoutMs;
+    if (timeoutMs !== undefined) {
+      if (!(timeoutMs > 0)) {
+        return refuse(
+          RuntimeErrorName.Validation,
+          `timeoutMs must be a positive number, got ${timeoutMs}`,
+        );
+      }
+      record.timeoutMs = timeoutMs;
+    }
+    const live: LiveTask = {
+      record,
+      type,
+      lane,
+      control: new TaskControl(),
+      sinks: [sink],
+      busy: false,
+    };
+    this.#live.set(id, live);
+    if (type.parallel) return this.#dispatch(live);
+    if (lane.queued >= this.#maxQueued) {
+      this.#live.delete(id);
+      return refuse(
+        RuntimeErrorName.QueueFull,
+        `service '${lane.endpoint.name}' has ${lane.queued} serial tasks waiting (limit ${this.#maxQueued})`,
+      );
+    }
+    if (lane.holder) {
+      lane.queue.push(live);
+      lane.queued++;
+      this.#emit(record);
+    } else {
+      lane.holder = live;
+      this.#dispatch(live);
+    }
+  }
+
+  #dispatch(live: LiveTask): void {
+    const { record, lane } = live;
+    record.attempts++;
+    live.busy = true;
+    live.retry = undefined;
+    lane.running++;
+    const run: TaskRun = {
+      id: record.id,
+      type: live.type,
+      fields: record.fields,
+      attributes: record.attributes,
+      attempt: record.attempts,
+      control: live.control,
+      replyTo: this.ref,
+    };
+    if (!lane.endpoint.ref.tell(run)) {
+      live.busy = false;
+      lane.running--;
+      const evalue = lane.endpoint.ref.isAlive
+        ? `service '${lane.endpoint.name}' is overloaded: its mailbox is full`
+        : `service '${lane.endpoint.name}' is stopped`;
+      const ename = lane.endpoint.ref.isAlive
+        ? RuntimeErrorName.QueueFull
+        : RuntimeErrorName.ServiceStopped;
+      this.#finish(live, errorOutcome(record.id, ename, evalue), "failed");
+      this.#release(live);
+    }
+  }
+
+  #started(id: string): void {
+    const live = this.#live.get(id);
+    if (!live || live.record.state !== "queued") return;
+    const now = Date.now();
+    live.record.startedAt ??= now;
+    transition(live.record, "running", now, `attempt ${live.record.attempts}`);
+    const timeoutMs = live.record.timeoutMs;
+    if (timeoutMs !== undefined) {
+      const attempt = live.record.attempts;
+      live.timeout = this.system.deadlines.schedule(
+        timeoutMs,
+        () => this.ref.tell({ kind: "timeout", id, attempt }),
+      );
+    }
+    this.#emit(live.record);
+  }
+
+  #finished(id: string, outcome: TaskOutcome): void {
+    const live = this.#live.get(id);
+    if (!live) return;
+    live.busy = false;
+    live.lane.running--;
+    live.timeout?.cancel();
+    if (live.retry) {
+      // A timed-out attempt has returned; its retry may start now.
+      if (live.retry.due) this.#dispatch(live);
+      return;
+    }
+    if (!isTerminal(live.record.state)) {
+      if (outcome.status === "error" && this.#retryable(live)) {
+        this.#scheduleRetry(live, `${outcome.ename}: ${outcome.evalue}`);
+        return;
+      }
+      this.#finish(live, outcome, outcome.status === "ok" ? "succeeded" : "failed");
+    }
+    this.#release(live);
+  }
+
+  #retryable(live: LiveTask): boolean {
+    return live.record.attempts <= live.type.retries && !live.control.aborted &&
+      !live.lane.stopped && !this.#closed;
+  }
+
+  #scheduleRetry(live: LiveTask, reason: string): void {
+    const { record } = live;
+    const delay = live.type.retryDelayMs;
+    // The serial slot stays held: the next serial task waits for the retries.
+    transition(
+      record,
+      "queued",
+      Date.now(),
+      `attempt ${record.attempts} failed (${reason}); retry in ${delay} ms`,
+    );
+    this.#emit(record);
+    const timer = this.system.deadlines.schedule(
+      delay,
+      () => this.ref.tell({ kind: "retry", id: record.id }),
+    );
+    live.retry = { timer, due: false };
+  }
+
+  #retry(id: string): void {
+    const live = this.#live.get(id);
+    if (!live?.retry) return;
+    if (live.busy) live.retry.due = true;
+    else this.#dispatch(live);
+  }
+
+  #timeout(id: string, attempt: number): void {
+    const live = this.#live.get(id);
+    if (!live || live.record.state !== "running" || live.record.attempts !== attempt) return;
+    const evalue = `task exceeded its timeout of ${live.record.timeoutMs} ms`;
+    live.control.abort(new DOMException(evalue, "TimeoutError"));
+    if (live.record.attempts <= live.type.retries) {
+      // The handler was told to stop; the retry starts once it reports back.
+      live.control = new TaskControl();
+      this.#scheduleRetry(live, evalue);
+      return;
+    }
+    this.#finish(live, errorOutcome(id, RuntimeErrorName.Timeout, evalue), "failed");
+  }
+
+  #cancel(id: string): boolean {
+    const live = this.#live.get(id);
+    if (!live || isTerminal(live.record.state)) return false;
+    const evalue = "the task was cancelled";
+    live.control.abort(new DOMException(evalue, "AbortError"));
+    live.timeout?.cancel();
+    live.retry?.timer.cancel();
+    live.retry = undefined;
+    const waitingInQueue = !live.type.parallel && live.lane.holder !== live;
+    if (waitingInQueue) live.lane.queued--;
+    this.#finish(live, errorOutcome(id, RuntimeErrorName.Cancelled, evalue), "cancelled");
+    if (!live.busy) this.#release(live);
+    return true;
+  }
+
+  #wait(id: string, sink: OutcomeSink): void {
+    const live = this.#live.get(id);
+    if (live && !isTerminal(live.record.state)) {
+      live.sinks.push(sink);
+      return;
+    }
+    const outcome = this.store.get(id)?.outcome;
+    if (outcome) sink.settled(outcome);
+    else {
+      sink.refused?.(new Error(`no task with id '${id}' (unknown, or past its retention)`));
+    }
+  }
+
+  #log(id: string, entry: TaskRecord["log"][number]): void {
+    const record = this.#live.get(id)?.record ?? this.store.get(id);
+    if (!record) return;
+    record.log.push(entry);
+    if (this.#listeners.size > 0) this.#send({ kind: "log", id, entry });
+  }
+
+  #serviceStopped(service: string): void {
+    const lane = this.#lanes.get(service);
+    if (!lane || lane.stopped) return;
+    lane.stopped = true;
+    const evalue = `service '${service}' stopped before the task finished`;
+    for (const live of [...this.#live.values()]) {
+      if (live.lane !== lane) continue;
+      live.control.abort(new DOMException(evalue, "AbortError"));
+      live.timeout?.cancel();
+      live.retry?.timer.cancel();
+      if (!isTerminal(live.record.state)) {
+        this.#finish(
+          live,
+          errorOutcome(live.record.id, RuntimeErrorName.ServiceStopped, evalue),
+          "failed",
+        );
+      }
+      this.#live.delete(live.record.id);
+    }
+    lane.queue.drain();
+    lane.queued = 0;
+    lane.holder = undefined;
+    lane.running = 0;
+  }
+
+  /** End a task: record its outcome and tell whoever waits. */
+  #finish(live: LiveTask, outcome: TaskOutcome, state: TaskState): void {
+    this.#end(live.record, outcome, state, live.sinks);
+    live.sinks = [];
+  }
+
+  #end(record: TaskRecord, outcome: TaskOutcome, state: TaskState, sinks: OutcomeSink[]): void {
+    const now = Date.now();
+    const message = outcome.status === "ok" ? "" : `${outcome.ename}: ${outcome.evalue}`;
+    transition(record, state, now, message);
+    record.outcome = outcome;
+    record.finishedAt = now;
+    record.expiresAt = now + this.#ttlMs;
+    this.#ended.push(record);
+    this.#evict(now);
+    this.#emit(record);
+    for (const sink of sinks) sink.settled(outcome);
+  }
+
+  /**
+   * The handler of an ended task has returned: forget the live task and, for
+   * a serial one, hand the service to the next in line.
+   */
+  #release(live: LiveTask): void {
+    if (live.busy || !isTerminal(live.record.state)) return;
+    this.#live.delete(live.record.id);
+    const { lane } = live;
+    if (lane.holder !== live) return;
+    lane.holder = undefined;
+    for (let next = lane.queue.shift(); next; next = lane.queue.shift()) {
+      if (next.record.state !== "queued") continue; // cancelled while waiting
+      lane.queued--;
+      lane.holder = next;
+      this.#dispatch(next);
+      return;
+    }
+  }
+
+  #evict(now: number): void {
+    const finished = this.#ended;
+    for (let oldest = finished.peek(); oldest; oldest = finished.peek()) {
+      if (finished.length <= this.#maxRecords && (oldest.expiresAt as number) > now) break;
+      finished.shift();
+      this.store.delete(oldest.id);
+    }
+  }
+
+  #emit(record: TaskRecord): void {
+    if (this.#listeners.size === 0) return;
+    const { log: _log, fields: _fields, ...summary } = record;
+    this.#send({ kind: "task", record: summary as TaskRecordSummary });
+  }
+
+  #send(event: TaskEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        console.error("[zest] task event listener failed:", error);
+      }
+    }
+  }
+}

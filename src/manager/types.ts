@@ -1,0 +1,90 @@
+/** The manager's contracts with services (below) and clients (above). */
+import type { TaskRun } from "../task/protocol.ts";
+import type { Task, TaskType, TaskTypeInfo } from "../task/define.ts";
+import type { TaskOutcome } from "../task/outcome.ts";
+import type { TaskRecord } from "../task/record.ts";
+
+/** What the manager needs to know of a service. */
+export interface ServiceEndpoint {
+  readonly name: string;
+  /** Where runs are sent: the service's actor. */
+  readonly ref: { tell(run: TaskRun): boolean; readonly isAlive: boolean; readonly name: string };
+  /** The type named `typeName` if this service handles it. */
+  resolve(typeName: string): TaskType | undefined;
+  /** Static and live facts for listings (kernel status, …). */
+  describe(): ServiceDescription;
+}
+
+/** A service as its endpoint describes it. */
+export interface ServiceDescription {
+  /** `"service"` or `"ipython"`. */
+  kind: string;
+  taskTypes: TaskTypeInfo[];
+  /** Kernel facts, for IPython services. */
+  kernel?: { name: string; status: string; id?: string };
+}
+
+/** A service as clients see it. */
+export interface ServiceInfo extends ServiceDescription {
+  name: string;
+  state: "running" | "stopped";
+  /** Serial tasks waiting. */
+  queued: number;
+  /** Tasks running now. */
+  running: number;
+}
+
+/** A task as a client submits it. */
+export interface SubmitRequest {
+  service: string;
+  /** Task type name. */
+  type: string;
+  /** Unvalidated fields, or the fields of `task` when given. */
+  fields: unknown;
+  attributes?: Record<string, unknown>;
+  /** Overrides the type's timeout. */
+  timeoutMs?: number;
+  /** An already-validated task, in-process only: skips a second validation. */
+  task?: Task;
+}
+
+/** Where the manager sends a submitted task's id and outcome. */
+export interface OutcomeSink {
+  /** The task was given an id (always called first, exactly once, unless refused). */
+  accepted?(id: string): void;
+  /** The task ended. */
+  settled(outcome: TaskOutcome): void;
+  /** The task could not even be submitted (runtime overloaded or gone). */
+  refused?(error: Error): void;
+}
+
+/** A change to a task, for watchers and the dashboard. */
+export type TaskEvent =
+  | { kind: "task"; record: TaskRecordSummary }
+  | { kind: "log"; id: string; entry: TaskRecord["log"][number] };
+
+/** A record without its fields and log, as events carry it. */
+export type TaskRecordSummary = Omit<TaskRecord, "log" | "fields">;
+
+/**
+ * What a client talks to: the manager in-process, or a server over a socket.
+ * The `Client` class adds the convenient API on top.
+ */
+export interface TaskPort {
+  /** Submit a task; the sink gets its id, then its outcome. */
+  submit(request: SubmitRequest, sink: OutcomeSink): void;
+  /** The record of task `id`, if still retained. */
+  get(id: string): Promise<TaskRecord | undefined>;
+  /** Records, newest first. */
+  list(query?: { service?: string; state?: string; limit?: number }): Promise<TaskRecord[]>;
+  /** Wait for task `id` to end; `undefined` if no such task is retained. */
+  wait(id: string, signal?: AbortSignal): Promise<TaskOutcome | undefined>;
+  /** Cancel task `id`; false if it had already ended or is unknown. */
+  cancel(id: string): Promise<boolean>;
+  /** Services, their task types and queue depths. */
+  services(): Promise<ServiceInfo[]>;
+  /** Follow task events until the returned function is called. */
+  subscribe(listener: (event: TaskEvent) => void): () => void;
+  /** Release the port (a connection, for remote ports). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,203 @@
+/** `Service`: an actor with a name that runs one handler per task type. */
+import type { z } from "zod";
+import type { ActorSystem, SpawnOptions } from "../actor/mod.ts";
+import type { TaskType, TaskTypeInfo } from "../task/define.ts";
+import { outcomeFromError, type TaskOutcome } from "../task/outcome.ts";
+import type { TaskRun } from "../task/protocol.ts";
+import type { TaskLogEntry } from "../task/record.ts";
+
+/** Writes lines to the task's log (shown by `zest status` and the dashboard). */
+export interface TaskLogger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** What a handler gets besides the fields. */
+export interface TaskContext {
+  readonly taskId: string;
+  /** 1 for the first attempt, more on retries. */
+  readonly attempt: number;
+  /** Free-form metadata the client attached. */
+  readonly attributes: Record<string, unknown>;
+  /** Aborted when the task times out, is cancelled, or the service stops. */
+  readonly signal: AbortSignal;
+  readonly log: TaskLogger;
+}
+
+/** A task handler: a function or a method, sync or async. Its return value is the result. */
+export type TaskHandler<F, R = unknown> = (fields: F, context: TaskContext) => R | Promise<R>;
+
+/** Options of a service. */
+export interface ServiceOptions {
+  /** Most tasks running at once; more wait in the mailbox (default 1 024). */
+  concurrency?: number;
+  /** Mailbox capacity (default 100 000); beyond it tasks fail with `QueueFullError`. */
+  mailboxCapacity?: number;
+}
+
+/** What the runtime hands a service when it starts. */
+export interface ServiceEnvironment {
+  readonly system: ActorSystem;
+}
+
+class Context implements TaskContext {
+  #log: TaskLogger | undefined;
+  constructor(readonly run: TaskRun) {}
+  get taskId(): string {
+    return this.run.id;
+  }
+  get attempt(): number {
+    return this.run.attempt;
+  }
+  get attributes(): Record<string, unknown> {
+    return this.run.attributes;
+  }
+  get signal(): AbortSignal {
+    return this.run.control.signal;
+  }
+  get log(): TaskLogger {
+    return this.#log ??= taskLogger(this.run);
+  }
+}
+
+function taskLogger(run: TaskRun): TaskLogger {
+  const write = (level: TaskLogEntry["level"]) => (message: string) => {
+    run.replyTo.tell({
+      kind: "log",
+      id: run.id,
+      entry: { at: Date.now(), level, message: String(message) },
+    });
+  };
+  return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
+}
+
+/**
+ * Tell the manager that a run ended with `outcome`.
+ *
+ * @example
+ * ```ts
+ * import { report } from "./service.ts";
+ * import type { TaskRun } from "../task/protocol.ts";
+ * declare const run: TaskRun;
+ * report(run, { status: "ok", id: run.id, result: 42 });
+ * ```
+ */
+export function report(run: TaskRun, outcome: TaskOutcome): void {
+  run.replyTo.tell({ kind: "finished", id: run.id, outcome });
+}
+
+/**
+ * A service: subclass it and register a handler per task type.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { defineTask, Service } from "../mod.ts";
+ * const Greeting = defineTask("Greeting", {
+ *   schema: z.object({ greeting: z.string().default("Hello"), name: z.string() }),
+ *   parallel: true,
+ * });
+ * class MyService extends Service {
+ *   constructor(name: string) {
+ *     super(name);
+ *     this.registerHandler(Greeting, (task) => `${task.greeting} ${task.name} from ${this.name}`);
+ *   }
+ * }
+ * ```
+ */
+export class Service {
+  readonly name: string;
+  readonly options: ServiceOptions;
+  #handlers = new Map<string, { type: TaskType; handler: TaskHandler<unknown> }>();
+
+  /** Create a service named `name` (unique within a runtime). */
+  constructor(name: string, options: ServiceOptions = {}) {
+    if (typeof name !== "string" || !/^[A-Za-z0-9_][\w.-]*$/.test(name)) {
+      throw new TypeError(
+        `service name '${name}' must be letters, digits, _ . - (not starting with . or -)`,
+      );
+    }
+    this.name = name;
+    this.options = options;
+  }
+
+  /**
+   * Handle tasks of `type` with `handler` (called with `this` bound to the
+   * service, so a method works as is). One handler per type.
+   */
+  registerHandler<S extends z.ZodType>(
+    type: TaskType<S>,
+    handler: TaskHandler<z.output<S>>,
+  ): this {
+    if (this.#handlers.has(type.name)) {
+      throw new Error(`service '${this.name}' already has a handler for task type '${type.name}'`);
+    }
+    if (typeof handler !== "function") {
+      throw new TypeError(`handler for '${type.name}' on '${this.name}' must be a function`);
+    }
+    this.#handlers.set(type.name, {
+      type: type as TaskType,
+      handler: handler as TaskHandler<unknown>,
+    });
+    return this;
+  }
+
+  /** The task type named `typeName` if this service handles it. */
+  resolve(typeName: string): TaskType | undefined {
+    return this.#handlers.get(typeName)?.type;
+  }
+
+  /** The task types this service handles. */
+  taskTypes(): TaskTypeInfo[] {
+    return [...this.#handlers.values()].map(({ type }) => type.describe());
+  }
+
+  /** What listings show of this service; subclasses add facts (kernel status…). */
+  describe(): {
+    kind: string;
+    taskTypes: TaskTypeInfo[];
+    kernel?: { name: string; status: string };
+  } {
+    return { kind: "service", taskTypes: this.taskTypes() };
+  }
+
+  /** How the runtime spawns this service's actor. */
+  spawnOptions(): SpawnOptions {
+    return {
+      concurrency: this.options.concurrency ?? 1_024,
+      mailbox: { capacity: this.options.mailboxCapacity ?? 100_000, overflow: "reject" },
+    };
+  }
+
+  /** Called once before the first task (e.g. to start a kernel). Override as needed. */
+  start(_env: ServiceEnvironment): Promise<void> | void {}
+
+  /** Called once after the last task (e.g. to shut a kernel down). Override as needed. */
+  stop(): Promise<void> | void {}
+
+  /**
+   * Run one task attempt and report `started` and `finished` to the manager.
+   * Handler errors become error outcomes: they never crash the service.
+   * Returns a promise only while an async handler runs.
+   */
+  handle(run: TaskRun): Promise<void> | void {
+    run.replyTo.tell({ kind: "started", id: run.id });
+    let result: unknown;
+    try {
+      const entry = this.#handlers.get(run.type.name);
+      if (!entry) throw new Error(`service '${this.name}' has no handler for '${run.type.name}'`);
+      result = entry.handler.call(this, run.fields, new Context(run));
+    } catch (error) {
+      return report(run, outcomeFromError(run.id, error));
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => report(run, { status: "ok", id: run.id, result: value }),
+        (error) => report(run, outcomeFromError(run.id, error)),
+      );
+    }
+    report(run, { status: "ok", id: run.id, result });
+  }
+}

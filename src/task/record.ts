@@ -1,0 +1,83 @@
+/** The task record and its state machine. */
+import type { TaskOutcome } from "./outcome.ts";
+
+/**
+ * - `queued`: accepted, waiting (in a serial queue, or for a retry)
+ * - `running`: its handler (or kernel) is working on it
+ * - `succeeded` / `failed` / `cancelled`: terminal, with an outcome
+ */
+export type TaskState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+/** One line of a task's log: a state change, or a message from its handler. */
+export interface TaskLogEntry {
+  /** Milliseconds since the Unix epoch. */
+  at: number;
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+  /** Set on state changes. */
+  state?: TaskState;
+}
+
+/** Everything the runtime knows about one task. */
+export interface TaskRecord {
+  id: string;
+  type: string;
+  service: string;
+  fields: unknown;
+  /** Free-form metadata given by the client, kept as is. */
+  attributes: Record<string, unknown>;
+  parallel: boolean;
+  state: TaskState;
+  /** Attempts started so far (retries included). */
+  attempts: number;
+  /** Timeout from start of each attempt, if any. */
+  timeoutMs?: number;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** When the record will be forgotten (set once it is terminal). */
+  expiresAt?: number;
+  log: TaskLogEntry[];
+  outcome?: TaskOutcome;
+}
+
+const NEXT: Record<TaskState, readonly TaskState[]> = {
+  queued: ["running", "failed", "cancelled"],
+  running: ["succeeded", "failed", "cancelled", "queued"],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+/**
+ * Whether a record in `state` has ended.
+ *
+ * @example
+ * ```ts
+ * import { isTerminal } from "./record.ts";
+ * isTerminal("running"); // false
+ * isTerminal("cancelled"); // true
+ * ```
+ */
+export function isTerminal(state: TaskState): boolean {
+  return NEXT[state].length === 0;
+}
+
+/**
+ * Move `record` to `state`, logging the change. Throws on a transition the
+ * state machine does not allow (a bug, never user input).
+ *
+ * @example
+ * ```ts
+ * import { transition, type TaskRecord } from "./record.ts";
+ * declare const record: TaskRecord; // state "queued"
+ * transition(record, "running", Date.now());
+ * ```
+ */
+export function transition(record: TaskRecord, state: TaskState, at: number, message = ""): void {
+  if (!NEXT[record.state].includes(state)) {
+    throw new Error(`task ${record.id}: illegal transition ${record.state} → ${state}`);
+  }
+  record.state = state;
+  record.log.push({ at, level: state === "failed" ? "error" : "info", message, state });
+}
