@@ -6,7 +6,8 @@
  * a FIFO lane and only the earliest deadline is armed on a real timer. The
  * timer is left armed when the wheel goes idle (it finds nothing and stops),
  * so a stream of sequential asks arms one timer per timeout period, not one
- * per ask.
+ * per ask. The timer keeps the process alive only while a deadline is
+ * pending: an awaited ask must end in its timeout, not in an exit.
  */
 import { RingQueue } from "./queue.ts";
 
@@ -22,10 +23,12 @@ class Entry implements Deadline {
     readonly at: number,
     readonly fire: () => void,
     readonly lane: RingQueue<Entry>,
+    readonly wheel: DeadlineWheel,
   ) {}
   cancel(): void {
     if (this.done) return;
     this.done = true;
+    this.wheel.settled();
     // Deadlines mostly end in the order they began: pop finished heads now so
     // a lane holds only what is still pending.
     for (let head = this.lane.peek(); head?.done; head = this.lane.peek()) this.lane.shift();
@@ -48,15 +51,23 @@ export class DeadlineWheel {
   #lanes = new Map<number, RingQueue<Entry>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #armedAt = Infinity;
+  #pending = 0;
 
   /** Call `fire` after `ms` milliseconds unless cancelled first. */
   schedule(ms: number, fire: () => void): Deadline {
     let lane = this.#lanes.get(ms);
     if (!lane) this.#lanes.set(ms, lane = new RingQueue());
-    const entry = new Entry(performance.now() + ms, fire, lane);
+    const entry = new Entry(performance.now() + ms, fire, lane, this);
     lane.push(entry);
+    this.#pending++;
     if (entry.at < this.#armedAt) this.#arm(entry.at);
+    else if (this.#pending === 1 && this.#timer !== undefined) Deno.refTimer(this.#timer);
     return entry;
+  }
+
+  /** @internal an entry was cancelled. */
+  settled(): void {
+    if (--this.#pending === 0 && this.#timer !== undefined) Deno.unrefTimer(this.#timer);
   }
 
   /** Cancel every pending deadline and release the timer. */
@@ -64,6 +75,7 @@ export class DeadlineWheel {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedAt = Infinity;
+    this.#pending = 0;
     for (const lane of this.#lanes.values()) for (const entry of lane.drain()) entry.done = true;
     this.#lanes.clear();
   }
@@ -72,8 +84,7 @@ export class DeadlineWheel {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#armedAt = at;
     const timer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()));
-    // Pending deadlines alone must not keep a process alive.
-    Deno.unrefTimer(timer);
+    if (this.#pending === 0) Deno.unrefTimer(timer);
     this.#timer = timer;
   }
 
@@ -91,10 +102,12 @@ export class DeadlineWheel {
     }
     for (const entry of due) {
       entry.done = true;
+      this.#pending--;
       entry.fire();
     }
     let next = Infinity;
     for (const lane of this.#lanes.values()) next = Math.min(next, lane.peek()?.at ?? Infinity);
     if (next < this.#armedAt) this.#arm(next);
+    else if (this.#pending === 0 && this.#timer !== undefined) Deno.unrefTimer(this.#timer);
   }
 }

@@ -109,13 +109,13 @@ export class ActorSystem {
   }
 
   /** Stop an actor after its in-flight messages; queued ones become dead letters. */
-  stop(ref: ActorRef<unknown> | string): Promise<void> {
+  stop(ref: { readonly name: string } | string): Promise<void> {
     const cell = this.#cells.get(typeof ref === "string" ? ref : ref.name);
     return cell ? cell.stop() : Promise.resolve();
   }
 
   /** Call `onStop` once when `ref` stops (with the fatal error, if it crashed for good). */
-  watch(ref: ActorRef<unknown> | string, onStop: (reason: StopReason) => void): () => void {
+  watch(ref: { readonly name: string } | string, onStop: (reason: StopReason) => void): () => void {
     const name = typeof ref === "string" ? ref : ref.name;
     if (!this.#cells.has(name)) {
       queueMicrotask(() => onStop(undefined));

@@ -165,7 +165,10 @@ export class TaskManager {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Refuse new tasks from now on (`RuntimeStoppingError`); resolves once in effect. */
+  /**
+   * Refuse new tasks from now on (`RuntimeStoppingError`) and end every
+   * queued or running task with `ServiceStoppedError`, aborting their signals.
+   */
   close(): Promise<void> {
     return this.ref.ask({ kind: "close" }, { timeoutMs: 10_000 });
   }
@@ -210,6 +213,9 @@ export class TaskManager {
         return this.#serviceStopped(message.service);
       case "close":
         this.#closed = true;
+        for (const lane of this.#lanes.values()) {
+          this.#stopLane(lane, `the runtime stopped before the task finished`);
+        }
         return;
     }
   }
@@ -448,9 +454,13 @@ export class TaskManager {
 
   #serviceStopped(service: string): void {
     const lane = this.#lanes.get(service);
-    if (!lane || lane.stopped) return;
+    if (lane) this.#stopLane(lane, `service '${service}' stopped before the task finished`);
+  }
+
+  /** End every task of a stopping service: queued ones never run, running ones are aborted. */
+  #stopLane(lane: ServiceLane, evalue: string): void {
+    if (lane.stopped) return;
     lane.stopped = true;
-    const evalue = `service '${service}' stopped before the task finished`;
     for (const live of [...this.#live.values()]) {
       if (live.lane !== lane) continue;
       live.control.abort(new DOMException(evalue, "AbortError"));
