@@ -278,10 +278,10 @@ Deno.test("unknown service and unknown task type: clear error outcomes naming th
 Deno.test("bad arguments to the client throw a clear TypeError", async () => {
   await withRuntime(async (runtime) => {
     const client = runtime.client();
-    assert.throws(() => client.request("", Greeting.create({ name: "x" })), /service must be/);
-    assert.throws(() => client.request("lab", "Greeting" as never), /task must be/);
-    assert.throws(
-      () => client.request("lab", Greeting.create({ name: "x" }), { attributes: [] as never }),
+    await assert.rejects(client.request("", Greeting.create({ name: "x" })), /service must be/);
+    await assert.rejects(client.execute("lab", "Greeting" as never), /task must be/);
+    await assert.rejects(
+      client.request("lab", Greeting.create({ name: "x" }), { attributes: [] as never }),
       /attributes must be a plain object/,
     );
   });

@@ -76,7 +76,12 @@ export class Client {
     task: TaskInput,
     options: RequestOptions = {},
   ): Promise<TaskRequest<R>> {
-    const submit = toRequest(service, task, options);
+    let submit: SubmitRequest;
+    try {
+      submit = toRequest(service, task, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const accepted = Promise.withResolvers<TaskRequest<R>>();
     const outcome = Promise.withResolvers<TaskOutcome<R>>();
     this.port.submit(submit, {
@@ -89,7 +94,12 @@ export class Client {
 
   /** Submit a task and wait: its result, or a `TaskExecutionError` with `ename`, `evalue`, `traceback`. */
   execute<R = unknown>(service: string, task: TaskInput, options: RequestOptions = {}): Promise<R> {
-    const submit = toRequest(service, task, options);
+    let submit: SubmitRequest;
+    try {
+      submit = toRequest(service, task, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const { promise, resolve, reject } = Promise.withResolvers<R>();
     this.port.submit(submit, {
       settled: (outcome) =>
