@@ -3,9 +3,13 @@ import { ActorSystem, type CrashLogger } from "./actor/mod.ts";
 import { LocalPort } from "./manager/local.ts";
 import { type ManagerOptions, TaskManager } from "./manager/manager.ts";
 import type { ServiceEndpoint } from "./manager/types.ts";
-import type { Service } from "./service/service.ts";
+import type { Service, ServiceEnvironment } from "./service/service.ts";
 import type { TaskRun } from "./task/protocol.ts";
 import { Client } from "./api/client.ts";
+import { type ConnectOptions, JupyterServer, type LaunchOptions } from "./kernel/server.ts";
+
+/** The repo root: `kernels/<name>/kernel.json` under it are found by name. */
+const REPO_ROOT = new URL("..", import.meta.url);
 
 /** What `Runtime.start` needs. */
 export interface RuntimeOptions {
@@ -13,6 +17,13 @@ export interface RuntimeOptions {
   manager?: ManagerOptions;
   /** Receives every actor crash (default: `console.error`). */
   logCrash?: CrashLogger;
+  /**
+   * The Jupyter Server for IPython services: launch options (default: launch
+   * `jupyter-server` on 127.0.0.1, a free port, a random token, with the repo
+   * root on `JUPYTER_PATH`), or `{ url, token }` of an existing server or
+   * Enterprise Gateway. Nothing is launched unless a service asks for it.
+   */
+  jupyter?: LaunchOptions | ConnectOptions;
 }
 
 /**
@@ -30,12 +41,19 @@ export class Runtime {
   readonly system: ActorSystem;
   readonly manager: TaskManager;
   readonly services: readonly Service[];
+  readonly #jupyter: JupyterHolder;
   #stopping: Promise<void> | undefined;
 
-  private constructor(system: ActorSystem, manager: TaskManager, services: Service[]) {
+  private constructor(
+    system: ActorSystem,
+    manager: TaskManager,
+    services: Service[],
+    jupyter: JupyterHolder,
+  ) {
     this.system = system;
     this.manager = manager;
     this.services = services;
+    this.#jupyter = jupyter;
   }
 
   /** Start every service (in parallel), then the manager. A service that fails to start stops the rest. */
@@ -47,14 +65,14 @@ export class Runtime {
       names.add(service.name);
     }
     const system = new ActorSystem({ logCrash: options.logCrash });
-    const results = await Promise.allSettled(services.map((service) => service.start({ system })));
+    const jupyter = new JupyterHolder(options.jupyter);
+    const env: ServiceEnvironment = { system, jupyter: () => jupyter.get() };
+    const results = await Promise.allSettled(services.map((service) => service.start(env)));
     const failed = results.findIndex((result) => result.status === "rejected");
     if (failed >= 0) {
-      await Promise.allSettled(
-        services.filter((_, i) => results[i].status === "fulfilled").map((service) =>
-          service.stop()
-        ),
-      );
+      const started = services.filter((_, i) => results[i].status === "fulfilled");
+      await Promise.allSettled(started.map((service) => service.stop()));
+      await jupyter.stop();
       await system.shutdown();
       throw (results[failed] as PromiseRejectedResult).reason;
     }
@@ -69,7 +87,7 @@ export class Runtime {
       describe: () => service.describe(),
     }));
     const manager = new TaskManager(system, endpoints, options.manager);
-    return new Runtime(system, manager, services);
+    return new Runtime(system, manager, services, jupyter);
   }
 
   /** A client for this runtime, in-process. */
@@ -78,9 +96,10 @@ export class Runtime {
   }
 
   /**
-   * Stop: refuse new tasks, stop each service (its queued and running tasks
-   * end with `ServiceStoppedError`), run the services' own `stop` (kernels
-   * shut down), then the actors. Safe to call more than once.
+   * Stop: refuse new tasks and end queued and running ones with
+   * `ServiceStoppedError` (running handlers see their signal abort), stop
+   * each service (kernels shut down), then the Jupyter Server the runtime
+   * launched, then the actors. Safe to call more than once.
    */
   stop(): Promise<void> {
     return this.#stopping ??= this.#stop();
@@ -94,6 +113,25 @@ export class Runtime {
         await service.stop();
       }),
     );
+    await this.#jupyter.stop();
     await this.system.shutdown();
+  }
+}
+
+/** Launches or connects the Jupyter Server once, on first use, and stops what it launched. */
+class JupyterHolder {
+  #server: Promise<JupyterServer> | undefined;
+  constructor(readonly options: LaunchOptions | ConnectOptions | undefined) {}
+
+  get(): Promise<JupyterServer> {
+    const options = this.options;
+    return this.#server ??= options && "url" in options
+      ? JupyterServer.connect(options)
+      : JupyterServer.launch({ jupyterPath: [REPO_ROOT.pathname], ...options });
+  }
+
+  async stop(): Promise<void> {
+    const server = await this.#server?.catch(() => undefined);
+    await server?.stop();
   }
 }

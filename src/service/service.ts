@@ -5,6 +5,7 @@ import type { TaskType, TaskTypeInfo } from "../task/define.ts";
 import { outcomeFromError, type TaskOutcome } from "../task/outcome.ts";
 import type { TaskRun } from "../task/protocol.ts";
 import type { TaskLogEntry } from "../task/record.ts";
+import type { JupyterServer } from "../kernel/server.ts";
 
 /** Writes lines to the task's log (shown by `zest status` and the dashboard). */
 export interface TaskLogger {
@@ -40,6 +41,8 @@ export interface ServiceOptions {
 /** What the runtime hands a service when it starts. */
 export interface ServiceEnvironment {
   readonly system: ActorSystem;
+  /** The runtime's Jupyter Server, launched (or connected) on first call and shared. */
+  jupyter(): Promise<JupyterServer>;
 }
 
 class Context implements TaskContext {
@@ -158,7 +161,7 @@ export class Service {
   describe(): {
     kind: string;
     taskTypes: TaskTypeInfo[];
-    kernel?: { name: string; status: string };
+    kernel?: { name: string; status: string; id?: string };
   } {
     return { kind: "service", taskTypes: this.taskTypes() };
   }

@@ -1,0 +1,129 @@
+/**
+ * Kernel figures: round trip of an IPython task whose code is `1+1` through
+ * `client.execute`, beside jupyter_client over ZMQ doing the same in the same
+ * run (bench/kernel_direct.py); kernel start, restart after death, and the
+ * time from `Runtime.start()` to the first result.
+ *
+ * Run alone: `deno run -A bench/kernel.ts`
+ */
+import { z } from "zod";
+import { defineIPythonTask, IPythonService, Runtime } from "../src/mod.ts";
+import { JupyterServer } from "../src/kernel/server.ts";
+
+/** One line of the bench table. */
+export interface Row {
+  name: string;
+  zest: string;
+  peer: string;
+  target?: string;
+}
+
+const OnePlusOne = defineIPythonTask("BenchOnePlusOne", { schema: z.object({}), code: () => "1+1" });
+const Die = defineIPythonTask("BenchDie", { schema: z.object({}), code: () => "import os\nos._exit(1)" });
+
+interface DirectFigures {
+  roundtrip_ms_median: number;
+  roundtrip_ms_p90: number;
+  start_ms: number;
+  restart_ms: number;
+}
+
+async function direct(n: number): Promise<DirectFigures> {
+  const script = new URL("./kernel_direct.py", import.meta.url).pathname;
+  const output = await new Deno.Command("/usr/bin/python3", {
+    args: [script, "--n", String(n)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`kernel_direct.py failed: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]);
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+/**
+ * Measure, and return table rows.
+ *
+ * @example
+ * ```ts
+ * import { benchKernel } from "./kernel.ts";
+ * for (const row of await benchKernel()) console.log(row.name, row.zest, row.peer);
+ * ```
+ */
+export async function benchKernel(n = 300): Promise<Row[]> {
+  const peer = await direct(n);
+
+  const startedAt = performance.now();
+  const runtime = await Runtime.start({
+    services: [new IPythonService("bench", { kernel: "python3" })],
+  });
+  const client = runtime.client();
+  await client.execute("bench", OnePlusOne.create({}));
+  const firstResult = performance.now() - startedAt;
+  const times: number[] = [];
+  let restartAfterDeath: number;
+  try {
+    for (let i = 0; i < 20; i++) await client.execute("bench", OnePlusOne.create({})); // warm-up
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await client.execute("bench", OnePlusOne.create({}));
+      times.push(performance.now() - t0);
+    }
+    await client.execute("bench", Die.create({})).catch(() => {});
+    const t0 = performance.now();
+    await client.execute("bench", OnePlusOne.create({}));
+    restartAfterDeath = performance.now() - t0;
+  } finally {
+    await runtime.stop();
+  }
+  times.sort((a, b) => a - b);
+
+  // Kernel start alone, on a server that is already up.
+  const server = await JupyterServer.launch();
+  let kernelStart: number;
+  let restart: number;
+  try {
+    const t0 = performance.now();
+    const kernel = await server.startKernel({ name: "python3" });
+    kernelStart = performance.now() - t0;
+    const t1 = performance.now();
+    await kernel.restart();
+    restart = performance.now() - t1;
+  } finally {
+    await server.stop();
+  }
+
+  const median = quantile(times, 0.5);
+  return [
+    {
+      name: "IPython task `1+1` round trip (median)",
+      zest: ms(median),
+      peer: `${ms(peer.roundtrip_ms_median)} jupyter_client/ZMQ`,
+      target: `≤ 1.2× direct (${(median / peer.roundtrip_ms_median).toFixed(2)}×)`,
+    },
+    {
+      name: "IPython task `1+1` round trip (p90)",
+      zest: ms(quantile(times, 0.9)),
+      peer: `${ms(peer.roundtrip_ms_p90)} jupyter_client/ZMQ`,
+    },
+    { name: "kernel start", zest: ms(kernelStart), peer: `${ms(peer.start_ms)} jupyter_client` },
+    { name: "kernel restart", zest: ms(restart), peer: `${ms(peer.restart_ms)} jupyter_client` },
+    {
+      name: "restart after death, to next result",
+      zest: ms(restartAfterDeath),
+      peer: "—",
+    },
+    { name: "Runtime.start() to first result", zest: ms(firstResult), peer: "—" },
+  ];
+}
+
+if (import.meta.main) {
+  console.table(await benchKernel());
+}

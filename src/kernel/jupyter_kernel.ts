@@ -1,0 +1,504 @@
+/** `JupyterKernel`: the `Kernel` interface on a Jupyter Server, via `@jupyterlab/services`. */
+import type { Kernel as JupyterKernelApi, KernelManager, KernelMessage } from "@jupyterlab/services";
+import { BOOTSTRAP_CODE } from "./bootstrap.ts";
+import { delay } from "./delay.ts";
+import {
+  JupyterServerGoneError,
+  KernelClosedError,
+  KernelDiedError,
+  KernelStartupError,
+  KernelTimeoutError,
+} from "./errors.ts";
+import type { ExecuteOptions, ExecutionReply, Kernel, KernelStatus } from "./kernel.ts";
+import { OutputCollector } from "./outputs.ts";
+import { SerialQueue } from "./serial_queue.ts";
+
+/**
+ * How a kernel is started and looked after.
+ *
+ * @example
+ * ```ts
+ * import type { KernelStartOptions } from "./jupyter_kernel.ts";
+ * const options: KernelStartOptions = {
+ *   name: "calibration",
+ *   startupCode: "import math",
+ *   startupTimeoutMs: 60_000,
+ * };
+ * ```
+ */
+export interface KernelStartOptions {
+  /** Kernelspec name, e.g. `"python3"` or `"calibration"`. */
+  name: string;
+  /**
+   * Python run after every start and restart (after the JSON bootstrap),
+   * before any execution. If it raises, the start fails with
+   * `KernelStartupError`.
+   */
+  startupCode?: string;
+  /** Deadline for the kernel to answer and for each startup step. Default 60 s. */
+  startupTimeoutMs?: number;
+  /**
+   * After a timeout or abort the kernel is interrupted; if it is still busy
+   * this long after, it is restarted. Default 2 s.
+   */
+  interruptGraceMs?: number;
+}
+
+/**
+ * What a `JupyterKernel` needs from the server that holds it.
+ *
+ * @example
+ * ```ts
+ * import type { KernelHost } from "./jupyter_kernel.ts";
+ * const host: KernelHost = { url: "http://127.0.0.1:8888/", gone: new AbortController().signal };
+ * ```
+ */
+export interface KernelHost {
+  /** The server's base URL, for error messages. */
+  url: string;
+  /** Aborts, with the reason as its `reason`, when the server goes away or is stopped. */
+  gone: AbortSignal;
+  /**
+   * An execution fails with `JupyterServerGoneError` once the connection to
+   * the server has been down this long (the library retries reconnecting
+   * forever, so a vanished remote server would otherwise hang it). Default 30 s.
+   */
+  unreachableAfterMs?: number;
+}
+
+const DEFAULT_STARTUP_TIMEOUT_MS = 60_000;
+const DEFAULT_INTERRUPT_GRACE_MS = 2_000;
+const DEFAULT_UNREACHABLE_AFTER_MS = 30_000;
+/** How long one `kernel_info` probe waits before another is sent. */
+const PROBE_INTERVAL_MS = 1_000;
+/** Revivals tried in a row when the kernel dies again while being set up. */
+const MAX_REVIVAL_ATTEMPTS = 3;
+
+/** What must happen before the next execution may run. */
+type Pending = "none" | "setup" | "restart";
+
+type RunOutcome =
+  | { kind: "done"; reply: KernelMessage.IExecuteReplyMsg }
+  | { kind: "canceled" }
+  | { kind: "timeout" }
+  | { kind: "abort" }
+  | { kind: "unreachable" };
+
+/**
+ * A Python kernel on a Jupyter Server. Create it with
+ * `JupyterServer.startKernel`; it implements {@link Kernel}.
+ *
+ * Executions run one at a time in call order. When the kernel process dies
+ * the running execution rejects with `KernelDiedError`; the server restarts
+ * the process, and this object waits until it answers, runs the JSON
+ * bootstrap and the startup code again, then runs the queued executions.
+ *
+ * @example
+ * ```ts
+ * import { JupyterServer } from "./server.ts";
+ * await using server = await JupyterServer.launch({ jupyterPath: [Deno.cwd()] });
+ * const kernel = await server.startKernel({ name: "python3", startupCode: "import math" });
+ * const reply = await kernel.execute("math.sqrt(16)", { timeoutMs: 10_000 });
+ * reply.value; // 4
+ * ```
+ */
+export class JupyterKernel implements Kernel {
+  readonly id: string;
+  readonly name: string;
+  readonly #connection: JupyterKernelApi.IKernelConnection;
+  readonly #host: KernelHost;
+  readonly #startupCode?: string;
+  readonly #startupTimeoutMs: number;
+  readonly #interruptGraceMs: number;
+  readonly #queue = new SerialQueue();
+  readonly #listeners = new Set<(status: KernelStatus) => void>();
+  #status: KernelStatus = "starting";
+  #pending: Pending = "setup";
+  #reviving?: Promise<void>;
+  /** Fails the execution in flight (user code, bootstrap or startup code). */
+  #failRunning?: (error: Error) => void;
+  #closedError?: Error;
+
+  /**
+   * Start kernel `options.name` through `manager`, wait until it answers,
+   * run the bootstrap and startup code. Prefer `JupyterServer.startKernel`,
+   * which checks the kernelspec exists and tracks the kernel.
+   *
+   * @example
+   * ```ts
+   * import { KernelManager, ServerConnection } from "@jupyterlab/services";
+   * import { JupyterKernel } from "./jupyter_kernel.ts";
+   * const serverSettings = ServerConnection.makeSettings({
+   *   baseUrl: "http://127.0.0.1:8888/", wsUrl: "ws://127.0.0.1:8888/", token: "t", appendToken: true,
+   * });
+   * const manager = new KernelManager({ serverSettings });
+   * const host = { url: serverSettings.baseUrl, gone: new AbortController().signal };
+   * const kernel = await JupyterKernel.start(manager, { name: "python3" }, host);
+   * ```
+   */
+  static async start(
+    manager: KernelManager,
+    options: KernelStartOptions,
+    host: KernelHost,
+  ): Promise<JupyterKernel> {
+    const connection = await manager.startNew({ name: options.name }, { handleComms: false });
+    const kernel = new JupyterKernel(connection, options, host);
+    try {
+      await kernel.#revive();
+    } catch (error) {
+      await kernel.shutdown();
+      throw error;
+    }
+    return kernel;
+  }
+
+  private constructor(
+    connection: JupyterKernelApi.IKernelConnection,
+    options: KernelStartOptions,
+    host: KernelHost,
+  ) {
+    this.#connection = connection;
+    this.id = connection.id;
+    this.name = options.name;
+    this.#host = host;
+    this.#startupCode = options.startupCode;
+    this.#startupTimeoutMs = options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
+    this.#interruptGraceMs = options.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS;
+    containKernelInfoRejections(connection);
+    connection.statusChanged.connect((_, status) => this.#onLibraryStatus(status));
+    connection.connectionStatusChanged.connect((_, status) => {
+      // The library gave up reconnecting: the server is unreachable.
+      if (status === "disconnected") this.#close(new JupyterServerGoneError(host.url));
+    });
+    if (host.gone.aborted) this.#close(host.gone.reason);
+    host.gone.addEventListener("abort", () => this.#close(host.gone.reason), { once: true });
+  }
+
+  /** The kernel's status; see {@link KernelStatus}. */
+  get status(): KernelStatus {
+    return this.#status;
+  }
+
+  /** Listen to status changes; returns the function that stops listening. */
+  onStatus(listener: (status: KernelStatus) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Run `code` after the executions requested before it; see {@link Kernel.execute}. */
+  execute(code: string, options: ExecuteOptions = {}): Promise<ExecutionReply> {
+    if (this.#closedError) return Promise.reject(this.#closedError);
+    return this.#queue.run(async () => {
+      if (this.#closedError) throw this.#closedError;
+      await abortable(this.#ready(), options.signal);
+      return await this.#run(code, { ...options, silent: false });
+    }, options.signal);
+  }
+
+  /** Interrupt the running code (through the server's REST API). */
+  async interrupt(): Promise<void> {
+    if (this.#closedError) throw this.#closedError;
+    await this.#connection.interrupt();
+  }
+
+  /** Restart the kernel process; the running execution rejects with `KernelDiedError`. */
+  async restart(): Promise<void> {
+    if (this.#closedError) throw this.#closedError;
+    this.#pending = "restart";
+    this.#failRunning?.(new KernelDiedError(this.name, "was restarted"));
+    await this.#revive();
+  }
+
+  /** Shut the kernel down; running and queued executions reject with `KernelClosedError`. */
+  async shutdown(): Promise<void> {
+    if (this.#closedError) return;
+    this.#close(new KernelClosedError(this.name));
+    try {
+      await this.#connection.shutdown();
+    } catch {
+      // Already gone on the server side: nothing left to stop.
+    } finally {
+      this.#connection.dispose();
+    }
+  }
+
+  /** Resolves when the kernel is set up; starts a revival if one is due. */
+  #ready(): Promise<void> {
+    return this.#pending === "none" && !this.#reviving ? Promise.resolve() : this.#revive();
+  }
+
+  /**
+   * Bring the kernel to a usable state: restart it if asked, wait until it
+   * answers, run the bootstrap and startup code. One revival at a time; a
+   * death during the revival makes it start over (a few times at most).
+   */
+  #revive(): Promise<void> {
+    if (!this.#reviving) {
+      const revival = this.#reviveUntilSettled().finally(() => {
+        this.#reviving = undefined;
+      });
+      // Callers that wait get the failure; nobody waiting must not be fatal.
+      revival.catch(() => {});
+      this.#reviving = revival;
+    }
+    return this.#reviving;
+  }
+
+  async #reviveUntilSettled(): Promise<void> {
+    this.#setStatus(this.#status === "starting" ? "starting" : "restarting");
+    for (let attempt = 1; this.#pending !== "none"; attempt++) {
+      const pending = this.#pending;
+      this.#pending = "none";
+      try {
+        if (pending === "restart") await this.#connection.restart();
+        await this.#waitUntilAnswering();
+        await this.#runStartupCode();
+      } catch (error) {
+        if (this.#closedError) throw this.#closedError;
+        // A kernel whose setup failed half-way must start clean next time.
+        if (this.#pending === "none" || attempt >= MAX_REVIVAL_ATTEMPTS) {
+          this.#pending = "restart";
+          throw error;
+        }
+      }
+    }
+    this.#setStatus("idle");
+  }
+
+  async #waitUntilAnswering(): Promise<void> {
+    const deadline = Date.now() + this.#startupTimeoutMs;
+    // After a restart the library may lose the busy/idle of its own
+    // kernel_info request and stay "unknown": probe until one is answered.
+    while (Date.now() < deadline) {
+      if (this.#closedError) throw this.#closedError;
+      if (this.#connection.connectionStatus === "connected") {
+        const stop = new AbortController();
+        const answered = await Promise.race([
+          this.#connection.requestKernelInfo().then((reply) => reply !== undefined),
+          delay(PROBE_INTERVAL_MS, stop.signal).then(() => false),
+        ]);
+        stop.abort();
+        if (answered) return;
+      }
+      await delay(50);
+    }
+    throw new KernelDiedError(this.name, `did not answer within ${this.#startupTimeoutMs} ms`);
+  }
+
+  async #runStartupCode(): Promise<void> {
+    for (const code of [BOOTSTRAP_CODE, this.#startupCode]) {
+      if (!code) continue;
+      const reply = await this.#run(code, { silent: true, timeoutMs: this.#startupTimeoutMs });
+      if (reply.status === "error") {
+        throw new KernelStartupError(this.name, reply.ename!, reply.evalue!, reply.traceback!);
+      }
+    }
+  }
+
+  /** Send one execute request and wait for its outcome. */
+  async #run(
+    code: string,
+    options: ExecuteOptions & { silent: boolean },
+  ): Promise<ExecutionReply> {
+    const { signal, timeoutMs, onStart, silent } = options;
+    signal?.throwIfAborted();
+    const outputs = new OutputCollector();
+    const finished = new AbortController();
+    const started = Promise.withResolvers<void>();
+    let hasStarted = false;
+    const start = () => {
+      if (hasStarted) return;
+      hasStarted = true;
+      started.resolve();
+      onStart?.();
+    };
+    const failed = Promise.withResolvers<never>();
+    const fail = (error: Error) => failed.reject(error);
+    this.#failRunning = fail;
+
+    // allow_stdin: false, or input() waits forever for an answer. stop_on_error:
+    // false because it only matters for requests queued behind a failing one,
+    // and this object never queues any in the kernel; with true, ipykernel
+    // may also abort the request sent right after an error or interrupt (it
+    // stops "aborting" asynchronously), failing it for nothing.
+    const future = this.#connection.requestExecute(
+      { code, silent, store_history: !silent, allow_stdin: false, stop_on_error: false },
+      true,
+    );
+    future.onIOPub = (msg) => {
+      // The time limit counts from when the kernel takes the request up.
+      if (isStartMessage(msg)) start();
+      outputs.add(msg);
+    };
+    future.onReply = start;
+
+    const done: Promise<RunOutcome> = future.done.then(
+      (reply) => ({ kind: "done", reply: reply as KernelMessage.IExecuteReplyMsg }),
+      () => ({ kind: "canceled" }),
+    );
+    const outcomes: Promise<RunOutcome>[] = [done, failed.promise];
+    if (timeoutMs !== undefined) {
+      outcomes.push(
+        started.promise
+          .then(() => delay(timeoutMs, finished.signal))
+          .then((elapsed) => (elapsed ? { kind: "timeout" } : new Promise<never>(() => {}))),
+      );
+    }
+    outcomes.push(this.#unreachable(finished.signal));
+    if (signal) {
+      outcomes.push(
+        new Promise<RunOutcome>((resolve) =>
+          signal.addEventListener("abort", () => resolve({ kind: "abort" }), {
+            once: true,
+            signal: finished.signal,
+          })
+        ),
+      );
+    }
+    try {
+      const outcome = await Promise.race(outcomes);
+      if (outcome.kind === "done") return outputs.finish(outcome.reply.content);
+      if (outcome.kind === "canceled") {
+        // The library cancels pending requests when the kernel restarts.
+        throw this.#closedError ?? new KernelDiedError(this.name, "died");
+      }
+      if (outcome.kind === "unreachable") {
+        const after = this.#host.unreachableAfterMs ?? DEFAULT_UNREACHABLE_AFTER_MS;
+        throw new JupyterServerGoneError(this.#host.url, `no connection for ${after} ms`);
+      }
+      if (outcome.kind === "timeout") {
+        throw new KernelTimeoutError(timeoutMs!, await this.#stop(done));
+      }
+      await this.#stop(done);
+      throw signal!.reason;
+    } finally {
+      finished.abort();
+      if (this.#failRunning === fail) this.#failRunning = undefined;
+    }
+  }
+
+  /**
+   * Resolves once the connection has been down for `unreachableAfterMs`
+   * without a break, until `finished` aborts.
+   */
+  #unreachable(finished: AbortSignal): Promise<RunOutcome> {
+    const connection = this.#connection;
+    const after = this.#host.unreachableAfterMs ?? DEFAULT_UNREACHABLE_AFTER_MS;
+    return new Promise((resolve) => {
+      let down: AbortController | undefined;
+      const watch = () => {
+        const connected = connection.connectionStatus === "connected";
+        if (connected) {
+          down?.abort();
+          down = undefined;
+        } else if (!down) {
+          down = new AbortController();
+          delay(after, AbortSignal.any([down.signal, finished])).then((elapsed) => {
+            if (elapsed) resolve({ kind: "unreachable" });
+          });
+        }
+      };
+      connection.connectionStatusChanged.connect(watch);
+      finished.addEventListener("abort", () => {
+        connection.connectionStatusChanged.disconnect(watch);
+      }, { once: true });
+      watch();
+    });
+  }
+
+  /**
+   * Stop code that must not run on: interrupt it, and restart the kernel if
+   * it is still running after the grace period (e.g. stuck in C code or
+   * catching KeyboardInterrupt).
+   */
+  async #stop(done: Promise<RunOutcome>): Promise<"interrupted" | "restarted"> {
+    this.#connection.interrupt().catch(() => {
+      // Could not interrupt: the grace period runs out and we restart.
+    });
+    const graceOver = new AbortController();
+    const stopped = await Promise.race([
+      done.then((outcome) => outcome.kind === "done"),
+      delay(this.#interruptGraceMs, graceOver.signal).then(() => false),
+    ]);
+    graceOver.abort();
+    if (stopped) return "interrupted";
+    this.#pending = "restart";
+    void this.#revive();
+    return "restarted";
+  }
+
+  #onLibraryStatus(status: KernelMessage.Status): void {
+    if (this.#closedError) return;
+    if (status === "autorestarting") {
+      // The server saw the kernel process die and started a new one.
+      if (this.#pending === "none") this.#pending = "setup";
+      this.#failRunning?.(new KernelDiedError(this.name, "died"));
+      void this.#revive();
+    } else if (status === "dead") {
+      // The server gave up restarting it (or someone shut it down).
+      this.#close(new KernelClosedError(this.name, "is dead and could not be restarted"));
+    } else if (!this.#reviving) {
+      this.#setStatus(toKernelStatus(status));
+    }
+  }
+
+  /** Mark the kernel unusable for good: no more executions, status `dead`. */
+  #close(error: Error): void {
+    if (this.#closedError) return;
+    this.#closedError = error;
+    this.#failRunning?.(error);
+    if (error instanceof JupyterServerGoneError) this.#connection.dispose();
+    this.#setStatus("dead");
+  }
+
+  #setStatus(status: KernelStatus): void {
+    if (status === this.#status) return;
+    this.#status = status;
+    for (const listener of this.#listeners) listener(status);
+  }
+}
+
+/** `promise`, or the signal's reason as soon as `signal` aborts. */
+function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+function isStartMessage(msg: KernelMessage.IIOPubMessage): boolean {
+  return msg.header.msg_type === "execute_input" ||
+    (msg.header.msg_type === "status" &&
+      (msg as KernelMessage.IStatusMsg).content.execution_state === "busy");
+}
+
+function toKernelStatus(status: KernelMessage.Status): KernelStatus {
+  switch (status) {
+    case "idle":
+    case "busy":
+    case "starting":
+    case "unknown":
+    case "dead":
+      return status;
+    case "restarting":
+    case "autorestarting":
+      return "restarting";
+    case "terminating":
+      return "unknown";
+  }
+}
+
+/**
+ * On every (re)connection the library sends its own `kernel_info_request`
+ * and chains a `.then` onto it without a rejection handler; when a restart
+ * cancels that request, the rejection is unhandled, which Deno treats as
+ * fatal. A cancelled `kernel_info` carries no information (the library
+ * itself ignores it when disposed), so it resolves as `undefined` instead.
+ */
+function containKernelInfoRejections(connection: JupyterKernelApi.IKernelConnection): void {
+  const requestKernelInfo = connection.requestKernelInfo.bind(connection);
+  connection.requestKernelInfo = () => requestKernelInfo().catch(() => undefined);
+}

@@ -1,0 +1,133 @@
+/** The `Kernel` interface: what services need from a Python kernel. */
+
+/**
+ * A kernel's state as callers see it. `restarting` covers the whole
+ * recovery after a death or restart, until the bootstrap and startup code
+ * ran again; `dead` means the kernel is shut down or could not be revived.
+ *
+ * @example
+ * ```ts
+ * import type { KernelStatus } from "./kernel.ts";
+ * const ready = (status: KernelStatus) => status === "idle";
+ * ```
+ */
+export type KernelStatus = "starting" | "idle" | "busy" | "restarting" | "dead" | "unknown";
+
+/**
+ * A JSON value, as decoded from a kernel's `application/json` output.
+ *
+ * @example
+ * ```ts
+ * import type { JsonValue } from "./kernel.ts";
+ * const value: JsonValue = { qubits: ["q0", "q1"], ok: true };
+ * ```
+ */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/**
+ * One rich output (`display_data`, or its later `update_display_data`).
+ * `data` maps a MIME type to its content: a string (base64 for binary types
+ * such as `image/png`) or, for JSON types, a JSON value.
+ *
+ * @example
+ * ```ts
+ * import type { DisplayOutput } from "./kernel.ts";
+ * const png = (d: DisplayOutput) => d.data["image/png"] as string | undefined;
+ * ```
+ */
+export interface DisplayOutput {
+  data: Record<string, JsonValue>;
+  metadata: Record<string, JsonValue>;
+}
+
+/**
+ * What one execution produced.
+ *
+ * @example
+ * ```ts
+ * import type { ExecutionReply } from "./kernel.ts";
+ * const describe = (r: ExecutionReply) =>
+ *   r.status === "ok" ? JSON.stringify(r.value ?? r.text) : `${r.ename}: ${r.evalue}`;
+ * ```
+ */
+export interface ExecutionReply {
+  status: "ok" | "error";
+  /** The kernel's execution counter for this request, when it gave one. */
+  executionCount: number | null;
+  /**
+   * The last expression's value as JSON, when it had a JSON form
+   * (`application/json`); `undefined` when there was no value or none JSON-able.
+   */
+  value?: JsonValue;
+  /** The last expression's `text/plain` representation, if any. */
+  text?: string;
+  stdout: string;
+  stderr: string;
+  displays: DisplayOutput[];
+  /** Set when `status` is `"error"`. */
+  ename?: string;
+  evalue?: string;
+  /** The traceback lines joined by newlines, ANSI escape codes removed. */
+  traceback?: string;
+}
+
+/**
+ * Options of one execution.
+ *
+ * @example
+ * ```ts
+ * import type { ExecuteOptions } from "./kernel.ts";
+ * const options: ExecuteOptions = { timeoutMs: 30_000, signal: AbortSignal.timeout(60_000) };
+ * ```
+ */
+export interface ExecuteOptions {
+  /** Aborting interrupts the kernel and rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Longest run, counted from when the kernel starts this code (not from
+   * the call: queued time does not count). Unlimited when omitted.
+   */
+  timeoutMs?: number;
+  /** Called once, when the kernel starts running this code. */
+  onStart?: () => void;
+}
+
+/**
+ * A Python kernel that runs one execution at a time, in call order.
+ *
+ * @example
+ * ```ts
+ * import type { Kernel } from "./kernel.ts";
+ * async function answer(kernel: Kernel) {
+ *   const reply = await kernel.execute("6 * 7", { timeoutMs: 10_000 });
+ *   return reply.value; // 42
+ * }
+ * ```
+ */
+export interface Kernel {
+  /** Server-side kernel id; stays the same across restarts. */
+  readonly id: string;
+  /** Kernelspec name. */
+  readonly name: string;
+  readonly status: KernelStatus;
+  /** Listen to status changes; returns the function that stops listening. */
+  onStatus(listener: (status: KernelStatus) => void): () => void;
+  /**
+   * Run `code` after every execution requested before it. Resolves with the
+   * outcome, Python errors included (`status: "error"`); rejects when the
+   * code could not run to its end: timeout, abort, kernel death, shutdown.
+   */
+  execute(code: string, options?: ExecuteOptions): Promise<ExecutionReply>;
+  /** Interrupt whatever the kernel runs now (like Ctrl-C). */
+  interrupt(): Promise<void>;
+  /** Restart the kernel; state is lost, startup code runs again. */
+  restart(): Promise<void>;
+  /** Stop the kernel for good; pending executions reject. */
+  shutdown(): Promise<void>;
+}

@@ -1,0 +1,28 @@
+/**
+ * The kernel layer: a `Kernel` interface and its implementation on a
+ * Jupyter Server (launched on loopback, or reached by URL and token).
+ *
+ * @example
+ * ```ts
+ * import { JupyterServer } from "./mod.ts";
+ * await using server = await JupyterServer.launch({ jupyterPath: [Deno.cwd()] });
+ * const kernel = await server.startKernel({ name: "calibration" });
+ * const reply = await kernel.execute('calibration_graph.nodes["q0_rabi"].maintain()');
+ * ```
+ *
+ * @module
+ */
+export { stripAnsi } from "./ansi.ts";
+export { BOOTSTRAP_CODE } from "./bootstrap.ts";
+export * from "./errors.ts";
+export { JupyterKernel, type KernelHost, type KernelStartOptions } from "./jupyter_kernel.ts";
+export type {
+  DisplayOutput,
+  ExecuteOptions,
+  ExecutionReply,
+  JsonValue,
+  Kernel,
+  KernelStatus,
+} from "./kernel.ts";
+export type { ProcessRef } from "./processes.ts";
+export { type ConnectOptions, JupyterServer, type LaunchOptions } from "./server.ts";

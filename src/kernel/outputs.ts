@@ -1,0 +1,110 @@
+/** Gathering one execution's iopub messages and reply into an `ExecutionReply`. */
+import { KernelMessage } from "@jupyterlab/services";
+import { stripAnsi } from "./ansi.ts";
+import type { DisplayOutput, ExecutionReply, JsonValue } from "./kernel.ts";
+
+/**
+ * Accumulates the outputs of one execute request, in arrival order.
+ *
+ * @example
+ * ```ts
+ * import { OutputCollector } from "./outputs.ts";
+ * const outputs = new OutputCollector();
+ * // future.onIOPub = (msg) => outputs.add(msg);
+ * // const reply = outputs.finish((await future.done).content);
+ * ```
+ */
+export class OutputCollector {
+  #stdout = "";
+  #stderr = "";
+  #displays: DisplayOutput[] = [];
+  /** Which entry of `#displays` a `display_id` refers to, for updates. */
+  #displayIndex = new Map<string, number>();
+  #result?: Record<string, JsonValue>;
+  #error?: { ename: string; evalue: string; traceback: string };
+  /** `clear_output(wait=True)` clears only when the next output arrives. */
+  #clearPending = false;
+
+  /** Take one iopub message of the execution into account. */
+  add(msg: KernelMessage.IIOPubMessage): void {
+    if (KernelMessage.isClearOutputMsg(msg)) {
+      if (msg.content.wait) this.#clearPending = true;
+      else this.#clear();
+      return;
+    }
+    if (KernelMessage.isStatusMsg(msg) || KernelMessage.isExecuteInputMsg(msg)) return;
+    if (this.#clearPending) this.#clear();
+    if (KernelMessage.isStreamMsg(msg)) {
+      if (msg.content.name === "stdout") this.#stdout += msg.content.text;
+      else this.#stderr += msg.content.text;
+    } else if (KernelMessage.isExecuteResultMsg(msg)) {
+      this.#result = msg.content.data as Record<string, JsonValue>;
+    } else if (KernelMessage.isDisplayDataMsg(msg)) {
+      this.#display(msg.content, false);
+    } else if (KernelMessage.isUpdateDisplayDataMsg(msg)) {
+      this.#display(msg.content, true);
+    } else if (KernelMessage.isErrorMsg(msg)) {
+      this.#error = {
+        ename: msg.content.ename,
+        evalue: msg.content.evalue,
+        traceback: joinTraceback(msg.content.traceback),
+      };
+    }
+  }
+
+  /** Build the reply from everything gathered and the kernel's `execute_reply`. */
+  finish(content: KernelMessage.IExecuteReplyMsg["content"]): ExecutionReply {
+    const reply: ExecutionReply = {
+      status: content.status === "ok" ? "ok" : "error",
+      executionCount: content.execution_count ?? null,
+      stdout: this.#stdout,
+      stderr: this.#stderr,
+      displays: this.#displays,
+    };
+    const json = this.#result?.["application/json"];
+    if (json !== undefined) reply.value = json;
+    const text = this.#result?.["text/plain"];
+    if (typeof text === "string") reply.text = text;
+    if (content.status === "error") {
+      reply.ename = content.ename;
+      reply.evalue = content.evalue;
+      reply.traceback = joinTraceback(content.traceback);
+    } else if (content.status === "aborted") {
+      // The kernel skipped the code because an earlier request failed.
+      reply.ename = this.#error?.ename ?? "ExecutionAborted";
+      reply.evalue = this.#error?.evalue ?? "the kernel aborted this execution";
+      reply.traceback = this.#error?.traceback ?? "";
+    }
+    return reply;
+  }
+
+  #display(
+    content: { data: unknown; metadata: unknown; transient?: { display_id?: string } },
+    isUpdate: boolean,
+  ): void {
+    const output: DisplayOutput = {
+      data: content.data as Record<string, JsonValue>,
+      metadata: content.metadata as Record<string, JsonValue>,
+    };
+    const displayId = content.transient?.display_id;
+    const index = displayId === undefined ? undefined : this.#displayIndex.get(displayId);
+    if (isUpdate && index !== undefined) {
+      this.#displays[index] = output;
+      return;
+    }
+    if (displayId !== undefined) this.#displayIndex.set(displayId, this.#displays.length);
+    this.#displays.push(output);
+  }
+
+  #clear(): void {
+    this.#clearPending = false;
+    this.#stdout = "";
+    this.#stderr = "";
+    this.#displays = [];
+    this.#displayIndex.clear();
+  }
+}
+
+function joinTraceback(lines: readonly string[] | undefined): string {
+  return stripAnsi((lines ?? []).join("\n"));
+}

@@ -1,0 +1,160 @@
+/** `IPythonService`: a service bound to a Jupyter kernel that runs code-generating task types. */
+import { CodeTaskType, ExecuteCode, findCodeTaskType, codeTaskTypeList } from "../task/code.ts";
+import type { TaskType, TaskTypeInfo } from "../task/define.ts";
+import { type ErrorOutcome, type Execution, outcomeFromError, type TaskOutcome } from "../task/outcome.ts";
+import type { TaskRun } from "../task/protocol.ts";
+import type { ExecutionReply, Kernel } from "../kernel/kernel.ts";
+import { report, Service, type ServiceEnvironment, type ServiceOptions } from "./service.ts";
+
+/** Options of an `IPythonService`. */
+export interface IPythonServiceOptions extends ServiceOptions {
+  /** Kernelspec name: `kernels/<name>/kernel.json` in the repo, or an installed one (default `python3`). */
+  kernel?: string;
+  /** Python run after every kernel start and restart, before any task. */
+  startupCode?: string;
+  /** Accept the raw-code task type `ExecuteCode` (off by default: kernels run only generated code). */
+  allowRawCode?: boolean;
+  /** Deadline for the kernel to start and run its startup code (default 60 s). */
+  startupTimeoutMs?: number;
+}
+
+/**
+ * A service that runs the `code` of every code-generating task type
+ * (`defineIPythonTask`) on its own Jupyter kernel, one execution at a time,
+ * whatever the type's `parallel` flag says. Other task types can still be
+ * registered with `registerHandler`.
+ *
+ * The outcome's `result` is the value of the code's last expression (as JSON
+ * when it has a JSON form, else its `text/plain`), and `execution` carries
+ * the code that ran, stdout, stderr, rich outputs and the execution count.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { defineIPythonTask, IPythonService, py, Runtime } from "../mod.ts";
+ * const MaintainNode = defineIPythonTask("MaintainNode", {
+ *   schema: z.object({ nodeId: z.string() }),
+ *   code: ({ nodeId }) => py`calibration_graph.nodes[${nodeId}].maintain()`,
+ * });
+ * const runtime = await Runtime.start({
+ *   services: [new IPythonService("calibration", { kernel: "calibration" })],
+ * });
+ * await runtime.client().execute("calibration", MaintainNode.create({ nodeId: "q0_rabi" }));
+ * await runtime.stop();
+ * ```
+ */
+export class IPythonService extends Service {
+  readonly kernelName: string;
+  readonly #options: IPythonServiceOptions;
+  #kernel: Kernel | undefined;
+
+  /** Create the service; its kernel starts when the runtime starts the service. */
+  constructor(name: string, options: IPythonServiceOptions = {}) {
+    super(name, options);
+    this.kernelName = options.kernel ?? "python3";
+    this.#options = options;
+  }
+
+  /** The kernel, once started. */
+  get kernel(): Kernel | undefined {
+    return this.#kernel;
+  }
+
+  /** Start the kernel (and the runtime's Jupyter Server, if this is the first kernel). */
+  override async start(env: ServiceEnvironment): Promise<void> {
+    const server = await env.jupyter();
+    this.#kernel = await server.startKernel({
+      name: this.kernelName,
+      startupCode: this.#options.startupCode,
+      startupTimeoutMs: this.#options.startupTimeoutMs,
+    });
+  }
+
+  /** Shut the kernel down through the server's REST API. */
+  override async stop(): Promise<void> {
+    const kernel = this.#kernel;
+    this.#kernel = undefined;
+    await kernel?.shutdown();
+  }
+
+  /** Registered types first, then every code-generating type (and `ExecuteCode` if allowed). */
+  override resolve(typeName: string): TaskType | undefined {
+    const registered = super.resolve(typeName);
+    if (registered) return registered;
+    if (typeName === ExecuteCode.name) return this.#options.allowRawCode ? ExecuteCode : undefined;
+    return findCodeTaskType(typeName);
+  }
+
+  /** Registered types and every code-generating type known to this process. */
+  override taskTypes(): TaskTypeInfo[] {
+    const types = [...super.taskTypes(), ...codeTaskTypeList().map((type) => type.describe())];
+    if (this.#options.allowRawCode) types.push(ExecuteCode.describe());
+    return types;
+  }
+
+  /** As `Service.describe`, with the kernel's name and status. */
+  override describe(): ReturnType<Service["describe"]> {
+    const kernel = this.#kernel;
+    return {
+      kind: "ipython",
+      taskTypes: this.taskTypes(),
+      kernel: { name: this.kernelName, status: kernel?.status ?? "dead", id: kernel?.id },
+    };
+  }
+
+  /** Code-generating types run on the kernel; registered handlers run as in any service. */
+  override handle(run: TaskRun): Promise<void> | void {
+    if (run.type instanceof CodeTaskType && !super.resolve(run.type.name)) return this.#runCode(run);
+    return super.handle(run);
+  }
+
+  async #runCode(run: TaskRun): Promise<void> {
+    let started = false;
+    const markStarted = () => {
+      if (started) return;
+      started = true;
+      run.replyTo.tell({ kind: "started", id: run.id });
+    };
+    let code = "";
+    let outcome: TaskOutcome;
+    try {
+      code = (run.type as CodeTaskType).generate(run.fields);
+      const kernel = this.#kernel;
+      if (!kernel) throw new Error(`service '${this.name}' has no kernel: it is not started`);
+      const reply = await kernel.execute(code, { signal: run.control.signal, onStart: markStarted });
+      outcome = replyOutcome(run.id, code, reply);
+    } catch (error) {
+      outcome = { ...outcomeFromError(run.id, error), execution: emptyExecution(code) };
+    }
+    // A task that never reached the kernel (died while queued) still starts before it ends.
+    markStarted();
+    report(run, outcome);
+  }
+}
+
+function emptyExecution(code: string): Execution {
+  return { code, executionCount: null, stdout: "", stderr: "", displays: [] };
+}
+
+/** Turn a kernel's reply into the task's outcome. */
+function replyOutcome(id: string, code: string, reply: ExecutionReply): TaskOutcome {
+  const execution: Execution = {
+    code,
+    executionCount: reply.executionCount,
+    stdout: reply.stdout,
+    stderr: reply.stderr,
+    displays: reply.displays,
+  };
+  if (reply.status === "ok") {
+    return { status: "ok", id, result: reply.value ?? reply.text ?? null, execution };
+  }
+  const error: ErrorOutcome = {
+    status: "error",
+    id,
+    ename: reply.ename ?? "Error",
+    evalue: reply.evalue ?? "",
+    traceback: reply.traceback ?? "",
+    execution,
+  };
+  return error;
+}

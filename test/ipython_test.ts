@@ -1,0 +1,308 @@
+/**
+ * IPythonService end to end: a real Jupyter Server and real ipykernels,
+ * started by the runtime on loopback and stopped by it.
+ */
+import assert from "node:assert/strict";
+import { z } from "zod";
+import {
+  defineIPythonTask,
+  defineTask,
+  ExecuteCode,
+  IPythonService,
+  py,
+  Runtime,
+  type TaskOutcome,
+} from "../src/mod.ts";
+
+/** Every live descendant of `root`, read from the process table. */
+async function descendantPids(root: number): Promise<number[]> {
+  const children = new Map<number, number[]>();
+  for await (const entry of Deno.readDir("/proc")) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid)) continue;
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+    // fields after the parenthesised command name: state, ppid, …
+    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (!state || state === "Z") continue;
+    children.set(Number(ppid), [...(children.get(Number(ppid)) ?? []), pid]);
+  }
+  const found: number[] = [];
+  for (let pending = [root]; pending.length > 0;) {
+    for (const child of children.get(pending.pop() as number) ?? []) {
+      found.push(child);
+      pending.push(child);
+    }
+  }
+  return found;
+}
+
+const Evaluate = defineIPythonTask("TestEvaluate", {
+  schema: z.object({ expression: z.enum(["1+1", "{'a': [1, 2.5, None]}", "object()"]) }),
+  code: ({ expression }) => expression,
+});
+const Echo = defineIPythonTask("TestEcho", {
+  schema: z.object({ text: z.string() }),
+  code: ({ text }) =>
+    py`text = ${text}
+print(text)
+text`,
+});
+const Divide = defineIPythonTask("TestDivide", {
+  schema: z.object({ a: z.number(), b: z.number() }),
+  code: ({ a, b }) => py`${a} / ${b}`,
+});
+const Sleep = defineIPythonTask("TestSleep", {
+  schema: z.object({ seconds: z.number().max(60) }),
+  code: ({ seconds }) =>
+    py`import time
+time.sleep(${seconds})
+"slept"`,
+});
+const Append = defineIPythonTask("TestAppend", {
+  schema: z.object({ item: z.number().int() }),
+  code: ({ item }) =>
+    py`order.append(${item})
+list(order)`,
+  parallel: true, // still one at a time on the kernel
+});
+const Die = defineIPythonTask("TestDie", {
+  schema: z.object({}),
+  code: () => "import os\nos._exit(1)",
+});
+const Plot = defineIPythonTask("TestPlot", {
+  schema: z.object({}),
+  code: () =>
+    [
+      "import base64, sys",
+      "from IPython.display import display, Image",
+      // the smallest valid PNG: 1x1, one red pixel
+      "png = base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==')",
+      "display(Image(data=png))",
+      "print('to stdout')",
+      "print('to stderr', file=sys.stderr)",
+      "42",
+    ].join("\n"),
+});
+const Ping = defineTask("TestPing", { schema: z.object({}), parallel: true });
+
+async function withKernel(
+  fn: (runtime: Runtime, service: IPythonService) => Promise<void>,
+  options: ConstructorParameters<typeof IPythonService>[1] = {},
+) {
+  const service = new IPythonService("py", {
+    kernel: "python3",
+    startupCode: "order = []\nstartups = globals().get('startups', 0) + 1",
+    ...options,
+  });
+  const runtime = await Runtime.start({ services: [service] });
+  try {
+    await fn(runtime, service);
+  } finally {
+    await runtime.stop();
+  }
+}
+
+function errorOf(outcome: TaskOutcome) {
+  assert.equal(outcome.status, "error", JSON.stringify(outcome));
+  return outcome as Extract<TaskOutcome, { status: "error" }>;
+}
+
+Deno.test({
+  name: "IPythonService runs generated code on a real kernel",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async (t) => {
+    await withKernel(async (runtime, service) => {
+      const client = runtime.client();
+
+      await t.step("the last expression's value comes back as JSON, or as text", async () => {
+        assert.equal(await client.execute("py", Evaluate.create({ expression: "1+1" })), 2);
+        assert.deepEqual(
+          await client.execute("py", Evaluate.create({ expression: "{'a': [1, 2.5, None]}" })),
+          { a: [1, 2.5, null] },
+        );
+        assert.match(
+          String(await client.execute("py", Evaluate.create({ expression: "object()" }))),
+          /^<object (object )?at 0x[0-9a-f]+>$/,
+        );
+      });
+
+      await t.step("the outcome carries the code that ran, stdout, stderr, displays, count", async () => {
+        const outcome = await (await client.request("py", Plot.create({}))).outcome;
+        assert.equal(outcome.status, "ok");
+        assert.equal(outcome.status === "ok" && outcome.result, 42);
+        const execution = outcome.execution;
+        assert.ok(execution);
+        assert.equal(execution.code, Plot.generate({}));
+        assert.equal(execution.stdout, "to stdout\n");
+        assert.equal(execution.stderr, "to stderr\n");
+        assert.equal(typeof execution.executionCount, "number");
+        assert.equal(execution.displays.length, 1);
+        const png = execution.displays[0].data["image/png"];
+        assert.equal(typeof png, "string");
+        assert.deepEqual([...atob(png as string).slice(1, 4)].join(""), "PNG");
+      });
+
+      await t.step("hostile strings arrive as data, never as code", async () => {
+        const hostile = [
+          `"); import os; os._exit(1) #`,
+          `'''; raise SystemExit('''`,
+          `\\"\\'\n\r\t\0 end`,
+          "unicode: ψ ☃ 😀 \u2028 \u{10FFFF}",
+        ];
+        for (const text of hostile) {
+          const outcome = await (await client.request("py", Echo.create({ text }))).outcome;
+          assert.equal(outcome.status, "ok", JSON.stringify(outcome));
+          assert.equal(outcome.status === "ok" && outcome.result, text);
+          assert.equal(outcome.execution?.stdout, `${text}\n`);
+        }
+        assert.equal(service.kernel?.status, "idle");
+      });
+
+      await t.step("a Python error becomes an error outcome with a clean traceback", async () => {
+        const outcome = errorOf(await (await client.request("py", Divide.create({ a: 1, b: 0 }))).outcome);
+        assert.equal(outcome.ename, "ZeroDivisionError");
+        assert.equal(outcome.evalue, "division by zero");
+        assert.match(outcome.traceback, /ZeroDivisionError/);
+        assert.doesNotMatch(outcome.traceback, /\x1b\[/);
+        assert.equal(outcome.execution?.code, "1 / 0");
+      });
+
+      await t.step("tasks run on the kernel one at a time, in order, even parallel ones", async () => {
+        const results = await Promise.all(
+          [1, 2, 3, 4, 5].map((item) => client.execute("py", Append.create({ item }))),
+        );
+        assert.deepEqual(results.at(-1), [1, 2, 3, 4, 5]);
+      });
+
+      await t.step("raw code is refused unless the deployment enables it", async () => {
+        const outcome = errorOf(await (await client.request("py", ExecuteCode.create({ code: "1" }))).outcome);
+        assert.equal(outcome.ename, "UnknownTaskTypeError");
+        const listed = (await client.services())[0].taskTypes.map((type) => type.name);
+        assert.ok(listed.includes("TestEcho") && !listed.includes("ExecuteCode"));
+      });
+
+      await t.step("the service lists its kernel and its status", async () => {
+        const [info] = await client.services();
+        assert.equal(info.kind, "ipython");
+        assert.equal(info.kernel?.name, "python3");
+        assert.equal(info.kernel?.status, "idle");
+      });
+    });
+  },
+});
+
+Deno.test({
+  name: "timeout interrupts the kernel, and the next task runs",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await withKernel(async (runtime) => {
+      const client = runtime.client();
+      const slow = await client.request("py", Sleep.create({ seconds: 30 }), { timeoutMs: 300 });
+      const next = await client.request("py", Evaluate.create({ expression: "1+1" }));
+      const outcome = errorOf(await slow.outcome);
+      assert.equal(outcome.ename, "TimeoutError");
+      assert.match(outcome.evalue, /timeout of 300 ms/);
+      assert.deepEqual(await next.outcome, { ...(await next.outcome), status: "ok", result: 2 });
+      // the kernel kept its state: it was interrupted, not restarted
+      assert.deepEqual(await client.execute("py", Append.create({ item: 7 })), [7]);
+    });
+  },
+});
+
+Deno.test({
+  name: "a kernel that dies mid-task: clear error, restart, startup code re-run, queue continues",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await withKernel(async (runtime) => {
+      const client = runtime.client();
+      await client.execute("py", Append.create({ item: 1 }));
+      const dying = await client.request("py", Die.create({}));
+      const queued = await client.request("py", Append.create({ item: 2 }));
+      const outcome = errorOf(await dying.outcome);
+      assert.equal(outcome.ename, "KernelDiedError");
+      assert.match(outcome.evalue, /state was lost/);
+      const after = await queued.outcome;
+      assert.equal(after.status, "ok", JSON.stringify(after));
+      assert.deepEqual(after.status === "ok" && after.result, [2], "fresh state after the restart");
+      const Startups = defineIPythonTask("TestStartups", { schema: z.object({}), code: () => "startups" });
+      assert.equal(await client.execute("py", Startups.create({})), 1, "startup code ran on the new kernel");
+    });
+  },
+});
+
+Deno.test({
+  name: "a kernel killed from outside mid-task: the task fails clearly, the next one runs",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await withKernel(async (runtime) => {
+      const client = runtime.client();
+      const Pid = defineIPythonTask("TestPid", { schema: z.object({}), code: () => "import os\nos.getpid()" });
+      const pid = await client.execute<number>("py", Pid.create({}));
+      const sleeping = await client.request("py", Sleep.create({ seconds: 30 }));
+      const queued = await client.request("py", Evaluate.create({ expression: "1+1" }));
+      while ((await client.status(sleeping.taskId))?.state !== "running") {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      Deno.kill(pid, "SIGKILL");
+      assert.equal(errorOf(await sleeping.outcome).ename, "KernelDiedError");
+      const after = await queued.outcome;
+      assert.equal(after.status === "ok" && after.result, 2, JSON.stringify(after));
+    });
+  },
+});
+
+Deno.test({
+  name: "raw code runs when enabled; registered handlers work beside code types",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const service = new IPythonService("raw", { kernel: "python3", allowRawCode: true });
+    service.registerHandler(Ping, () => "pong");
+    const runtime = await Runtime.start({ services: [service] });
+    try {
+      const client = runtime.client();
+      assert.equal(await client.execute("raw", ExecuteCode.create({ code: "6 * 7" })), 42);
+      assert.equal(await client.execute("raw", { type: "ExecuteCode", fields: { code: "'x' * 3" } }), "xxx");
+      assert.equal(await client.execute("raw", Ping.create({})), "pong");
+    } finally {
+      await runtime.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "runtime.stop() leaves no Jupyter or kernel process behind",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const before = new Set(await descendantPids(Deno.pid));
+    const service = new IPythonService("py", { kernel: "python3" });
+    const runtime = await Runtime.start({ services: [service] });
+    assert.equal(await runtime.client().execute("py", Evaluate.create({ expression: "1+1" })), 2);
+    const during = (await descendantPids(Deno.pid)).filter((pid) => !before.has(pid));
+    assert.ok(during.length >= 2, `server and kernel running: ${during}`);
+    await runtime.stop();
+    const after = (await descendantPids(Deno.pid)).filter((pid) => !before.has(pid));
+    assert.deepEqual(after, []);
+  },
+});
+
+Deno.test({
+  name: "an unknown kernelspec fails Runtime.start with a clear error naming it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await assert.rejects(
+      Runtime.start({ services: [new IPythonService("nope", { kernel: "no-such-kernel" })] }),
+      (error: Error) => {
+        assert.equal(error.name, "KernelNotFoundError");
+        assert.match(error.message, /no-such-kernel/);
+        return true;
+      },
+    );
+  },
+});

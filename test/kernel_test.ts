@@ -1,0 +1,421 @@
+/**
+ * The kernel layer against a real Jupyter Server and real IPython kernels,
+ * started on loopback by the tests themselves. No timing is asserted (the
+ * machine may be busy); the timings that matter are printed.
+ */
+import assert from "node:assert/strict";
+import {
+  type ExecutionReply,
+  type JupyterKernel,
+  JupyterServer,
+  JupyterServerGoneError,
+  JupyterServerNotFoundError,
+  KernelClosedError,
+  KernelDiedError,
+  KernelNotFoundError,
+  KernelStartupError,
+  type KernelStatus,
+  KernelTimeoutError,
+} from "../src/kernel/mod.ts";
+import { isRunning } from "../src/kernel/processes.ts";
+import { py } from "../src/task/py.ts";
+import { launchTestServer, REPO_ROOT, TINY_PNG_BASE64 } from "./helpers/jupyter.ts";
+
+/** Startup code that leaves a mark, to tell whether it ran on the current process. */
+const STARTUP_CODE = "import os, time\nSTARTUP_PID = os.getpid()";
+
+async function valueOf(kernel: JupyterKernel, code: string): Promise<unknown> {
+  const reply = await kernel.execute(code, { timeoutMs: 30_000 });
+  assert.equal(reply.status, "ok", `${code}: ${reply.ename}: ${reply.evalue}\n${reply.traceback}`);
+  return reply.value;
+}
+
+/** The kernel's pid, and a check that the startup code ran in that very process. */
+async function pidWithStartupCode(kernel: JupyterKernel): Promise<number> {
+  const [pid, startupPid] = await valueOf(kernel, "os.getpid(), STARTUP_PID") as number[];
+  assert.equal(startupPid, pid, "startup code ran in this kernel process");
+  return pid;
+}
+
+function ms(since: number): string {
+  return `${Math.round(performance.now() - since)} ms`;
+}
+
+Deno.test("JupyterKernel on a launched Jupyter Server", async (t) => {
+  const { server, stop } = await launchTestServer();
+  try {
+    // The Debian python3 kernelspec keeps IPython's colours: ANSI stripping is exercised.
+    let started = performance.now();
+    const kernel = await server.startKernel({ name: "python3", startupCode: STARTUP_CODE });
+    console.log(`kernel start (python3, incl. bootstrap + startup code): ${ms(started)}`);
+
+    await t.step("1+1 gives the JSON value 2 and its text", async () => {
+      const reply = await kernel.execute("1+1");
+      assert.equal(reply.status, "ok");
+      assert.equal(reply.value, 2);
+      assert.equal(reply.text, "2");
+      assert.equal(typeof reply.executionCount, "number");
+      assert.equal(kernel.status, "idle");
+    });
+
+    await t.step("stdout and stderr are collected in full", async () => {
+      const reply = await kernel.execute(
+        "import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)\n" +
+          "for i in range(20000): print(i)",
+      );
+      assert.equal(reply.value, undefined);
+      assert.ok(reply.stdout.startsWith("to stdout\n0\n1\n"));
+      // No iopub rate limit: nothing silently dropped.
+      assert.equal(reply.stdout.split("\n").length, 20002);
+      assert.equal(reply.stderr, "to stderr\n");
+    });
+
+    await t.step("JSON-able last expressions come back as JSON values", async () => {
+      assert.deepEqual(await valueOf(kernel, "{'a': [1, 2.5, None], 'b': True}"), {
+        a: [1, 2.5, null],
+        b: true,
+      });
+      assert.deepEqual(await valueOf(kernel, "(1, 'two')"), [1, "two"]);
+      const text = 'quote " and \\ and \n and é';
+      assert.equal(await valueOf(kernel, py`${text}`), text);
+      assert.deepEqual(await valueOf(kernel, "import numpy as np\nnp.arange(6).reshape(2, 3)"), [
+        [0, 1, 2],
+        [3, 4, 5],
+      ]);
+      assert.equal(await valueOf(kernel, "np.float64(0.25)"), 0.25);
+      assert.deepEqual(await valueOf(kernel, "{'n': np.int64(3), 'x': np.array([1.5])}"), {
+        n: 3,
+        x: [1.5],
+      });
+    });
+
+    await t.step("values without a JSON form come back as text only", async () => {
+      for (const code of ["object()", "float('nan')", "{1: 'int key'}", "np.array([np.nan])"]) {
+        const reply = await kernel.execute(code);
+        assert.equal(reply.value, undefined, code);
+        assert.equal(typeof reply.text, "string", code);
+      }
+      const none = await kernel.execute("None");
+      assert.equal(none.value, undefined);
+      assert.equal(none.text, undefined);
+    });
+
+    await t.step("display_data keeps a PNG as base64, update_display_data replaces it", async () => {
+      const reply = await kernel.execute(py`
+import base64
+from IPython.display import Image, display
+handle = display(Image(data=base64.b64decode(${TINY_PNG_BASE64})), display_id=True)
+display({"text/plain": "second"}, raw=True)
+handle.update(Image(data=base64.b64decode(${TINY_PNG_BASE64}), width=10))
+`);
+      assert.equal(reply.status, "ok");
+      assert.equal(reply.displays.length, 2);
+      const [image, second] = reply.displays;
+      assert.equal(String(image.data["image/png"]).trim(), TINY_PNG_BASE64);
+      assert.deepEqual(image.metadata, { "image/png": { width: 10 } });
+      assert.equal(second.data["text/plain"], "second");
+    });
+
+    await t.step("a Python error gives ename, evalue and an ANSI-free traceback", async () => {
+      const reply = await kernel.execute("def f():\n    return 1 / 0\nf()");
+      assert.equal(reply.status, "error");
+      assert.equal(reply.ename, "ZeroDivisionError");
+      assert.equal(reply.evalue, "division by zero");
+      assert.match(reply.traceback!, /ZeroDivisionError/);
+      assert.match(reply.traceback!, /return 1 \/ 0/);
+      assert.doesNotMatch(reply.traceback!, /\x1b/);
+      // The execution sent right after an error must run, not be aborted.
+      for (let i = 0; i < 10; i++) {
+        assert.equal((await kernel.execute("1/0")).ename, "ZeroDivisionError");
+        assert.equal((await kernel.execute("1")).value, 1, "the kernel goes on after an error");
+      }
+    });
+
+    await t.step("executions run one at a time in call order", async () => {
+      await kernel.execute("order = []");
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => kernel.execute(py`order.append(${i}); ${i}`)),
+      );
+      assert.deepEqual(replies.map((reply) => reply.value), [...Array(20).keys()]);
+      assert.deepEqual(await valueOf(kernel, "order"), [...Array(20).keys()]);
+    });
+
+    await t.step("a timeout interrupts the code; the kernel keeps its state", async () => {
+      await kernel.execute("kept = 'still here'");
+      let startedAt = 0;
+      const running = kernel.execute("time.sleep(60)", {
+        timeoutMs: 500,
+        onStart: () => startedAt = performance.now(),
+      });
+      const queued = kernel.execute("kept");
+      await assert.rejects(running, (error: Error) => {
+        assert.ok(error instanceof KernelTimeoutError);
+        assert.equal(error.name, "KernelTimeoutError");
+        assert.equal(error.recovery, "interrupted");
+        return true;
+      });
+      assert.ok(startedAt > 0, "onStart was called");
+      assert.equal((await queued).value, "still here");
+    });
+
+    await t.step("code that ignores the interrupt is stopped by a restart", async () => {
+      const pidBefore = await pidWithStartupCode(kernel);
+      // In the same cell: ipykernel reinstalls its SIGINT handler for each execution.
+      const running = kernel.execute(
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)",
+        { timeoutMs: 1_000 },
+      );
+      const queued = kernel.execute("'kept' in globals()");
+      await assert.rejects(running, (error: Error) => {
+        assert.ok(error instanceof KernelTimeoutError);
+        assert.equal(error.recovery, "restarted");
+        return true;
+      });
+      assert.equal((await queued).value, false, "state was lost");
+      assert.notEqual(await pidWithStartupCode(kernel), pidBefore);
+    });
+
+    await t.step("an aborted signal interrupts running code and drops queued code", async () => {
+      await kernel.execute("ran = []");
+      const running = new AbortController();
+      const queued = new AbortController();
+      const first = kernel.execute("time.sleep(60); ran.append(1)", {
+        signal: running.signal,
+        onStart: () => running.abort(new Error("caller gave up")),
+      });
+      const second = kernel.execute("ran.append(2)", { signal: queued.signal });
+      queued.abort(new Error("not needed any more"));
+      await assert.rejects(second, /not needed any more/);
+      await assert.rejects(first, /caller gave up/);
+      assert.deepEqual(await valueOf(kernel, "ran"), [], "neither ran to its end");
+    });
+
+    await t.step("a kernel that exits is restarted; queued work runs after the startup code", async () => {
+      const pidBefore = await pidWithStartupCode(kernel);
+      const statuses: KernelStatus[] = [];
+      const unsubscribe = kernel.onStatus((status) => statuses.push(status));
+      const sent = performance.now();
+      const dying = kernel.execute("import os\nos._exit(1)");
+      const queued = kernel.execute("'survivor'");
+      await assert.rejects(dying, (error: Error) => {
+        assert.ok(error instanceof KernelDiedError);
+        assert.match(error.message, /state was lost/);
+        return true;
+      });
+      console.log(`os._exit detected after ${ms(sent)}`);
+      assert.equal((await queued).value, "survivor");
+      console.log(`back to work after ${ms(sent)}`);
+      assert.notEqual(await pidWithStartupCode(kernel), pidBefore);
+      unsubscribe();
+      assert.ok(statuses.includes("restarting"), statuses.join(","));
+      assert.equal(kernel.status, "idle");
+    });
+
+    await t.step("a kernel killed from outside mid-execute is detected and revived", async () => {
+      const pidBefore = await pidWithStartupCode(kernel);
+      let killedAt = 0;
+      const running = kernel.execute("time.sleep(60)", {
+        onStart: () => {
+          Deno.kill(pidBefore, "SIGKILL");
+          killedAt = performance.now();
+        },
+      });
+      const queued = kernel.execute("2 + 2");
+      await assert.rejects(running, KernelDiedError);
+      console.log(`SIGKILL detected after ${ms(killedAt)}`);
+      assert.equal((await queued).value, 4);
+      console.log(`revived (answers, bootstrap + startup code ran) after ${ms(killedAt)}`);
+      assert.notEqual(await pidWithStartupCode(kernel), pidBefore);
+    });
+
+    await t.step("a kernel that dies while idle is revived before the next execution", async () => {
+      const pidBefore = await pidWithStartupCode(kernel);
+      const revived = Promise.withResolvers<void>();
+      const statuses: KernelStatus[] = [];
+      const unsubscribe = kernel.onStatus((status) => {
+        statuses.push(status);
+        if (status === "idle" && statuses.includes("restarting")) revived.resolve();
+      });
+      Deno.kill(pidBefore, "SIGKILL");
+      await revived.promise;
+      unsubscribe();
+      assert.notEqual(await pidWithStartupCode(kernel), pidBefore);
+    });
+
+    await t.step("restart() loses the state and runs the startup code again", async () => {
+      await kernel.execute("before_restart = 1");
+      const pidBefore = await pidWithStartupCode(kernel);
+      const begin = performance.now();
+      await kernel.restart();
+      console.log(`restart() until ready: ${ms(begin)}`);
+      assert.equal(await valueOf(kernel, "'before_restart' in globals()"), false);
+      assert.notEqual(await pidWithStartupCode(kernel), pidBefore);
+      assert.equal(await valueOf(kernel, "'json'"), "json", "the JSON bootstrap ran again");
+    });
+
+    await t.step("round trip of 1+1 (printed, not asserted)", async () => {
+      const times: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        const begin = performance.now();
+        await kernel.execute("1+1");
+        times.push(performance.now() - begin);
+      }
+      times.sort((a, b) => a - b);
+      console.log(`1+1 round trip: median ${times[50].toFixed(1)} ms, p90 ${times[90].toFixed(1)} ms`);
+    });
+
+    await t.step("the calibration kernel loads its graph; py-built code maintains a node", async () => {
+      started = performance.now();
+      const calibration = await server.startKernel({ name: "calibration" });
+      console.log(`kernel start (calibration): ${ms(started)}`);
+      const nodeId = "q0_rabi";
+      const summary = await valueOf(
+        calibration,
+        py`calibration_graph.nodes[${nodeId}].maintain()`,
+      ) as Record<string, unknown>;
+      assert.equal(summary.node, "q0_rabi");
+      assert.equal(summary.state_before, "unknown");
+      assert.equal(summary.state_after, "good");
+      assert.deepEqual(summary.recalibrated, [
+        "q0_resonator_spectroscopy",
+        "q0_qubit_spectroscopy",
+        "q0_rabi",
+      ]);
+      const status = await valueOf(calibration, "calibration_graph.status()") as {
+        nodes: Record<string, { state: string }>;
+      };
+      assert.equal(status.nodes.q0_rabi.state, "good");
+      assert.equal(status.nodes.q1_rabi.state, "needs calibration");
+      const error = await calibration.execute("0 + ", { timeoutMs: 10_000 });
+      assert.equal(error.ename, "SyntaxError");
+      assert.doesNotMatch(error.traceback!, /\x1b/);
+      await calibration.shutdown();
+      await assert.rejects(calibration.execute("1"), KernelClosedError);
+      assert.equal(calibration.status, "dead");
+    });
+
+    await t.step("an unknown kernelspec names the folders searched", async () => {
+      await assert.rejects(server.startKernel({ name: "no-such-kernel" }), (error: Error) => {
+        assert.ok(error instanceof KernelNotFoundError);
+        assert.equal(error.name, "KernelNotFoundError");
+        assert.ok(error.searched.includes(`${REPO_ROOT}/kernels`), error.message);
+        assert.ok(error.available.includes("calibration"), error.message);
+        return true;
+      });
+    });
+
+    await t.step("startup code that raises fails the start", async () => {
+      const before = (await server.processes()).length;
+      await assert.rejects(
+        server.startKernel({ name: "python3", startupCode: "raise ValueError('bad config')" }),
+        (error: Error) => {
+          assert.ok(error instanceof KernelStartupError);
+          assert.equal(error.ename, "ValueError");
+          assert.equal(error.evalue, "bad config");
+          return true;
+        },
+      );
+      // The half-started kernel was shut down, not leaked.
+      const deadline = Date.now() + 10_000;
+      while ((await server.processes()).length > before && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal((await server.processes()).length, before);
+    });
+
+    await t.step("stop() leaves no server or kernel process behind", async () => {
+      const processes = await server.processes();
+      assert.ok(processes.length >= 2, "the server and at least one kernel run");
+      const begin = performance.now();
+      await server.stop();
+      console.log(`server stop: ${ms(begin)}`);
+      for (const process of processes) {
+        assert.equal(await isRunning(process), false, `process ${process.pid} still runs`);
+      }
+      await assert.rejects(kernel.execute("1"), JupyterServerGoneError);
+      assert.equal(kernel.status, "dead");
+    });
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("a Jupyter Server that dies fails the running execution and leaves no orphan", async () => {
+  const { server, stop } = await launchTestServer();
+  try {
+    const kernel = await server.startKernel({ name: "python3" });
+    const processes = await server.processes();
+    const running = kernel.execute("import time; time.sleep(60)", {
+      onStart: () => Deno.kill(server.pid!, "SIGKILL"),
+    });
+    await assert.rejects(running, (error: Error) => {
+      assert.ok(error instanceof JupyterServerGoneError);
+      assert.match(error.message, /exited/);
+      return true;
+    });
+    await assert.rejects(server.startKernel({ name: "python3" }), JupyterServerGoneError);
+    await server.stop();
+    for (const process of processes) {
+      assert.equal(await isRunning(process), false, `process ${process.pid} still runs`);
+    }
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("connect() drives an existing server and shuts down only its own kernels", async () => {
+  const launched = await launchTestServer();
+  try {
+    const { url, token } = launched.server;
+    await assert.rejects(JupyterServer.connect({ url, token: "wrong" }), JupyterServerGoneError);
+    const remote = await JupyterServer.connect({ url, token });
+    const kernel = await remote.startKernel({ name: "python3" });
+    const reply: ExecutionReply = await kernel.execute("21 * 2");
+    assert.equal(reply.value, 42);
+    assert.deepEqual(await remote.processes(), []);
+    await remote.stop();
+    assert.equal(kernel.status, "dead");
+    const serverStillAnswers = await JupyterServer.connect({ url, token });
+    await serverStillAnswers.stop();
+  } finally {
+    await launched.stop();
+  }
+});
+
+Deno.test({
+  name: "a connected server that vanishes fails the running execution",
+  // When the server vanishes, @jupyterlab/services re-checks the kernel
+  // every 10–30 s on a timer it never clears, even once disposed.
+  sanitizeOps: false,
+  fn: async () => {
+    const launched = await launchTestServer();
+    try {
+      const { url, token } = launched.server;
+      const remote = await JupyterServer.connect({ url, token, unreachableAfterMs: 1_000 });
+      const kernel = await remote.startKernel({ name: "python3" });
+      const running = kernel.execute("import time; time.sleep(60)", {
+        onStart: () => Deno.kill(launched.server.pid!, "SIGKILL"),
+      });
+      await assert.rejects(running, (error: Error) => {
+        assert.ok(error instanceof JupyterServerGoneError);
+        assert.match(error.message, /no connection for 1000 ms/);
+        return true;
+      });
+      await remote.stop();
+    } finally {
+      await launched.stop();
+    }
+  },
+});
+
+Deno.test("a missing jupyter-server names the install command", async () => {
+  await assert.rejects(
+    JupyterServer.launch({ executable: "/nonexistent/jupyter-server" }),
+    (error: Error) => {
+      assert.ok(error instanceof JupyterServerNotFoundError);
+      assert.equal(error.name, "JupyterServerNotFoundError");
+      assert.match(error.message, /apt-get install -y jupyter-server python3-ipykernel/);
+      return true;
+    },
+  );
+});
