@@ -20,6 +20,7 @@ until the kernel answers a ``kernel_info_request``.
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -68,6 +69,8 @@ def main():
     parser.add_argument("--kernel", default="python3", help="kernelspec name")
     args = parser.parse_args()
 
+    # Else the kernel's debugger prints a frozen-modules warning at each start.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     manager = KernelManager(kernel_name=args.kernel)
     started = time.perf_counter()
     manager.start_kernel()

@@ -10,9 +10,11 @@ import {
   JupyterServer,
   JupyterServerGoneError,
   JupyterServerNotFoundError,
+  JupyterServerStartError,
   KernelClosedError,
   KernelDiedError,
   KernelNotFoundError,
+  KernelStartError,
   KernelStartupError,
   type KernelStatus,
   KernelTimeoutError,
@@ -48,6 +50,13 @@ Deno.test("JupyterKernel on a launched Jupyter Server", async (t) => {
     let started = performance.now();
     const kernel = await server.startKernel({ name: "python3", startupCode: STARTUP_CODE });
     console.log(`kernel start (python3, incl. bootstrap + startup code): ${ms(started)}`);
+
+    await t.step("the token does not show on any command line", async () => {
+      for (const { pid } of await server.processes()) {
+        const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+        assert.ok(!cmdline.includes(server.token), `token visible in process ${pid}`);
+      }
+    });
 
     await t.step("1+1 gives the JSON value 2 and its text", async () => {
       const reply = await kernel.execute("1+1");
@@ -100,21 +109,24 @@ Deno.test("JupyterKernel on a launched Jupyter Server", async (t) => {
       assert.equal(none.text, undefined);
     });
 
-    await t.step("display_data keeps a PNG as base64, update_display_data replaces it", async () => {
-      const reply = await kernel.execute(py`
+    await t.step(
+      "display_data keeps a PNG as base64, update_display_data replaces it",
+      async () => {
+        const reply = await kernel.execute(py`
 import base64
 from IPython.display import Image, display
 handle = display(Image(data=base64.b64decode(${TINY_PNG_BASE64})), display_id=True)
 display({"text/plain": "second"}, raw=True)
 handle.update(Image(data=base64.b64decode(${TINY_PNG_BASE64}), width=10))
 `);
-      assert.equal(reply.status, "ok");
-      assert.equal(reply.displays.length, 2);
-      const [image, second] = reply.displays;
-      assert.equal(String(image.data["image/png"]).trim(), TINY_PNG_BASE64);
-      assert.deepEqual(image.metadata, { "image/png": { width: 10 } });
-      assert.equal(second.data["text/plain"], "second");
-    });
+        assert.equal(reply.status, "ok");
+        assert.equal(reply.displays.length, 2);
+        const [image, second] = reply.displays;
+        assert.equal(String(image.data["image/png"]).trim(), TINY_PNG_BASE64);
+        assert.deepEqual(image.metadata, { "image/png": { width: 10 } });
+        assert.equal(second.data["text/plain"], "second");
+      },
+    );
 
     await t.step("a Python error gives ename, evalue and an ANSI-free traceback", async () => {
       const reply = await kernel.execute("def f():\n    return 1 / 0\nf()");
@@ -123,7 +135,7 @@ handle.update(Image(data=base64.b64decode(${TINY_PNG_BASE64}), width=10))
       assert.equal(reply.evalue, "division by zero");
       assert.match(reply.traceback!, /ZeroDivisionError/);
       assert.match(reply.traceback!, /return 1 \/ 0/);
-      assert.doesNotMatch(reply.traceback!, /\x1b/);
+      assert.ok(!reply.traceback!.includes("\x1b"), "no ANSI escape");
       // The execution sent right after an error must run, not be aborted.
       for (let i = 0; i < 10; i++) {
         assert.equal((await kernel.execute("1/0")).ename, "ZeroDivisionError");
@@ -190,26 +202,29 @@ handle.update(Image(data=base64.b64decode(${TINY_PNG_BASE64}), width=10))
       assert.deepEqual(await valueOf(kernel, "ran"), [], "neither ran to its end");
     });
 
-    await t.step("a kernel that exits is restarted; queued work runs after the startup code", async () => {
-      const pidBefore = await pidWithStartupCode(kernel);
-      const statuses: KernelStatus[] = [];
-      const unsubscribe = kernel.onStatus((status) => statuses.push(status));
-      const sent = performance.now();
-      const dying = kernel.execute("import os\nos._exit(1)");
-      const queued = kernel.execute("'survivor'");
-      await assert.rejects(dying, (error: Error) => {
-        assert.ok(error instanceof KernelDiedError);
-        assert.match(error.message, /state was lost/);
-        return true;
-      });
-      console.log(`os._exit detected after ${ms(sent)}`);
-      assert.equal((await queued).value, "survivor");
-      console.log(`back to work after ${ms(sent)}`);
-      assert.notEqual(await pidWithStartupCode(kernel), pidBefore);
-      unsubscribe();
-      assert.ok(statuses.includes("restarting"), statuses.join(","));
-      assert.equal(kernel.status, "idle");
-    });
+    await t.step(
+      "a kernel that exits is restarted; queued work runs after the startup code",
+      async () => {
+        const pidBefore = await pidWithStartupCode(kernel);
+        const statuses: KernelStatus[] = [];
+        const unsubscribe = kernel.onStatus((status) => statuses.push(status));
+        const sent = performance.now();
+        const dying = kernel.execute("import os\nos._exit(1)");
+        const queued = kernel.execute("'survivor'");
+        await assert.rejects(dying, (error: Error) => {
+          assert.ok(error instanceof KernelDiedError);
+          assert.match(error.message, /state was lost/);
+          return true;
+        });
+        console.log(`os._exit detected after ${ms(sent)}`);
+        assert.equal((await queued).value, "survivor");
+        console.log(`back to work after ${ms(sent)}`);
+        assert.notEqual(await pidWithStartupCode(kernel), pidBefore);
+        unsubscribe();
+        assert.ok(statuses.includes("restarting"), statuses.join(","));
+        assert.equal(kernel.status, "idle");
+      },
+    );
 
     await t.step("a kernel killed from outside mid-execute is detected and revived", async () => {
       const pidBefore = await pidWithStartupCode(kernel);
@@ -261,38 +276,43 @@ handle.update(Image(data=base64.b64decode(${TINY_PNG_BASE64}), width=10))
         times.push(performance.now() - begin);
       }
       times.sort((a, b) => a - b);
-      console.log(`1+1 round trip: median ${times[50].toFixed(1)} ms, p90 ${times[90].toFixed(1)} ms`);
+      console.log(
+        `1+1 round trip: median ${times[50].toFixed(1)} ms, p90 ${times[90].toFixed(1)} ms`,
+      );
     });
 
-    await t.step("the calibration kernel loads its graph; py-built code maintains a node", async () => {
-      started = performance.now();
-      const calibration = await server.startKernel({ name: "calibration" });
-      console.log(`kernel start (calibration): ${ms(started)}`);
-      const nodeId = "q0_rabi";
-      const summary = await valueOf(
-        calibration,
-        py`calibration_graph.nodes[${nodeId}].maintain()`,
-      ) as Record<string, unknown>;
-      assert.equal(summary.node, "q0_rabi");
-      assert.equal(summary.state_before, "unknown");
-      assert.equal(summary.state_after, "good");
-      assert.deepEqual(summary.recalibrated, [
-        "q0_resonator_spectroscopy",
-        "q0_qubit_spectroscopy",
-        "q0_rabi",
-      ]);
-      const status = await valueOf(calibration, "calibration_graph.status()") as {
-        nodes: Record<string, { state: string }>;
-      };
-      assert.equal(status.nodes.q0_rabi.state, "good");
-      assert.equal(status.nodes.q1_rabi.state, "needs calibration");
-      const error = await calibration.execute("0 + ", { timeoutMs: 10_000 });
-      assert.equal(error.ename, "SyntaxError");
-      assert.doesNotMatch(error.traceback!, /\x1b/);
-      await calibration.shutdown();
-      await assert.rejects(calibration.execute("1"), KernelClosedError);
-      assert.equal(calibration.status, "dead");
-    });
+    await t.step(
+      "the calibration kernel loads its graph; py-built code maintains a node",
+      async () => {
+        started = performance.now();
+        const calibration = await server.startKernel({ name: "calibration" });
+        console.log(`kernel start (calibration): ${ms(started)}`);
+        const nodeId = "q0_rabi";
+        const summary = await valueOf(
+          calibration,
+          py`calibration_graph.nodes[${nodeId}].maintain()`,
+        ) as Record<string, unknown>;
+        assert.equal(summary.node, "q0_rabi");
+        assert.equal(summary.state_before, "unknown");
+        assert.equal(summary.state_after, "good");
+        assert.deepEqual(summary.recalibrated, [
+          "q0_resonator_spectroscopy",
+          "q0_qubit_spectroscopy",
+          "q0_rabi",
+        ]);
+        const status = await valueOf(calibration, "calibration_graph.status()") as {
+          nodes: Record<string, { state: string }>;
+        };
+        assert.equal(status.nodes.q0_rabi.state, "good");
+        assert.equal(status.nodes.q1_rabi.state, "needs calibration");
+        const error = await calibration.execute("0 + ", { timeoutMs: 10_000 });
+        assert.equal(error.ename, "SyntaxError");
+        assert.ok(!error.traceback!.includes("\x1b"), "no ANSI escape");
+        await calibration.shutdown();
+        await assert.rejects(calibration.execute("1"), KernelClosedError);
+        assert.equal(calibration.status, "dead");
+      },
+    );
 
     await t.step("an unknown kernelspec names the folders searched", async () => {
       await assert.rejects(server.startKernel({ name: "no-such-kernel" }), (error: Error) => {
@@ -406,6 +426,42 @@ Deno.test({
       await launched.stop();
     }
   },
+});
+
+Deno.test("a kernelspec whose interpreter is missing fails with the server's reason", async () => {
+  const jupyterPath = await Deno.makeTempDir({ prefix: "zest-kernelspecs-" });
+  await Deno.mkdir(`${jupyterPath}/kernels/broken`, { recursive: true });
+  await Deno.writeTextFile(
+    `${jupyterPath}/kernels/broken/kernel.json`,
+    JSON.stringify({
+      display_name: "broken",
+      language: "python",
+      argv: ["/nonexistent/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+    }),
+  );
+  const server = await JupyterServer.launch({ jupyterPath: [jupyterPath], rootDir: jupyterPath });
+  try {
+    await assert.rejects(server.startKernel({ name: "broken" }), (error: Error) => {
+      assert.ok(error instanceof KernelStartError);
+      assert.match(error.message, /FileNotFoundError.*\/nonexistent\/python3/);
+      return true;
+    });
+  } finally {
+    await server.stop();
+    await Deno.remove(jupyterPath, { recursive: true });
+  }
+});
+
+Deno.test("a Jupyter Server that cannot start fails fast with its own words", async () => {
+  await assert.rejects(
+    JupyterServer.launch({ rootDir: "/nonexistent/root" }),
+    (error: Error) => {
+      assert.ok(error instanceof JupyterServerStartError);
+      assert.match(error.message, /exited with code 1/);
+      assert.match(error.stderr, /No such directory/);
+      return true;
+    },
+  );
 });
 
 Deno.test("a missing jupyter-server names the install command", async () => {

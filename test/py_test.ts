@@ -150,7 +150,7 @@ const HOSTILE_STRINGS = [
   '"""; import os; """',
   "\\x41\\u0041\\N{LATIN SMALL LETTER A}",
   "{0} %s {{}}",
-  "\n\"\nimport os\n\"",
+  '\n"\nimport os\n"',
 ];
 
 Deno.test("py: hostile strings come back from Python unchanged", async () => {
@@ -168,8 +168,11 @@ Deno.test("py: random strings of arbitrary UTF-16 code units round-trip", async 
   const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const pool = [0, 0x0a, 0x0d, 0x22, 0x27, 0x5c, 0x7f, 0x85, 0xd800, 0xdbff, 0xdc00, 0xffff];
   const strings = Array.from({ length: 300 }, () => {
-    const units = Array.from({ length: Math.floor(random() * 12) }, () =>
-      random() < 0.4 ? pool[Math.floor(random() * pool.length)] : Math.floor(random() * 0x10000));
+    const units = Array.from(
+      { length: Math.floor(random() * 12) },
+      () =>
+        random() < 0.4 ? pool[Math.floor(random() * pool.length)] : Math.floor(random() * 0x10000),
+    );
     return String.fromCharCode(...units);
   });
   await assertRoundTrips(strings);
@@ -212,7 +215,7 @@ Deno.test("py: containers become list, tuple, dict and bytes", async () => {
     pyTuple([1]),
     pyTuple(["a", pyTuple([2, 3])]),
     {},
-    { a: 1, "key with \"quotes\"\n": ["x"], nested: { deeper: { deepest: true } } },
+    { a: 1, 'key with "quotes"\n': ["x"], nested: { deeper: { deepest: true } } },
     Object.assign(Object.create(null), { bare: 1 }),
     { left: shared, right: shared },
     new Map<unknown, unknown>([["s", 1], [2, "two"], [pyTuple([1, "x"]), null], [null, false]]),
@@ -244,7 +247,7 @@ Deno.test("py: the template keeps its text raw and encodes every value", async (
 
 Deno.test("py: values that have no Python literal throw a TypeError naming their path", () => {
   const cyclic: Record<string, unknown> = { a: { b: [] } };
-  ((cyclic.a as Record<string, unknown[]>).b).push(cyclic);
+  (cyclic.a as Record<string, unknown[]>).b.push(cyclic);
   const cases: Array<[unknown, RegExp]> = [
     [undefined, /^py: cannot encode undefined at value$/],
     [[1, 2, { x: undefined }], /^py: cannot encode undefined at value\[2\]\.x$/],

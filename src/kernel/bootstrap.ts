@@ -43,16 +43,18 @@ def _zest_bootstrap():
         own = getattr(type(value), "_repr_json_", None)
         if own is not None:
             return own(value)
-        if not keys_are_strings(value):
-            return None  # json would turn 1 into "1": not the same dict
         try:
+            if not keys_are_strings(value):
+                return None  # json would turn 1 into "1": not the same dict
             return json.loads(json.dumps(value, allow_nan=False, default=tolist))
         except (TypeError, ValueError, OverflowError, RecursionError):
             return None
 
     class AnyJSONFormatter(JSONFormatter):
         def _check_return(self, r, obj):
-            return r if isinstance(r, (dict, list, str, int, float, bool)) else None
+            # _repr_json_ may return (data, metadata).
+            data = r[0] if isinstance(r, tuple) and len(r) == 2 else r
+            return r if isinstance(data, (dict, list, str, int, float, bool)) else None
 
     shell = get_ipython()
     formatter = AnyJSONFormatter(parent=shell.display_formatter)

@@ -82,6 +82,25 @@ export class KernelNotFoundError extends KernelError {
 }
 
 /**
+ * The server could not start the kernel process (e.g. the kernelspec names
+ * an interpreter that does not exist).
+ *
+ * @example
+ * ```ts
+ * import { KernelStartError } from "./errors.ts";
+ * new KernelStartError("calibration", "FileNotFoundError: /opt/python").message;
+ * // "kernel 'calibration' could not be started: FileNotFoundError: /opt/python"
+ * ```
+ */
+export class KernelStartError extends KernelError {
+  override name = "KernelStartError";
+  /** `detail` is the server's explanation. */
+  constructor(readonly kernelName: string, readonly detail: string) {
+    super(`kernel '${kernelName}' could not be started: ${detail}`);
+  }
+}
+
+/**
  * The kernel's bootstrap or the caller's startup code raised.
  *
  * @example

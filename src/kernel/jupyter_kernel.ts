@@ -1,11 +1,17 @@
 /** `JupyterKernel`: the `Kernel` interface on a Jupyter Server, via `@jupyterlab/services`. */
-import type { Kernel as JupyterKernelApi, KernelManager, KernelMessage } from "@jupyterlab/services";
+import {
+  type Kernel as JupyterKernelApi,
+  type KernelManager,
+  type KernelMessage,
+  ServerConnection,
+} from "@jupyterlab/services";
 import { BOOTSTRAP_CODE } from "./bootstrap.ts";
 import { delay } from "./delay.ts";
 import {
   JupyterServerGoneError,
   KernelClosedError,
   KernelDiedError,
+  KernelStartError,
   KernelStartupError,
   KernelTimeoutError,
 } from "./errors.ts";
@@ -141,7 +147,10 @@ export class JupyterKernel implements Kernel {
     options: KernelStartOptions,
     host: KernelHost,
   ): Promise<JupyterKernel> {
-    const connection = await manager.startNew({ name: options.name }, { handleComms: false });
+    const connection = await manager.startNew({ name: options.name }, { handleComms: false })
+      .catch((error) => {
+        throw new KernelStartError(options.name, serverErrorDetail(error));
+      });
     const kernel = new JupyterKernel(connection, options, host);
     try {
       await kernel.#revive();
@@ -258,6 +267,7 @@ export class JupyterKernel implements Kernel {
         // A kernel whose setup failed half-way must start clean next time.
         if (this.#pending === "none" || attempt >= MAX_REVIVAL_ATTEMPTS) {
           this.#pending = "restart";
+          this.#setStatus("unknown");
           throw error;
         }
       }
@@ -300,22 +310,49 @@ export class JupyterKernel implements Kernel {
     code: string,
     options: ExecuteOptions & { silent: boolean },
   ): Promise<ExecutionReply> {
-    const { signal, timeoutMs, onStart, silent } = options;
-    signal?.throwIfAborted();
-    const outputs = new OutputCollector();
+    options.signal?.throwIfAborted();
     const finished = new AbortController();
-    const started = Promise.withResolvers<void>();
+    const failed = Promise.withResolvers<never>();
+    // Raced below; a failure reported after the race is over is moot.
+    failed.promise.catch(() => {});
+    const fail = (error: Error) => failed.reject(error);
+    this.#failRunning = fail;
+    try {
+      const outputs = new OutputCollector();
+      const started = Promise.withResolvers<void>();
+      const done = this.#request(code, options.silent, outputs, () => {
+        started.resolve();
+        options.onStart?.();
+      });
+      const outcome = await Promise.race([
+        done,
+        failed.promise,
+        ...this.#limits(started.promise, options, finished.signal),
+      ]);
+      return await this.#conclude(outcome, outputs, done, options);
+    } finally {
+      finished.abort();
+      if (this.#failRunning === fail) this.#failRunning = undefined;
+    }
+  }
+
+  /**
+   * Send the execute request; outputs go to `outputs`, `onStart` is called
+   * once when the kernel takes the request up. Resolves when the kernel is
+   * done with it, or the library cancelled it (the kernel restarted).
+   */
+  #request(
+    code: string,
+    silent: boolean,
+    outputs: OutputCollector,
+    onStart: () => void,
+  ): Promise<RunOutcome> {
     let hasStarted = false;
     const start = () => {
       if (hasStarted) return;
       hasStarted = true;
-      started.resolve();
-      onStart?.();
+      onStart();
     };
-    const failed = Promise.withResolvers<never>();
-    const fail = (error: Error) => failed.reject(error);
-    this.#failRunning = fail;
-
     // allow_stdin: false, or input() waits forever for an answer. stop_on_error:
     // false because it only matters for requests queued behind a failing one,
     // and this object never queues any in the kernel; with true, ipykernel
@@ -326,54 +363,65 @@ export class JupyterKernel implements Kernel {
       true,
     );
     future.onIOPub = (msg) => {
-      // The time limit counts from when the kernel takes the request up.
       if (isStartMessage(msg)) start();
       outputs.add(msg);
     };
-    future.onReply = start;
-
-    const done: Promise<RunOutcome> = future.done.then(
+    future.onReply = start; // in case the busy status was lost
+    return future.done.then(
       (reply) => ({ kind: "done", reply: reply as KernelMessage.IExecuteReplyMsg }),
       () => ({ kind: "canceled" }),
     );
-    const outcomes: Promise<RunOutcome>[] = [done, failed.promise];
+  }
+
+  /** The outcomes that cut an execution short: its time limit, lost server, abort. */
+  #limits(
+    started: Promise<void>,
+    { timeoutMs, signal }: ExecuteOptions,
+    finished: AbortSignal,
+  ): Promise<RunOutcome>[] {
+    const limits = [this.#unreachable(finished)];
     if (timeoutMs !== undefined) {
-      outcomes.push(
-        started.promise
-          .then(() => delay(timeoutMs, finished.signal))
+      // The time limit counts from when the kernel takes the request up.
+      limits.push(
+        started
+          .then(() => delay(timeoutMs, finished))
           .then((elapsed) => (elapsed ? { kind: "timeout" } : new Promise<never>(() => {}))),
       );
     }
-    outcomes.push(this.#unreachable(finished.signal));
     if (signal) {
-      outcomes.push(
-        new Promise<RunOutcome>((resolve) =>
+      limits.push(
+        new Promise((resolve) =>
           signal.addEventListener("abort", () => resolve({ kind: "abort" }), {
             once: true,
-            signal: finished.signal,
+            signal: finished,
           })
         ),
       );
     }
-    try {
-      const outcome = await Promise.race(outcomes);
-      if (outcome.kind === "done") return outputs.finish(outcome.reply.content);
-      if (outcome.kind === "canceled") {
-        // The library cancels pending requests when the kernel restarts.
+    return limits;
+  }
+
+  /** Turn the first outcome into the reply, or into the error to throw. */
+  async #conclude(
+    outcome: RunOutcome,
+    outputs: OutputCollector,
+    done: Promise<RunOutcome>,
+    { timeoutMs, signal }: ExecuteOptions,
+  ): Promise<ExecutionReply> {
+    switch (outcome.kind) {
+      case "done":
+        return outputs.finish(outcome.reply.content);
+      case "canceled": // the library cancels pending requests when the kernel restarts
         throw this.#closedError ?? new KernelDiedError(this.name, "died");
-      }
-      if (outcome.kind === "unreachable") {
+      case "unreachable": {
         const after = this.#host.unreachableAfterMs ?? DEFAULT_UNREACHABLE_AFTER_MS;
         throw new JupyterServerGoneError(this.#host.url, `no connection for ${after} ms`);
       }
-      if (outcome.kind === "timeout") {
+      case "timeout":
         throw new KernelTimeoutError(timeoutMs!, await this.#stop(done));
-      }
-      await this.#stop(done);
-      throw signal!.reason;
-    } finally {
-      finished.abort();
-      if (this.#failRunning === fail) this.#failRunning = undefined;
+      case "abort":
+        await this.#stop(done);
+        throw signal!.reason;
     }
   }
 
@@ -456,6 +504,15 @@ export class JupyterKernel implements Kernel {
     this.#status = status;
     for (const listener of this.#listeners) listener(status);
   }
+}
+
+/** The server's own explanation of a failed request: the last line of its traceback. */
+function serverErrorDetail(error: unknown): string {
+  if (error instanceof ServerConnection.ResponseError) {
+    const lastLine = error.traceback.trim().split("\n").at(-1);
+    return lastLine || `${error.message} (HTTP ${error.response.status})`;
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** `promise`, or the signal's reason as soon as `signal` aborts. */

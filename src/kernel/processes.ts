@@ -23,7 +23,8 @@ interface ProcessInfo extends ProcessRef {
 
 /**
  * Process `rootPid`, its descendants, and every process whose command line
- * contains `marker` (with their descendants). Empty where there is no `/proc`.
+ * contains `marker` (with their descendants). Empty where there is no `/proc`
+ * or no permission to read it (Deno requires `--allow-all` for `/proc/<pid>`).
  *
  * Kernels run in process groups of their own (so Ctrl-C does not reach
  * them), and one whose server died is re-parented away from it; but each
@@ -72,7 +73,8 @@ export async function isRunning(ref: ProcessRef): Promise<boolean> {
 }
 
 /**
- * SIGKILL each process that still runs.
+ * SIGKILL each process that still runs. Needs `--allow-run` without a
+ * program list (Deno's rule for `Deno.kill`); without it nothing is killed.
  *
  * @example
  * ```ts
@@ -86,7 +88,7 @@ export async function killAll(refs: readonly ProcessRef[]): Promise<void> {
     try {
       Deno.kill(ref.pid, "SIGKILL");
     } catch {
-      // Exited between the check and the kill.
+      // Exited between the check and the kill, or no permission to kill.
     }
   }
 }
@@ -101,7 +103,12 @@ async function listProcesses(): Promise<ProcessInfo[]> {
       if (info) processes.push(info);
     }
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
+    // No /proc (not Linux), or no permission: Deno lets only --allow-all
+    // read /proc/<pid>. Nothing can be found; the server's own shutdown of
+    // its kernels has to do.
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotCapable) {
+      return [];
+    }
     throw error;
   }
   return processes;

@@ -6,7 +6,11 @@
  * @example
  * ```ts
  * import type { ServerConfigOptions } from "./server_config.ts";
- * const options: ServerConfigOptions = { kernelHeartbeatSeconds: 0.5, parentPid: Deno.pid };
+ * const options: ServerConfigOptions = {
+ *   kernelHeartbeatSeconds: 0.5,
+ *   parentPid: Deno.pid,
+ *   token: crypto.randomUUID(),
+ * };
  * ```
  */
 export interface ServerConfigOptions {
@@ -14,11 +18,14 @@ export interface ServerConfigOptions {
   kernelHeartbeatSeconds: number;
   /** The server stops itself when this process (its parent) goes away. */
   parentPid: number;
+  /** The server's token: here rather than on the command line, which `ps` shows to all. */
+  token: string;
 }
 
 /**
  * Python source of a `jupyter_server_config.py` tuned for a program driving
- * kernels (tested with jupyter-server 1.23):
+ * kernels (tested with jupyter-server 1.23). Write it where only this user
+ * can read it: it holds the token.
  *
  * - TCP_NODELAY on kernel websockets: tornado never sets it, and Nagle's
  *   algorithm then adds ~40 ms to each small message (a `1+1` round trip
@@ -34,7 +41,7 @@ export interface ServerConfigOptions {
  * import { serverConfigPython } from "./server_config.ts";
  * await Deno.writeTextFile(
  *   "/tmp/jupyter_server_config.py",
- *   serverConfigPython({ kernelHeartbeatSeconds: 0.5, parentPid: Deno.pid }),
+ *   serverConfigPython({ kernelHeartbeatSeconds: 0.5, parentPid: Deno.pid, token: "secret" }),
  * );
  * ```
  */
@@ -60,6 +67,7 @@ def _open_without_nagle(self, *args, **kwargs):
 
 _handlers.ZMQChannelsHandler.open = _open_without_nagle
 
+c.ServerApp.token = ${JSON.stringify(options.token)}
 c.ServerApp.limit_rate = False
 c.KernelRestarter.time_to_dead = ${heartbeat}
 

@@ -1,0 +1,332 @@
+/** Launching, watching and ending a `jupyter-server` process on this machine. */
+import { delay } from "./delay.ts";
+import { JupyterServerNotFoundError, JupyterServerStartError } from "./errors.ts";
+import { killAll, type ProcessRef, relatedProcesses } from "./processes.ts";
+import { serverConfigPython } from "./server_config.ts";
+
+/**
+ * How to launch a Jupyter Server.
+ *
+ * @example
+ * ```ts
+ * import type { LaunchOptions } from "./server.ts";
+ * // With the repo root on the path, kernels/<name>/kernel.json is found.
+ * const options: LaunchOptions = { jupyterPath: ["/srv/zest"], rootDir: "/srv/zest" };
+ * ```
+ */
+export interface LaunchOptions {
+  /**
+   * Folders put first on `JUPYTER_PATH`. Jupyter looks for kernelspecs in
+   * `<folder>/kernels/<name>/kernel.json`, so pass the folder that holds
+   * `kernels/` (the repo root), not `kernels/` itself.
+   */
+  jupyterPath?: string[];
+  /** The server's root folder, where kernels start. Default: the current folder. */
+  rootDir?: string;
+  /** The `jupyter-server` executable. Default: `/usr/bin/jupyter-server`, then `PATH`. */
+  executable?: string;
+  /** How long to wait for the server to answer. Default 30 s. */
+  startTimeoutMs?: number;
+  /** Seconds between the server's checks that a kernel lives. Default 0.5. */
+  kernelHeartbeatSeconds?: number;
+  /** Extra environment for the server and its kernels. */
+  env?: Record<string, string>;
+}
+
+const DEFAULT_START_TIMEOUT_MS = 30_000;
+const DEFAULT_HEARTBEAT_SECONDS = 0.5;
+/** Time the server gets to shut its kernels down after SIGTERM. */
+const STOP_GRACE_MS = 10_000;
+/** Launch attempts when the free port we picked was taken meanwhile. */
+const PORT_ATTEMPTS = 3;
+const STDERR_TAIL_CHARS = 16_000;
+
+/**
+ * A `jupyter-server` process this process started, on 127.0.0.1 with a free
+ * port, a random token and the configuration of `server_config.ts`, in a
+ * private temporary folder (its config, connection files) removed at the end.
+ *
+ * @example
+ * ```ts
+ * import { ServerProcess } from "./server_process.ts";
+ * const server = await ServerProcess.launch({ jupyterPath: [Deno.cwd()] });
+ * console.log(server.url, server.pid);
+ * await server.terminate();
+ * ```
+ */
+export class ServerProcess {
+  readonly url: string;
+  readonly token: string;
+  readonly #child: Deno.ChildProcess;
+  readonly #stderr: StderrTail;
+  readonly #tempDir: string;
+  readonly #env: Record<string, string>;
+  readonly #executable: string;
+
+  /**
+   * Launch `jupyter-server` and wait until it answers.
+   *
+   * @throws {JupyterServerNotFoundError} no executable found
+   * @throws {JupyterServerStartError} it exited or did not answer in time
+   * @example
+   * ```ts
+   * import { ServerProcess } from "./server_process.ts";
+   * const server = await ServerProcess.launch();
+   * await server.terminate();
+   * ```
+   */
+  static async launch(options: LaunchOptions = {}): Promise<ServerProcess> {
+    const executable = await findExecutable(options.executable);
+    for (let attempt = 1;; attempt++) {
+      const server = await ServerProcess.#spawn(executable, options);
+      try {
+        await server.#waitUntilAnswering(options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+        return server;
+      } catch (error) {
+        await server.terminate();
+        const portTaken = error instanceof JupyterServerStartError &&
+          /port \d+ is already in use/.test(error.stderr);
+        if (!portTaken || attempt >= PORT_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  static async #spawn(executable: string, options: LaunchOptions): Promise<ServerProcess> {
+    const tempDir = await Deno.makeTempDir({ prefix: "zest-jupyter-" });
+    const token = randomToken();
+    // The temp folder is private to this user (mode 0700), and the file too.
+    const configFile = `${tempDir}/jupyter_server_config.py`;
+    await Deno.writeTextFile(
+      configFile,
+      serverConfigPython({
+        kernelHeartbeatSeconds: options.kernelHeartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS,
+        parentPid: Deno.pid,
+        token,
+      }),
+      { mode: 0o600 },
+    );
+    const port = freePort();
+    const url = `http://127.0.0.1:${port}/`;
+    const jupyterPath = [...(options.jupyterPath ?? []), Deno.env.get("JUPYTER_PATH")]
+      .filter((entry) => entry);
+    const env: Record<string, string> = {
+      // Else every kernel start prints debugpy's frozen-modules warning.
+      PYDEVD_DISABLE_FILE_VALIDATION: "1",
+      ...options.env,
+      JUPYTER_PATH: jupyterPath.join(":"),
+      // Connection files and the like stay in our temp folder; the user's own
+      // Jupyter configuration does not change how the runtime's server behaves.
+      JUPYTER_RUNTIME_DIR: `${tempDir}/runtime`,
+      JUPYTER_CONFIG_DIR: `${tempDir}/config`,
+    };
+    const args = [
+      "--ServerApp.ip=127.0.0.1",
+      `--ServerApp.port=${port}`,
+      "--ServerApp.port_retries=0",
+      "--no-browser",
+      `--ServerApp.root_dir=${options.rootDir ?? Deno.cwd()}`,
+      `--config=${configFile}`,
+    ];
+    // The server refuses to run as root unless told it may (CI runs as root).
+    if (Deno.uid() === 0) args.push("--ServerApp.allow_root=True");
+    const child = new Deno.Command(executable, {
+      args,
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    return new ServerProcess(executable, url, token, child, tempDir, env);
+  }
+
+  private constructor(
+    executable: string,
+    url: string,
+    token: string,
+    child: Deno.ChildProcess,
+    tempDir: string,
+    env: Record<string, string>,
+  ) {
+    this.#executable = executable;
+    this.url = url;
+    this.token = token;
+    this.#child = child;
+    this.#stderr = new StderrTail(child.stderr);
+    this.#tempDir = tempDir;
+    this.#env = env;
+  }
+
+  /** The server's process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Resolves when the process has exited, for whatever reason. */
+  get exited(): Promise<Deno.CommandStatus> {
+    return this.#child.status;
+  }
+
+  /** The server process and every process it started, even those re-parented since. */
+  processes(): Promise<ProcessRef[]> {
+    // Each kernel's command line names its connection file, in our runtime folder.
+    return relatedProcesses(this.#child.pid, this.#env.JUPYTER_RUNTIME_DIR + "/");
+  }
+
+  /** Jupyter's own list of kernelspec folders, asked from the server's Python. */
+  async kernelSpecDirs(): Promise<string[]> {
+    const firstLine = (await Deno.readTextFile(this.#executable)).split("\n", 1)[0];
+    const python = firstLine.startsWith("#!") ? firstLine.slice(2).trim().split(/\s+/)[0] : "";
+    if (!python.startsWith("/")) return [];
+    try {
+      const { success, stdout } = await new Deno.Command(python, {
+        args: [
+          "-c",
+          "import json; from jupyter_client.kernelspec import KernelSpecManager as M; " +
+          "print(json.dumps(M().kernel_dirs))",
+        ],
+        env: this.#env,
+        stdin: "null",
+        stderr: "null",
+      }).output();
+      return success ? JSON.parse(new TextDecoder().decode(stdout)) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * End the server: SIGTERM lets it shut its kernels down; SIGKILL follows
+   * after a grace period. Then any process it started that still runs (a
+   * kernel that ignored its shutdown, or whatever a kernel spawned) is killed.
+   */
+  async terminate(): Promise<void> {
+    const child = this.#child;
+    const before = await this.processes();
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Already exited.
+    }
+    const exited = new AbortController();
+    const killed = delay(STOP_GRACE_MS, exited.signal).then((graceOver) => {
+      try {
+        if (graceOver) child.kill("SIGKILL");
+      } catch {
+        // Exited just now.
+      }
+    });
+    await child.status;
+    exited.abort();
+    await killed;
+    await killAll([...before, ...await this.processes()]);
+    await this.#stderr.closed();
+    await Deno.remove(this.#tempDir, { recursive: true }).catch(() => {});
+  }
+
+  async #waitUntilAnswering(timeoutMs: number): Promise<void> {
+    let exited: Deno.CommandStatus | undefined;
+    this.#child.status.then((status) => exited = status);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (exited) {
+        throw new JupyterServerStartError(`exited with code ${exited.code}`, this.#stderr.text());
+      }
+      if (await statusProblem(this.url, this.token) === undefined) return;
+      await delay(100);
+    }
+    throw new JupyterServerStartError(`no answer within ${timeoutMs} ms`, this.#stderr.text());
+  }
+}
+
+/**
+ * `undefined` when `/api/status` answers 200 with this token; else what went wrong.
+ *
+ * @example
+ * ```ts
+ * import { statusProblem } from "./server_process.ts";
+ * await statusProblem("http://127.0.0.1:8888/", "t"); // e.g. "Connection refused (os error 111)"
+ * ```
+ */
+export async function statusProblem(url: string, token: string): Promise<string | undefined> {
+  try {
+    const response = await fetch(`${url}api/status`, {
+      headers: { Authorization: `token ${token}` },
+      signal: AbortSignal.timeout(5_000),
+    });
+    await response.body?.cancel();
+    return response.ok ? undefined : `HTTP ${response.status} from ${url}api/status`;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** Keeps the last part of a process's stderr, for error messages. */
+class StderrTail {
+  #text = "";
+  readonly #pump: Promise<void>;
+  readonly #stream: ReadableStream<Uint8Array>;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#stream = stream;
+    this.#pump = this.#read();
+  }
+
+  text(): string {
+    return this.#text.trim();
+  }
+
+  /**
+   * Resolves once the stream ended. Kernels inherit the server's stderr;
+   * one that somehow outlived it would hold the pipe open, so give up
+   * waiting after a while.
+   */
+  async closed(): Promise<void> {
+    const ended = new AbortController();
+    const stuck = await Promise.race([
+      this.#pump.then(() => false),
+      delay(2_000, ended.signal).then(() => true),
+    ]);
+    ended.abort();
+    if (stuck) await this.#stream.cancel().catch(() => {});
+  }
+
+  async #read(): Promise<void> {
+    try {
+      for await (const chunk of this.#stream.pipeThrough(new TextDecoderStream())) {
+        this.#text = (this.#text + chunk).slice(-STDERR_TAIL_CHARS);
+      }
+    } catch {
+      // Cancelled by closed(): what was read is kept.
+    }
+  }
+}
+
+async function findExecutable(explicit?: string): Promise<string> {
+  const candidates = explicit ? [explicit] : [
+    "/usr/bin/jupyter-server",
+    ...(Deno.env.get("PATH") ?? "").split(":").filter((dir) => dir.startsWith("/"))
+      .map((dir) => `${dir}/jupyter-server`),
+  ];
+  for (const candidate of candidates) {
+    try {
+      const info = await Deno.stat(candidate);
+      if (info.isFile && (info.mode ?? 0o111) & 0o111) return candidate;
+    } catch {
+      // Not there; try the next.
+    }
+  }
+  throw new JupyterServerNotFoundError(candidates);
+}
+
+/** A port nobody listens on now: the OS picks it for a listener we close at once. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,71 @@
+/** Shared pieces of the tests that run real Jupyter kernels. */
+import { JupyterServer } from "../../src/kernel/mod.ts";
+
+/**
+ * The repository root: `kernels/<name>/kernel.json` lives under it.
+ *
+ * @example
+ * ```ts
+ * import { REPO_ROOT } from "./jupyter.ts";
+ * const calibration = `${REPO_ROOT}/kernels/calibration/kernel.json`;
+ * ```
+ */
+export const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/**
+ * A 1×1 PNG (one red pixel), base64-encoded, for display tests: the PNG
+ * signature, an IHDR chunk (1×1, 8-bit RGB), one zlib-compressed IDAT row
+ * and IEND, each with its CRC.
+ *
+ * @example
+ * ```ts
+ * import { py } from "../../src/task/py.ts";
+ * import { TINY_PNG_BASE64 } from "./jupyter.ts";
+ * const code = py`display({"image/png": ${TINY_PNG_BASE64}}, raw=True)`;
+ * ```
+ */
+export const TINY_PNG_BASE64 =
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC";
+
+/**
+ * A launched server plus the temporary folder it runs in.
+ *
+ * @example
+ * ```ts
+ * import { launchTestServer, type TestServer } from "./jupyter.ts";
+ * const test: TestServer = await launchTestServer();
+ * await test.stop();
+ * ```
+ */
+export interface TestServer {
+  server: JupyterServer;
+  /** Stop the server and remove its folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Launch a Jupyter Server on loopback whose kernelspecs include the repo's
+ * `kernels/`, with a throw-away root folder (the kernels' working folder).
+ *
+ * @example
+ * ```ts
+ * import { launchTestServer } from "./jupyter.ts";
+ * const { server, stop } = await launchTestServer();
+ * try {
+ *   const kernel = await server.startKernel({ name: "calibration" });
+ * } finally {
+ *   await stop();
+ * }
+ * ```
+ */
+export async function launchTestServer(): Promise<TestServer> {
+  const rootDir = await Deno.makeTempDir({ prefix: "zest-kernel-test-" });
+  const server = await JupyterServer.launch({ jupyterPath: [REPO_ROOT], rootDir });
+  return {
+    server,
+    async stop() {
+      await server.stop();
+      await Deno.remove(rootDir, { recursive: true });
+    },
+  };
+}
