@@ -18,8 +18,14 @@ export interface Row {
   target?: string;
 }
 
-const OnePlusOne = defineIPythonTask("BenchOnePlusOne", { schema: z.object({}), code: () => "1+1" });
-const Die = defineIPythonTask("BenchDie", { schema: z.object({}), code: () => "import os\nos._exit(1)" });
+const OnePlusOne = defineIPythonTask("BenchOnePlusOne", {
+  schema: z.object({}),
+  code: () => "1+1",
+});
+const Die = defineIPythonTask("BenchDie", {
+  schema: z.object({}),
+  code: () => "import os\nos._exit(1)",
+});
 
 interface DirectFigures {
   roundtrip_ms_median: number;

@@ -6,14 +6,22 @@
  * Run: `deno run -A examples/calibration.ts`
  */
 import { IPythonService, Runtime, TaskExecutionError } from "../src/mod.ts";
-import { AdvanceTime, CalibrationStatus, MaintainNode, PlotCalibration } from "./calibration_tasks.ts";
+import {
+  AdvanceTime,
+  CalibrationStatus,
+  MaintainNode,
+  PlotCalibration,
+} from "./calibration_tasks.ts";
 
 const runtime = await Runtime.start({
   services: [new IPythonService("calibration", { kernel: "calibration" })],
 });
 const client = runtime.client();
 try {
-  const maintained = await client.execute("calibration", MaintainNode.create({ nodeId: "q0_rabi" }));
+  const maintained = await client.execute(
+    "calibration",
+    MaintainNode.create({ nodeId: "q0_rabi" }),
+  );
   console.log("maintained q0_rabi:", maintained);
 
   await client.execute("calibration", AdvanceTime.create({ hours: 8 }));

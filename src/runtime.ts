@@ -90,6 +90,11 @@ export class Runtime {
     return new Runtime(system, manager, services, jupyter);
   }
 
+  /** The Jupyter Server the IPython services use, once one was launched or connected. */
+  get jupyterServer(): JupyterServer | undefined {
+    return this.#jupyter.server;
+  }
+
   /** A client for this runtime, in-process. */
   client(): Client {
     return new Client(new LocalPort(this.manager));
@@ -120,18 +125,24 @@ export class Runtime {
 
 /** Launches or connects the Jupyter Server once, on first use, and stops what it launched. */
 class JupyterHolder {
-  #server: Promise<JupyterServer> | undefined;
+  #starting: Promise<JupyterServer> | undefined;
+  server: JupyterServer | undefined;
   constructor(readonly options: LaunchOptions | ConnectOptions | undefined) {}
 
   get(): Promise<JupyterServer> {
+    return this.#starting ??= this.#start();
+  }
+
+  async #start(): Promise<JupyterServer> {
     const options = this.options;
-    return this.#server ??= options && "url" in options
-      ? JupyterServer.connect(options)
-      : JupyterServer.launch({ jupyterPath: [REPO_ROOT.pathname], ...options });
+    this.server = options && "url" in options
+      ? await JupyterServer.connect(options)
+      : await JupyterServer.launch({ jupyterPath: [REPO_ROOT.pathname], ...options });
+    return this.server;
   }
 
   async stop(): Promise<void> {
-    const server = await this.#server?.catch(() => undefined);
+    const server = await this.#starting?.catch(() => undefined);
     await server?.stop();
   }
 }

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { z } from "zod";
+import { isRunning } from "../src/kernel/processes.ts";
 import {
   defineIPythonTask,
   defineTask,
@@ -13,28 +14,6 @@ import {
   Runtime,
   type TaskOutcome,
 } from "../src/mod.ts";
-
-/** Every live descendant of `root`, read from the process table. */
-async function descendantPids(root: number): Promise<number[]> {
-  const children = new Map<number, number[]>();
-  for await (const entry of Deno.readDir("/proc")) {
-    const pid = Number(entry.name);
-    if (!Number.isInteger(pid)) continue;
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
-    // fields after the parenthesised command name: state, ppid, …
-    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (!state || state === "Z") continue;
-    children.set(Number(ppid), [...(children.get(Number(ppid)) ?? []), pid]);
-  }
-  const found: number[] = [];
-  for (let pending = [root]; pending.length > 0;) {
-    for (const child of children.get(pending.pop() as number) ?? []) {
-      found.push(child);
-      pending.push(child);
-    }
-  }
-  return found;
-}
 
 const Evaluate = defineIPythonTask("TestEvaluate", {
   schema: z.object({ expression: z.enum(["1+1", "{'a': [1, 2.5, None]}", "object()"]) }),
@@ -127,21 +106,24 @@ Deno.test({
         );
       });
 
-      await t.step("the outcome carries the code that ran, stdout, stderr, displays, count", async () => {
-        const outcome = await (await client.request("py", Plot.create({}))).outcome;
-        assert.equal(outcome.status, "ok");
-        assert.equal(outcome.status === "ok" && outcome.result, 42);
-        const execution = outcome.execution;
-        assert.ok(execution);
-        assert.equal(execution.code, Plot.generate({}));
-        assert.equal(execution.stdout, "to stdout\n");
-        assert.equal(execution.stderr, "to stderr\n");
-        assert.equal(typeof execution.executionCount, "number");
-        assert.equal(execution.displays.length, 1);
-        const png = execution.displays[0].data["image/png"];
-        assert.equal(typeof png, "string");
-        assert.deepEqual([...atob(png as string).slice(1, 4)].join(""), "PNG");
-      });
+      await t.step(
+        "the outcome carries the code that ran, stdout, stderr, displays, count",
+        async () => {
+          const outcome = await (await client.request("py", Plot.create({}))).outcome;
+          assert.equal(outcome.status, "ok");
+          assert.equal(outcome.status === "ok" && outcome.result, 42);
+          const execution = outcome.execution;
+          assert.ok(execution);
+          assert.equal(execution.code, Plot.generate({}));
+          assert.equal(execution.stdout, "to stdout\n");
+          assert.equal(execution.stderr, "to stderr\n");
+          assert.equal(typeof execution.executionCount, "number");
+          assert.equal(execution.displays.length, 1);
+          const png = execution.displays[0].data["image/png"];
+          assert.equal(typeof png, "string");
+          assert.deepEqual([...atob(png as string).slice(1, 4)].join(""), "PNG");
+        },
+      );
 
       await t.step("hostile strings arrive as data, never as code", async () => {
         const hostile = [
@@ -160,7 +142,9 @@ Deno.test({
       });
 
       await t.step("a Python error becomes an error outcome with a clean traceback", async () => {
-        const outcome = errorOf(await (await client.request("py", Divide.create({ a: 1, b: 0 }))).outcome);
+        const outcome = errorOf(
+          await (await client.request("py", Divide.create({ a: 1, b: 0 }))).outcome,
+        );
         assert.equal(outcome.ename, "ZeroDivisionError");
         assert.equal(outcome.evalue, "division by zero");
         assert.match(outcome.traceback, /ZeroDivisionError/);
@@ -168,15 +152,20 @@ Deno.test({
         assert.equal(outcome.execution?.code, "1 / 0");
       });
 
-      await t.step("tasks run on the kernel one at a time, in order, even parallel ones", async () => {
-        const results = await Promise.all(
-          [1, 2, 3, 4, 5].map((item) => client.execute("py", Append.create({ item }))),
-        );
-        assert.deepEqual(results.at(-1), [1, 2, 3, 4, 5]);
-      });
+      await t.step(
+        "tasks run on the kernel one at a time, in order, even parallel ones",
+        async () => {
+          const results = await Promise.all(
+            [1, 2, 3, 4, 5].map((item) => client.execute("py", Append.create({ item }))),
+          );
+          assert.deepEqual(results.at(-1), [1, 2, 3, 4, 5]);
+        },
+      );
 
       await t.step("raw code is refused unless the deployment enables it", async () => {
-        const outcome = errorOf(await (await client.request("py", ExecuteCode.create({ code: "1" }))).outcome);
+        const outcome = errorOf(
+          await (await client.request("py", ExecuteCode.create({ code: "1" }))).outcome,
+        );
         assert.equal(outcome.ename, "UnknownTaskTypeError");
         const listed = (await client.services())[0].taskTypes.map((type) => type.name);
         assert.ok(listed.includes("TestEcho") && !listed.includes("ExecuteCode"));
@@ -227,8 +216,15 @@ Deno.test({
       const after = await queued.outcome;
       assert.equal(after.status, "ok", JSON.stringify(after));
       assert.deepEqual(after.status === "ok" && after.result, [2], "fresh state after the restart");
-      const Startups = defineIPythonTask("TestStartups", { schema: z.object({}), code: () => "startups" });
-      assert.equal(await client.execute("py", Startups.create({})), 1, "startup code ran on the new kernel");
+      const Startups = defineIPythonTask("TestStartups", {
+        schema: z.object({}),
+        code: () => "startups",
+      });
+      assert.equal(
+        await client.execute("py", Startups.create({})),
+        1,
+        "startup code ran on the new kernel",
+      );
     });
   },
 });
@@ -240,7 +236,10 @@ Deno.test({
   fn: async () => {
     await withKernel(async (runtime) => {
       const client = runtime.client();
-      const Pid = defineIPythonTask("TestPid", { schema: z.object({}), code: () => "import os\nos.getpid()" });
+      const Pid = defineIPythonTask("TestPid", {
+        schema: z.object({}),
+        code: () => "import os\nos.getpid()",
+      });
       const pid = await client.execute<number>("py", Pid.create({}));
       const sleeping = await client.request("py", Sleep.create({ seconds: 30 }));
       const queued = await client.request("py", Evaluate.create({ expression: "1+1" }));
@@ -266,7 +265,10 @@ Deno.test({
     try {
       const client = runtime.client();
       assert.equal(await client.execute("raw", ExecuteCode.create({ code: "6 * 7" })), 42);
-      assert.equal(await client.execute("raw", { type: "ExecuteCode", fields: { code: "'x' * 3" } }), "xxx");
+      assert.equal(
+        await client.execute("raw", { type: "ExecuteCode", fields: { code: "'x' * 3" } }),
+        "xxx",
+      );
       assert.equal(await client.execute("raw", Ping.create({})), "pong");
     } finally {
       await runtime.stop();
@@ -279,15 +281,17 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const before = new Set(await descendantPids(Deno.pid));
     const service = new IPythonService("py", { kernel: "python3" });
     const runtime = await Runtime.start({ services: [service] });
     assert.equal(await runtime.client().execute("py", Evaluate.create({ expression: "1+1" })), 2);
-    const during = (await descendantPids(Deno.pid)).filter((pid) => !before.has(pid));
-    assert.ok(during.length >= 2, `server and kernel running: ${during}`);
+    const server = runtime.jupyterServer;
+    assert.ok(server?.pid);
+    const started = await server.processes();
+    assert.ok(started.length >= 2, `server and kernel running: ${JSON.stringify(started)}`);
     await runtime.stop();
-    const after = (await descendantPids(Deno.pid)).filter((pid) => !before.has(pid));
-    assert.deepEqual(after, []);
+    const alive = [];
+    for (const ref of started) if (await isRunning(ref)) alive.push(ref.pid);
+    assert.deepEqual(alive, [], "every process the runtime started has exited");
   },
 });
 
