@@ -4,6 +4,7 @@ import { TaskExecutionError } from "../task/errors.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import type { TaskRecord } from "../task/record.ts";
 import type { ServiceInfo, SubmitRequest, TaskEvent, TaskPort } from "../manager/types.ts";
+import { type ConnectOptions, RemotePort } from "./remote.ts";
 
 /** A task to send: a `Task` from `Type.create(...)`, or `{ type, fields }` to validate on the runtime. */
 export type TaskInput = Task | { type: string; fields?: unknown };
@@ -69,6 +70,25 @@ function toRequest(service: string, task: TaskInput, options: RequestOptions): S
 export class Client {
   /** Wrap a port; most code gets a client from `runtime.client()` or `Client.connect`. */
   constructor(readonly port: TaskPort) {}
+
+  /**
+   * A client of the runtime served at `url` (`ws://…` or `http://…`, as
+   * `deno task start` prints it). Same API as in-process; if the connection
+   * drops, pending calls reject and accepted requests end with a
+   * `ConnectionLostError` outcome — the tasks run on, so connect again and
+   * fetch them with `outcome(id)`.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "../mod.ts";
+   * const client = await Client.connect("ws://127.0.0.1:8787", { token: Deno.env.get("ZEST_TOKEN")! });
+   * await client.execute("greeter", { type: "Greeting", fields: { name: "Ada" } }); // "Hello Ada from greeter"
+   * await client.close();
+   * ```
+   */
+  static async connect(url: string | URL, options: ConnectOptions): Promise<Client> {
+    return new Client(await RemotePort.connect(url, options));
+  }
 
   /** Submit a task: resolves with its id as soon as the manager has it. */
   request<R = unknown>(
