@@ -2,6 +2,7 @@
 import { KernelManager, KernelSpecAPI, ServerConnection } from "@jupyterlab/services";
 import { JupyterServerGoneError, KernelNotFoundError } from "./errors.ts";
 import { JupyterKernel, type KernelStartOptions } from "./jupyter_kernel.ts";
+import { quietLibraryLogs } from "./library_logs.ts";
 import type { ProcessRef } from "./processes.ts";
 import { type LaunchOptions, ServerProcess, statusProblem } from "./server_process.ts";
 
@@ -98,6 +99,7 @@ export class JupyterServer implements AsyncDisposable {
     owned?: ServerProcess,
     unreachableAfterMs?: number,
   ) {
+    quietLibraryLogs();
     this.url = url;
     this.token = token;
     this.#process = owned;
