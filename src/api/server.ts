@@ -1,0 +1,203 @@
+/**
+ * `serve`: the runtime as a server. One `Deno.serve` listener carries the
+ * HTTP API, the WebSocket API (on `/`) and the dashboard page, all behind
+ * one token.
+ */
+import type { Client } from "./client.ts";
+import type { TaskType } from "../task/define.ts";
+import { isValidToken, offeredProtocols, presentedToken, PROTOCOL, tokensEqual } from "./auth.ts";
+import { dashboardAsset } from "./assets.ts";
+import { errorResponse, handleApi, HttpError, json } from "./http.ts";
+import { serveSocket } from "./socket.ts";
+
+/**
+ * Largest HTTP body or WebSocket message accepted by default: 1 MiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_BODY_BYTES } from "./server.ts";
+ * DEFAULT_MAX_BODY_BYTES; // 1048576
+ * ```
+ */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Port used when none is given.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PORT } from "./server.ts";
+ * DEFAULT_PORT; // 8787
+ * ```
+ */
+export const DEFAULT_PORT = 8787;
+
+/**
+ * What the server serves: a `Runtime` fits as is; anything with a client and
+ * the services (to validate HTTP submissions) does too.
+ *
+ * @example
+ * ```ts
+ * import type { ServerBackend } from "./server.ts";
+ * import { Client } from "./client.ts";
+ * import type { TaskPort } from "../manager/types.ts";
+ * declare const port: TaskPort;
+ * const backend: ServerBackend = { client: () => new Client(port), services: [] };
+ * ```
+ */
+export interface ServerBackend {
+  client(): Client;
+  readonly services: readonly {
+    readonly name: string;
+    resolve(typeName: string): TaskType | undefined;
+  }[];
+}
+
+/**
+ * Options of `serve`.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptions } from "./server.ts";
+ * const options: ServeOptions = { token: Deno.env.get("ZEST_TOKEN")!, port: 0, maxBodyBytes: 64 * 1024 };
+ * ```
+ */
+export interface ServeOptions {
+  /** Every request must present it (see `presentedToken`). At least 16 URL-safe characters. */
+  token: string;
+  /** Interface to bind; loopback unless you mean otherwise. Default `127.0.0.1`. */
+  hostname?: string;
+  /** Port; `0` picks a free one. Default 8787. */
+  port?: number;
+  /** Largest request body or WebSocket message, in bytes. Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+/**
+ * Where `serve` listens, and how to stop it.
+ *
+ * @example
+ * ```ts
+ * import type { ZestServer } from "./server.ts";
+ * declare const server: ZestServer;
+ * console.log(`API on ${server.url}, clients connect to ${server.wsUrl}`);
+ * await server.shutdown();
+ * ```
+ */
+export interface ZestServer {
+  /** `http://host:port/` — the HTTP API and the dashboard page. */
+  readonly url: URL;
+  /** `ws://host:port/` — for `Client.connect`. */
+  readonly wsUrl: URL;
+  /** Close every WebSocket (1001), end long waits, stop listening. */
+  shutdown(): Promise<void>;
+}
+
+function unauthorized(): Response {
+  return json(401, { error: "unauthorized" }, { "www-authenticate": 'Bearer realm="zest"' });
+}
+
+function isUpgrade(request: Request): boolean {
+  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
+/** A hostname as it goes in a URL a person can open. */
+function urlHost(hostname: string): string {
+  if (hostname === "0.0.0.0" || hostname === "::") return "127.0.0.1";
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+/**
+ * Serve `backend` over HTTP and WebSocket until `shutdown()`.
+ *
+ * @example
+ * ```ts
+ * import { Runtime, Service } from "../mod.ts";
+ * import { serve } from "./server.ts";
+ * const runtime = await Runtime.start({ services: [new Service("idle")] });
+ * const server = serve(runtime, { token: "a-long-enough-secret-token", port: 0 });
+ * const response = await fetch(new URL("/services", server.url), {
+ *   headers: { authorization: "Bearer a-long-enough-secret-token" },
+ * });
+ * await response.json(); // [{ name: "idle", … }]
+ * await server.shutdown();
+ * await runtime.stop();
+ * ```
+ */
+export function serve(backend: ServerBackend, options: ServeOptions): ZestServer {
+  const { token } = options;
+  if (!isValidToken(token)) {
+    throw new TypeError("token must be 16 to 512 characters from A-Z a-z 0-9 and !#$%&'*+.^_`|~-");
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const port = backend.client().port;
+  const api = {
+    port,
+    services: new Map(backend.services.map((service) => [service.name, service])),
+  };
+  const sockets = new Set<WebSocket>();
+  const closing = new AbortController();
+
+  const upgrade = (request: Request, authenticated: boolean): Response => {
+    const protocols = offeredProtocols(request);
+    // A browser fails the connection unless the server picks one of the offered protocols.
+    if (protocols.length > 0 && !protocols.includes(PROTOCOL)) {
+      return errorResponse(new HttpError(400, `offer the WebSocket subprotocol '${PROTOCOL}'`));
+    }
+    let upgraded;
+    try {
+      upgraded = Deno.upgradeWebSocket(request, protocols.length > 0 ? { protocol: PROTOCOL } : {});
+    } catch (error) {
+      return errorResponse(
+        new HttpError(400, `bad WebSocket upgrade: ${(error as Error).message}`),
+      );
+    }
+    const { socket, response } = upgraded;
+    sockets.add(socket);
+    socket.addEventListener("close", () => sockets.delete(socket));
+    serveSocket(socket, { port, token, authenticated, maxMessageBytes: maxBodyBytes });
+    return response;
+  };
+
+  const handler = (request: Request): Response | Promise<Response> => {
+    const url = new URL(request.url);
+    const upgrading = isUpgrade(request);
+    if (!upgrading && (request.method === "GET" || request.method === "HEAD")) {
+      const asset = dashboardAsset(url.pathname, request.method);
+      if (asset) return asset;
+    }
+    const presented = presentedToken(request);
+    if (upgrading && url.pathname === "/") {
+      // No token on the upgrade: the first message must be `{type: "auth", token}`.
+      if (presented === undefined) return upgrade(request, false);
+      return tokensEqual(presented, token) ? upgrade(request, true) : unauthorized();
+    }
+    if (!tokensEqual(presented, token)) return unauthorized();
+    return handleApi(api, request, { maxBodyBytes, signal: closing.signal });
+  };
+
+  const server = Deno.serve({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? DEFAULT_PORT,
+    onListen: () => {},
+    onError: (error) => {
+      console.error("[zest] request failed:", error);
+      return json(500, { error: `internal error: ${(error as Error)?.message ?? error}` });
+    },
+  }, handler);
+
+  const host = urlHost(server.addr.hostname);
+  const url = new URL(`http://${host}:${server.addr.port}/`);
+  const wsUrl = new URL(`ws://${host}:${server.addr.port}/`);
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    wsUrl,
+    shutdown: () =>
+      stopping ??= (async () => {
+        closing.abort(new DOMException("the server is shutting down", "AbortError"));
+        for (const socket of sockets) socket.close(1001, "server shutting down");
+        await server.shutdown();
+      })(),
+  };
+}

@@ -1,0 +1,442 @@
+/**
+ * End to end against the real server process (`deno task start` flags):
+ * remote client, HTTP API, auth, bad input, disconnects, clean shutdown.
+ */
+import assert from "node:assert/strict";
+import { Client, TaskExecutionError } from "../src/mod.ts";
+import { CONNECTION_LOST } from "../src/api/remote.ts";
+import {
+  api,
+  REPO_ROOT,
+  type ServerProcess,
+  startServer,
+  stillRunning,
+  TEST_TOKEN,
+} from "./helpers/server.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A raw WebSocket (not the client), and its messages as they come. */
+async function rawSocket(server: ServerProcess, protocols?: string[]) {
+  const socket = new WebSocket(server.wsUrl, protocols);
+  const queue: unknown[] = [];
+  const waiters: ((message: unknown) => void)[] = [];
+  socket.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    const waiter = waiters.shift();
+    if (waiter) waiter(message);
+    else queue.push(message);
+  };
+  const closed = new Promise<CloseEvent>((resolve) => socket.onclose = resolve);
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  return {
+    socket,
+    closed,
+    next: (): Promise<any> =>
+      queue.length
+        ? Promise.resolve(queue.shift())
+        : new Promise((resolve) => waiters.push(resolve)),
+    send: (message: unknown) =>
+      socket.send(typeof message === "string" ? message : JSON.stringify(message)),
+    async close() {
+      socket.close();
+      await closed;
+    },
+  };
+}
+
+/** The `TaskExecutionError` that `execution` rejects with. */
+async function failure(execution: Promise<unknown>): Promise<TaskExecutionError> {
+  const error = await execution.then(() => undefined, (e) => e);
+  assert.ok(error instanceof TaskExecutionError, `expected a TaskExecutionError, got ${error}`);
+  return error;
+}
+
+async function json(response: Response): Promise<any> {
+  return await response.json();
+}
+
+Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
+  const server = await startServer({ config: "test/fixtures/basic.config.ts" });
+  try {
+    await t.step("the banner says where the API, dashboard and token are", () => {
+      const banner = server.stdout.join("\n");
+      assert.match(banner, /listening on http:\/\/127\.0\.0\.1:\d+\//);
+      assert.ok(banner.includes(`dashboard ${server.url}#token=${TEST_TOKEN}`));
+      assert.match(banner, /token from the ZEST_TOKEN environment variable/);
+    });
+
+    await t.step("Client.connect: request and execute, same shapes as in-process", async () => {
+      const client = await Client.connect(server.wsUrl, { token: server.token });
+      try {
+        const request = await client.request("greeter", {
+          type: "Greeting",
+          fields: { name: "Ada" },
+        });
+        assert.match(request.taskId, UUID);
+        assert.deepEqual(await request.outcome, {
+          status: "ok",
+          id: request.taskId,
+          result: "Hello Ada from greeter",
+        });
+        assert.equal(
+          await client.execute("lab", { type: "Sum", fields: { a: 2, b: 3 } }),
+          "5 V",
+        );
+        const failed = await failure(client.execute("lab", { type: "Fail", fields: {} }));
+        assert.equal(failed.ename, "RangeError");
+        assert.equal(failed.evalue, "it broke");
+        const invalid = await failure(client.execute("lab", { type: "Sum", fields: { a: "x" } }));
+        assert.equal(invalid.ename, "TaskValidationError");
+        assert.match(invalid.evalue, /a: .*expected number/);
+        const unknown = await failure(client.execute("nope", { type: "Sum" }));
+        assert.equal(unknown.ename, "UnknownServiceError");
+
+        const record = await client.status(request.taskId);
+        assert.equal(record?.state, "succeeded");
+        assert.deepEqual(record?.fields, { greeting: "Hello", name: "Ada" });
+        assert.deepEqual(await client.outcome(request.taskId), await request.outcome);
+        assert.equal(await client.status("no-such-task"), undefined);
+        assert.equal(await client.outcome("no-such-task"), undefined);
+
+        const services = await client.services();
+        assert.deepEqual(services.map((s) => s.name), ["greeter", "lab"]);
+        const sum = services[1].taskTypes.find((type) => type.name === "Sum");
+        assert.deepEqual(sum?.schema.required, ["a", "b"]);
+        assert.ok((await client.tasks({ service: "lab", limit: 2 })).length === 2);
+      } finally {
+        await client.close();
+      }
+    });
+
+    await t.step("Client.connect: 100 in flight, events, cancel", async () => {
+      const client = await Client.connect(server.wsUrl, { token: server.token });
+      try {
+        const events: string[] = [];
+        const unwatch = client.watch((event) => {
+          if (event.kind === "task") events.push(`${event.record.id}:${event.record.state}`);
+        });
+        const results = await Promise.all(
+          Array.from(
+            { length: 100 },
+            (_, i) => client.execute("lab", { type: "Sum", fields: { a: i, b: 1 } }),
+          ),
+        );
+        assert.deepEqual(results, Array.from({ length: 100 }, (_, i) => `${i + 1} V`));
+        const slow = await client.request("lab", { type: "Sleep", fields: { ms: 5_000 } });
+        assert.equal(await client.cancel(slow.taskId), true);
+        const outcome = await slow.outcome;
+        assert.equal(outcome.status === "error" && outcome.ename, "CancelledError");
+        assert.equal(await client.cancel(slow.taskId), false);
+        unwatch();
+        assert.ok(events.includes(`${slow.taskId}:cancelled`), "a cancelled event arrived");
+      } finally {
+        await client.close();
+      }
+    });
+
+    await t.step("HTTP: submit, record, outcome, list, services, cancel", async () => {
+      const submitted = await api(server, "/tasks", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          service: "greeter",
+          type: "Greeting",
+          fields: { name: "Grace" },
+          attributes: { notebook: "n1" },
+        }),
+      });
+      assert.equal(submitted.status, 202);
+      const { taskId } = await json(submitted);
+      assert.match(taskId, UUID);
+      assert.equal(submitted.headers.get("location"), `/tasks/${taskId}`);
+
+      const outcome = await api(server, `/tasks/${taskId}/outcome?wait=5s`);
+      assert.equal(outcome.status, 200);
+      assert.deepEqual(await json(outcome), {
+        status: "ok",
+        id: taskId,
+        result: "Hello Grace from greeter",
+      });
+      const record = await json(await api(server, `/tasks/${taskId}`));
+      assert.equal(record.state, "succeeded");
+      assert.deepEqual(record.attributes, { notebook: "n1" });
+      assert.ok(record.log.length >= 3);
+
+      const list = await json(await api(server, "/tasks?service=greeter&limit=1"));
+      assert.equal(list.length, 1);
+      assert.equal(list[0].id, taskId);
+
+      const services = await json(await api(server, "/services"));
+      const greeting = services[0].taskTypes[0];
+      assert.equal(greeting.name, "Greeting");
+      assert.deepEqual(greeting.schema.properties.name, { type: "string" });
+
+      // A task still running: the wait runs out and says so with 202.
+      const slow = await json(
+        await api(server, "/tasks", {
+          method: "POST",
+          body: JSON.stringify({ service: "lab", type: "Sleep", fields: { ms: 5_000 } }),
+        }),
+      );
+      const pending = await api(server, `/tasks/${slow.taskId}/outcome?wait=100ms`);
+      assert.equal(pending.status, 202);
+      assert.deepEqual(await json(pending), { id: slow.taskId, state: "running" });
+      const cancel = await api(server, `/tasks/${slow.taskId}/cancel`, { method: "POST" });
+      assert.deepEqual(await json(cancel), { cancelled: true });
+      const cancelled = await json(await api(server, `/tasks/${slow.taskId}/outcome`));
+      assert.equal(cancelled.ename, "CancelledError");
+    });
+
+    await t.step("auth: wrong or missing token is 401 and nothing else", async () => {
+      const expectUnauthorized = async (response: Response) => {
+        assert.equal(response.status, 401);
+        assert.deepEqual(await response.json(), { error: "unauthorized" });
+      };
+      await expectUnauthorized(await api(server, "/services", { token: null }));
+      await expectUnauthorized(
+        await api(server, "/services", { token: "wrong-token-0123456789abcdef" }),
+      );
+      // The token in a query string is not accepted (it would end up in logs).
+      await expectUnauthorized(
+        await api(server, `/services?token=${server.token}`, { token: null }),
+      );
+      // Routes are not revealed without the token.
+      await expectUnauthorized(await api(server, "/no/such/route", { token: null }));
+      await expectUnauthorized(
+        await api(server, "/tasks", { method: "POST", body: "{}", token: null }),
+      );
+      await expectUnauthorized(
+        await api(server, "/services", {
+          token: null,
+          headers: { authorization: "Basic Zm9vOmJhcg==" },
+        }),
+      );
+
+      await assert.rejects(
+        Client.connect(server.wsUrl, { token: "wrong-token-0123456789abcdef" }),
+        /unauthorized/,
+      );
+
+      // First-message auth: a wrong token closes the socket with 1008.
+      const wrong = await rawSocket(server);
+      wrong.send({ type: "auth", token: "wrong-token-0123456789abcdef" });
+      assert.equal((await wrong.closed).code, 1008);
+      // Anything but auth first closes it too.
+      const early = await rawSocket(server);
+      early.send({ type: "services", ref: 1 });
+      assert.equal((await early.closed).code, 1008);
+      // The right token works, with the subprotocol echoed.
+      const right = await rawSocket(server, ["zest.v1"]);
+      assert.equal(right.socket.protocol, "zest.v1");
+      right.send({ type: "auth", token: server.token });
+      assert.deepEqual(await right.next(), { type: "auth", ok: true });
+      right.send({ type: "services", ref: "r1" });
+      const reply = await right.next();
+      assert.equal(reply.ref, "r1");
+      assert.equal(reply.services.length, 2);
+      await right.close();
+
+      // The dashboard shell needs no token and holds no secret.
+      const page = await api(server, "/", { token: null });
+      assert.equal(page.status, 200);
+      const html = await page.text();
+      assert.ok(!html.includes(server.token));
+      assert.match(page.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+    });
+
+    await t.step("HTTP bad input: each refusal names its problem", async () => {
+      const post = (body: BodyInit) => api(server, "/tasks", { method: "POST", body });
+      const expect = async (response: Response, status: number, pattern: RegExp) => {
+        assert.equal(response.status, status);
+        const body = await response.json();
+        assert.match(body.error, pattern);
+        return body;
+      };
+      await expect(await post("{not json"), 400, /malformed JSON body/);
+      await expect(await post(""), 400, /body is empty/);
+      await expect(await post("[1,2]"), 400, /must be a JSON object/);
+      await expect(await post(JSON.stringify({ service: "lab" })), 400, /bad task: type/);
+      await expect(
+        await post(JSON.stringify({ service: "lab", type: "Sum", feilds: {} })),
+        400,
+        /Unrecognized key.*feilds/,
+      );
+      const unknownService = await expect(
+        await post(JSON.stringify({ service: "nope", type: "Sum" })),
+        404,
+        /no service named 'nope' \(services: greeter, lab\)/,
+      );
+      assert.equal(unknownService.name, "UnknownServiceError");
+      await expect(
+        await post(JSON.stringify({ service: "lab", type: "Nope" })),
+        404,
+        /service 'lab' has no task type 'Nope'/,
+      );
+      const invalid = await expect(
+        await post(JSON.stringify({ service: "lab", type: "Sum", fields: { a: 1, b: "2" } })),
+        422,
+        /invalid Sum: b: .*expected number/,
+      );
+      assert.deepEqual(invalid.issues.map((issue: { path: string }) => issue.path), ["b"]);
+      // The fixture's limit is 64 KiB.
+      await expect(
+        await post(
+          JSON.stringify({ service: "lab", type: "Sum", fields: { pad: "x".repeat(70_000) } }),
+        ),
+        413,
+        /exceeds the limit of 65536 bytes/,
+      );
+      // A chunked body without a length is cut off too.
+      const chunked = new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 20; i++) controller.enqueue(new Uint8Array(8_192).fill(32));
+          controller.close();
+        },
+      });
+      await expect(await post(chunked), 413, /exceeds the limit/);
+      await expect(await api(server, "/nowhere"), 404, /no route GET \/nowhere/);
+      const wrongMethod = await api(server, "/services", { method: "DELETE" });
+      assert.equal(wrongMethod.headers.get("allow"), "GET");
+      await expect(wrongMethod, 405, /DELETE is not allowed on \/services/);
+      await expect(await api(server, "/tasks/nope"), 404, /no task with id 'nope'/);
+      await expect(await api(server, "/tasks/nope/outcome"), 404, /no task with id 'nope'/);
+      await expect(await api(server, "/tasks/nope/cancel", { method: "POST" }), 404, /no task/);
+      const { taskId } = await (await post(
+        JSON.stringify({ service: "lab", type: "Sum", fields: { a: 1, b: 1 } }),
+      )).json();
+      await expect(
+        await api(server, `/tasks/${taskId}/outcome?wait=soon`),
+        400,
+        /wait must look like/,
+      );
+      await expect(await api(server, "/tasks?state=sleeping"), 400, /bad query: state/);
+      await expect(await api(server, "/tasks?limit=0"), 400, /bad query: limit/);
+    });
+
+    await t.step("WebSocket garbage: an error naming it, and the connection stays", async () => {
+      const ws = await rawSocket(server, ["zest.v1", `token.${server.token}`]);
+      const expectError = async (message: unknown, pattern: RegExp, ref?: unknown) => {
+        ws.send(message);
+        const reply = await ws.next();
+        assert.equal(reply.type, "error");
+        assert.match(reply.error, pattern);
+        assert.equal(reply.ref, ref);
+      };
+      await expectError("this is not json", /malformed JSON/);
+      await expectError("[1]", /must be a JSON object/);
+      await expectError({ ref: 1 }, /unknown message type undefined/, 1);
+      await expectError({ type: "explode", ref: 2 }, /unknown message type "explode"/, 2);
+      await expectError({ type: "get", ref: 3 }, /bad 'get' message: taskId/, 3);
+      await expectError({ type: "services" }, /bad 'services' message: ref/);
+      await expectError(
+        { type: "submit", ref: 4, service: "lab", task: { type: "Sum" }, extra: true },
+        /Unrecognized key.*extra/,
+        4,
+      );
+      await expectError({ type: "list", ref: 5, limit: -1 }, /bad 'list' message: limit/, 5);
+      ws.socket.send(new Uint8Array([1, 2, 3]));
+      assert.match((await ws.next()).error, /binary messages are not supported/);
+      await expectError(
+        { type: "services", ref: 6, pad: "x".repeat(70_000) },
+        /exceeds the limit of 65536/,
+      );
+      // Still serving this connection, and the others.
+      ws.send({
+        type: "submit",
+        ref: 7,
+        service: "lab",
+        task: { type: "Sum", fields: { a: 1, b: 2 } },
+      });
+      const accepted = await ws.next();
+      assert.equal(accepted.type, "submit");
+      assert.equal(accepted.ref, 7);
+      const outcome = await ws.next();
+      assert.deepEqual(outcome, {
+        type: "outcome",
+        ref: 7,
+        taskId: accepted.taskId,
+        outcome: { status: "ok", id: accepted.taskId, result: "3 V" },
+      });
+      await ws.close();
+      assert.equal((await api(server, "/services")).status, 200);
+    });
+
+    await t.step("a client that leaves mid-task loses nothing", async () => {
+      const first = await Client.connect(server.wsUrl, { token: server.token });
+      const request = await first.request("lab", { type: "Sleep", fields: { ms: 400 } });
+      const waiting = first.outcome(request.taskId);
+      await first.close();
+      // The dropped connection ends what was pending, with a clear error.
+      const lost = await request.outcome;
+      assert.equal(lost.status === "error" && lost.ename, CONNECTION_LOST);
+      assert.match(lost.status === "error" ? lost.evalue : "", /client\.outcome/);
+      await assert.rejects(waiting, /connection to .* closed/);
+      await assert.rejects(first.services(), /closed|not open/);
+
+      const second = await Client.connect(server.wsUrl, { token: server.token });
+      try {
+        assert.deepEqual(await second.outcome(request.taskId), {
+          status: "ok",
+          id: request.taskId,
+          result: 400,
+        });
+        assert.equal((await second.status(request.taskId))?.state, "succeeded");
+      } finally {
+        await second.close();
+      }
+
+      // The same over HTTP: a long poll given up by its caller.
+      const { taskId } = await (await api(server, "/tasks", {
+        method: "POST",
+        body: JSON.stringify({ service: "lab", type: "Sleep", fields: { ms: 300 } }),
+      })).json();
+      const abort = new AbortController();
+      const poll = api(server, `/tasks/${taskId}/outcome?wait=30s`, { signal: abort.signal });
+      setTimeout(() => abort.abort(), 50);
+      await assert.rejects(poll);
+      const later = await api(server, `/tasks/${taskId}/outcome?wait=5s`);
+      assert.deepEqual(await later.json(), { status: "ok", id: taskId, result: 300 });
+    });
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+Deno.test("server: Ctrl-C ends queued tasks clearly, stops kernels, exits 0", async () => {
+  const server = await startServer({ config: "test/fixtures/kernel.config.ts" });
+  const client = await Client.connect(server.wsUrl, { token: server.token });
+  const running = await client.request("lab", { type: "Sleep", fields: { ms: 30_000 } });
+  const queued = await client.request("lab", { type: "Sleep", fields: { ms: 10 } });
+  const children = await server.descendants();
+  assert.ok(children.length >= 2, "a Jupyter Server and a kernel run");
+  assert.equal(await server.stop("SIGINT"), 0);
+  for (const request of [running, queued]) {
+    const outcome = await request.outcome;
+    assert.equal(outcome.status === "error" && outcome.ename, "ServiceStoppedError");
+    assert.match(
+      outcome.status === "error" ? outcome.evalue : "",
+      /stopped before the task finished/,
+    );
+  }
+  assert.match(server.stdout.join("\n"), /zest: stopped/);
+  assert.deepEqual(await stillRunning(children), [], "no child process is left");
+  await client.close();
+});
+
+Deno.test("server: SIGTERM stops it too; the token file is made private", async () => {
+  const server = await startServer({ config: "test/fixtures/basic.config.ts", token: null });
+  try {
+    const path = `${REPO_ROOT}/.zest/token`;
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    assert.equal((await Deno.stat(`${REPO_ROOT}/.zest`)).mode! & 0o077, 0);
+    assert.equal(server.token, (await Deno.readTextFile(path)).trim());
+    assert.match(server.stdout.join("\n"), /token \/.*\/\.zest\/token/);
+    assert.equal((await api(server, "/services")).status, 200);
+  } finally {
+    assert.equal(await server.stop("SIGTERM"), 0);
+  }
+});

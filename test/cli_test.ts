@@ -1,0 +1,171 @@
+/**
+ * `deno task zest` against the real server, run with the task's own
+ * permission flags: submit, status, services, watch, cancel, --json, errors.
+ */
+import assert from "node:assert/strict";
+import { REPO_ROOT, type ServerProcess, startServer, taskArgs } from "./helpers/server.ts";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `zest args…` to its end. */
+async function zest(server: ServerProcess, ...args: string[]): Promise<Run> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [...await taskArgs("zest"), ...args],
+    cwd: REPO_ROOT,
+    env: { ZEST_TOKEN: server.token, ZEST_URL: server.wsUrl.href },
+    stdin: "null",
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+Deno.test("zest CLI", async (t) => {
+  const server = await startServer({ config: "test/fixtures/basic.config.ts" });
+  try {
+    await t.step("services: a table, or JSON with the schemas", async () => {
+      const table = await zest(server, "services");
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(
+        table.stdout,
+        /^SERVICE\s+KIND\s+STATE\s+KERNEL\s+QUEUED\s+RUNNING\s+TASK TYPES$/m,
+      );
+      assert.match(table.stdout, /^lab\s+service\s+running\s+-\s+0\s+0\s+Sleep, Sum, Fail$/m);
+      const json = await zest(server, "services", "--json");
+      const services = JSON.parse(json.stdout);
+      assert.deepEqual(services.map((s: { name: string }) => s.name), ["greeter", "lab"]);
+      assert.equal(services[1].taskTypes[1].schema.properties.unit.enum.length, 2);
+    });
+
+    await t.step("submit --wait prints the outcome; without --wait, the id", async () => {
+      const waited = await zest(
+        server,
+        "submit",
+        "greeter",
+        "Greeting",
+        '{"name":"Ada"}',
+        "--wait",
+      );
+      assert.equal(waited.code, 0, waited.stderr);
+      assert.equal(waited.stdout, "Hello Ada from greeter\n");
+      assert.equal(waited.stderr, "", "no spinner when stderr is not a terminal");
+
+      const json = await zest(server, "submit", "lab", "Sum", '{"a":1,"b":2}', "--wait", "--json");
+      const outcome = JSON.parse(json.stdout);
+      assert.deepEqual(outcome, { status: "ok", id: outcome.id, result: "3 V" });
+
+      const submitted = await zest(
+        server,
+        "submit",
+        "lab",
+        "Sleep",
+        '{"ms":200}',
+        "--attributes",
+        '{"by":"cli"}',
+      );
+      assert.equal(submitted.code, 0, submitted.stderr);
+      const id = submitted.stdout.trim();
+      assert.match(id, /^[0-9a-f-]{36}$/);
+
+      const status = await zest(server, "status", id, "--wait");
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, new RegExp(`^task\\s+${id}$`, "m"));
+      assert.match(status.stdout, /^type\s+Sleep on lab \(serial\)$/m);
+      assert.match(status.stdout, /^state\s+succeeded \(attempts: 1\)$/m);
+      assert.match(status.stdout, /^attributes\s+\{"by":"cli"\}$/m);
+      assert.match(status.stdout, /^outcome:\n200$/m);
+      const record = JSON.parse((await zest(server, "status", id, "--json")).stdout);
+      assert.equal(record.outcome.result, 200);
+    });
+
+    await t.step("a failed task exits 1 with its error on stderr", async () => {
+      const failed = await zest(server, "submit", "lab", "Fail", '{"message":"no lock"}', "--wait");
+      assert.equal(failed.code, 1);
+      assert.equal(failed.stdout, "");
+      assert.match(failed.stderr, /^RangeError: no lock$/m);
+      const invalid = await zest(server, "submit", "lab", "Sum", '{"a":1}', "--wait");
+      assert.equal(invalid.code, 1);
+      assert.match(invalid.stderr, /TaskValidationError: invalid Sum: b: /);
+      const unknown = await zest(server, "submit", "nope", "Sum", "--wait");
+      assert.match(unknown.stderr, /UnknownServiceError: no service named 'nope'/);
+    });
+
+    await t.step("cancel: a running task, then one already ended", async () => {
+      const id = (await zest(server, "submit", "lab", "Sleep", '{"ms":10000}')).stdout.trim();
+      const cancelled = await zest(server, "cancel", id);
+      assert.equal(cancelled.code, 0, cancelled.stderr);
+      assert.equal(cancelled.stdout, `cancelled ${id}\n`);
+      const again = await zest(server, "cancel", id, "--json");
+      assert.equal(again.code, 1);
+      assert.deepEqual(JSON.parse(again.stdout), { taskId: id, cancelled: false });
+      const unknown = await zest(server, "status", "no-such-id");
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /no task with id 'no-such-id'/);
+    });
+
+    await t.step("watch --json: one event per line, live", async () => {
+      const watcher = new Deno.Command(Deno.execPath(), {
+        args: [...await taskArgs("zest"), "watch", "--json", "--service", "lab"],
+        cwd: REPO_ROOT,
+        env: { ZEST_TOKEN: server.token, ZEST_URL: server.wsUrl.href },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const reader = watcher.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      // The watcher is subscribed once the server has it; submit until its events flow.
+      let text = "";
+      const seen = (async () => {
+        while (!/"state":"succeeded"/.test(text)) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += value;
+        }
+      })();
+      const submits: Promise<Run>[] = [];
+      const submitter = setInterval(
+        () => submits.push(zest(server, "submit", "lab", "Sum", '{"a":1,"b":1}')),
+        300,
+      );
+      await seen;
+      clearInterval(submitter);
+      await Promise.all(submits);
+      watcher.kill("SIGINT");
+      assert.equal((await watcher.status).code, 0);
+      await reader.cancel();
+      await watcher.stderr.cancel();
+      const events = text.trim().split("\n").map((line) => JSON.parse(line));
+      assert.ok(events.every((event) => event.kind === "task" && event.record.service === "lab"));
+      assert.ok(events.some((event) => event.record.state === "succeeded"));
+    });
+
+    await t.step("usage and connection errors are clear", async () => {
+      const noCommand = await zest(server);
+      assert.equal(noCommand.code, 2);
+      assert.match(noCommand.stderr, /^usage: deno task zest <command>/);
+      const unknown = await zest(server, "launch");
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.stderr, /unknown command 'launch'/);
+      const badJson = await zest(server, "submit", "lab", "Sum", "{a:1}");
+      assert.equal(badJson.code, 2);
+      assert.match(badJson.stderr, /fields must be JSON/);
+      const missing = await zest(server, "submit", "lab");
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /submit needs <service> <type>/);
+      const badFlag = await zest(server, "services", "--colour");
+      assert.equal(badFlag.code, 2);
+      assert.match(badFlag.stderr, /Unknown option '--colour'/);
+      const wrongToken = await zest(server, "services", "--token", "wrong-token-0123456789abcdef");
+      assert.equal(wrongToken.code, 1);
+      assert.match(wrongToken.stderr, /unauthorized: the server at .* refused the token/);
+      const help = await zest(server, "--help");
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /submit <service> <type> \[fields\]/);
+    });
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});

@@ -1,0 +1,98 @@
+/**
+ * The dashboard in a real headless Chromium, against the real server: it
+ * loads, shows the services, a task submitted through the form appears and
+ * completes, a kernel's image output renders. Leaves a screenshot in
+ * test/artifacts/dashboard.png.
+ */
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { api, REPO_ROOT, startServer } from "./helpers/server.ts";
+
+const CHROMIUM_ARGS = [
+  "--no-sandbox", // CI runs as root
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+
+Deno.test("dashboard: services, live tasks, form submit, kernel image", async () => {
+  const server = await startServer({ config: "test/fixtures/kernel.config.ts" });
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: CHROMIUM_ARGS,
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(`console: ${message.text()}`);
+    });
+
+    await page.goto(`${server.url}#token=${server.token}`);
+    await page.locator("#connection", { hasText: "live" }).waitFor();
+    // The token left the address bar once read.
+    assert.equal(new URL(page.url()).hash, "");
+
+    // Services, with the kernel's status.
+    const names = page.locator("#services .service strong");
+    await page.locator("#services .service").nth(2).waitFor();
+    assert.deepEqual(await names.allTextContents(), ["greeter", "lab", "py"]);
+    await page.locator('[data-service="py"] .kernel-status', { hasText: /^idle$/ }).waitFor();
+
+    // A task from another client shows up live, without a reload.
+    const { taskId } = await (await api(server, "/tasks", {
+      method: "POST",
+      body: JSON.stringify({ service: "greeter", type: "Greeting", fields: { name: "Ada" } }),
+    })).json();
+    const httpRow = page.locator(`#tasks tr[data-id="${taskId}"]`);
+    await httpRow.locator(".state-succeeded").waitFor();
+    assert.match(await httpRow.textContent() ?? "", /Hello Ada from greeter/);
+
+    // The form, built from the JSON Schema: numbers and an enum.
+    await page.selectOption("#submit-service", "lab");
+    await page.selectOption("#submit-type", "Sum");
+    await page.fill('#submit-fields [name="a"]', "2");
+    await page.fill('#submit-fields [name="b"]', "3.5");
+    await page.selectOption('#submit-fields [name="unit"]', '"Hz"');
+    await page.click("#submit-button");
+    await page.locator("#submit-message.ok").waitFor();
+    const sumRow = page.locator("#tasks tr", { hasText: "Sum" }).first();
+    await sumRow.locator(".state-succeeded").waitFor();
+    assert.match(await sumRow.textContent() ?? "", /"5\.5 Hz"/);
+
+    // A validation error is shown, not swallowed.
+    await page.fill('#submit-fields [name="a"]', "");
+    await page.click("#submit-button");
+    await page.locator("#submit-message.error", { hasText: "TaskValidationError" }).waitFor();
+
+    // A kernel task through the form: its image output renders.
+    await page.selectOption("#submit-service", "py");
+    await page.selectOption("#submit-type", "ShowImage");
+    await page.fill('#submit-fields [name="times"]', "2");
+    await page.click("#submit-button");
+    await page.locator("#submit-message.ok").waitFor({ timeout: 30_000 });
+    const images = page.locator("#detail .images img");
+    await images.nth(1).waitFor();
+    // Decoded by the browser: a 4×4 PNG each (DOM types are not in Deno's lib, hence `any`).
+    const sizes = await images.evaluateAll((nodes: any[]) =>
+      nodes.map((img) => [img.complete, img.naturalWidth, img.naturalHeight])
+    );
+    assert.deepEqual(sizes, [[true, 4, 4], [true, 4, 4]]);
+    assert.match(await page.locator("#detail .stdout").textContent() ?? "", /shown 2/);
+    assert.match(
+      await page.locator("#tasks tr", { hasText: "ShowImage" }).first().textContent() ?? "",
+      /\[2 images\]/,
+    );
+
+    await Deno.mkdir(`${REPO_ROOT}/test/artifacts`, { recursive: true });
+    await page.screenshot({ path: `${REPO_ROOT}/test/artifacts/dashboard.png`, fullPage: true });
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+    assert.equal(await server.stop(), 0);
+  }
+});
