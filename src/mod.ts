@@ -66,5 +66,8 @@ export type { TaskQuery, TaskStore } from "./manager/store.ts";
 export type { ServiceInfo, TaskEvent, TaskPort } from "./manager/types.ts";
 export { IPythonService, type IPythonServiceOptions } from "./service/ipython.ts";
 export type { ExecutionReply, Kernel, KernelStatus } from "./kernel/kernel.ts";
-export type { ConnectOptions as JupyterConnectOptions, LaunchOptions as JupyterLaunchOptions } from "./kernel/server.ts";
+export type {
+  ConnectOptions as JupyterConnectOptions,
+  LaunchOptions as JupyterLaunchOptions,
+} from "./kernel/server.ts";
 export { KernelDiedError, KernelNotFoundError, KernelTimeoutError } from "./kernel/errors.ts";

@@ -1,7 +1,12 @@
 /** `IPythonService`: a service bound to a Jupyter kernel that runs code-generating task types. */
-import { CodeTaskType, ExecuteCode, findCodeTaskType, codeTaskTypeList } from "../task/code.ts";
+import { CodeTaskType, codeTaskTypeList, ExecuteCode, findCodeTaskType } from "../task/code.ts";
 import type { TaskType, TaskTypeInfo } from "../task/define.ts";
-import { type ErrorOutcome, type Execution, outcomeFromError, type TaskOutcome } from "../task/outcome.ts";
+import {
+  type ErrorOutcome,
+  type Execution,
+  outcomeFromError,
+  type TaskOutcome,
+} from "../task/outcome.ts";
 import type { TaskRun } from "../task/protocol.ts";
 import type { ExecutionReply, Kernel } from "../kernel/kernel.ts";
 import { report, Service, type ServiceEnvironment, type ServiceOptions } from "./service.ts";
@@ -104,7 +109,9 @@ export class IPythonService extends Service {
 
   /** Code-generating types run on the kernel; registered handlers run as in any service. */
   override handle(run: TaskRun): Promise<void> | void {
-    if (run.type instanceof CodeTaskType && !super.resolve(run.type.name)) return this.#runCode(run);
+    if (run.type instanceof CodeTaskType && !super.resolve(run.type.name)) {
+      return this.#runCode(run);
+    }
     return super.handle(run);
   }
 
@@ -121,7 +128,10 @@ export class IPythonService extends Service {
       code = (run.type as CodeTaskType).generate(run.fields);
       const kernel = this.#kernel;
       if (!kernel) throw new Error(`service '${this.name}' has no kernel: it is not started`);
-      const reply = await kernel.execute(code, { signal: run.control.signal, onStart: markStarted });
+      const reply = await kernel.execute(code, {
+        signal: run.control.signal,
+        onStart: markStarted,
+      });
       outcome = replyOutcome(run.id, code, reply);
     } catch (error) {
       outcome = { ...outcomeFromError(run.id, error), execution: emptyExecution(code) };
