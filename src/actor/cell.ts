@@ -2,12 +2,15 @@
  * The actor cell: one actor's mailbox, its scheduling and its lifecycle.
  *
  * Modelled on Proto.Actor's mailbox: system messages before user messages,
- * a cell scheduled at most once at a time, and a macrotask yield every
- * `throughput` messages so timers and I/O are never starved.
+ * a cell scheduled at most once at a time, at most `throughput` messages per
+ * turn, and a dispatcher that yields to the event loop every
+ * `DISPATCH_BUDGET` messages so timers and I/O are never starved, even by
+ * actors that keep messaging each other.
  */
 import { setImmediate } from "node:timers";
-import { type Envelope, Mailbox, type MailboxOptions, type ReplyTo } from "./mailbox.ts";
+import { Asked, Mailbox, type MailboxOptions, type ReplyTo } from "./mailbox.ts";
 import { ActorStoppedError } from "./errors.ts";
+import { RingQueue } from "./queue.ts";
 
 /** The behaviour of an actor. */
 export interface Actor<M> {
@@ -42,7 +45,7 @@ export interface SpawnOptions {
   mailbox?: MailboxOptions;
   /** Messages handled at once when `receive` returns promises (default 1). */
   concurrency?: number;
-  /** Messages handled before yielding to the event loop (default 300). */
+  /** Messages handled in one turn before other actors get theirs (default 300). */
   throughput?: number;
   /** Restart policy. */
   supervision?: SupervisionOptions;
@@ -71,6 +74,38 @@ const DEFAULT_SUPERVISION: Required<SupervisionOptions> = {
   maxBackoffMs: 5_000,
 };
 
+/** Messages handled across all actors before the dispatcher yields a macrotask. */
+const DISPATCH_BUDGET = 5_000;
+
+/**
+ * The dispatcher: cells with work wait here in FIFO order and take turns in
+ * one microtask. One shared queue means no per-cell closure, and a global
+ * budget means no chain of messages can starve the event loop.
+ */
+const ready = new RingQueue<Cell<unknown>>(64);
+let dispatching = false;
+
+function dispatch(): void {
+  let handled = 0;
+  for (let cell = ready.shift(); cell; cell = ready.shift()) {
+    handled += cell.turn();
+    if (handled >= DISPATCH_BUDGET && ready.length > 0) {
+      // setTimeout(0) is clamped to milliseconds here; setImmediate is not.
+      setImmediate(dispatch);
+      return;
+    }
+  }
+  dispatching = false;
+}
+
+function enqueue(cell: Cell<unknown>): void {
+  ready.push(cell);
+  if (!dispatching) {
+    dispatching = true;
+    queueMicrotask(dispatch);
+  }
+}
+
 /**
  * One actor's runtime state. Created by `ActorSystem.spawn`; user code holds
  * an `ActorRef` instead.
@@ -91,16 +126,12 @@ export class Cell<M> {
   #inFlight = 0;
   #incarnation = 0;
   #actor: Actor<M> | undefined;
-  #crashes: number[] = [];
+  // Created on first use: most actors never crash and are stopped once.
+  #crashes: number[] | undefined;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
-  #stopWaiters: Array<() => void> = [];
+  #stopWaiters: Array<() => void> | undefined;
   #idleWaiter: (() => void) | undefined;
-  readonly #concurrency: number;
-  readonly #throughput: number;
-  readonly #supervision: Required<SupervisionOptions>;
-  readonly #stopGraceMs: number;
-  // Reused by the drain loop so a message costs no envelope allocation.
-  readonly #envelope: Envelope<M> = { message: undefined as M, reply: undefined };
+  readonly #options: SpawnOptions;
 
   constructor(
     readonly name: string,
@@ -109,12 +140,10 @@ export class Cell<M> {
     options: SpawnOptions = {},
   ) {
     this.mailbox = new Mailbox(options.mailbox);
-    this.#concurrency = options.concurrency ?? 1;
-    this.#throughput = options.throughput ?? 300;
-    this.#supervision = { ...DEFAULT_SUPERVISION, ...options.supervision };
-    this.#stopGraceMs = options.stopGraceMs ?? 10_000;
-    if (!(this.#concurrency >= 1)) {
-      throw new RangeError(`concurrency must be at least 1, got ${this.#concurrency}`);
+    this.#options = options;
+    const concurrency = options.concurrency ?? 1;
+    if (!(concurrency >= 1)) {
+      throw new RangeError(`concurrency must be at least 1, got ${concurrency}`);
     }
   }
 
@@ -133,13 +162,26 @@ export class Cell<M> {
     return this.#inFlight;
   }
 
-  /** Queue a user message; false when refused (stopped or full). */
-  post(message: M, reply: ReplyTo | undefined): boolean {
+  /** Queue a user message (told, or an `Asked`); false when refused (stopped or full). */
+  post(item: M | Asked<M>): boolean {
     if (!this.isAlive) {
-      this.host.deadLetter(this.name, message, "stopped");
+      this.host.deadLetter(this.name, item instanceof Asked ? item.message : item, "stopped");
       return false;
     }
-    if (!this.mailbox.post(message, reply, this.#evict)) return false;
+    const mailbox = this.mailbox;
+    if (mailbox.isFull) {
+      if (mailbox.overflow === "reject") return false;
+      const evicted = mailbox.takeUser();
+      if (evicted instanceof Asked) {
+        evicted.reject(new Error(`message to '${this.name}' evicted: mailbox full`));
+      }
+      this.host.deadLetter(
+        this.name,
+        evicted instanceof Asked ? evicted.message : evicted,
+        "evicted",
+      );
+    }
+    mailbox.post(item);
     if (!this.#scheduled) this.#schedule();
     return true;
   }
@@ -148,56 +190,48 @@ export class Cell<M> {
   stop(reason?: StopReason): Promise<void> {
     if (this.#state === "stopped") return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
-    this.#stopWaiters.push(resolve);
-    if (this.#stopWaiters.length === 1) {
+    const waiters = this.#stopWaiters ??= [];
+    waiters.push(resolve);
+    if (waiters.length === 1) {
       this.mailbox.postSystem({ kind: "stop", reason });
       if (!this.#scheduled) this.#schedule();
     }
     return promise;
   }
 
-  #evict = (evicted: Envelope<M>): void => {
-    evicted.reply?.reject(new Error(`message to '${this.name}' evicted: mailbox full`));
-    this.host.deadLetter(this.name, evicted.message, "evicted");
-  };
-
   #schedule(): void {
     this.#scheduled = true;
-    queueMicrotask(this.#drain);
+    enqueue(this as unknown as Cell<unknown>);
   }
 
-  #drain = (): void => {
-    for (let sys = this.mailbox.takeSystem(); sys; sys = this.mailbox.takeSystem()) {
-      this.#handleSystem(sys);
-    }
-    if (this.#state !== "running") {
-      this.#scheduled = false;
-      return;
-    }
-    const envelope = this.#envelope;
+  /**
+   * @internal One turn, called by the dispatcher: system messages, then up to
+   * `throughput` user messages. Returns how many messages it handled.
+   */
+  turn(): number {
+    const mailbox = this.mailbox;
     let handled = 0;
+    for (let sys = mailbox.takeSystem(); sys; sys = mailbox.takeSystem()) {
+      handled++;
+      if (sys.kind === "stop" && this.isAlive) this.#stop(sys.reason);
+    }
+    const concurrency = this.#options.concurrency ?? 1;
+    const throughput = this.#options.throughput ?? 300;
     while (
-      this.#inFlight < this.#concurrency && handled < this.#throughput &&
-      !this.mailbox.hasSystem && this.mailbox.takeUserInto(envelope)
+      this.#state === "running" && this.#inFlight < concurrency && handled < throughput &&
+      mailbox.depth > 0 && !mailbox.hasSystem
     ) {
       handled++;
-      const { message, reply } = envelope;
-      envelope.message = undefined as M;
-      envelope.reply = undefined;
-      this.#invoke(message, reply);
-      if (this.#state !== "running") break;
+      const item = mailbox.takeUser();
+      if (item instanceof Asked) this.#invoke(item.message, item);
+      else this.#invoke(item, undefined);
     }
-    if (this.mailbox.hasSystem) {
-      queueMicrotask(this.#drain);
-    } else if (
-      this.#state === "running" && this.#inFlight < this.#concurrency && !this.mailbox.isEmpty
-    ) {
-      // A full batch yields a macrotask; setTimeout(0) is clamped to ms here.
-      setImmediate(this.#drain);
-    } else {
-      this.#scheduled = false;
-    }
-  };
+    const more = mailbox.hasSystem ||
+      (this.#state === "running" && this.#inFlight < concurrency && mailbox.depth > 0);
+    if (more) enqueue(this as unknown as Cell<unknown>);
+    else this.#scheduled = false;
+    return handled;
+  }
 
   #invoke(message: M, reply: ReplyTo | undefined): void {
     let result: unknown;
@@ -231,7 +265,7 @@ export class Cell<M> {
   #settled(): void {
     this.#inFlight--;
     if (this.#inFlight === 0 && this.#idleWaiter) this.#idleWaiter();
-    if (!this.#scheduled && this.#state === "running" && !this.mailbox.isEmpty) this.#schedule();
+    if (!this.#scheduled && this.#state === "running" && this.mailbox.depth > 0) this.#schedule();
   }
 
   #incarnate(): void {
@@ -260,12 +294,15 @@ export class Cell<M> {
     // A late failure from a replaced incarnation says nothing about this one.
     if (incarnation !== this.#incarnation || !this.isAlive) return;
     const now = performance.now();
-    const { maxRestarts, withinMs, backoffMs, maxBackoffMs } = this.#supervision;
-    this.#crashes = this.#crashes.filter((at) => now - at < withinMs);
-    this.#crashes.push(now);
+    const { maxRestarts, withinMs, backoffMs, maxBackoffMs } = {
+      ...DEFAULT_SUPERVISION,
+      ...this.#options.supervision,
+    };
+    const crashes = this.#crashes = (this.#crashes ?? []).filter((at) => now - at < withinMs);
+    crashes.push(now);
     this.#state = "suspended";
     const oldStopped = this.#callStopped(this.#actor);
-    if (this.#crashes.length > maxRestarts) {
+    if (crashes.length > maxRestarts) {
       this.host.logCrash(
         this.name,
         error,
@@ -274,7 +311,7 @@ export class Cell<M> {
       this.stop(error instanceof Error ? error : new Error(String(error)));
       return;
     }
-    const delay = Math.min(backoffMs * 2 ** (this.#crashes.length - 1), maxBackoffMs);
+    const delay = Math.min(backoffMs * 2 ** (crashes.length - 1), maxBackoffMs);
     this.host.logCrash(this.name, error, `restarting in ${delay} ms`);
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
@@ -292,10 +329,6 @@ export class Cell<M> {
     }
   }
 
-  #handleSystem(message: SystemMessage): void {
-    if (message.kind === "stop" && this.isAlive) this.#stop(message.reason);
-  }
-
   async #stop(reason: StopReason): Promise<void> {
     const wasSuspended = this.#state === "suspended";
     this.#state = "stopping";
@@ -303,7 +336,7 @@ export class Cell<M> {
     if (this.#inFlight > 0) {
       const { promise, resolve } = Promise.withResolvers<void>();
       this.#idleWaiter = resolve;
-      const grace = setTimeout(resolve, this.#stopGraceMs);
+      const grace = setTimeout(resolve, this.#options.stopGraceMs ?? 10_000);
       await promise;
       clearTimeout(grace);
       this.#idleWaiter = undefined;
@@ -311,11 +344,13 @@ export class Cell<M> {
     // A crashed (suspended) incarnation has had its stopped() called already.
     if (!wasSuspended) await this.#callStopped(this.#actor);
     this.#state = "stopped";
-    for (let env = this.mailbox.takeUser(); env; env = this.mailbox.takeUser()) {
-      env.reply?.reject(new ActorStoppedError(this.name));
-      this.host.deadLetter(this.name, env.message, "stopped");
+    const mailbox = this.mailbox;
+    while (mailbox.depth > 0) {
+      const item = mailbox.takeUser();
+      if (item instanceof Asked) item.reject(new ActorStoppedError(this.name));
+      this.host.deadLetter(this.name, item instanceof Asked ? item.message : item, "stopped");
     }
     this.host.terminated(this as unknown as Cell<unknown>, reason);
-    for (const resolve of this.#stopWaiters.splice(0)) resolve();
+    for (const resolve of this.#stopWaiters?.splice(0) ?? []) resolve();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * A bounded FIFO with two lanes: system messages always go before user
- * messages, and the user lane applies an explicit overflow policy.
+ * messages, and the user lane has a capacity and an explicit overflow policy.
  */
 import { RingQueue } from "./queue.ts";
 
@@ -19,12 +19,6 @@ export interface MailboxOptions {
   overflow?: OverflowPolicy;
 }
 
-/** A queued user message and, if it was asked, where its reply goes. */
-export interface Envelope<M> {
-  message: M;
-  reply: ReplyTo | undefined;
-}
-
 /** The reply side of an ask. */
 export interface ReplyTo {
   /** Settle the ask with a value. */
@@ -35,28 +29,50 @@ export interface ReplyTo {
   readonly signal: AbortSignal;
 }
 
+/**
+ * An asked message: the message and its reply channel in one object, so the
+ * mailbox stores one slot per message whether it was told or asked.
+ *
+ * @example
+ * ```ts
+ * import { Asked } from "./mailbox.ts";
+ * class Printed<M> extends Asked<M> {
+ *   resolve(value: unknown) { console.log("reply", value); }
+ *   reject(error: unknown) { console.error(error); }
+ *   get signal() { return new AbortController().signal; }
+ * }
+ * new Printed("hi").message; // "hi"
+ * ```
+ */
+export abstract class Asked<M> implements ReplyTo {
+  /** Wrap `message`. */
+  constructor(readonly message: M) {}
+  abstract resolve(value: unknown): void;
+  abstract reject(error: unknown): void;
+  abstract readonly signal: AbortSignal;
+}
+
 /** Default user-lane capacity. */
 export const DEFAULT_MAILBOX_CAPACITY = 100_000;
 
 /**
- * The two-lane mailbox.
+ * The two-lane mailbox. A user slot holds a told message, or an `Asked`.
  *
  * @example
  * ```ts
  * import { Mailbox } from "./mailbox.ts";
- * const box = new Mailbox<string, "stop">({ capacity: 2, overflow: "drop-oldest" });
- * box.post("a", undefined);
- * box.post("b", undefined);
- * box.post("c", undefined); // evicts "a"
- * box.depth; // 2
+ * const box = new Mailbox<string, "stop">({ capacity: 2 });
+ * box.post("a");
+ * box.post("b");
+ * box.isFull; // true
+ * box.takeUser(); // "a"
  * ```
  */
 export class Mailbox<M, S> {
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
-  // Messages and reply slots interleaved, so a tell allocates no envelope.
-  #user = new RingQueue<M | ReplyTo | undefined>(8);
-  #system = new RingQueue<S>(2);
+  #user = new RingQueue<M | Asked<M>>();
+  #system: RingQueue<S> | undefined;
 
   /** Create a mailbox with the given bounds. */
   constructor(options: MailboxOptions = {}) {
@@ -69,57 +85,41 @@ export class Mailbox<M, S> {
 
   /** Number of user messages waiting. */
   get depth(): number {
-    return this.#user.length >> 1;
+    return this.#user.length;
+  }
+
+  /** Whether the user lane is at capacity. */
+  get isFull(): boolean {
+    return this.#user.length >= this.capacity;
   }
 
   /** Whether any message, system or user, is waiting. */
   get isEmpty(): boolean {
-    return this.#user.length === 0 && this.#system.length === 0;
-  }
-
-  /**
-   * Queue a user message. Returns `true` if accepted; with `"drop-oldest"`
-   * the evicted envelope is handed to `onEvict`.
-   */
-  post(message: M, reply: ReplyTo | undefined, onEvict?: (evicted: Envelope<M>) => void): boolean {
-    if (this.depth >= this.capacity) {
-      if (this.overflow === "reject") return false;
-      const evicted = this.takeUser() as Envelope<M>;
-      onEvict?.(evicted);
-    }
-    this.#user.push(message);
-    this.#user.push(reply);
-    return true;
-  }
-
-  /** Queue a system message; system messages are never bounded. */
-  postSystem(message: S): void {
-    this.#system.push(message);
-  }
-
-  /** Take the next system message, if any. */
-  takeSystem(): S | undefined {
-    return this.#system.shift();
+    return this.#user.length === 0 && !this.hasSystem;
   }
 
   /** Whether a system message is waiting. */
   get hasSystem(): boolean {
-    return this.#system.length > 0;
+    return this.#system !== undefined && this.#system.length > 0;
   }
 
-  /** Take the next user message, if any. */
-  takeUser(): Envelope<M> | undefined {
-    if (this.#user.length === 0) return undefined;
-    const message = this.#user.shift() as M;
-    const reply = this.#user.shift() as ReplyTo | undefined;
-    return { message, reply };
+  /** Queue a user message; the caller checks `isFull` first. */
+  post(item: M | Asked<M>): void {
+    this.#user.push(item);
   }
 
-  /** Take the next user message into `out` without allocating; false when empty. */
-  takeUserInto(out: Envelope<M>): boolean {
-    if (this.#user.length === 0) return false;
-    out.message = this.#user.shift() as M;
-    out.reply = this.#user.shift() as ReplyTo | undefined;
-    return true;
+  /** Queue a system message; system messages are never bounded. */
+  postSystem(message: S): void {
+    (this.#system ??= new RingQueue()).push(message);
+  }
+
+  /** Take the next system message, if any. */
+  takeSystem(): S | undefined {
+    return this.#system?.shift();
+  }
+
+  /** Take the next user slot; check `depth` first, since a message may be `undefined`. */
+  takeUser(): M | Asked<M> {
+    return this.#user.shift() as M | Asked<M>;
   }
 }

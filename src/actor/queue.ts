@@ -1,3 +1,6 @@
+// Shared by every queue that has never held an item, so an idle queue allocates nothing.
+const UNALLOCATED: never[] = [];
+
 /**
  * A growable ring buffer: O(1) push and shift without the O(n) cost of
  * `Array.prototype.shift` on long queues.
@@ -22,8 +25,7 @@ export class RingQueue<T> {
   constructor(initialCapacity = 4) {
     let size = 2;
     while (size < initialCapacity) size <<= 1;
-    // Allocated on first push: an idle actor's mailbox should cost nothing.
-    this.#items = [];
+    this.#items = UNALLOCATED;
     this.#mask = size - 1;
   }
 
@@ -35,7 +37,7 @@ export class RingQueue<T> {
   /** Append an item at the tail. */
   push(item: T): void {
     if (this.#length > this.#mask) this.#grow();
-    else if (this.#items.length === 0) this.#items = new Array(this.#mask + 1);
+    else if (this.#items === UNALLOCATED) this.#items = new Array(this.#mask + 1);
     this.#items[(this.#head + this.#length) & this.#mask] = item;
     this.#length++;
   }

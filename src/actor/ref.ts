@@ -1,6 +1,6 @@
 /** Handles to actors, and the ask pattern. */
 import type { Cell } from "./cell.ts";
-import type { ReplyTo } from "./mailbox.ts";
+import { Asked } from "./mailbox.ts";
 import type { Deadline, DeadlineWheel } from "./deadlines.ts";
 import { ActorStoppedError, AskTimeoutError, MailboxFullError } from "./errors.ts";
 
@@ -13,10 +13,11 @@ export interface AskOptions {
 }
 
 /**
- * A pending ask: the reply channel handed to the receiver. Its `signal` is
- * created only when the receiver reads it, so plain asks stay cheap.
+ * A pending ask: the message and the reply channel handed to the receiver.
+ * Its `signal` is created only when the receiver reads it, so plain asks
+ * stay cheap.
  */
-class PendingAsk<R> implements ReplyTo {
+class PendingAsk<M, R> extends Asked<M> {
   #resolve: (value: R) => void;
   #reject: (error: unknown) => void;
   #controller: AbortController | undefined;
@@ -25,7 +26,8 @@ class PendingAsk<R> implements ReplyTo {
   #deadline: Deadline | undefined;
   #unlisten: (() => void) | undefined;
 
-  constructor(resolve: (value: R) => void, reject: (error: unknown) => void) {
+  constructor(message: M, resolve: (value: R) => void, reject: (error: unknown) => void) {
+    super(message);
     this.#resolve = resolve;
     this.#reject = reject;
   }
@@ -105,7 +107,7 @@ export class ActorRef<M> {
 
   /** Send without waiting. `false` means refused: the actor stopped or its mailbox is full. */
   tell(message: M): boolean {
-    return this.cell.post(message, undefined);
+    return this.cell.post(message);
   }
 
   /**
@@ -115,12 +117,12 @@ export class ActorRef<M> {
    */
   ask<R = unknown>(message: M, options: AskOptions): Promise<R> {
     const { promise, resolve, reject } = Promise.withResolvers<R>();
-    const pending = new PendingAsk<R>(resolve, reject);
+    const pending = new PendingAsk<M, R>(message, resolve, reject);
     if (options.signal?.aborted) {
       pending.giveUp(options.signal.reason);
       return promise;
     }
-    if (!this.cell.post(message, pending)) {
+    if (!this.cell.post(pending)) {
       pending.reject(
         this.cell.isAlive
           ? new MailboxFullError(this.name, this.cell.mailbox.capacity)

@@ -46,19 +46,23 @@ export class LocalPort implements TaskPort {
   wait(id: string, signal?: AbortSignal): Promise<TaskOutcome | undefined> {
     const { promise, resolve, reject } = Promise.withResolvers<TaskOutcome | undefined>();
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const onAbort = () => reject(signal?.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const done = () => signal?.removeEventListener("abort", onAbort);
-    this.manager.wait(id, {
-      settled: (outcome) => {
-        done();
+    const sink = {
+      settled: (outcome: TaskOutcome) => {
+        signal?.removeEventListener("abort", onAbort);
         resolve(outcome);
       },
       refused: () => {
-        done();
+        signal?.removeEventListener("abort", onAbort);
         resolve(undefined);
       },
-    });
+    };
+    // A caller that gives up must not leave its waiter behind in the manager.
+    const onAbort = () => {
+      this.manager.unwait(id, sink);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.manager.wait(id, sink);
     return promise;
   }
 

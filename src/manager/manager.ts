@@ -44,6 +44,7 @@ type ManagerMessage =
   | TaskReport
   | { kind: "cancel"; id: string }
   | { kind: "wait"; id: string; sink: OutcomeSink }
+  | { kind: "unwait"; id: string; sink: OutcomeSink }
   | { kind: "timeout"; id: string; attempt: number }
   | { kind: "retry"; id: string }
   | { kind: "service-stopped"; service: string }
@@ -54,8 +55,12 @@ interface LiveTask {
   record: TaskRecord;
   type: TaskType;
   lane: ServiceLane;
-  control: TaskControl;
-  sinks: OutcomeSink[];
+  /** The current attempt's abort control; made at dispatch, so a queued task costs less. */
+  control: TaskControl | undefined;
+  /** Who submitted the task. */
+  sink: OutcomeSink | undefined;
+  /** Others waiting for the outcome by id. */
+  waiters?: OutcomeSink[];
   timeout?: Deadline;
   /** The handler of the current attempt has not reported `finished` yet. */
   busy: boolean;
@@ -76,6 +81,9 @@ interface ServiceLane {
 }
 
 const MANAGER_NAME = "$task-manager";
+
+/** Shared by every record submitted without attributes. */
+const NO_ATTRIBUTES: Record<string, unknown> = Object.freeze({});
 
 /**
  * The task-manager actor and the read side of its state.
@@ -143,6 +151,11 @@ export class TaskManager {
     }
   }
 
+  /** Stop waiting: `sink` (given to `wait`) will not be called. */
+  unwait(id: string, sink: OutcomeSink): void {
+    this.ref.tell({ kind: "unwait", id, sink });
+  }
+
   /** Cancel task `id`; resolves false if it was unknown or already ended. */
   cancel(id: string): Promise<boolean> {
     return this.ref.ask<boolean>({ kind: "cancel", id }, { timeoutMs: 10_000 });
@@ -205,6 +218,12 @@ export class TaskManager {
         return this.#cancel(message.id);
       case "wait":
         return this.#wait(message.id, message.sink);
+      case "unwait": {
+        const live = this.#live.get(message.id);
+        const index = live?.waiters?.indexOf(message.sink) ?? -1;
+        if (index >= 0) live?.waiters?.splice(index, 1);
+        return;
+      }
       case "timeout":
         return this.#timeout(message.id, message.attempt);
       case "retry":
@@ -228,7 +247,7 @@ export class TaskManager {
       type: String(request.type),
       service: String(request.service),
       fields: request.fields,
-      attributes: request.attributes ?? {},
+      attributes: request.attributes ?? NO_ATTRIBUTES,
       parallel: false,
       state: "queued",
       attempts: 0,
@@ -238,7 +257,9 @@ export class TaskManager {
     this.store.save(record);
     sink.accepted?.(id);
     const refuse = (ename: string, evalue: string) => {
-      this.#end(record, errorOutcome(id, ename, evalue), "failed", [sink]);
+      const outcome = errorOutcome(id, ename, evalue);
+      this.#end(record, outcome, "failed");
+      sink.settled(outcome);
     };
     if (this.#closed) return refuse(RuntimeErrorName.RuntimeStopping, "the runtime is stopping");
     const lane = this.#lanes.get(record.service);
@@ -283,8 +304,8 @@ export class TaskManager {
       record,
       type,
       lane,
-      control: new TaskControl(),
-      sinks: [sink],
+      control: undefined,
+      sink,
       busy: false,
     };
     this.#live.set(id, live);
@@ -318,7 +339,7 @@ export class TaskManager {
       fields: record.fields,
       attributes: record.attributes,
       attempt: record.attempts,
-      control: live.control,
+      control: live.control = new TaskControl(),
       replyTo: this.ref,
     };
     if (!lane.endpoint.ref.tell(run)) {
@@ -338,9 +359,7 @@ export class TaskManager {
   #started(id: string): void {
     const live = this.#live.get(id);
     if (!live || live.record.state !== "queued") return;
-    const now = Date.now();
-    live.record.startedAt ??= now;
-    transition(live.record, "running", now, `attempt ${live.record.attempts}`);
+    this.#markRunning(live);
     const timeoutMs = live.record.timeoutMs;
     if (timeoutMs !== undefined) {
       const attempt = live.record.attempts;
@@ -349,6 +368,12 @@ export class TaskManager {
         () => this.ref.tell({ kind: "timeout", id, attempt }),
       );
     }
+  }
+
+  #markRunning(live: LiveTask): void {
+    const now = Date.now();
+    live.record.startedAt ??= now;
+    transition(live.record, "running", now, `attempt ${live.record.attempts}`);
     this.#emit(live.record);
   }
 
@@ -363,6 +388,8 @@ export class TaskManager {
       if (live.retry.due) this.#dispatch(live);
       return;
     }
+    // A synchronous handler sends no "started": it ran, and has finished.
+    if (live.record.state === "queued") this.#markRunning(live);
     if (!isTerminal(live.record.state)) {
       if (outcome.status === "error" && this.#retryable(live)) {
         this.#scheduleRetry(live, `${outcome.ename}: ${outcome.evalue}`);
@@ -374,7 +401,7 @@ export class TaskManager {
   }
 
   #retryable(live: LiveTask): boolean {
-    return live.record.attempts <= live.type.retries && !live.control.aborted &&
+    return live.record.attempts <= live.type.retries && !live.control?.aborted &&
       !live.lane.stopped && !this.#closed;
   }
 
@@ -407,10 +434,9 @@ export class TaskManager {
     const live = this.#live.get(id);
     if (!live || live.record.state !== "running" || live.record.attempts !== attempt) return;
     const evalue = `task exceeded its timeout of ${live.record.timeoutMs} ms`;
-    live.control.abort(new DOMException(evalue, "TimeoutError"));
+    live.control?.abort(new DOMException(evalue, "TimeoutError"));
     if (live.record.attempts <= live.type.retries) {
       // The handler was told to stop; the retry starts once it reports back.
-      live.control = new TaskControl();
       this.#scheduleRetry(live, evalue);
       return;
     }
@@ -421,7 +447,7 @@ export class TaskManager {
     const live = this.#live.get(id);
     if (!live || isTerminal(live.record.state)) return false;
     const evalue = "the task was cancelled";
-    live.control.abort(new DOMException(evalue, "AbortError"));
+    live.control?.abort(new DOMException(evalue, "AbortError"));
     live.timeout?.cancel();
     live.retry?.timer.cancel();
     live.retry = undefined;
@@ -435,7 +461,7 @@ export class TaskManager {
   #wait(id: string, sink: OutcomeSink): void {
     const live = this.#live.get(id);
     if (live && !isTerminal(live.record.state)) {
-      live.sinks.push(sink);
+      (live.waiters ??= []).push(sink);
       return;
     }
     const outcome = this.store.get(id)?.outcome;
@@ -463,7 +489,7 @@ export class TaskManager {
     lane.stopped = true;
     for (const live of [...this.#live.values()]) {
       if (live.lane !== lane) continue;
-      live.control.abort(new DOMException(evalue, "AbortError"));
+      live.control?.abort(new DOMException(evalue, "AbortError"));
       live.timeout?.cancel();
       live.retry?.timer.cancel();
       if (!isTerminal(live.record.state)) {
@@ -483,11 +509,15 @@ export class TaskManager {
 
   /** End a task: record its outcome and tell whoever waits. */
   #finish(live: LiveTask, outcome: TaskOutcome, state: TaskState): void {
-    this.#end(live.record, outcome, state, live.sinks);
-    live.sinks = [];
+    const { sink, waiters } = live;
+    live.sink = undefined;
+    live.waiters = undefined;
+    this.#end(live.record, outcome, state);
+    sink?.settled(outcome);
+    for (const waiter of waiters ?? []) waiter.settled(outcome);
   }
 
-  #end(record: TaskRecord, outcome: TaskOutcome, state: TaskState, sinks: OutcomeSink[]): void {
+  #end(record: TaskRecord, outcome: TaskOutcome, state: TaskState): void {
     const now = Date.now();
     const message = outcome.status === "ok" ? "" : `${outcome.ename}: ${outcome.evalue}`;
     transition(record, state, now, message);
@@ -497,7 +527,6 @@ export class TaskManager {
     this.#ended.push(record);
     this.#evict(now);
     this.#emit(record);
-    for (const sink of sinks) sink.settled(outcome);
   }
 
   /**

@@ -181,12 +181,12 @@ export class Service {
   stop(): Promise<void> | void {}
 
   /**
-   * Run one task attempt and report `started` and `finished` to the manager.
+   * Run one task attempt and report to the manager: `started` (unless the
+   * handler returns synchronously), then `finished`.
    * Handler errors become error outcomes: they never crash the service.
    * Returns a promise only while an async handler runs.
    */
   handle(run: TaskRun): Promise<void> | void {
-    run.replyTo.tell({ kind: "started", id: run.id });
     let result: unknown;
     try {
       const entry = this.#handlers.get(run.type.name);
@@ -196,6 +196,9 @@ export class Service {
       return report(run, outcomeFromError(run.id, error));
     }
     if (result instanceof Promise) {
+      // Only an asynchronous handler is worth a "started" report: a synchronous
+      // one has finished already, and the manager infers the start.
+      run.replyTo.tell({ kind: "started", id: run.id });
       return result.then(
         (value) => report(run, { status: "ok", id: run.id, result: value }),
         (error) => report(run, outcomeFromError(run.id, error)),
