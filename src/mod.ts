@@ -71,3 +71,5 @@ export type {
   LaunchOptions as JupyterLaunchOptions,
 } from "./kernel/server.ts";
 export { KernelDiedError, KernelNotFoundError, KernelTimeoutError } from "./kernel/errors.ts";
+export type { ConnectOptions } from "./api/remote.ts";
+export { serve, type ServeOptions, type ZestServer } from "./api/server.ts";

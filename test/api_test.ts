@@ -35,6 +35,7 @@ async function rawSocket(server: ServerProcess, protocols?: string[]) {
   return {
     socket,
     closed,
+    // deno-lint-ignore no-explicit-any -- protocol frames, read field by field in assertions
     next: (): Promise<any> =>
       queue.length
         ? Promise.resolve(queue.shift())
@@ -55,6 +56,7 @@ async function failure(execution: Promise<unknown>): Promise<TaskExecutionError>
   return error;
 }
 
+// deno-lint-ignore no-explicit-any -- response bodies, read field by field in assertions
 async function json(response: Response): Promise<any> {
   return await response.json();
 }

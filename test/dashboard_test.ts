@@ -77,8 +77,9 @@ Deno.test("dashboard: services, live tasks, form submit, kernel image", async ()
     await page.locator("#submit-message.ok").waitFor({ timeout: 30_000 });
     const images = page.locator("#detail .images img");
     await images.nth(1).waitFor();
-    // Decoded by the browser: a 4×4 PNG each (DOM types are not in Deno's lib, hence `any`).
-    const sizes = await images.evaluateAll((nodes: any[]) =>
+    // Decoded by the browser: a 4×4 PNG each (DOM types are not in Deno's lib).
+    type Image = { complete: boolean; naturalWidth: number; naturalHeight: number };
+    const sizes = await images.evaluateAll((nodes: Image[]) =>
       nodes.map((img) => [img.complete, img.naturalWidth, img.naturalHeight])
     );
     assert.deepEqual(sizes, [[true, 4, 4], [true, 4, 4]]);
