@@ -66,8 +66,16 @@ export class Runtime {
     }
     const system = new ActorSystem({ logCrash: options.logCrash });
     const jupyter = new JupyterHolder(options.jupyter);
-    const env: ServiceEnvironment = { system, jupyter: () => jupyter.get() };
-    const results = await Promise.allSettled(services.map((service) => service.start(env)));
+    // Services may report changes while starting, before the manager exists.
+    let manager: TaskManager | undefined;
+    const envOf = (service: Service): ServiceEnvironment => ({
+      system,
+      jupyter: () => jupyter.get(),
+      changed: () => manager?.serviceChanged(service.name),
+    });
+    const results = await Promise.allSettled(
+      services.map((service) => service.start(envOf(service))),
+    );
     const failed = results.findIndex((result) => result.status === "rejected");
     if (failed >= 0) {
       const started = services.filter((_, i) => results[i].status === "fulfilled");
@@ -86,7 +94,7 @@ export class Runtime {
       resolve: (typeName) => service.resolve(typeName),
       describe: () => service.describe(),
     }));
-    const manager = new TaskManager(system, endpoints, options.manager);
+    manager = new TaskManager(system, endpoints, options.manager);
     return new Runtime(system, manager, services, jupyter);
   }
 

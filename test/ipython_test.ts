@@ -171,6 +171,17 @@ Deno.test({
         assert.ok(listed.includes("TestEcho") && !listed.includes("ExecuteCode"));
       });
 
+      await t.step("watchers see the kernel's status change live", async () => {
+        const statuses: string[] = [];
+        const stop = client.watch((event) => {
+          if (event.kind === "service") statuses.push(event.service.kernel?.status ?? "?");
+        });
+        await client.execute("py", Evaluate.create({ expression: "1+1" }));
+        while (statuses.at(-1) !== "idle") await new Promise((r) => setTimeout(r, 5));
+        stop();
+        assert.ok(statuses.includes("busy"), statuses.join(", "));
+      });
+
       await t.step("the service lists its kernel and its status", async () => {
         const [info] = await client.services();
         assert.equal(info.kind, "ipython");

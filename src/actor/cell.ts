@@ -11,6 +11,7 @@ import { setImmediate } from "node:timers";
 import { Asked, Mailbox, type MailboxOptions, type ReplyTo } from "./mailbox.ts";
 import { ActorStoppedError } from "./errors.ts";
 import { RingQueue } from "./queue.ts";
+import type { ActorRef } from "./ref.ts";
 
 /** The behaviour of an actor. */
 export interface Actor<M> {
@@ -26,6 +27,12 @@ export interface Actor<M> {
   /** Runs when the actor stops or before it is replaced by a restart. */
   stopped?(): void | Promise<void>;
 }
+
+/** A behaviour given as a plain function. */
+export type Receive<M> = (message: M, reply: ReplyTo | undefined) => unknown;
+
+/** What `spawn` accepts: a factory of actors (called again on each restart). */
+export type ActorFactory<M> = (self: ActorRef<M>) => Actor<M> | Receive<M>;
 
 /** Restart policy for crashing actors. */
 export interface SupervisionOptions {
@@ -66,6 +73,9 @@ export interface CellHost {
 type SystemMessage = { kind: "stop"; reason: StopReason };
 
 type State = "starting" | "running" | "suspended" | "stopping" | "stopped";
+
+/** Shared by every actor spawned without options: a spawn should allocate only what it must. */
+const NO_OPTIONS: SpawnOptions = Object.freeze({});
 
 const DEFAULT_SUPERVISION: Required<SupervisionOptions> = {
   maxRestarts: 3,
@@ -132,12 +142,13 @@ export class Cell<M> {
   #stopWaiters: Array<() => void> | undefined;
   #idleWaiter: (() => void) | undefined;
   readonly #options: SpawnOptions;
+  #ref: ActorRef<M> | undefined;
 
   constructor(
     readonly name: string,
-    readonly factory: () => Actor<M>,
+    readonly factory: ActorFactory<M>,
     readonly host: CellHost,
-    options: SpawnOptions = {},
+    options: SpawnOptions = NO_OPTIONS,
   ) {
     this.mailbox = new Mailbox(options.mailbox);
     this.#options = options;
@@ -147,8 +158,9 @@ export class Cell<M> {
     }
   }
 
-  /** Build the first incarnation; called once, after the cell's ref exists. */
-  start(): void {
+  /** Build the first incarnation; `ref` is what the factory receives as `self`. */
+  start(ref: ActorRef<M>): void {
+    this.#ref = ref;
     this.#incarnate();
   }
 
@@ -275,7 +287,8 @@ export class Cell<M> {
     let started: void | Promise<void>;
     try {
       this.#actor = undefined;
-      this.#actor = this.factory();
+      const made = this.factory(this.#ref as ActorRef<M>);
+      this.#actor = typeof made === "function" ? { receive: made } : made;
       started = this.#actor.started?.();
     } catch (error) {
       this.#crash(error, incarnation);

@@ -4,15 +4,16 @@
  *
  * @module
  */
-export { type Actor, type SpawnOptions, type StopReason, type SupervisionOptions } from "./cell.ts";
+export {
+  type Actor,
+  type ActorFactory,
+  type Receive,
+  type SpawnOptions,
+  type StopReason,
+  type SupervisionOptions,
+} from "./cell.ts";
 export { type Deadline, DeadlineWheel } from "./deadlines.ts";
 export { ActorStoppedError, AskTimeoutError, MailboxFullError } from "./errors.ts";
 export { type MailboxOptions, type OverflowPolicy, type ReplyTo } from "./mailbox.ts";
 export { ActorRef, type AskOptions } from "./ref.ts";
-export {
-  type ActorFactory,
-  ActorSystem,
-  type CrashLogger,
-  type DeadLetter,
-  type Receive,
-} from "./system.ts";
+export { ActorSystem, type CrashLogger, type DeadLetter } from "./system.ts";

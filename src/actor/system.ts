@@ -1,8 +1,13 @@
 /** The actor system: spawning, lookup, stopping, watching and dead letters. */
-import { type Actor, Cell, type CellHost, type SpawnOptions, type StopReason } from "./cell.ts";
+import {
+  type ActorFactory,
+  Cell,
+  type CellHost,
+  type SpawnOptions,
+  type StopReason,
+} from "./cell.ts";
 import { DeadlineWheel } from "./deadlines.ts";
 import { ActorRef } from "./ref.ts";
-import type { ReplyTo } from "./mailbox.ts";
 
 /** A message nobody received. */
 export interface DeadLetter {
@@ -16,12 +21,6 @@ export interface DeadLetter {
 
 /** Where the system reports crashes; defaults to `console.error`. */
 export type CrashLogger = (actor: string, error: unknown, action: string) => void;
-
-/** A behaviour given as a plain function. */
-export type Receive<M> = (message: M, reply: ReplyTo | undefined) => unknown;
-
-/** What `spawn` accepts: a factory of actors (called again on each restart). */
-export type ActorFactory<M> = (self: ActorRef<M>) => Actor<M> | Receive<M>;
 
 const defaultCrashLogger: CrashLogger = (actor, error, action) => {
   console.error(`[zest] actor '${actor}' crashed (${action}):`, error);
@@ -90,15 +89,10 @@ export class ActorSystem {
   ): ActorRef<M> {
     const actorName = name ?? `$${++this.#anonymous}`;
     if (this.#cells.has(actorName)) throw new Error(`an actor named '${actorName}' already exists`);
-    let ref: ActorRef<M> | undefined = undefined;
-    const build = (): Actor<M> => {
-      const made = factory(ref as ActorRef<M>);
-      return typeof made === "function" ? { receive: made } : made;
-    };
-    const cell = new Cell<M>(actorName, build, this.#host, options);
-    ref = new ActorRef(cell, this.#wheel);
+    const cell = new Cell<M>(actorName, factory, this.#host, options);
+    const ref = new ActorRef(cell, this.#wheel);
     this.#cells.set(actorName, cell as unknown as Cell<unknown>);
-    cell.start();
+    cell.start(ref);
     return ref;
   }
 

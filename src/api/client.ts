@@ -3,7 +3,13 @@ import { Task } from "../task/define.ts";
 import { TaskExecutionError } from "../task/errors.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import type { TaskRecord } from "../task/record.ts";
-import type { ServiceInfo, SubmitRequest, TaskEvent, TaskPort } from "../manager/types.ts";
+import type {
+  OutcomeSink,
+  ServiceInfo,
+  SubmitRequest,
+  TaskEvent,
+  TaskPort,
+} from "../manager/types.ts";
 import { type ConnectOptions, RemotePort } from "./remote.ts";
 
 /** A task to send: a `Task` from `Type.create(...)`, or `{ type, fields }` to validate on the runtime. */
@@ -47,6 +53,18 @@ function toRequest(service: string, task: TaskInput, options: RequestOptions): S
     timeoutMs: options.timeoutMs,
     task: task instanceof Task ? task : undefined,
   };
+}
+
+/** Where one `execute` waits: a single object, since thousands may wait at once. */
+class ExecuteSink<R> implements OutcomeSink {
+  constructor(readonly resolve: (value: R) => void, readonly reject: (error: unknown) => void) {}
+  settled(outcome: TaskOutcome): void {
+    if (outcome.status === "ok") this.resolve(outcome.result as R);
+    else this.reject(new TaskExecutionError(outcome));
+  }
+  refused(error: Error): void {
+    this.reject(error);
+  }
 }
 
 /**
@@ -121,13 +139,7 @@ export class Client {
       return Promise.reject(error);
     }
     const { promise, resolve, reject } = Promise.withResolvers<R>();
-    this.port.submit(submit, {
-      settled: (outcome) =>
-        outcome.status === "ok"
-          ? resolve(outcome.result as R)
-          : reject(new TaskExecutionError(outcome)),
-      refused: reject,
-    });
+    this.port.submit(submit, new ExecuteSink(resolve, reject));
     return promise;
   }
 

@@ -599,6 +599,12 @@ function connect(token) {
         refreshServicesSoon();
         // Events carry no log: read the whole record of the task on show.
         if (event.record.id === state.selected) refreshSelected();
+      } else if (event.kind === "service") {
+        // A kernel's status changed: no task event would have said so.
+        state.services = state.services.map((s) =>
+          s.name === event.service.name ? event.service : s
+        );
+        renderServices();
       } else if (event.kind === "log" && event.id === state.selected) {
         const record = state.tasks.get(event.id);
         if (record?.log) {

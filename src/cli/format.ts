@@ -156,6 +156,11 @@ export function formatEvent(event: TaskEvent, now = Date.now()): string {
   if (event.kind === "log") {
     return `${time(event.entry.at)}  ${"log".padEnd(9)}  ${event.id}  ${event.entry.message}`;
   }
+  if (event.kind === "service") {
+    const { name, state, kernel } = event.service;
+    return `${time(now)}  ${"service".padEnd(9)}  ${name} ${state}` +
+      (kernel ? `, kernel ${kernel.name} ${kernel.status}` : "");
+  }
   const record = event.record;
   return [
     time(now),

@@ -165,7 +165,12 @@ async function watch({ connect, json, values }: Context, args: string[]): Promis
   const client = await connect();
   const only = typeof values.service === "string" ? values.service : undefined;
   client.watch((event) => {
-    if (only && event.kind === "task" && event.record.service !== only) return;
+    const service = event.kind === "task"
+      ? event.record.service
+      : event.kind === "service"
+      ? event.service.name
+      : undefined;
+    if (only && service !== undefined && service !== only) return;
     print(json ? JSON.stringify(event) : formatEvent(event));
   });
   if (!json) console.error("zest: watching task events (Ctrl-C to stop)");

@@ -48,6 +48,7 @@ type ManagerMessage =
   | { kind: "timeout"; id: string; attempt: number }
   | { kind: "retry"; id: string }
   | { kind: "service-stopped"; service: string }
+  | { kind: "service-changed"; service: string }
   | { kind: "close" };
 
 /** A task not yet ended, and what the manager needs to end it. */
@@ -163,13 +164,22 @@ export class TaskManager {
 
   /** Services as clients see them. */
   services(): ServiceInfo[] {
-    return [...this.#lanes.values()].map((lane) => ({
+    return [...this.#lanes.values()].map((lane) => this.#describe(lane));
+  }
+
+  /** Tell watchers that service `name` changed (e.g. its kernel's status). */
+  serviceChanged(name: string): void {
+    this.ref.tell({ kind: "service-changed", service: name });
+  }
+
+  #describe(lane: ServiceLane): ServiceInfo {
+    return {
       name: lane.endpoint.name,
       ...lane.endpoint.describe(),
       state: lane.stopped ? "stopped" : "running",
       queued: lane.queued,
       running: lane.running,
-    }));
+    };
   }
 
   /** Follow task events. */
@@ -230,6 +240,13 @@ export class TaskManager {
         return this.#retry(message.id);
       case "service-stopped":
         return this.#serviceStopped(message.service);
+      case "service-changed": {
+        const lane = this.#lanes.get(message.service);
+        if (lane && this.#listeners.size > 0) {
+          this.#send({ kind: "service", service: this.#describe(lane) });
+        }
+        return;
+      }
       case "close":
         this.#closed = true;
         for (const lane of this.#lanes.values()) {

@@ -58,10 +58,11 @@ export interface OutcomeSink {
   refused?(error: Error): void;
 }
 
-/** A change to a task, for watchers and the dashboard. */
+/** A change to a task (or to a service: its kernel status), for watchers and the dashboard. */
 export type TaskEvent =
   | { kind: "task"; record: TaskRecordSummary }
-  | { kind: "log"; id: string; entry: TaskRecord["log"][number] };
+  | { kind: "log"; id: string; entry: TaskRecord["log"][number] }
+  | { kind: "service"; service: ServiceInfo };
 
 /** A record without its fields and log, as events carry it. */
 export type TaskRecordSummary = Omit<TaskRecord, "log" | "fields">;

@@ -52,6 +52,7 @@ export class IPythonService extends Service {
   readonly kernelName: string;
   readonly #options: IPythonServiceOptions;
   #kernel: Kernel | undefined;
+  #unwatch: (() => void) | undefined;
 
   /** Create the service; its kernel starts when the runtime starts the service. */
   constructor(name: string, options: IPythonServiceOptions = {}) {
@@ -73,12 +74,14 @@ export class IPythonService extends Service {
       startupCode: this.#options.startupCode,
       startupTimeoutMs: this.#options.startupTimeoutMs,
     });
+    this.#unwatch = this.#kernel.onStatus(() => env.changed());
   }
 
   /** Shut the kernel down through the server's REST API. */
   override async stop(): Promise<void> {
     const kernel = this.#kernel;
     this.#kernel = undefined;
+    this.#unwatch?.();
     await kernel?.shutdown();
   }
 

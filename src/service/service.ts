@@ -43,6 +43,8 @@ export interface ServiceEnvironment {
   readonly system: ActorSystem;
   /** The runtime's Jupyter Server, launched (or connected) on first call and shared. */
   jupyter(): Promise<JupyterServer>;
+  /** Say that `describe()` changed (e.g. kernel status), so watchers see it live. */
+  changed(): void;
 }
 
 class Context implements TaskContext {
