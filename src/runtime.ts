@@ -67,11 +67,11 @@ export class Runtime {
     const system = new ActorSystem({ logCrash: options.logCrash });
     const jupyter = new JupyterHolder(options.jupyter);
     // Services may report changes while starting, before the manager exists.
-    let manager: TaskManager | undefined;
+    const late: { manager?: TaskManager } = {};
     const envOf = (service: Service): ServiceEnvironment => ({
       system,
       jupyter: () => jupyter.get(),
-      changed: () => manager?.serviceChanged(service.name),
+      changed: () => late.manager?.serviceChanged(service.name),
     });
     const results = await Promise.allSettled(
       services.map((service) => service.start(envOf(service))),
@@ -94,7 +94,7 @@ export class Runtime {
       resolve: (typeName) => service.resolve(typeName),
       describe: () => service.describe(),
     }));
-    manager = new TaskManager(system, endpoints, options.manager);
+    const manager = late.manager = new TaskManager(system, endpoints, options.manager);
     return new Runtime(system, manager, services, jupyter);
   }
 

@@ -261,10 +261,7 @@ export class RemotePort implements TaskPort {
     this.#pending.delete(ref as Ref);
     if (pending.kind === "call") return pending.reject(error);
     if (pending.taskId === undefined) {
-      const { sink } = pending;
-      return sink.refused
-        ? sink.refused(error)
-        : sink.settled(errorOutcome("", CONNECTION_LOST, error.message));
+      return pending.sink.refused(error);
     }
     pending.sink.settled(
       errorOutcome(

@@ -97,7 +97,7 @@ const NO_ATTRIBUTES: Record<string, unknown> = Object.freeze({});
  * const manager = new TaskManager(system, []);
  * manager.submit(
  *   { service: "nowhere", type: "Greeting", fields: {} },
- *   { settled: (outcome) => console.log(outcome) }, // UnknownServiceError
+ *   { settled: (outcome) => console.log(outcome), refused: console.error }, // UnknownServiceError
  * );
  * await system.shutdown();
  * ```
@@ -135,20 +135,19 @@ export class TaskManager {
   /** Submit a task; refused at once if the manager's mailbox is full or it stopped. */
   submit(request: SubmitRequest, sink: OutcomeSink): void {
     if (!this.ref.tell({ kind: "submit", request, sink })) {
-      const error = this.ref.isAlive
-        ? new Error(`runtime overloaded: the task manager's mailbox is full`)
-        : new Error(`runtime stopped: the task manager takes no more tasks`);
-      (sink.refused ??
-        (() => sink.settled(errorOutcome("", "RuntimeUnavailableError", error.message))))(
-          error,
-        );
+      const error = new Error(
+        this.ref.isAlive
+          ? "runtime overloaded: the task manager's mailbox is full"
+          : "runtime stopped: the task manager takes no more tasks",
+      );
+      sink.refused(error);
     }
   }
 
   /** Wait for task `id`: the sink gets its outcome now if it ended, or when it ends. */
   wait(id: string, sink: OutcomeSink): void {
     if (!this.ref.tell({ kind: "wait", id, sink })) {
-      sink.refused?.(new Error("runtime stopped"));
+      sink.refused(new Error("runtime stopped"));
     }
   }
 
@@ -484,7 +483,7 @@ export class TaskManager {
     const outcome = this.store.get(id)?.outcome;
     if (outcome) sink.settled(outcome);
     else {
-      sink.refused?.(new Error(`no task with id '${id}' (unknown, or past its retention)`));
+      sink.refused(new Error(`no task with id '${id}' (unknown, or past its retention)`));
     }
   }
 

@@ -54,8 +54,8 @@ export interface OutcomeSink {
   accepted?(id: string): void;
   /** The task ended. */
   settled(outcome: TaskOutcome): void;
-  /** The task could not even be submitted (runtime overloaded or gone). */
-  refused?(error: Error): void;
+  /** The task could not even be submitted (runtime overloaded or gone), or the id is unknown. */
+  refused(error: Error): void;
 }
 
 /** A change to a task (or to a service: its kernel status), for watchers and the dashboard. */
