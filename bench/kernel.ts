@@ -34,19 +34,31 @@ interface DirectFigures {
   restart_ms: number;
 }
 
-async function direct(n: number): Promise<DirectFigures> {
-  const script = new URL("./kernel_direct.py", import.meta.url).pathname;
+/** Run a Python peer script of this folder; its last stdout line is JSON. */
+async function python<T>(script: string, args: string[]): Promise<T> {
   const output = await new Deno.Command("/usr/bin/python3", {
-    args: [script, "--n", String(n)],
+    args: [new URL(script, import.meta.url).pathname, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!output.success) {
-    throw new Error(`kernel_direct.py failed: ${new TextDecoder().decode(output.stderr)}`);
+    throw new Error(`${script} failed: ${new TextDecoder().decode(output.stderr)}`);
   }
   const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
   return JSON.parse(lines[lines.length - 1]);
 }
+
+/** jupyter_client over ZMQ, straight to its own kernel. */
+const direct = (n: number) => python<DirectFigures>("./kernel_direct.py", ["--n", String(n)]);
+
+/** A Python websocket client through the same Jupyter Server and kernel as Zest. */
+const throughServer = (server: { url: string; token: string }, kernelId: string, n: number) =>
+  python<{ roundtrip_ms_median: number }>("./kernel_server_ws.py", [
+    server.url,
+    server.token,
+    kernelId,
+    String(n),
+  ]);
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -65,20 +77,23 @@ const ms = (value: number) => `${value.toFixed(1)} ms`;
  */
 export async function benchKernel(n = 300, rounds = 3): Promise<Row[]> {
   const startedAt = performance.now();
-  const runtime = await Runtime.start({
-    services: [new IPythonService("bench", { kernel: "python3" })],
-  });
+  const service = new IPythonService("bench", { kernel: "python3" });
+  const runtime = await Runtime.start({ services: [service] });
   const client = runtime.client();
   await client.execute("bench", OnePlusOne.create({}));
   const firstResult = performance.now() - startedAt;
   const times: number[] = [];
   const peers: DirectFigures[] = [];
+  const serverHops: number[] = [];
   let restartAfterDeath: number;
   try {
     for (let i = 0; i < 20; i++) await client.execute("bench", OnePlusOne.create({})); // warm-up
     // Zest and its peer take turns, so a noisy spell hits both alike.
     for (let round = 0; round < rounds; round++) {
       peers.push(await direct(Math.ceil(n / rounds)));
+      const server = runtime.jupyterServer as JupyterServer;
+      const hop = await throughServer(server, service.kernel?.id ?? "", Math.ceil(n / rounds));
+      serverHops.push(hop.roundtrip_ms_median);
       for (let i = 0; i < n / rounds; i++) {
         const t0 = performance.now();
         await client.execute("bench", OnePlusOne.create({}));
@@ -121,7 +136,9 @@ export async function benchKernel(n = 300, rounds = 3): Promise<Row[]> {
     {
       name: "IPython task `1+1` round trip (median)",
       zest: ms(median),
-      peer: `${ms(peer.roundtrip_ms_median)} jupyter_client/ZMQ`,
+      peer: `${ms(peer.roundtrip_ms_median)} jupyter_client/ZMQ · ${
+        ms(middle(serverHops))
+      } Python through the same jupyter-server`,
       target: `≤ 1.2× direct (${(median / peer.roundtrip_ms_median).toFixed(2)}×)`,
     },
     {
