@@ -10,6 +10,8 @@ import { parseArgs } from "node:util";
 import { Runtime } from "../runtime.ts";
 import { DEFAULT_PORT, serve, type ZestServer } from "../api/server.ts";
 import { loadConfig } from "./config.ts";
+import { ensureJupyter } from "./prerequisites.ts";
+import { IPythonService } from "../service/ipython.ts";
 import { serverToken, TOKEN_FILE } from "./token.ts";
 
 const USAGE = `usage: deno task start [--config FILE] [--port N] [--hostname HOST]
@@ -119,6 +121,9 @@ export async function start(args: string[]): Promise<number> {
   const stopped = Promise.withResolvers<void>();
   onStopSignal(() => stopped.resolve());
   const config = await loadConfig(options.config);
+  if (config.services.some((service) => service instanceof IPythonService)) {
+    await ensureJupyter({ log: (line) => console.error(line) });
+  }
   const { token, from } = await serverToken();
   const runtime = await Runtime.start({ services: config.services, manager: config.manager });
   let server: ZestServer;
