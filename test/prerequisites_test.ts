@@ -33,7 +33,10 @@ Deno.test("missing, as root with apt-get: installs, saying so", async () => {
   await using system = await fakeSystem();
   const lines: string[] = [];
   await ensureJupyter({ log: (line) => lines.push(line), paths: system.paths, isRoot: true });
-  assert.match(lines.join("\n"), /installing jupyter-server, python3-ipykernel/);
+  assert.match(
+    lines.join("\n"),
+    /installing jupyter-server, python3-ipykernel.*for IPython services/,
+  );
   assert.deepEqual(await system.calls(), [
     "update -qq",
     `install -y -qq ${JUPYTER_PACKAGES.join(" ")}`,
@@ -54,7 +57,7 @@ Deno.test("missing, root but no apt-get: the error names the command", async () 
   const paths = { ...system.paths, aptGet: `${system.dir}/no-apt-get` };
   await assert.rejects(
     ensureJupyter({ log: () => {}, paths, isRoot: true }),
-    /not installed; run: apt-get install -y jupyter-server/,
+    /IPython services needs jupyter-server, .*not installed; run: apt-get install -y jupyter-server/,
   );
 });
 
@@ -62,6 +65,6 @@ Deno.test("an install that fails says so and names the command", async () => {
   await using system = await fakeSystem(100);
   await assert.rejects(
     ensureJupyter({ log: () => {}, paths: system.paths, isRoot: true }),
-    /installing Jupyter failed; run it by hand and retry: apt-get install -y/,
+    /installing jupyter-server, .* failed; run it by hand and retry: apt-get install -y/,
   );
 });

@@ -52,10 +52,55 @@ async function jupyterReady(paths: PrerequisitePaths): Promise<boolean> {
     await succeeds(paths.python, ["-c", "import ipykernel, jupyter_server"]);
 }
 
+/** How to install missing Debian packages, and how to tell them from a broken install. */
+export interface EnsureOptions {
+  /** Hears what is being done. */
+  log: (line: string) => void;
+  paths?: PrerequisitePaths;
+  isRoot?: boolean;
+}
+
 /**
- * Make sure Jupyter Server and ipykernel are installed: install them with
- * apt-get when running as root, else throw an error naming the command.
- * `log` hears what is being done.
+ * Make sure `packages` are installed (`ready` says whether they are): install
+ * them with apt-get when running as root, else throw an error naming the
+ * exact command. `purpose` says what needs them, for the messages.
+ *
+ * @example
+ * ```ts
+ * import { ensurePackages } from "./prerequisites.ts";
+ * const chromium = async () => await Deno.stat("/usr/bin/chromium").then(() => true, () => false);
+ * await ensurePackages("the dashboard test", ["chromium"], chromium, { log: console.error });
+ * ```
+ */
+export async function ensurePackages(
+  purpose: string,
+  packages: string[],
+  ready: () => Promise<boolean>,
+  options: EnsureOptions,
+): Promise<void> {
+  if (await ready()) return;
+  const aptGet = (options.paths ?? DEBIAN).aptGet;
+  const command = `apt-get install -y ${packages.join(" ")}`;
+  const isRoot = options.isRoot ?? Deno.uid() === 0;
+  if (!isRoot || !(await exists(aptGet))) {
+    throw new Error(
+      `${purpose} needs ${packages.join(", ")}, not installed; run: ${
+        isRoot ? "" : "sudo "
+      }${command}`,
+    );
+  }
+  options.log(`zest: installing ${packages.join(", ")} with apt-get, for ${purpose} (once)`);
+  const installed = await succeeds(aptGet, ["update", "-qq"], false) &&
+    await succeeds(aptGet, ["install", "-y", "-qq", ...packages], false);
+  if (!installed || !(await ready())) {
+    throw new Error(
+      `installing ${packages.join(", ")} failed; run it by hand and retry: ${command}`,
+    );
+  }
+}
+
+/**
+ * Make sure Jupyter Server and ipykernel are installed, as `ensurePackages` does.
  *
  * @example
  * ```ts
@@ -63,24 +108,7 @@ async function jupyterReady(paths: PrerequisitePaths): Promise<boolean> {
  * await ensureJupyter({ log: (line) => console.error(line) });
  * ```
  */
-export async function ensureJupyter(
-  options: { log: (line: string) => void; paths?: PrerequisitePaths; isRoot?: boolean },
-): Promise<void> {
+export function ensureJupyter(options: EnsureOptions): Promise<void> {
   const paths = options.paths ?? DEBIAN;
-  if (await jupyterReady(paths)) return;
-  const command = `apt-get install -y ${JUPYTER_PACKAGES.join(" ")}`;
-  const isRoot = options.isRoot ?? Deno.uid() === 0;
-  if (!isRoot || !(await exists(paths.aptGet))) {
-    throw new Error(
-      `IPython services need Jupyter Server and ipykernel, which are not installed; run: ${
-        isRoot ? "" : "sudo "
-      }${command}`,
-    );
-  }
-  options.log(`zest: installing ${JUPYTER_PACKAGES.join(", ")} with apt-get (first start only)`);
-  const installed = await succeeds(paths.aptGet, ["update", "-qq"], false) &&
-    await succeeds(paths.aptGet, ["install", "-y", "-qq", ...JUPYTER_PACKAGES], false);
-  if (!installed || !(await jupyterReady(paths))) {
-    throw new Error(`installing Jupyter failed; run it by hand and retry: ${command}`);
-  }
+  return ensurePackages("IPython services", JUPYTER_PACKAGES, () => jupyterReady(paths), options);
 }
