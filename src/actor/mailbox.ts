@@ -52,7 +52,15 @@ export abstract class Asked<M> implements ReplyTo {
   abstract readonly signal: AbortSignal;
 }
 
-/** Default user-lane capacity. */
+/**
+ * Default user-lane capacity.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAILBOX_CAPACITY, Mailbox } from "./mailbox.ts";
+ * new Mailbox().capacity === DEFAULT_MAILBOX_CAPACITY; // true
+ * ```
+ */
 export const DEFAULT_MAILBOX_CAPACITY = 100_000;
 
 /**

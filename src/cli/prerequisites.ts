@@ -5,7 +5,15 @@
  * names the exact command, so a fresh machine needs nothing done by hand.
  */
 
-/** The Debian packages behind kernels. */
+/**
+ * The Debian packages behind kernels.
+ *
+ * @example
+ * ```ts
+ * import { JUPYTER_PACKAGES } from "./prerequisites.ts";
+ * console.log(`apt-get install -y ${JUPYTER_PACKAGES.join(" ")}`);
+ * ```
+ */
 export const JUPYTER_PACKAGES = ["jupyter-server", "python3-ipykernel", "python3-matplotlib"];
 
 /** Where to look; overridable so the logic can be tested without touching the system. */

@@ -35,6 +35,16 @@ export interface TaskTypeInfo {
 /**
  * A validated task, ready to send: `{ type, fields }` on the wire. It remembers
  * the type that validated it, so the runtime does not validate it again.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { defineTask, Task } from "./define.ts";
+ * const Ping = defineTask("Ping", { schema: z.object({}), parallel: true });
+ * const task = Ping.create({});
+ * JSON.stringify(task); // '{"type":"Ping","fields":{}}'
+ * Task.definitionOf(task) === Ping; // true
+ * ```
  */
 export class Task<F = unknown> {
   readonly #definition: TaskType;
