@@ -260,6 +260,35 @@ Deno.test("raw fields are validated by the manager: an immediate error outcome, 
   });
 });
 
+Deno.test("a schema whose refine throws is a refusal, not a crash or a hang", async () => {
+  const Touchy = defineTask("Touchy", {
+    schema: z.object({
+      x: z.number().refine(() => {
+        throw new Error("refine blew up");
+      }),
+    }),
+    parallel: true,
+  });
+  const service = new Service("touchy").registerHandler(Touchy, () => "ran");
+  const runtime = await Runtime.start({ services: [service] });
+  try {
+    const client = runtime.client();
+    assert.throws(
+      () => Touchy.create({ x: 1 }),
+      /invalid Touchy: schema check threw: refine blew up/,
+    );
+    const outcome = await (await client.request("touchy", { type: "Touchy", fields: { x: 1 } }))
+      .outcome;
+    assert.equal(outcome.status === "error" && outcome.ename, "TaskValidationError");
+    assert.match(outcome.status === "error" ? outcome.evalue : "", /refine blew up/);
+    // and the manager keeps serving
+    const again = await (await client.request("touchy", { type: "Touchy", fields: {} })).outcome;
+    assert.equal(again.status === "error" && again.ename, "TaskValidationError");
+  } finally {
+    await runtime.stop();
+  }
+});
+
 Deno.test("unknown service and unknown task type: clear error outcomes naming them", async () => {
   await withRuntime(async (runtime) => {
     const client = runtime.client();

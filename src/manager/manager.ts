@@ -7,7 +7,7 @@
 import type { ActorRef, ActorSystem, Deadline } from "../actor/mod.ts";
 import { RingQueue } from "../actor/queue.ts";
 import { Task, type TaskType } from "../task/define.ts";
-import { RuntimeErrorName, TaskValidationError } from "../task/errors.ts";
+import { RuntimeErrorName, type TaskValidationError } from "../task/errors.ts";
 import { errorOutcome, type TaskOutcome } from "../task/outcome.ts";
 import { TaskControl, type TaskReport, type TaskRun } from "../task/protocol.ts";
 import { isTerminal, type TaskRecord, type TaskState, transition } from "../task/record.ts";
@@ -272,27 +272,38 @@ export class TaskManager {
     };
     this.store.save(record);
     sink.accepted?.(id);
-    const refuse = (ename: string, evalue: string) => {
-      const outcome = errorOutcome(id, ename, evalue);
-      this.#end(record, outcome, "failed");
-      sink.settled(outcome);
-    };
-    if (this.#closed) return refuse(RuntimeErrorName.RuntimeStopping, "the runtime is stopping");
+    if (this.#closed) {
+      return this.#refuse(
+        record,
+        sink,
+        RuntimeErrorName.RuntimeStopping,
+        "the runtime is stopping",
+      );
+    }
     const lane = this.#lanes.get(record.service);
     if (!lane) {
       const known = [...this.#lanes.keys()].join(", ") || "none";
-      return refuse(
+      return this.#refuse(
+        record,
+        sink,
         RuntimeErrorName.UnknownService,
         `no service named '${record.service}' (services: ${known})`,
       );
     }
     if (lane.stopped) {
-      return refuse(RuntimeErrorName.ServiceStopped, `service '${record.service}' is stopped`);
+      return this.#refuse(
+        record,
+        sink,
+        RuntimeErrorName.ServiceStopped,
+        `service '${record.service}' is stopped`,
+      );
     }
     const type = lane.endpoint.resolve(record.type);
     if (!type) {
       const known = lane.endpoint.describe().taskTypes.map((t) => t.name).join(", ") || "none";
-      return refuse(
+      return this.#refuse(
+        record,
+        sink,
         RuntimeErrorName.UnknownTaskType,
         `service '${record.service}' has no handler for task type '${record.type}' (it handles: ${known})`,
       );
@@ -301,15 +312,21 @@ export class TaskManager {
       try {
         record.fields = type.parse(request.fields);
       } catch (error) {
-        if (!(error instanceof TaskValidationError)) throw error;
-        return refuse(RuntimeErrorName.Validation, error.message);
+        return this.#refuse(
+          record,
+          sink,
+          RuntimeErrorName.Validation,
+          (error as TaskValidationError).message,
+        );
       }
     }
     record.parallel = type.parallel;
     const timeoutMs = request.timeoutMs ?? type.timeoutMs;
     if (timeoutMs !== undefined) {
       if (!(timeoutMs > 0)) {
-        return refuse(
+        return this.#refuse(
+          record,
+          sink,
           RuntimeErrorName.Validation,
           `timeoutMs must be a positive number, got ${timeoutMs}`,
         );
@@ -328,7 +345,9 @@ export class TaskManager {
     if (type.parallel) return this.#dispatch(live);
     if (lane.queued >= this.#maxQueued) {
       this.#live.delete(id);
-      return refuse(
+      return this.#refuse(
+        record,
+        sink,
         RuntimeErrorName.QueueFull,
         `service '${lane.endpoint.name}' has ${lane.queued} serial tasks waiting (limit ${this.#maxQueued})`,
       );
@@ -341,6 +360,13 @@ export class TaskManager {
       lane.holder = live;
       this.#dispatch(live);
     }
+  }
+
+  /** End a task that cannot be run, before it reached any queue. */
+  #refuse(record: TaskRecord, sink: OutcomeSink, ename: string, evalue: string): void {
+    const outcome = errorOutcome(record.id, ename, evalue);
+    this.#end(record, outcome, "failed");
+    sink.settled(outcome);
   }
 
   #dispatch(live: LiveTask): void {

@@ -125,7 +125,17 @@ export class TaskType<S extends z.ZodType = z.ZodType> {
 
   /** Validate untrusted fields; returns them with defaults applied, or throws `TaskValidationError`. */
   parse(fields: unknown): z.output<S> {
-    const result = this.schema.safeParse(fields);
+    let result: z.ZodSafeParseResult<z.output<S>>;
+    try {
+      result = this.schema.safeParse(fields);
+    } catch (error) {
+      // A refine or transform of the user's schema threw: still a refusal, not a crash.
+      const message = error instanceof Error ? error.message : String(error);
+      throw new TaskValidationError(this.name, [{
+        path: "",
+        message: `schema check threw: ${message}`,
+      }]);
+    }
     if (result.success) return result.data;
     const issues: FieldIssue[] = result.error.issues.map((issue) => ({
       path: issuePath(issue.path),
