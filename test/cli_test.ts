@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { REPO_ROOT, type ServerProcess, startServer, taskArgs } from "./helpers/server.ts";
+import { loadConfig } from "../src/cli/config.ts";
+import { IPythonService } from "../src/mod.ts";
 
 interface Run {
   code: number;
@@ -168,4 +170,17 @@ Deno.test("zest CLI", async (t) => {
   } finally {
     assert.equal(await server.stop(), 0);
   }
+});
+
+Deno.test("the default zest.config.ts: greeter, and calibration on kernels/calibration", async () => {
+  const config = await loadConfig(`${REPO_ROOT}/zest.config.ts`);
+  assert.deepEqual(config.services.map((service) => service.name), ["greeter", "calibration"]);
+  const calibration = config.services[1];
+  assert.ok(calibration instanceof IPythonService);
+  assert.equal(calibration.kernelName, "calibration");
+  for (const type of ["MaintainNode", "CalibrationStatus", "AdvanceTime", "PlotCalibration"]) {
+    assert.ok(calibration.resolve(type), `calibration handles ${type}`);
+  }
+  assert.ok(config.services[0].resolve("Greeting"));
+  assert.equal(config.server?.port, 8787);
 });
