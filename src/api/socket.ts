@@ -66,6 +66,8 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
   const { port } = options;
   let authenticated = options.authenticated;
   let unsubscribe: (() => void) | undefined;
+  // Aborted when the socket closes: waits of a gone client must not linger in the manager.
+  const connection = new AbortController();
   const authTimer = authenticated ? undefined : setTimeout(
     () => socket.close(POLICY, "unauthorized: no auth message in time"),
     AUTH_TIMEOUT_MS,
@@ -114,7 +116,7 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
           record: (await port.get(message.taskId)) ?? null,
         });
       case "wait": {
-        const outcome = await port.wait(message.taskId);
+        const outcome = await port.wait(message.taskId, connection.signal);
         return send({
           type: "outcome",
           ref: message.ref,
@@ -179,6 +181,7 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
   });
 
   socket.addEventListener("close", () => {
+    connection.abort(new Error("the client disconnected"));
     clearTimeout(authTimer);
     unsubscribe?.();
     unsubscribe = undefined;
