@@ -64,6 +64,14 @@ const Plot = defineIPythonTask("TestPlot", {
 });
 const Ping = defineTask("TestPing", { schema: z.object({}), parallel: true });
 
+/**
+ * A kernel test: the Jupyter Server and kernels live across awaits in ways
+ * Deno's per-test resource and op sanitizers cannot attribute, so they are off.
+ */
+function kernelTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
+  Deno.test({ name, sanitizeResources: false, sanitizeOps: false, fn });
+}
+
 async function withKernel(
   fn: (runtime: Runtime, service: IPythonService) => Promise<void>,
   options: ConstructorParameters<typeof IPythonService>[1] = {},
@@ -86,136 +94,124 @@ function errorOf(outcome: TaskOutcome) {
   return outcome as Extract<TaskOutcome, { status: "error" }>;
 }
 
-Deno.test({
-  name: "IPythonService runs generated code on a real kernel",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async (t) => {
-    await withKernel(async (runtime, service) => {
-      const client = runtime.client();
+kernelTest("IPythonService runs generated code on a real kernel", async (t) => {
+  await withKernel(async (runtime, service) => {
+    const client = runtime.client();
 
-      await t.step("the last expression's value comes back as JSON, or as text", async () => {
-        assert.equal(await client.execute("py", Evaluate.create({ expression: "1+1" })), 2);
-        assert.deepEqual(
-          await client.execute("py", Evaluate.create({ expression: "{'a': [1, 2.5, None]}" })),
-          { a: [1, 2.5, null] },
-        );
-        assert.match(
-          String(await client.execute("py", Evaluate.create({ expression: "object()" }))),
-          /^<object (object )?at 0x[0-9a-f]+>$/,
-        );
-      });
-
-      await t.step(
-        "the outcome carries the code that ran, stdout, stderr, displays, count",
-        async () => {
-          const outcome = await (await client.request("py", Plot.create({}))).outcome;
-          assert.equal(outcome.status, "ok");
-          assert.equal(outcome.status === "ok" && outcome.result, 42);
-          const execution = outcome.execution;
-          assert.ok(execution);
-          assert.equal(execution.code, Plot.generate({}));
-          assert.equal(execution.stdout, "to stdout\n");
-          assert.equal(execution.stderr, "to stderr\n");
-          assert.equal(typeof execution.executionCount, "number");
-          assert.equal(execution.displays.length, 1);
-          const png = execution.displays[0].data["image/png"];
-          assert.equal(typeof png, "string");
-          assert.deepEqual([...atob(png as string).slice(1, 4)].join(""), "PNG");
-        },
+    await t.step("the last expression's value comes back as JSON, or as text", async () => {
+      assert.equal(await client.execute("py", Evaluate.create({ expression: "1+1" })), 2);
+      assert.deepEqual(
+        await client.execute("py", Evaluate.create({ expression: "{'a': [1, 2.5, None]}" })),
+        { a: [1, 2.5, null] },
       );
-
-      await t.step("hostile strings arrive as data, never as code", async () => {
-        const hostile = [
-          `"); import os; os._exit(1) #`,
-          `'''; raise SystemExit('''`,
-          `\\"\\'\n\r\t\0 end`,
-          "unicode: ψ ☃ 😀 \u2028 \u{10FFFF}",
-        ];
-        for (const text of hostile) {
-          const outcome = await (await client.request("py", Echo.create({ text }))).outcome;
-          assert.equal(outcome.status, "ok", JSON.stringify(outcome));
-          assert.equal(outcome.status === "ok" && outcome.result, text);
-          assert.equal(outcome.execution?.stdout, `${text}\n`);
-        }
-        assert.equal(service.kernel?.status, "idle");
-      });
-
-      await t.step("a Python error becomes an error outcome with a clean traceback", async () => {
-        const outcome = errorOf(
-          await (await client.request("py", Divide.create({ a: 1, b: 0 }))).outcome,
-        );
-        assert.equal(outcome.ename, "ZeroDivisionError");
-        assert.equal(outcome.evalue, "division by zero");
-        assert.match(outcome.traceback, /ZeroDivisionError/);
-        assert.ok(!outcome.traceback.includes("\x1b["), "no ANSI escape codes");
-        assert.equal(outcome.execution?.code, "1 / 0");
-      });
-
-      await t.step(
-        "tasks run on the kernel one at a time, in order, even parallel ones",
-        async () => {
-          const results = await Promise.all(
-            [1, 2, 3, 4, 5].map((item) => client.execute("py", Append.create({ item }))),
-          );
-          assert.deepEqual(results.at(-1), [1, 2, 3, 4, 5]);
-        },
+      assert.match(
+        String(await client.execute("py", Evaluate.create({ expression: "object()" }))),
+        /^<object (object )?at 0x[0-9a-f]+>$/,
       );
-
-      await t.step("raw code is refused unless the deployment enables it", async () => {
-        const outcome = errorOf(
-          await (await client.request("py", ExecuteCode.create({ code: "1" }))).outcome,
-        );
-        assert.equal(outcome.ename, "UnknownTaskTypeError");
-        const listed = (await client.services())[0].taskTypes.map((type) => type.name);
-        assert.ok(listed.includes("TestEcho") && !listed.includes("ExecuteCode"));
-      });
-
-      await t.step("watchers see the kernel's status change live", async () => {
-        const statuses: string[] = [];
-        const stop = client.watch((event) => {
-          if (event.kind === "service") statuses.push(event.service.kernel?.status ?? "?");
-        });
-        await client.execute("py", Evaluate.create({ expression: "1+1" }));
-        while (statuses.at(-1) !== "idle") await new Promise((r) => setTimeout(r, 5));
-        stop();
-        assert.ok(statuses.includes("busy"), statuses.join(", "));
-      });
-
-      await t.step("the service lists its kernel and its status", async () => {
-        const [info] = await client.services();
-        assert.equal(info.kind, "ipython");
-        assert.equal(info.kernel?.name, "python3");
-        assert.equal(info.kernel?.status, "idle");
-      });
     });
-  },
+
+    await t.step(
+      "the outcome carries the code that ran, stdout, stderr, displays, count",
+      async () => {
+        const outcome = await (await client.request("py", Plot.create({}))).outcome;
+        assert.equal(outcome.status, "ok");
+        assert.equal(outcome.status === "ok" && outcome.result, 42);
+        const execution = outcome.execution;
+        assert.ok(execution);
+        assert.equal(execution.code, Plot.generate({}));
+        assert.equal(execution.stdout, "to stdout\n");
+        assert.equal(execution.stderr, "to stderr\n");
+        assert.equal(typeof execution.executionCount, "number");
+        assert.equal(execution.displays.length, 1);
+        const png = execution.displays[0].data["image/png"];
+        assert.equal(typeof png, "string");
+        assert.deepEqual([...atob(png as string).slice(1, 4)].join(""), "PNG");
+      },
+    );
+
+    await t.step("hostile strings arrive as data, never as code", async () => {
+      const hostile = [
+        `"); import os; os._exit(1) #`,
+        `'''; raise SystemExit('''`,
+        `\\"\\'\n\r\t\0 end`,
+        "unicode: ψ ☃ 😀 \u2028 \u{10FFFF}",
+      ];
+      for (const text of hostile) {
+        const outcome = await (await client.request("py", Echo.create({ text }))).outcome;
+        assert.equal(outcome.status, "ok", JSON.stringify(outcome));
+        assert.equal(outcome.status === "ok" && outcome.result, text);
+        assert.equal(outcome.execution?.stdout, `${text}\n`);
+      }
+      assert.equal(service.kernel?.status, "idle");
+    });
+
+    await t.step("a Python error becomes an error outcome with a clean traceback", async () => {
+      const outcome = errorOf(
+        await (await client.request("py", Divide.create({ a: 1, b: 0 }))).outcome,
+      );
+      assert.equal(outcome.ename, "ZeroDivisionError");
+      assert.equal(outcome.evalue, "division by zero");
+      assert.match(outcome.traceback, /ZeroDivisionError/);
+      assert.ok(!outcome.traceback.includes("\x1b["), "no ANSI escape codes");
+      assert.equal(outcome.execution?.code, "1 / 0");
+    });
+
+    await t.step(
+      "tasks run on the kernel one at a time, in order, even parallel ones",
+      async () => {
+        const results = await Promise.all(
+          [1, 2, 3, 4, 5].map((item) => client.execute("py", Append.create({ item }))),
+        );
+        assert.deepEqual(results.at(-1), [1, 2, 3, 4, 5]);
+      },
+    );
+
+    await t.step("raw code is refused unless the deployment enables it", async () => {
+      const outcome = errorOf(
+        await (await client.request("py", ExecuteCode.create({ code: "1" }))).outcome,
+      );
+      assert.equal(outcome.ename, "UnknownTaskTypeError");
+      const listed = (await client.services())[0].taskTypes.map((type) => type.name);
+      assert.ok(listed.includes("TestEcho") && !listed.includes("ExecuteCode"));
+    });
+
+    await t.step("watchers see the kernel's status change live", async () => {
+      const statuses: string[] = [];
+      const stop = client.watch((event) => {
+        if (event.kind === "service") statuses.push(event.service.kernel?.status ?? "?");
+      });
+      await client.execute("py", Evaluate.create({ expression: "1+1" }));
+      while (statuses.at(-1) !== "idle") await new Promise((r) => setTimeout(r, 5));
+      stop();
+      assert.ok(statuses.includes("busy"), statuses.join(", "));
+    });
+
+    await t.step("the service lists its kernel and its status", async () => {
+      const [info] = await client.services();
+      assert.equal(info.kind, "ipython");
+      assert.equal(info.kernel?.name, "python3");
+      assert.equal(info.kernel?.status, "idle");
+    });
+  });
 });
 
-Deno.test({
-  name: "timeout interrupts the kernel, and the next task runs",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    await withKernel(async (runtime) => {
-      const client = runtime.client();
-      const slow = await client.request("py", Sleep.create({ seconds: 30 }), { timeoutMs: 300 });
-      const next = await client.request("py", Evaluate.create({ expression: "1+1" }));
-      const outcome = errorOf(await slow.outcome);
-      assert.equal(outcome.ename, "TimeoutError");
-      assert.match(outcome.evalue, /timeout of 300 ms/);
-      assert.deepEqual(await next.outcome, { ...(await next.outcome), status: "ok", result: 2 });
-      // the kernel kept its state: it was interrupted, not restarted
-      assert.deepEqual(await client.execute("py", Append.create({ item: 7 })), [7]);
-    });
-  },
+kernelTest("timeout interrupts the kernel, and the next task runs", async () => {
+  await withKernel(async (runtime) => {
+    const client = runtime.client();
+    const slow = await client.request("py", Sleep.create({ seconds: 30 }), { timeoutMs: 300 });
+    const next = await client.request("py", Evaluate.create({ expression: "1+1" }));
+    const outcome = errorOf(await slow.outcome);
+    assert.equal(outcome.ename, "TimeoutError");
+    assert.match(outcome.evalue, /timeout of 300 ms/);
+    assert.deepEqual(await next.outcome, { ...(await next.outcome), status: "ok", result: 2 });
+    // the kernel kept its state: it was interrupted, not restarted
+    assert.deepEqual(await client.execute("py", Append.create({ item: 7 })), [7]);
+  });
 });
 
-Deno.test({
-  name: "a kernel that dies mid-task: clear error, restart, startup code re-run, queue continues",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+kernelTest(
+  "a kernel that dies mid-task: clear error, restart, startup code re-run, queue continues",
+  async () => {
     await withKernel(async (runtime) => {
       const client = runtime.client();
       await client.execute("py", Append.create({ item: 1 }));
@@ -238,13 +234,11 @@ Deno.test({
       );
     });
   },
-});
+);
 
-Deno.test({
-  name: "a kernel killed from outside mid-task: the task fails clearly, the next one runs",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+kernelTest(
+  "a kernel killed from outside mid-task: the task fails clearly, the next one runs",
+  async () => {
     await withKernel(async (runtime) => {
       const client = runtime.client();
       const Pid = defineIPythonTask("TestPid", {
@@ -263,61 +257,46 @@ Deno.test({
       assert.equal(after.status === "ok" && after.result, 2, JSON.stringify(after));
     });
   },
-});
+);
 
-Deno.test({
-  name: "raw code runs when enabled; registered handlers work beside code types",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const service = new IPythonService("raw", { kernel: "python3", allowRawCode: true });
-    service.registerHandler(Ping, () => "pong");
-    const runtime = await Runtime.start({ services: [service] });
-    try {
-      const client = runtime.client();
-      assert.equal(await client.execute("raw", ExecuteCode.create({ code: "6 * 7" })), 42);
-      assert.equal(
-        await client.execute("raw", { type: "ExecuteCode", fields: { code: "'x' * 3" } }),
-        "xxx",
-      );
-      assert.equal(await client.execute("raw", Ping.create({})), "pong");
-    } finally {
-      await runtime.stop();
-    }
-  },
-});
-
-Deno.test({
-  name: "runtime.stop() leaves no Jupyter or kernel process behind",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const service = new IPythonService("py", { kernel: "python3" });
-    const runtime = await Runtime.start({ services: [service] });
-    assert.equal(await runtime.client().execute("py", Evaluate.create({ expression: "1+1" })), 2);
-    const server = runtime.jupyterServer;
-    assert.ok(server?.pid);
-    const started = await server.processes();
-    assert.ok(started.length >= 2, `server and kernel running: ${JSON.stringify(started)}`);
-    await runtime.stop();
-    const alive = [];
-    for (const ref of started) if (await isRunning(ref)) alive.push(ref.pid);
-    assert.deepEqual(alive, [], "every process the runtime started has exited");
-  },
-});
-
-Deno.test({
-  name: "an unknown kernelspec fails Runtime.start with a clear error naming it",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    await assert.rejects(
-      Runtime.start({ services: [new IPythonService("nope", { kernel: "no-such-kernel" })] }),
-      (error: Error) => {
-        assert.equal(error.name, "KernelNotFoundError");
-        assert.match(error.message, /no-such-kernel/);
-        return true;
-      },
+kernelTest("raw code runs when enabled; registered handlers work beside code types", async () => {
+  const service = new IPythonService("raw", { kernel: "python3", allowRawCode: true });
+  service.registerHandler(Ping, () => "pong");
+  const runtime = await Runtime.start({ services: [service] });
+  try {
+    const client = runtime.client();
+    assert.equal(await client.execute("raw", ExecuteCode.create({ code: "6 * 7" })), 42);
+    assert.equal(
+      await client.execute("raw", { type: "ExecuteCode", fields: { code: "'x' * 3" } }),
+      "xxx",
     );
-  },
+    assert.equal(await client.execute("raw", Ping.create({})), "pong");
+  } finally {
+    await runtime.stop();
+  }
+});
+
+kernelTest("runtime.stop() leaves no Jupyter or kernel process behind", async () => {
+  const service = new IPythonService("py", { kernel: "python3" });
+  const runtime = await Runtime.start({ services: [service] });
+  assert.equal(await runtime.client().execute("py", Evaluate.create({ expression: "1+1" })), 2);
+  const server = runtime.jupyterServer;
+  assert.ok(server?.pid);
+  const started = await server.processes();
+  assert.ok(started.length >= 2, `server and kernel running: ${JSON.stringify(started)}`);
+  await runtime.stop();
+  const alive = [];
+  for (const ref of started) if (await isRunning(ref)) alive.push(ref.pid);
+  assert.deepEqual(alive, [], "every process the runtime started has exited");
+});
+
+kernelTest("an unknown kernelspec fails Runtime.start with a clear error naming it", async () => {
+  await assert.rejects(
+    Runtime.start({ services: [new IPythonService("nope", { kernel: "no-such-kernel" })] }),
+    (error: Error) => {
+      assert.equal(error.name, "KernelNotFoundError");
+      assert.match(error.message, /no-such-kernel/);
+      return true;
+    },
+  );
 });

@@ -1,6 +1,6 @@
 /** The manager's contracts with services (below) and clients (above). */
-import type { TaskRun } from "../task/protocol.ts";
-import type { Task, TaskType, TaskTypeInfo } from "../task/define.ts";
+import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
+import type { Task, TaskType } from "../task/define.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import type { TaskRecord } from "../task/record.ts";
 
@@ -13,15 +13,6 @@ export interface ServiceEndpoint {
   resolve(typeName: string): TaskType | undefined;
   /** Static and live facts for listings (kernel status, …). */
   describe(): ServiceDescription;
-}
-
-/** A service as its endpoint describes it. */
-export interface ServiceDescription {
-  /** `"service"` or `"ipython"`. */
-  kind: string;
-  taskTypes: TaskTypeInfo[];
-  /** Kernel facts, for IPython services. */
-  kernel?: { name: string; status: string; id?: string };
 }
 
 /** A service as clients see it. */

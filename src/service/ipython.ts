@@ -7,7 +7,7 @@ import {
   outcomeFromError,
   type TaskOutcome,
 } from "../task/outcome.ts";
-import type { TaskRun } from "../task/protocol.ts";
+import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
 import type { ExecutionReply, Kernel } from "../kernel/kernel.ts";
 import { report, Service, type ServiceEnvironment, type ServiceOptions } from "./service.ts";
 
@@ -101,7 +101,7 @@ export class IPythonService extends Service {
   }
 
   /** As `Service.describe`, with the kernel's name and status. */
-  override describe(): ReturnType<Service["describe"]> {
+  override describe(): ServiceDescription {
     const kernel = this.#kernel;
     return {
       kind: "ipython",

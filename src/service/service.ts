@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { ActorSystem, SpawnOptions } from "../actor/mod.ts";
 import type { TaskType, TaskTypeInfo } from "../task/define.ts";
 import { outcomeFromError, type TaskOutcome } from "../task/outcome.ts";
-import type { TaskRun } from "../task/protocol.ts";
+import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
 import type { TaskLogEntry } from "../task/record.ts";
 import type { JupyterServer } from "../kernel/server.ts";
 
@@ -160,11 +160,7 @@ export class Service {
   }
 
   /** What listings show of this service; subclasses add facts (kernel status…). */
-  describe(): {
-    kind: string;
-    taskTypes: TaskTypeInfo[];
-    kernel?: { name: string; status: string; id?: string };
-  } {
+  describe(): ServiceDescription {
     return { kind: "service", taskTypes: this.taskTypes() };
   }
 

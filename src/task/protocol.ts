@@ -2,7 +2,7 @@
  * What the task manager sends a service, and what the service reports back.
  * Both sides import this; neither imports the other.
  */
-import type { TaskType } from "./define.ts";
+import type { TaskType, TaskTypeInfo } from "./define.ts";
 import type { TaskOutcome } from "./outcome.ts";
 import type { TaskLogEntry } from "./record.ts";
 
@@ -68,4 +68,13 @@ export interface TaskRun {
   readonly attempt: number;
   readonly control: TaskControl;
   readonly replyTo: ReportSink;
+}
+
+/** What a service tells the manager about itself, for listings (`zest services`, the dashboard). */
+export interface ServiceDescription {
+  /** `"service"` or `"ipython"`. */
+  kind: string;
+  taskTypes: TaskTypeInfo[];
+  /** Kernel facts, for IPython services. */
+  kernel?: { name: string; status: string; id?: string };
 }
