@@ -10,7 +10,7 @@ async function fakeSystem(aptExitCode = 0) {
   await Deno.writeTextFile(
     aptGet,
     `#!/bin/sh\necho "$@" >> ${dir}/apt.log\n` +
-      `[ "$1" = install ] && [ ${aptExitCode} = 0 ] && touch ${jupyterServer}\nexit ${aptExitCode}\n`,
+      `[ "$1" = install ] && [ ${aptExitCode} = 0 ] && touch ${jupyterServer} && chmod +x ${jupyterServer}\nexit ${aptExitCode}\n`,
   );
   await Deno.chmod(aptGet, 0o755);
   const calls = async () =>
@@ -22,7 +22,7 @@ async function fakeSystem(aptExitCode = 0) {
 
 Deno.test("installed: nothing to do", async () => {
   await using system = await fakeSystem();
-  await Deno.writeTextFile(system.paths.jupyterServer, "");
+  await Deno.writeTextFile(system.paths.jupyterServer, "", { mode: 0o755 });
   const lines: string[] = [];
   await ensureJupyter({ log: (line) => lines.push(line), paths: system.paths, isRoot: true });
   assert.deepEqual(lines, []);

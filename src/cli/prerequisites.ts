@@ -4,6 +4,9 @@
  * As root with apt-get it installs them itself, saying so; otherwise it
  * names the exact command, so a fresh machine needs nothing done by hand.
  */
+// Only the lookup, not the whole kernel layer: this runs before anything needs @jupyterlab/services.
+import { findJupyterServer, jupyterPython } from "../kernel/server_process.ts";
+import { JupyterServerNotFoundError } from "../kernel/errors.ts";
 
 /**
  * The Debian packages behind kernels.
@@ -16,18 +19,18 @@
  */
 export const JUPYTER_PACKAGES = ["jupyter-server", "python3-ipykernel", "python3-matplotlib"];
 
-/** Where to look; overridable so the logic can be tested without touching the system. */
+/**
+ * Where to look. By default Jupyter Server is found as the kernel layer finds
+ * it (Debian's, else on `PATH`), with the Python its `#!` line names; the
+ * fields override that so the logic can be tested without touching the system.
+ */
 export interface PrerequisitePaths {
-  jupyterServer: string;
-  python: string;
+  jupyterServer?: string;
+  python?: string;
   aptGet: string;
 }
 
-const DEBIAN: PrerequisitePaths = {
-  jupyterServer: "/usr/bin/jupyter-server",
-  python: "/usr/bin/python3",
-  aptGet: "/usr/bin/apt-get",
-};
+const DEBIAN: PrerequisitePaths = { aptGet: "/usr/bin/apt-get" };
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -56,8 +59,15 @@ async function succeeds(command: string, args: string[], quiet = true): Promise<
 }
 
 async function jupyterReady(paths: PrerequisitePaths): Promise<boolean> {
-  return await exists(paths.jupyterServer) &&
-    await succeeds(paths.python, ["-c", "import ipykernel, jupyter_server"]);
+  let server: string;
+  try {
+    server = await findJupyterServer(paths.jupyterServer);
+  } catch (error) {
+    if (error instanceof JupyterServerNotFoundError) return false;
+    throw error;
+  }
+  const python = paths.python ?? await jupyterPython(server) ?? "/usr/bin/python3";
+  return await succeeds(python, ["-c", "import ipykernel, jupyter_server"]);
 }
 
 /** How to install missing Debian packages, and how to tell them from a broken install. */

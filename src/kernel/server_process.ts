@@ -76,7 +76,7 @@ export class ServerProcess {
    * ```
    */
   static async launch(options: LaunchOptions = {}): Promise<ServerProcess> {
-    const executable = await findExecutable(options.executable);
+    const executable = await findJupyterServer(options.executable);
     for (let attempt = 1;; attempt++) {
       const server = await ServerProcess.#spawn(executable, options);
       try {
@@ -174,9 +174,8 @@ export class ServerProcess {
 
   /** Jupyter's own list of kernelspec folders, asked from the server's Python. */
   async kernelSpecDirs(): Promise<string[]> {
-    const firstLine = (await Deno.readTextFile(this.#executable)).split("\n", 1)[0];
-    const python = firstLine.startsWith("#!") ? firstLine.slice(2).trim().split(/\s+/)[0] : "";
-    if (!python.startsWith("/")) return [];
+    const python = await jupyterPython(this.#executable);
+    if (!python) return [];
     try {
       const { success, stdout } = await new Deno.Command(python, {
         args: [
@@ -301,7 +300,18 @@ class StderrTail {
   }
 }
 
-async function findExecutable(explicit?: string): Promise<string> {
+/**
+ * The `jupyter-server` executable: `explicit`, else Debian's, else the first
+ * on `PATH`.
+ *
+ * @throws {JupyterServerNotFoundError} none found; the message names the apt command
+ * @example
+ * ```ts
+ * import { findJupyterServer } from "./server_process.ts";
+ * await findJupyterServer(); // "/usr/bin/jupyter-server"
+ * ```
+ */
+export async function findJupyterServer(explicit?: string): Promise<string> {
   const candidates = explicit ? [explicit] : [
     "/usr/bin/jupyter-server",
     ...(Deno.env.get("PATH") ?? "").split(":").filter((dir) => dir.startsWith("/"))
@@ -316,6 +326,22 @@ async function findExecutable(explicit?: string): Promise<string> {
     }
   }
   throw new JupyterServerNotFoundError(candidates);
+}
+
+/**
+ * The Python interpreter that runs `executable` (from its `#!` line), if it
+ * names one by absolute path.
+ *
+ * @example
+ * ```ts
+ * import { jupyterPython } from "./server_process.ts";
+ * await jupyterPython("/usr/bin/jupyter-server"); // "/usr/bin/python3"
+ * ```
+ */
+export async function jupyterPython(executable: string): Promise<string | undefined> {
+  const firstLine = (await Deno.readTextFile(executable)).split("\n", 1)[0];
+  const python = firstLine.startsWith("#!") ? firstLine.slice(2).trim().split(/\s+/)[0] : "";
+  return python.startsWith("/") ? python : undefined;
 }
 
 /** A port nobody listens on now: the OS picks it for a listener we close at once. */
