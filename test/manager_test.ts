@@ -151,8 +151,40 @@ Deno.test("attributes are kept on the task record, with timestamps and a log", a
     assert.equal(record.attempts, 1);
     assert.ok(record.createdAt <= (record.startedAt ?? 0));
     assert.ok((record.startedAt ?? 0) <= (record.finishedAt ?? 0));
-    assert.deepEqual(record.log.map((entry) => entry.state), ["queued", "running", "succeeded"]);
+    // The log holds what happened after the task was queued at createdAt.
+    assert.deepEqual(record.log.map((entry) => entry.state), ["running", "succeeded"]);
+    assert.ok(record.createdAt <= record.log[0].at);
     assert.deepEqual(record.outcome, await request.outcome);
+  });
+});
+
+Deno.test("a waiting serial task: its status, a wait by id, a cancel, and the list", async () => {
+  await withRuntime(async (runtime, lab) => {
+    const client = runtime.client();
+    const holder = await client.request("lab", Block.create({ key: "hold" }));
+    const waiting = await Promise.all(
+      ["w1", "w2", "w3"].map((label) => client.request("lab", SerialStep.create({ label }))),
+    );
+    await lab.waitForGate("hold");
+    const status = await client.status(waiting[1].taskId);
+    assert.equal(status?.state, "queued");
+    assert.deepEqual(status?.log, []);
+    // Waiters by id on queued tasks: one is told of the cancel, one of the result.
+    const cancelledByWait = client.outcome(waiting[1].taskId);
+    const okByWait = client.outcome(waiting[2].taskId);
+    assert.equal(await client.cancel(waiting[1].taskId), true);
+    const cancelled = await cancelledByWait;
+    assert.equal(cancelled?.status === "error" && cancelled.ename, "CancelledError");
+    assert.deepEqual(await waiting[1].outcome, cancelled);
+    // Live tasks come first in the list, newest first.
+    const listed = (await client.tasks({ service: "lab" })).map((r) => r.id);
+    assert.deepEqual(listed.slice(0, 3), [waiting[2].taskId, waiting[0].taskId, holder.taskId]);
+    assert.ok(listed.indexOf(waiting[1].taskId) > 2, "the cancelled task is listed once, after");
+    assert.equal(listed.filter((id) => id === waiting[1].taskId).length, 1);
+    (await lab.waitForGate("hold")).resolve();
+    assert.equal((await okByWait)?.status, "ok");
+    assert.equal((await waiting[0].outcome).status, "ok");
+    assert.deepEqual(lab.events.filter((e) => e.startsWith("start w")), ["start w1", "start w3"]);
   });
 });
 

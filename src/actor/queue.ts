@@ -1,6 +1,10 @@
 // Shared by every queue that has never held an item, so an idle queue allocates nothing.
 const UNALLOCATED: never[] = [];
 
+// A queue that grew past this many slots gives its array back when it empties,
+// so a burst does not pin its peak memory, and starts again at this size.
+const KEPT_SLOTS = 1024;
+
 /**
  * A growable ring buffer: O(1) push and shift without the O(n) cost of
  * `Array.prototype.shift` on long queues.
@@ -48,13 +52,53 @@ export class RingQueue<T> {
     const item = this.#items[this.#head];
     this.#items[this.#head] = undefined; // let the item be collected
     this.#head = (this.#head + 1) & this.#mask;
-    this.#length--;
+    if (--this.#length === 0 && this.#mask >= KEPT_SLOTS) {
+      this.#items = UNALLOCATED;
+      this.#mask = KEPT_SLOTS - 1;
+      this.#head = 0;
+    }
     return item;
   }
 
   /** The head without removing it. */
   peek(): T | undefined {
     return this.#length === 0 ? undefined : this.#items[this.#head];
+  }
+
+  /**
+   * The item `index` places behind the head, or `undefined`.
+   *
+   * @example
+   * ```ts
+   * import { RingQueue } from "./queue.ts";
+   * const q = new RingQueue<string>();
+   * q.push("a");
+   * q.push("b");
+   * q.at(1); // "b"
+   * ```
+   */
+  at(index: number): T | undefined {
+    if (!(index >= 0 && index < this.#length)) return undefined;
+    return this.#items[(this.#head + index) & this.#mask];
+  }
+
+  /**
+   * How many places `item` is behind the head, or -1 (a linear scan).
+   *
+   * @example
+   * ```ts
+   * import { RingQueue } from "./queue.ts";
+   * const q = new RingQueue<string>();
+   * q.push("a");
+   * q.push("b");
+   * q.indexOf("b"); // 1
+   * ```
+   */
+  indexOf(item: T): number {
+    for (let i = 0; i < this.#length; i++) {
+      if (this.#items[(this.#head + i) & this.#mask] === item) return i;
+    }
+    return -1;
   }
 
   /** Remove every item, returning them in FIFO order. */

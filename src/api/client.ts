@@ -55,15 +55,18 @@ function toRequest(service: string, task: TaskInput, options: RequestOptions): S
   };
 }
 
-/** Where one `execute` waits: a single object, since thousands may wait at once. */
+/**
+ * Where one `execute` waits. It keeps only the promise's `resolve` (thousands
+ * may wait at once): a failure resolves it with a rejected promise.
+ */
 class ExecuteSink<R> implements OutcomeSink {
-  constructor(readonly resolve: (value: R) => void, readonly reject: (error: unknown) => void) {}
+  constructor(readonly resolve: (value: R | Promise<never>) => void) {}
   settled(outcome: TaskOutcome): void {
     if (outcome.status === "ok") this.resolve(outcome.result as R);
-    else this.reject(new TaskExecutionError(outcome));
+    else this.resolve(Promise.reject(new TaskExecutionError(outcome)));
   }
   refused(error: Error): void {
-    this.reject(error);
+    this.resolve(Promise.reject(error));
   }
 }
 
@@ -138,8 +141,8 @@ export class Client {
     } catch (error) {
       return Promise.reject(error);
     }
-    const { promise, resolve, reject } = Promise.withResolvers<R>();
-    this.port.submit(submit, new ExecuteSink(resolve, reject));
+    const { promise, resolve } = Promise.withResolvers<R>();
+    this.port.submit(submit, new ExecuteSink(resolve));
     return promise;
   }
 

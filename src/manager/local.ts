@@ -29,13 +29,13 @@ export class LocalPort implements TaskPort {
 
   /** Read a record (a copy, so callers cannot change the manager's state). */
   get(id: string): Promise<TaskRecord | undefined> {
-    const record = this.manager.store.get(id);
+    const record = this.manager.get(id);
     return Promise.resolve(record && structuredClone(record));
   }
 
-  /** List records, newest first. */
+  /** List records: live tasks first, newest first; then finished ones, latest first. */
   list(query: { service?: string; state?: string; limit?: number } = {}): Promise<TaskRecord[]> {
-    const records = this.manager.store.list({
+    const records = this.manager.list({
       ...query,
       state: query.state as TaskState | undefined,
     });

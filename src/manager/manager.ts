@@ -10,8 +10,15 @@ import { Task, type TaskType } from "../task/define.ts";
 import { RuntimeErrorName, type TaskValidationError } from "../task/errors.ts";
 import { errorOutcome, type TaskOutcome } from "../task/outcome.ts";
 import { TaskControl, type TaskReport, type TaskRun } from "../task/protocol.ts";
-import { isTerminal, type TaskRecord, type TaskState, transition } from "../task/record.ts";
-import { MemoryTaskStore, type TaskStore } from "./store.ts";
+import {
+  appendLog,
+  EMPTY_LOG,
+  isTerminal,
+  type TaskRecord,
+  type TaskState,
+  transition,
+} from "../task/record.ts";
+import { MemoryTaskStore, newestMatching, type TaskQuery, type TaskStore } from "./store.ts";
 import type {
   OutcomeSink,
   ServiceEndpoint,
@@ -51,30 +58,43 @@ type ManagerMessage =
   | { kind: "service-changed"; service: string }
   | { kind: "close" };
 
-/** A task not yet ended, and what the manager needs to end it. */
-interface LiveTask {
-  record: TaskRecord;
-  type: TaskType;
-  lane: ServiceLane;
-  /** The current attempt's abort control; made at dispatch, so a queued task costs less. */
-  control: TaskControl | undefined;
-  /** Who submitted the task. */
-  sink: OutcomeSink | undefined;
-  /** Others waiting for the outcome by id. */
-  waiters?: OutcomeSink[];
-  timeout?: Deadline;
-  /** The handler of the current attempt has not reported `finished` yet. */
-  busy: boolean;
+/**
+ * A task a handler has been given: a parallel one, or the serial one holding
+ * its service (retries included). A serial task still waiting in its lane is
+ * only its record there, beside its submitter: a long queue costs the least.
+ */
+class LiveTask {
+  /**
+   * The abort control of the attempt whose handler has not reported
+   * `finished` yet; undefined while no handler works on the task.
+   */
+  control: TaskControl | undefined = undefined;
+  timeout: Deadline | undefined = undefined;
   /** Waiting for a retry; its timer, and whether it fired while the old attempt ran on. */
-  retry?: { timer: Deadline; due: boolean };
+  retry: { timer: Deadline; due: boolean } | undefined = undefined;
+
+  constructor(
+    readonly record: TaskRecord,
+    readonly type: TaskType,
+    readonly lane: ServiceLane,
+    /** Who submitted the task, until told the outcome. */
+    public sink: OutcomeSink | undefined,
+  ) {}
 }
+
+/** A task not yet ended: live, or the record of a serial task waiting in its lane. */
+type Unended = LiveTask | TaskRecord;
+
+const recordOf = (task: Unended): TaskRecord => task instanceof LiveTask ? task.record : task;
 
 /** Per-service routing state. */
 interface ServiceLane {
   endpoint: ServiceEndpoint;
   stopped: boolean;
-  /** Serial tasks waiting, in order (cancelled ones are skipped lazily). */
-  queue: RingQueue<LiveTask>;
+  /** Serial tasks waiting, in order (cancelled ones are skipped lazily)... */
+  waiting: RingQueue<TaskRecord>;
+  /** ...and who submitted each, slot for slot. */
+  submitters: RingQueue<OutcomeSink>;
   queued: number;
   /** The serial task holding the service, until its handler finishes. */
   holder: LiveTask | undefined;
@@ -105,7 +125,9 @@ const NO_ATTRIBUTES: Record<string, unknown> = Object.freeze({});
 export class TaskManager {
   readonly ref: ActorRef<ManagerMessage>;
   readonly store: TaskStore;
-  #live = new Map<string, LiveTask>();
+  #live = new Map<string, Unended>();
+  /** Those waiting by id (`wait`) for tasks not yet ended. */
+  #waiters = new Map<string, OutcomeSink[]>();
   #lanes = new Map<string, ServiceLane>();
   #ended = new RingQueue<TaskRecord>();
   #listeners = new Set<(event: TaskEvent) => void>();
@@ -161,6 +183,28 @@ export class TaskManager {
     return this.ref.ask<boolean>({ kind: "cancel", id }, { timeoutMs: 10_000 });
   }
 
+  /** The record of task `id`, live or finished (the manager's own object: copy it to hand out). */
+  get(id: string): TaskRecord | undefined {
+    const task = this.#live.get(id);
+    return task ? recordOf(task) : this.store.get(id);
+  }
+
+  /**
+   * Records matching `query`: tasks still queued or running first, newest
+   * first; then finished ones, the most recently finished first.
+   */
+  list(query: TaskQuery = {}): TaskRecord[] {
+    // An ended task whose handler has not returned yet is live and stored: list it once.
+    const live = newestMatching(
+      [...this.#live.values()],
+      (task) => isTerminal(recordOf(task).state) ? undefined : recordOf(task),
+      query,
+    );
+    const limit = query.limit ?? 100;
+    if (live.length >= limit) return live;
+    return live.concat(this.store.list({ ...query, limit: limit - live.length }));
+  }
+
   /** Services as clients see them. */
   services(): ServiceInfo[] {
     return [...this.#lanes.values()].map((lane) => this.#describe(lane));
@@ -202,7 +246,8 @@ export class TaskManager {
     this.#lanes.set(endpoint.name, {
       endpoint,
       stopped: false,
-      queue: new RingQueue(),
+      waiting: new RingQueue(),
+      submitters: new RingQueue(),
       queued: 0,
       holder: undefined,
       running: 0,
@@ -228,9 +273,9 @@ export class TaskManager {
       case "wait":
         return this.#wait(message.id, message.sink);
       case "unwait": {
-        const live = this.#live.get(message.id);
-        const index = live?.waiters?.indexOf(message.sink) ?? -1;
-        if (index >= 0) live?.waiters?.splice(index, 1);
+        const waiters = this.#waiters.get(message.id);
+        const index = waiters?.indexOf(message.sink) ?? -1;
+        if (index >= 0) waiters?.splice(index, 1);
         return;
       }
       case "timeout":
@@ -268,9 +313,8 @@ export class TaskManager {
       state: "queued",
       attempts: 0,
       createdAt: now,
-      log: [{ at: now, level: "info", message: "submitted", state: "queued" }],
+      log: EMPTY_LOG,
     };
-    this.store.save(record);
     sink.accepted?.(id);
     if (this.#closed) {
       return this.#refuse(
@@ -333,18 +377,8 @@ export class TaskManager {
       }
       record.timeoutMs = timeoutMs;
     }
-    const live: LiveTask = {
-      record,
-      type,
-      lane,
-      control: undefined,
-      sink,
-      busy: false,
-    };
-    this.#live.set(id, live);
-    if (type.parallel) return this.#dispatch(live);
+    if (type.parallel) return this.#dispatch(this.#admit(record, type, lane, sink));
     if (lane.queued >= this.#maxQueued) {
-      this.#live.delete(id);
       return this.#refuse(
         record,
         sink,
@@ -353,26 +387,32 @@ export class TaskManager {
       );
     }
     if (lane.holder) {
-      lane.queue.push(live);
+      lane.waiting.push(record);
+      lane.submitters.push(sink);
       lane.queued++;
+      this.#live.set(id, record);
       this.#emit(record);
     } else {
-      lane.holder = live;
-      this.#dispatch(live);
+      lane.holder = this.#admit(record, type, lane, sink);
+      this.#dispatch(lane.holder);
     }
+  }
+
+  /** A task a handler is about to get. */
+  #admit(record: TaskRecord, type: TaskType, lane: ServiceLane, sink?: OutcomeSink): LiveTask {
+    const live = new LiveTask(record, type, lane, sink);
+    this.#live.set(record.id, live);
+    return live;
   }
 
   /** End a task that cannot be run, before it reached any queue. */
   #refuse(record: TaskRecord, sink: OutcomeSink, ename: string, evalue: string): void {
-    const outcome = errorOutcome(record.id, ename, evalue);
-    this.#end(record, outcome, "failed");
-    sink.settled(outcome);
+    this.#finish(record, sink, errorOutcome(record.id, ename, evalue), "failed");
   }
 
   #dispatch(live: LiveTask): void {
     const { record, lane } = live;
     record.attempts++;
-    live.busy = true;
     live.retry = undefined;
     lane.running++;
     const run: TaskRun = {
@@ -385,7 +425,7 @@ export class TaskManager {
       replyTo: this.ref,
     };
     if (!lane.endpoint.ref.tell(run)) {
-      live.busy = false;
+      live.control = undefined;
       lane.running--;
       const evalue = lane.endpoint.ref.isAlive
         ? `service '${lane.endpoint.name}' is overloaded: its mailbox is full`
@@ -393,14 +433,14 @@ export class TaskManager {
       const ename = lane.endpoint.ref.isAlive
         ? RuntimeErrorName.QueueFull
         : RuntimeErrorName.ServiceStopped;
-      this.#finish(live, errorOutcome(record.id, ename, evalue), "failed");
+      this.#finishLive(live, errorOutcome(record.id, ename, evalue), "failed");
       this.#release(live);
     }
   }
 
   #started(id: string): void {
     const live = this.#live.get(id);
-    if (!live || live.record.state !== "queued") return;
+    if (!(live instanceof LiveTask) || live.record.state !== "queued") return;
     this.#markRunning(live);
     const timeoutMs = live.record.timeoutMs;
     if (timeoutMs !== undefined) {
@@ -421,8 +461,9 @@ export class TaskManager {
 
   #finished(id: string, outcome: TaskOutcome): void {
     const live = this.#live.get(id);
-    if (!live) return;
-    live.busy = false;
+    if (!(live instanceof LiveTask)) return;
+    const control = live.control;
+    live.control = undefined;
     live.lane.running--;
     live.timeout?.cancel();
     if (live.retry) {
@@ -433,18 +474,17 @@ export class TaskManager {
     // A synchronous handler sends no "started": it ran, and has finished.
     if (live.record.state === "queued") this.#markRunning(live);
     if (!isTerminal(live.record.state)) {
-      if (outcome.status === "error" && this.#retryable(live)) {
+      if (outcome.status === "error" && !control?.aborted && this.#retryable(live)) {
         this.#scheduleRetry(live, `${outcome.ename}: ${outcome.evalue}`);
         return;
       }
-      this.#finish(live, outcome, outcome.status === "ok" ? "succeeded" : "failed");
+      this.#finishLive(live, outcome, outcome.status === "ok" ? "succeeded" : "failed");
     }
     this.#release(live);
   }
 
   #retryable(live: LiveTask): boolean {
-    return live.record.attempts <= live.type.retries && !live.control?.aborted &&
-      !live.lane.stopped && !this.#closed;
+    return live.record.attempts <= live.type.retries && !live.lane.stopped && !this.#closed;
   }
 
   #scheduleRetry(live: LiveTask, reason: string): void {
@@ -467,14 +507,15 @@ export class TaskManager {
 
   #retry(id: string): void {
     const live = this.#live.get(id);
-    if (!live?.retry) return;
-    if (live.busy) live.retry.due = true;
+    if (!(live instanceof LiveTask) || !live.retry) return;
+    if (live.control) live.retry.due = true;
     else this.#dispatch(live);
   }
 
   #timeout(id: string, attempt: number): void {
     const live = this.#live.get(id);
-    if (!live || live.record.state !== "running" || live.record.attempts !== attempt) return;
+    if (!(live instanceof LiveTask) || live.record.state !== "running") return;
+    if (live.record.attempts !== attempt) return;
     const evalue = `task exceeded its timeout of ${live.record.timeoutMs} ms`;
     live.control?.abort(new DOMException(evalue, "TimeoutError"));
     if (live.record.attempts <= live.type.retries) {
@@ -482,28 +523,38 @@ export class TaskManager {
       this.#scheduleRetry(live, evalue);
       return;
     }
-    this.#finish(live, errorOutcome(id, RuntimeErrorName.Timeout, evalue), "failed");
+    this.#finishLive(live, errorOutcome(id, RuntimeErrorName.Timeout, evalue), "failed");
   }
 
   #cancel(id: string): boolean {
-    const live = this.#live.get(id);
-    if (!live || isTerminal(live.record.state)) return false;
+    const task = this.#live.get(id);
+    if (!task || isTerminal(recordOf(task).state)) return false;
     const evalue = "the task was cancelled";
-    live.control?.abort(new DOMException(evalue, "AbortError"));
-    live.timeout?.cancel();
-    live.retry?.timer.cancel();
-    live.retry = undefined;
-    const waitingInQueue = !live.type.parallel && live.lane.holder !== live;
-    if (waitingInQueue) live.lane.queued--;
-    this.#finish(live, errorOutcome(id, RuntimeErrorName.Cancelled, evalue), "cancelled");
-    if (!live.busy) this.#release(live);
+    const outcome = errorOutcome(id, RuntimeErrorName.Cancelled, evalue);
+    if (!(task instanceof LiveTask)) {
+      // Waiting in its lane: it ends now, and its slot is skipped when reached.
+      const lane = this.#lanes.get(task.service) as ServiceLane;
+      const submitter = lane.submitters.at(lane.waiting.indexOf(task));
+      lane.queued--;
+      this.#live.delete(id);
+      this.#finish(task, submitter, outcome, "cancelled");
+      return true;
+    }
+    task.control?.abort(new DOMException(evalue, "AbortError"));
+    task.timeout?.cancel();
+    task.retry?.timer.cancel();
+    task.retry = undefined;
+    this.#finishLive(task, outcome, "cancelled");
+    if (!task.control) this.#release(task);
     return true;
   }
 
   #wait(id: string, sink: OutcomeSink): void {
-    const live = this.#live.get(id);
-    if (live && !isTerminal(live.record.state)) {
-      (live.waiters ??= []).push(sink);
+    const task = this.#live.get(id);
+    if (task && !isTerminal(recordOf(task).state)) {
+      const waiters = this.#waiters.get(id);
+      if (waiters) waiters.push(sink);
+      else this.#waiters.set(id, [sink]);
       return;
     }
     const outcome = this.store.get(id)?.outcome;
@@ -514,9 +565,10 @@ export class TaskManager {
   }
 
   #log(id: string, entry: TaskRecord["log"][number]): void {
-    const record = this.#live.get(id)?.record ?? this.store.get(id);
+    const record = this.get(id);
     if (!record) return;
-    record.log.push(entry);
+    appendLog(record, entry);
+    if (isTerminal(record.state)) this.store.save(record);
     if (this.#listeners.size > 0) this.#send({ kind: "log", id, entry });
   }
 
@@ -529,34 +581,45 @@ export class TaskManager {
   #stopLane(lane: ServiceLane, evalue: string): void {
     if (lane.stopped) return;
     lane.stopped = true;
-    for (const live of [...this.#live.values()]) {
-      if (live.lane !== lane) continue;
-      live.control?.abort(new DOMException(evalue, "AbortError"));
-      live.timeout?.cancel();
-      live.retry?.timer.cancel();
-      if (!isTerminal(live.record.state)) {
-        this.#finish(
-          live,
-          errorOutcome(live.record.id, RuntimeErrorName.ServiceStopped, evalue),
-          "failed",
-        );
-      }
-      this.#live.delete(live.record.id);
+    const stopped = (id: string) => errorOutcome(id, RuntimeErrorName.ServiceStopped, evalue);
+    for (const task of [...this.#live.values()]) {
+      if (!(task instanceof LiveTask) || task.lane !== lane) continue;
+      task.control?.abort(new DOMException(evalue, "AbortError"));
+      task.timeout?.cancel();
+      task.retry?.timer.cancel();
+      if (!isTerminal(task.record.state)) this.#finishLive(task, stopped(task.record.id), "failed");
+      this.#live.delete(task.record.id);
     }
-    lane.queue.drain();
+    for (let record = lane.waiting.shift(); record; record = lane.waiting.shift()) {
+      const submitter = lane.submitters.shift();
+      if (record.state !== "queued") continue; // cancelled while waiting
+      this.#live.delete(record.id);
+      this.#finish(record, submitter, stopped(record.id), "failed");
+    }
     lane.queued = 0;
     lane.holder = undefined;
     lane.running = 0;
   }
 
-  /** End a task: record its outcome and tell whoever waits. */
-  #finish(live: LiveTask, outcome: TaskOutcome, state: TaskState): void {
-    const { sink, waiters } = live;
-    live.sink = undefined;
-    live.waiters = undefined;
-    this.#end(live.record, outcome, state);
-    sink?.settled(outcome);
+  /** End a task: record its outcome, and tell its submitter and whoever waits by id. */
+  #finish(
+    record: TaskRecord,
+    submitter: OutcomeSink | undefined,
+    outcome: TaskOutcome,
+    state: TaskState,
+  ): void {
+    const waiters = this.#waiters.get(record.id);
+    this.#waiters.delete(record.id);
+    this.#end(record, outcome, state);
+    submitter?.settled(outcome);
     for (const waiter of waiters ?? []) waiter.settled(outcome);
+  }
+
+  /** `#finish` a task a handler has: its submitter is told once, whatever reports later. */
+  #finishLive(live: LiveTask, outcome: TaskOutcome, state: TaskState): void {
+    const submitter = live.sink;
+    live.sink = undefined;
+    this.#finish(live.record, submitter, outcome, state);
   }
 
   #end(record: TaskRecord, outcome: TaskOutcome, state: TaskState): void {
@@ -566,6 +629,7 @@ export class TaskManager {
     record.outcome = outcome;
     record.finishedAt = now;
     record.expiresAt = now + this.#ttlMs;
+    this.store.save(record);
     this.#ended.push(record);
     this.#evict(now);
     this.#emit(record);
@@ -576,16 +640,19 @@ export class TaskManager {
    * a serial one, hand the service to the next in line.
    */
   #release(live: LiveTask): void {
-    if (live.busy || !isTerminal(live.record.state)) return;
+    if (live.control || !isTerminal(live.record.state)) return;
     this.#live.delete(live.record.id);
     const { lane } = live;
     if (lane.holder !== live) return;
     lane.holder = undefined;
-    for (let next = lane.queue.shift(); next; next = lane.queue.shift()) {
-      if (next.record.state !== "queued") continue; // cancelled while waiting
+    for (let record = lane.waiting.shift(); record; record = lane.waiting.shift()) {
+      const submitter = lane.submitters.shift();
+      if (record.state !== "queued") continue; // cancelled while waiting
       lane.queued--;
-      lane.holder = next;
-      this.#dispatch(next);
+      // Its type was resolved when it was submitted, and a service's handlers stay.
+      const type = lane.endpoint.resolve(record.type) as TaskType;
+      lane.holder = this.#admit(record, type, lane, submitter);
+      this.#dispatch(lane.holder);
       return;
     }
   }

@@ -10,8 +10,11 @@ export interface TaskQuery {
 }
 
 /**
- * Storage of task records. The manager is the only writer; it calls `save`
- * after every change of a record.
+ * Storage of finished task records: their history, kept as the manager's
+ * retention says. The manager is the only writer: it saves a record when its
+ * task ends, again after any later change (a late log line), and deletes it
+ * when it expires. Tasks still queued or running are held by the manager
+ * itself, so a queue of waiting tasks costs no store entries.
  */
 export interface TaskStore {
   get(id: string): TaskRecord | undefined;
@@ -54,17 +57,37 @@ export class MemoryTaskStore implements TaskStore {
     this.#records.delete(id);
   }
 
-  /** Matching records, newest first. */
+  /** Matching records, the most recently saved first. */
   list(query: TaskQuery = {}): TaskRecord[] {
-    const limit = query.limit ?? 100;
-    const all = [...this.#records.values()];
-    const out: TaskRecord[] = [];
-    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
-      const record = all[i];
-      if (query.service !== undefined && record.service !== query.service) continue;
-      if (query.state !== undefined && record.state !== query.state) continue;
-      out.push(record);
-    }
-    return out;
+    return newestMatching([...this.#records.values()], (record) => record, query);
   }
+}
+
+/**
+ * Up to `query.limit` (default 100) records of `items` that match `query`,
+ * from the last item back.
+ *
+ * @example
+ * ```ts
+ * import { newestMatching } from "./store.ts";
+ * import type { TaskRecord } from "../task/record.ts";
+ * declare const records: TaskRecord[];
+ * newestMatching(records, (record) => record, { state: "failed", limit: 10 });
+ * ```
+ */
+export function newestMatching<T>(
+  items: readonly T[],
+  recordOf: (item: T) => TaskRecord | undefined,
+  query: TaskQuery,
+): TaskRecord[] {
+  const limit = query.limit ?? 100;
+  const out: TaskRecord[] = [];
+  for (let i = items.length - 1; i >= 0 && out.length < limit; i--) {
+    const record = recordOf(items[i]);
+    if (record === undefined) continue;
+    if (query.service !== undefined && record.service !== query.service) continue;
+    if (query.state !== undefined && record.state !== query.state) continue;
+    out.push(record);
+  }
+  return out;
 }

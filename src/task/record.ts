@@ -37,7 +37,12 @@ export interface TaskRecord {
   finishedAt?: number;
   /** When the record will be forgotten (set once it is terminal). */
   expiresAt?: number;
-  log: TaskLogEntry[];
+  /**
+   * What happened since the task was queued at `createdAt`: state changes
+   * and the handler's messages. Empty (and shared) until the first entry, so
+   * a queued task costs no log.
+   */
+  log: readonly TaskLogEntry[];
   outcome?: TaskOutcome;
 }
 
@@ -48,6 +53,24 @@ const NEXT: Record<TaskState, readonly TaskState[]> = {
   failed: [],
   cancelled: [],
 };
+
+/** The log of every record that has none yet; `appendLog` replaces it on the first entry. */
+export const EMPTY_LOG: readonly TaskLogEntry[] = Object.freeze([]);
+
+/**
+ * Add `entry` to the log of `record`.
+ *
+ * @example
+ * ```ts
+ * import { appendLog, type TaskRecord } from "./record.ts";
+ * declare const record: TaskRecord;
+ * appendLog(record, { at: Date.now(), level: "info", message: "calibrating" });
+ * ```
+ */
+export function appendLog(record: TaskRecord, entry: TaskLogEntry): void {
+  if (record.log === EMPTY_LOG) record.log = [entry];
+  else (record.log as TaskLogEntry[]).push(entry);
+}
 
 /**
  * Whether a record in `state` has ended.
@@ -79,5 +102,5 @@ export function transition(record: TaskRecord, state: TaskState, at: number, mes
     throw new Error(`task ${record.id}: illegal transition ${record.state} → ${state}`);
   }
   record.state = state;
-  record.log.push({ at, level: state === "failed" ? "error" : "info", message, state });
+  appendLog(record, { at, level: state === "failed" ? "error" : "info", message, state });
 }
