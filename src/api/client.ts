@@ -161,7 +161,7 @@ export class Client {
     return this.port.cancel(id);
   }
 
-  /** Recent task records, newest first. */
+  /** Task records: queued and running ones first, newest first; then finished ones, latest first. */
   tasks(query: { service?: string; state?: string; limit?: number } = {}): Promise<TaskRecord[]> {
     return this.port.list(query);
   }

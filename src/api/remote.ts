@@ -155,7 +155,7 @@ export class RemotePort implements TaskPort {
     return (reply as { record: TaskRecord | null }).record ?? undefined;
   }
 
-  /** Records, newest first. */
+  /** Records: live tasks first, newest first; then finished ones, latest first. */
   async list(
     query: { service?: string; state?: string; limit?: number } = {},
   ): Promise<TaskRecord[]> {

@@ -67,7 +67,7 @@ export interface TaskPort {
   submit(request: SubmitRequest, sink: OutcomeSink): void;
   /** The record of task `id`, if still retained. */
   get(id: string): Promise<TaskRecord | undefined>;
-  /** Records, newest first. */
+  /** Records: live tasks first, newest first; then finished ones, latest first. */
   list(query?: { service?: string; state?: string; limit?: number }): Promise<TaskRecord[]>;
   /** Wait for task `id` to end; `undefined` if no such task is retained. */
   wait(id: string, signal?: AbortSignal): Promise<TaskOutcome | undefined>;
