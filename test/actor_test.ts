@@ -19,18 +19,18 @@ Deno.test("ring queue keeps FIFO order across growth and wrap-around", () => {
 Deno.test("ring queue: random access, search, and reuse after a burst drained", () => {
   const queue = new RingQueue<string>();
   for (let round = 0; round < 2; round++) {
-    // A burst past the kept size: emptied, the queue gives its array back and starts again.
-    for (let i = 0; i < 5_000; i++) queue.push(`item ${i}`);
+    // A burst past 64k slots: emptied, the queue gives its array back and starts again.
+    for (let i = 0; i < 70_000; i++) queue.push(`item ${i}`);
     assert.equal(queue.shift(), "item 0");
     assert.equal(queue.at(0), "item 1");
-    assert.equal(queue.at(4_998), "item 4999");
-    assert.equal(queue.at(4_999), undefined);
+    assert.equal(queue.at(69_998), "item 69999");
+    assert.equal(queue.at(69_999), undefined);
     assert.equal(queue.at(-1), undefined);
     assert.equal(queue.indexOf("item 10"), 9);
     assert.equal(queue.indexOf("item 0"), -1);
     let count = 0;
     while (queue.shift() !== undefined) count++;
-    assert.equal(count, 4_999);
+    assert.equal(count, 69_999);
     assert.equal(queue.length, 0);
   }
 });

@@ -1,9 +1,11 @@
 // Shared by every queue that has never held an item, so an idle queue allocates nothing.
 const UNALLOCATED: never[] = [];
 
-// A queue that grew past this many slots gives its array back when it empties,
-// so a burst does not pin its peak memory, and starts again at this size.
-const KEPT_SLOTS = 1024;
+// A queue that grew past this many slots (512 KB) gives its array back when it
+// empties, so a burst does not pin its peak memory; then it starts again small.
+// Below it, a queue that fills and drains in cycles keeps its array.
+const RELEASE_ABOVE = 65_536;
+const RESTART_MASK = 1_023;
 
 /**
  * A growable ring buffer: O(1) push and shift without the O(n) cost of
@@ -52,9 +54,9 @@ export class RingQueue<T> {
     const item = this.#items[this.#head];
     this.#items[this.#head] = undefined; // let the item be collected
     this.#head = (this.#head + 1) & this.#mask;
-    if (--this.#length === 0 && this.#mask >= KEPT_SLOTS) {
+    if (--this.#length === 0 && this.#mask >= RELEASE_ABOVE) {
       this.#items = UNALLOCATED;
-      this.#mask = KEPT_SLOTS - 1;
+      this.#mask = RESTART_MASK;
       this.#head = 0;
     }
     return item;
