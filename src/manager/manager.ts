@@ -474,7 +474,7 @@ export class TaskManager {
     // A synchronous handler sends no "started": it ran, and has finished.
     if (live.record.state === "queued") this.#markRunning(live);
     if (!isTerminal(live.record.state)) {
-      if (outcome.status === "error" && !control?.aborted && this.#retryable(live)) {
+      if (outcome.status === "error" && this.#retryable(live, control)) {
         this.#scheduleRetry(live, `${outcome.ename}: ${outcome.evalue}`);
         return;
       }
@@ -483,8 +483,10 @@ export class TaskManager {
     this.#release(live);
   }
 
-  #retryable(live: LiveTask): boolean {
-    return live.record.attempts <= live.type.retries && !live.lane.stopped && !this.#closed;
+  /** Whether a failed attempt is tried again: not if it was aborted (cancel, stop, timeout). */
+  #retryable(live: LiveTask, attempt: TaskControl | undefined): boolean {
+    return live.record.attempts <= live.type.retries && !attempt?.aborted && !live.lane.stopped &&
+      !this.#closed;
   }
 
   #scheduleRetry(live: LiveTask, reason: string): void {
