@@ -46,7 +46,7 @@ import { startNactPipeline } from "./nact_peer.ts";
 /** Items per figure: queued tasks or spawned actors. */
 export const COUNT = 100_000;
 
-/** What a child reports: bytes added by the load, after garbage collection. */
+/** What a child reports: bytes the load added, read as its `Reading` says. */
 export interface MemoryDelta {
   rss: number;
   heapUsed: number;
@@ -80,6 +80,8 @@ const REDUCER_TIMEOUT_MS = 90_000;
 /** The memory reducer's second GC comes 8 s after its first (`--memory-reducer-delay-ms`). */
 const REDUCER_SECOND_GC_MS = 10_000;
 
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 function youngGenerationBytes(): number {
   return v8.getHeapSpaceStatistics().find((space) => space.space_name === "new_space")
     ?.space_size ?? 0;
@@ -103,6 +105,8 @@ async function loaded(youngBefore: number): Promise<Deno.MemoryUsage> {
     }
     return Deno.memoryUsage();
   }
+  // The load grew the young generation far past this; V8 shrinking it back
+  // is the sign that its memory reducer has run.
   const shrunk = Math.max(4 * youngBefore, 2e6);
   const deadline = performance.now() + REDUCER_TIMEOUT_MS;
   while (youngGenerationBytes() > shrunk) {
@@ -122,8 +126,6 @@ async function measureLoad(build: () => Promise<void> | void): Promise<MemoryDel
   await build();
   return delta(before, await loaded(youngBefore));
 }
-
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function delta(before: Deno.MemoryUsage, after: Deno.MemoryUsage): MemoryDelta {
   return { rss: after.rss - before.rss, heapUsed: after.heapUsed - before.heapUsed };
