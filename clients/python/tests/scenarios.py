@@ -1,0 +1,490 @@
+"""Scenarios of the Python client against a real Zest server, one per run:
+
+    ZEST_URL=... ZEST_TOKEN=... /usr/bin/python3 clients/python/tests/scenarios.py NAME
+
+``test/python_client_test.ts`` starts the server (``test/fixtures/python_client.config.ts``:
+``greeter``, ``lab`` with Sleep/Sum/Fail, ``gate``; at most 2 queued serial tasks per service)
+and runs them. A scenario prints what the test waits for, raises AssertionError when the client
+misbehaves, and prints ``ok NAME`` when all went as expected. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import zest_client  # noqa: E402
+from zest_client import (  # noqa: E402
+    AsyncClient,
+    BadRequestError,
+    Client,
+    ConfigError,
+    PayloadTooLargeError,
+    QueueFullError,
+    RefusedError,
+    ServerStoppingError,
+    TaskExecutionError,
+    TaskTimeoutError,
+    TaskValidationError,
+    UnauthorizedError,
+    UnknownServiceError,
+    UnknownTaskError,
+    UnknownTaskTypeError,
+    ZestConnectionError,
+    ZestError,
+)
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+WRONG_TOKEN = "wrong-token-0123456789abcdef"
+
+
+def raises(exception: type[BaseException], call, *args, **kwargs) -> BaseException:
+    """Run call and return the exception it raised, which must be an `exception`."""
+    try:
+        value = call(*args, **kwargs)
+    except exception as error:
+        return error
+    raise AssertionError(f"expected {exception.__name__}, got the value {value!r}")
+
+
+async def araises(exception: type[BaseException], awaitable) -> BaseException:
+    try:
+        value = await awaitable
+    except exception as error:
+        return error
+    raise AssertionError(f"expected {exception.__name__}, got the value {value!r}")
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+# --- scenarios -----------------------------------------------------------------------------------
+
+
+def sync_client() -> None:
+    """Client: execute, request, result, outcome, status, tasks, services, cancel, failures."""
+    with Client() as client:
+        assert client.execute("greeter", "Greeting", {"name": "Ada"}) == "Hello Ada from greeter"
+        assert client.execute("greeter", {"type": "Greeting", "fields": {"name": "Bo"}}) == "Hello Bo from greeter"
+
+        request = client.request("lab", "Sleep", {"ms": 200}, attributes={"by": "python"})
+        assert UUID.match(request.task_id), request.task_id
+        assert request.result(timeout=30) == 200
+        assert request.outcome == {"status": "ok", "id": request.task_id, "result": 200}
+        assert request.done()
+        record = client.status(request.task_id)
+        assert record["state"] == "succeeded" and record["attributes"] == {"by": "python"}, record
+
+        failed = raises(TaskExecutionError, client.execute, "lab", "Fail", {"message": "no lock"})
+        assert (failed.ename, failed.evalue) == ("RangeError", "no lock"), failed
+        assert "RangeError: no lock" in failed.traceback and str(failed) == "RangeError: no lock"
+        assert failed.outcome["status"] == "error" and UUID.match(failed.task_id)
+
+        timed = raises(TaskExecutionError, client.execute, "lab", "Sleep", {"ms": 10_000}, timeout_ms=50)
+        assert timed.ename == "TimeoutError", timed
+
+        slow = client.request("lab", "Sleep", {"ms": 30_000})
+        late = raises(TaskTimeoutError, slow.result, timeout=0.3)
+        assert isinstance(late, TimeoutError) and late.task_id == slow.task_id
+        assert slow.outcome is None and client.outcome(slow.task_id) is None
+        assert slow.cancel() is True
+        cancelled = raises(TaskExecutionError, slow.result, timeout=30)
+        assert cancelled.ename == "CancelledError", cancelled
+        assert client.cancel(slow.task_id) is False
+        assert client.outcome(slow.task_id, wait=None)["ename"] == "CancelledError"
+
+        listed = client.tasks(service="lab", limit=2)
+        assert len(listed) == 2 and all(r["service"] == "lab" for r in listed), listed
+        assert {r["id"] for r in client.tasks(state="cancelled")} >= {slow.task_id}
+        names = [s["name"] for s in client.services()]
+        assert names == ["greeter", "lab", "gate"], names
+        sum_type = next(t for s in client.services() if s["name"] == "lab" for t in s["taskTypes"] if t["name"] == "Sum")
+        assert sum_type["schema"]["properties"]["unit"]["enum"] == ["V", "Hz"]
+
+        # numpy-like values (anything with tolist) are sent as JSON
+        class Scalar:
+            def tolist(self) -> float:
+                return 2.5
+
+        assert client.execute("lab", "Sum", {"a": Scalar(), "b": 1}) == "3.5 V"
+        raises(ValueError, client.request, "lab", "Sum", {"a": float("nan"), "b": 1})
+        raises(TypeError, client.request, "", "Sum", {})
+        raises(TypeError, client.request, "lab", 42)
+        raises(ValueError, client.request, "lab", "Sum", {"a": 1, "b": 1}, timeout_ms=0)
+
+
+def refusals() -> None:
+    """Every refusal is a RefusedError with the status and the server's reason."""
+    client = Client()
+    invalid = raises(TaskValidationError, client.request, "lab", "Sum", {"a": "1"})
+    assert invalid.status == 422 and isinstance(invalid, ValueError)
+    assert invalid.fields == ["a", "b"], invalid.fields
+    assert "invalid Sum: a: " in str(invalid) and "b: " in str(invalid), str(invalid)
+    assert invalid.issues[0]["path"] == "a" and invalid.issues[0]["message"], invalid.issues
+
+    unknown = raises(UnknownServiceError, client.request, "nope", "Sum", {})
+    assert unknown.status == 404 and "no service named 'nope'" in unknown.error, unknown
+    assert unknown.name == "UnknownServiceError" and isinstance(unknown, LookupError)
+    unknown_type = raises(UnknownTaskTypeError, client.execute, "lab", "Nope", {})
+    assert "service 'lab' has no task type 'Nope'" in str(unknown_type)
+    for call in (client.status, client.outcome, client.cancel):
+        missing = raises(UnknownTaskError, call, "no-such-task")
+        assert missing.status == 404 and "no-such-task" in missing.error, missing
+
+    bad = raises(BadRequestError, client.tasks, limit=0)
+    assert bad.status == 400 and "limit" in bad.error, bad
+    # The fixture's server takes bodies up to 64 KiB.
+    big = raises(PayloadTooLargeError, client.request, "greeter", "Greeting", {"name": "x" * 100_000})
+    assert big.status == 413 and "limit" in big.error, big
+
+    # A full queue: one Sleep runs, two wait (the fixture's limit), the next is refused.
+    held = [client.request("lab", "Sleep", {"ms": 30_000}) for _ in range(3)]
+    try:
+        full = raises(QueueFullError, client.request, "lab", "Sleep", {"ms": 1})
+        assert full.status == 429 and full.name == "QueueFullError", full
+        assert "service 'lab' has 2 serial tasks waiting (limit 2)" in str(full), str(full)
+    finally:
+        for request in held:
+            request.cancel()
+
+    for error in (invalid, unknown, bad, big):
+        assert isinstance(error, RefusedError) and isinstance(error, ZestError)
+
+    raises(ConfigError, Client, url="ftp://example.org")
+    raises(ConfigError, Client, token="short")
+
+
+def wrong_token() -> None:
+    """A wrong token: 401, said plainly, on every way in (HTTP sync, async, WebSocket)."""
+    client = Client(token=WRONG_TOKEN)
+    refused = raises(UnauthorizedError, client.services)
+    assert refused.status == 401 and "the token argument" in str(refused), str(refused)
+    raises(UnauthorizedError, client.request, "greeter", "Greeting", {"name": "Ada"})
+    raises(UnauthorizedError, client.watch().open)
+
+    async def run() -> None:
+        async with AsyncClient(token=WRONG_TOKEN) as ac:
+            await araises(UnauthorizedError, ac.execute("greeter", "Greeting", {"name": "Ada"}))
+            await araises(UnauthorizedError, ac.watch().open())
+
+    asyncio.run(run())
+
+
+def token_file() -> None:
+    """Without ZEST_TOKEN, the token comes from .zest/token in the working directory or a parent."""
+    assert "ZEST_TOKEN" not in os.environ
+    assert Client().execute("greeter", "Greeting", {"name": "Cy"}) == "Hello Cy from greeter"
+    explicit = Client(token=WRONG_TOKEN)  # an argument wins over the file
+    raises(UnauthorizedError, explicit.services)
+
+
+def no_token() -> None:
+    """Nowhere to find a token: a ConfigError that says where the client looked."""
+    missing = raises(ConfigError, Client)
+    assert "ZEST_TOKEN" in str(missing) and ".zest/token" in str(missing), str(missing)
+
+
+def async_client() -> None:
+    """AsyncClient in asyncio.run's loop: request/await, many at once, failures, refusals."""
+
+    async def run() -> None:
+        async with AsyncClient() as ac:
+            request = await ac.request("greeter", "Greeting", {"name": "Ada"})
+            assert UUID.match(request.task_id)
+            assert await request == "Hello Ada from greeter"
+            assert request.outcome["status"] == "ok"
+            results = await asyncio.gather(*(ac.execute("lab", "Sum", {"a": i, "b": 1}) for i in range(50)))
+            assert results == [f"{i + 1} V" for i in range(50)], results
+            failed = await araises(TaskExecutionError, ac.execute("lab", "Fail", {}))
+            assert (failed.ename, failed.evalue) == ("RangeError", "it broke")
+            await araises(TaskValidationError, ac.request("lab", "Sum", {"a": 1}))
+            await araises(UnknownServiceError, ac.request("nope", "Sum", {}))
+            await araises(UnknownTaskError, ac.status("no-such-task"))
+
+            slow = await ac.request("lab", "Sleep", {"ms": 30_000})
+            await araises(TaskTimeoutError, slow.result(timeout=0.3))
+            assert await slow.done() is False
+            assert await slow.cancel() is True
+            cancelled = await araises(TaskExecutionError, slow)
+            assert cancelled.ename == "CancelledError"
+            assert (await ac.status(slow.task_id))["state"] == "cancelled"
+            assert [s["name"] for s in await ac.services()] == ["greeter", "lab", "gate"]
+            assert len(await ac.tasks(service="greeter", limit=1)) == 1
+
+    asyncio.run(run())
+
+
+def inside_running_loop() -> None:
+    """As in a notebook cell: a loop already runs; both clients and watch work inside it."""
+
+    async def cell() -> None:
+        async with AsyncClient() as ac:
+            request = await ac.request("lab", "Sleep", {"ms": 30_000})
+
+            async def meanwhile() -> None:
+                # Runs only if waiting for the Sleep leaves the loop free; then ends the Sleep.
+                assert await ac.execute("greeter", "Greeting", {"name": "Al"}) == "Hello Al from greeter"
+                assert await request.cancel() is True
+
+            waited, _ = await asyncio.gather(
+                araises(TaskExecutionError, request.result(timeout=60)), meanwhile()
+            )
+            assert waited.ename == "CancelledError", waited
+
+        client = Client()  # the blocking client, called from inside the running loop
+        assert client.execute("greeter", "Greeting", {"name": "Jo"}) == "Hello Jo from greeter"
+        with client.watch(service="lab") as events:
+            request = client.request("lab", "Sum", {"a": 1, "b": 2})
+            seen = next_task_event(events, request.task_id)
+            assert seen["record"]["service"] == "lab"
+
+    asyncio.run(cell())
+
+
+def next_task_event(events, task_id: str) -> dict:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        event = events.get(timeout=max(0.01, deadline - time.monotonic()))
+        if event.get("kind") == "task" and event["record"]["id"] == task_id:
+            return event
+    raise AssertionError(f"no event for task {task_id}")
+
+
+def watch() -> None:
+    """Live events, sync and async: task changes, filtered by service."""
+    client = Client()
+    with client.watch(service="lab") as events:
+        request = client.request("lab", "Sleep", {"ms": 50})
+        states = []
+        while "succeeded" not in states:
+            event = next_task_event(events, request.task_id)
+            states.append(event["record"]["state"])
+        assert states[-1] == "succeeded", states
+        client.execute("greeter", "Greeting", {"name": "Ada"})  # another service: filtered out
+        marker = client.request("lab", "Sum", {"a": 0, "b": 0})
+        event = events.get(timeout=30)
+        while event.get("kind") != "task":
+            event = events.get(timeout=30)
+        assert event["record"]["service"] == "lab", event
+        next_task_event(events, marker.task_id)
+
+    async def run() -> None:
+        async with AsyncClient() as ac, ac.watch() as events:
+            request = await ac.request("greeter", "Greeting", {"name": "Ada"})
+            async for event in events:
+                if event.get("kind") == "task" and event["record"]["id"] == request.task_id:
+                    if event["record"]["state"] == "succeeded":
+                        break
+
+    asyncio.run(asyncio.wait_for(run(), 30))
+
+
+def display() -> None:
+    """display_outcome hands each MIME bundle to IPython.display, displays then the result's."""
+    import IPython.display
+
+    shown = []
+    IPython.display.display = lambda data, metadata=None, raw=False: shown.append((data, metadata, raw))
+    outcome = {
+        "status": "ok",
+        "id": "t",
+        "result": None,
+        "execution": {
+            "code": "plot()",
+            "executionCount": 1,
+            "stdout": "",
+            "stderr": "",
+            "displays": [{"data": {"image/png": "iVBO", "text/plain": "<Figure>"}, "metadata": {"image/png": {"width": 9}}}],
+            "executeResult": {"data": {"text/html": "<b>hi</b>", "text/plain": "hi"}, "metadata": {}},
+        },
+    }
+    zest_client.display_outcome(outcome)
+    assert shown == [
+        ({"image/png": "iVBO", "text/plain": "<Figure>"}, {"image/png": {"width": 9}}, True),
+        ({"text/html": "<b>hi</b>", "text/plain": "hi"}, {}, True),
+    ], shown
+    zest_client.display_outcome({"status": "ok", "id": "t", "result": 1})  # no execution: nothing
+    assert len(shown) == 2
+
+
+def kernel_display() -> None:
+    """A kernel task's displays, shown with one call (server: test/fixtures/kernel.config.ts)."""
+    import IPython.display
+
+    shown = []
+    IPython.display.display = lambda data, metadata=None, raw=False: shown.append(data)
+    client = Client()
+    request = client.request("py", "ShowImage", {"times": 2})
+    request.display(timeout=60)
+    images = [data for data in shown if "image/png" in data]
+    assert len(images) == 2 and images[0]["image/png"].startswith("iVBOR"), shown
+    execution = request.outcome["execution"]
+    assert execution["stdout"] == "shown 2\n" and request.outcome["result"] == 2, execution
+    invalid = raises(TaskValidationError, client.request, "py", "ShowImage", {"times": 9})
+    assert invalid.fields == ["times"], invalid.issues
+
+
+def generated_classes() -> None:
+    """The classes `zest codegen python` wrote for the default config (zest.config.ts): import
+    them, build valid and invalid payloads, and send one (ZEST_TASKS_DIR holds lab_tasks.py)."""
+    sys.path.insert(0, os.environ["ZEST_TASKS_DIR"])
+    import lab_tasks
+    from lab_tasks import (
+        AdvanceTime,
+        CalibrationStatus,
+        Greeting,
+        MaintainNode,
+        PlotCalibration,
+        TaskFieldsError,
+    )
+
+    assert [cls.TASK_TYPE for cls in lab_tasks.TASK_CLASSES] == [
+        "Greeting", "MaintainNode", "CalibrationStatus", "AdvanceTime", "PlotCalibration"
+    ]
+    assert MaintainNode.SERVICES == ("calibration",) and Greeting.SERVICES == ("greeter",)
+    assert MaintainNode.FIELD_NAMES == {"node_id": "nodeId"} and MaintainNode.PARALLEL is False
+    assert MaintainNode(node_id="q0_rabi").to_fields() == {"nodeId": "q0_rabi"}
+    assert MaintainNode.from_fields({"nodeId": "q1_ramsey"}).node_id == "q1_ramsey"
+    assert Greeting(name="Ada").to_fields() == {"greeting": "Hello", "name": "Ada"}
+    assert AdvanceTime(hours=1.5).to_fields() == {"hours": 1.5}
+    assert CalibrationStatus().to_fields() == {} and PlotCalibration().to_fields() == {}
+
+    bad = raises(TaskFieldsError, MaintainNode, node_id="rabi")
+    assert str(bad) == "invalid MaintainNode: node_id: must match the pattern ^q\\d+_[a-z_]+$, got 'rabi'", str(bad)
+    assert isinstance(bad, ValueError) and bad.issues[0][0] == "node_id"
+    assert "expected string, got integer 7" in str(raises(TaskFieldsError, MaintainNode, node_id=7))
+    assert "required" in str(raises(TaskFieldsError, MaintainNode, node_id=None))
+    assert "must be > 0, got 0" in str(raises(TaskFieldsError, AdvanceTime, hours=0))
+    assert "must be <= 8760" in str(raises(TaskFieldsError, AdvanceTime, hours=9000))
+    assert "expected number, got boolean" in str(raises(TaskFieldsError, AdvanceTime, hours=True))
+    assert "expected string" in str(raises(TaskFieldsError, Greeting, name="Ada", greeting=1))
+    assert "node_id= for nodeId" in str(raises(TypeError, MaintainNode, nodeId="q0_rabi"))
+    raises(TypeError, MaintainNode)  # a required field left out
+    changed = MaintainNode(node_id="q0_rabi")
+    changed.node_id = "nope"  # checked again when sent
+    raises(TaskFieldsError, changed.to_fields)
+    assert "unknown field" in str(raises(TaskFieldsError, MaintainNode.from_fields, {"nodeId": "q0_rabi", "x": 1}))
+
+    client = Client()
+    assert client.execute("greeter", Greeting(name="Ada", greeting="Hi")) == "Hi Ada from greeter"
+    request = client.request("greeter", Greeting(name="Bo"))
+    assert request.type == "Greeting" and request.result(timeout=30) == "Hello Bo from greeter"
+    raises(TypeError, client.request, "greeter", Greeting(name="Bo"), {"name": "x"})
+    # This server has no calibration service: the class still names its type and fields.
+    missing = raises(UnknownServiceError, client.request, "calibration", MaintainNode(node_id="q0_rabi"))
+    assert "no service named 'calibration'" in str(missing)
+
+
+def served_classes() -> None:
+    """The classes `deno task zest codegen python` wrote from this server's GET /services."""
+    sys.path.insert(0, os.environ["ZEST_TASKS_DIR"])
+    from served_tasks import Greeting, HoldStop, Sleep, Sum, TaskFieldsError
+
+    assert Sum.SERVICES == ("lab",) and HoldStop.SERVICES == ("gate",)
+    assert Sum(a=1, b=2).unit == "V"
+    raises(TaskFieldsError, Sum, a=1, b=2, unit="A")
+    raises(TaskFieldsError, Sleep, ms=-1)
+    raises(TaskFieldsError, Sleep, ms=1.5)
+    raises(TaskFieldsError, HoldStop, file="/etc/passwd")
+    client = Client()
+    assert client.execute("lab", Sum(a=1, b=2, unit="Hz")) == "3 Hz"
+    assert client.execute("lab", Sleep(ms=5)) == 5
+    assert client.execute("greeter", Greeting(name="Ada")) == "Hello Ada from greeter"
+
+
+def _gate_after_send(label: str) -> None:
+    """Print `label` once the outcome request is on the wire, so the test stops the server
+    while the client waits for the answer (not before it asked)."""
+    import http.client
+
+    getresponse = http.client.HTTPConnection.getresponse
+
+    def announced(self):
+        say(label)
+        return getresponse(self)
+
+    http.client.HTTPConnection.getresponse = announced
+
+
+def server_gone_sync() -> None:
+    """The server is killed while result() waits: a ZestConnectionError naming the task."""
+    client = Client()
+    request = client.request("lab", "Sleep", {"ms": 60_000})
+    _gate_after_send(f"waiting {request.task_id}")
+    gone = raises(ZestConnectionError, request.result)
+    assert isinstance(gone, ConnectionError) and gone.task_id == request.task_id, gone
+    assert request.task_id in str(gone) and "may still run" in str(gone), str(gone)
+    again = raises(ZestConnectionError, client.services)
+    assert "cannot reach the Zest server" in str(again), str(again)
+
+
+def server_gone_async() -> None:
+    """The same with AsyncClient: the pending await ends with ZestConnectionError."""
+
+    async def run() -> None:
+        async with AsyncClient() as ac:
+            request = await ac.request("lab", "Sleep", {"ms": 60_000})
+            drain = asyncio.StreamWriter.drain
+
+            async def announced(self):
+                await drain(self)
+                say(f"waiting {request.task_id}")
+
+            asyncio.StreamWriter.drain = announced
+            gone = await araises(ZestConnectionError, request.result())
+            assert gone.task_id == request.task_id and request.task_id in str(gone), str(gone)
+            asyncio.StreamWriter.drain = drain
+            await araises(ZestConnectionError, ac.services())
+
+    asyncio.run(asyncio.wait_for(run(), 60))
+
+
+def server_stops_mid_wait() -> None:
+    """The server stops cleanly while result() waits: the task ends ServiceStoppedError."""
+    client = Client()
+    request = client.request("lab", "Sleep", {"ms": 60_000})
+    _gate_after_send(f"waiting {request.task_id}")
+    stopped = raises(TaskExecutionError, request.result)
+    assert stopped.ename == "ServiceStoppedError", stopped
+
+
+def arm_stop_gate() -> None:
+    """Hold the server's next stop until the file named by ZEST_GATE_FILE exists."""
+    assert Client().execute("gate", "HoldStop", {"file": os.environ["ZEST_GATE_FILE"]})
+
+
+def refused_while_stopping() -> None:
+    """While the server stops (the test has sent SIGINT, the gate holds it), a new task is
+    refused with 503: ServerStoppingError."""
+    client = Client()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            # Until the runtime has closed its doors, tasks are still taken.
+            client.request("greeter", "Greeting", {"name": "Ada"}).wait(timeout=30)
+        except ServerStoppingError as stopping:
+            assert stopping.status == 503 and stopping.name == "RuntimeStoppingError", stopping
+            assert "stopping" in str(stopping), str(stopping)
+            return
+    raise AssertionError("the server never refused a task while stopping")
+
+
+SCENARIOS = {
+    name: function
+    for name, function in list(globals().items())
+    if callable(function) and not name.startswith("_") and function.__module__ == __name__
+    and function.__doc__ and name not in ("raises", "araises", "say", "next_task_event")
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
+        sys.exit(f"usage: scenarios.py {{{'|'.join(SCENARIOS)}}}")
+    SCENARIOS[sys.argv[1]]()
+    say(f"ok {sys.argv[1]}")
