@@ -1,0 +1,192 @@
+/**
+ * Values between the runtime and a worker process, by structured clone rules.
+ *
+ * A value is written with V8's own serializer (`node:v8`): what structured
+ * clone keeps, this keeps (objects, arrays, `Map`, `Set`, `Date`, `RegExp`,
+ * `BigInt`, errors, cycles); a function throws `DataCloneError`. Typed arrays
+ * and `DataView`s do not go through the serializer's buffer: each distinct
+ * `ArrayBuffer` behind them travels beside it, whole and untouched, so a 10M
+ * element `Float64Array` is never copied into a byte string or a JSON array,
+ * and on arrival it is a view on a buffer of its own. Views that shared a
+ * buffer still share one. A bare `ArrayBuffer` (not behind a view) goes
+ * through the serializer like any other value.
+ *
+ * Errors are sent as plain `{ name, message, stack }` (`ErrorShape`): V8's
+ * serializer turns a `DOMException` or an error with a custom name into a
+ * plain `Error`, and the name is what outcomes carry.
+ *
+ * @module
+ */
+import { Deserializer, Serializer } from "node:v8";
+
+/** A value written for the other side: the serializer's bytes, and the buffers beside them. */
+export interface Encoded {
+  /** What V8's serializer wrote; views in it refer to `buffers` by index. */
+  head: Uint8Array;
+  /** The distinct buffers behind the value's typed arrays and `DataView`s. */
+  buffers: ArrayBuffer[];
+}
+
+/** The constructors a view is rebuilt with; their index is what travels. */
+const VIEWS = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float16Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+  DataView,
+] as const;
+
+function viewKind(view: ArrayBufferView): number {
+  // A Node `Buffer` is a `Uint8Array`, as structured clone makes it.
+  const kind = VIEWS.findIndex((type) => view instanceof type);
+  if (kind < 0) throw new DOMException(`${view} could not be cloned.`, "DataCloneError");
+  return kind;
+}
+
+class ViewSerializer extends Serializer {
+  readonly buffers: ArrayBuffer[] = [];
+  readonly #index = new Map<ArrayBufferLike, number>();
+
+  constructor() {
+    super();
+    // Typed in @types/node as internal, but it is how a Serializer hands views to _writeHostObject.
+    (this as unknown as { _setTreatArrayBufferViewsAsHostObjects(on: boolean): void })
+      ._setTreatArrayBufferViewsAsHostObjects(true);
+  }
+
+  _writeHostObject(view: ArrayBufferView): void {
+    const kind = viewKind(view);
+    let index = this.#index.get(view.buffer);
+    if (index === undefined) {
+      // A SharedArrayBuffer cannot cross a process: its bytes are copied.
+      const buffer = view.buffer instanceof ArrayBuffer
+        ? view.buffer
+        : new Uint8Array(view.buffer).slice().buffer;
+      index = this.buffers.push(buffer) - 1;
+      this.#index.set(view.buffer, index);
+    }
+    const length = view instanceof DataView ? view.byteLength : (view as Float64Array).length;
+    this.writeUint32(kind);
+    this.writeUint32(index);
+    this.writeDouble(view.byteOffset);
+    this.writeDouble(length);
+  }
+}
+
+class ViewDeserializer extends Deserializer {
+  constructor(head: Uint8Array, readonly buffers: readonly ArrayBuffer[]) {
+    super(head);
+  }
+
+  _readHostObject(): ArrayBufferView {
+    const kind = this.readUint32();
+    const index = this.readUint32();
+    const byteOffset = this.readDouble();
+    const length = this.readDouble();
+    const View = VIEWS[kind] as new (
+      buffer: ArrayBuffer,
+      byteOffset: number,
+      length: number,
+    ) => ArrayBufferView;
+    const buffer = this.buffers[index];
+    if (!View || !buffer) {
+      throw new TypeError(`malformed worker message: bad view ${kind}/${index}`);
+    }
+    return new View(buffer, byteOffset, length);
+  }
+}
+
+/**
+ * Write `value` for the other side. Throws `DataCloneError` for what
+ * structured clone refuses (functions, symbols, WeakMaps…).
+ *
+ * @example
+ * ```ts
+ * import { decode, encode } from "./codec.ts";
+ * const encoded = encode({ samples: new Float64Array([1, 2, 3]), at: new Date(0) });
+ * encoded.buffers.length; // 1: the Float64Array's buffer, beside the head
+ * decode(encoded); // { samples: Float64Array [1, 2, 3], at: 1970-01-01T00:00:00.000Z }
+ * ```
+ */
+export function encode(value: unknown): Encoded {
+  const serializer = new ViewSerializer();
+  serializer.writeHeader();
+  try {
+    serializer.writeValue(value);
+  } catch (error) {
+    // node:v8 throws a plain Error; structured clone's name for it is DataCloneError.
+    throw new DOMException((error as Error).message, "DataCloneError");
+  }
+  return { head: serializer.releaseBuffer(), buffers: serializer.buffers };
+}
+
+/**
+ * Read a value written by `encode`. Its views are views on `encoded.buffers`.
+ *
+ * @example
+ * ```ts
+ * import { decode, encode } from "./codec.ts";
+ * decode(encode(new Map([["a", 1n]]))); // Map { "a" => 1n }
+ * ```
+ */
+export function decode(encoded: Encoded): unknown {
+  const deserializer = new ViewDeserializer(encoded.head, encoded.buffers);
+  deserializer.readHeader();
+  return deserializer.readValue();
+}
+
+/** An error as it crosses to the other side. */
+export interface ErrorShape {
+  name: string;
+  message: string;
+  /** The stack as the side that threw it wrote it; `""` when there is none. */
+  stack: string;
+}
+
+/**
+ * The name, message and stack of anything thrown.
+ *
+ * @example
+ * ```ts
+ * import { errorShape } from "./codec.ts";
+ * errorShape(new RangeError("too big")).name; // "RangeError"
+ * errorShape("plain string").message; // "plain string"
+ * ```
+ */
+export function errorShape(error: unknown): ErrorShape {
+  if (error instanceof Error || error instanceof DOMException) {
+    return { name: error.name, message: error.message, stack: error.stack ?? "" };
+  }
+  let message: string;
+  try {
+    message = typeof error === "string" ? error : JSON.stringify(error) ?? String(error);
+  } catch {
+    message = String(error);
+  }
+  return { name: "Error", message, stack: "" };
+}
+
+/**
+ * An `Error` with the shape's name, message and stack.
+ *
+ * @example
+ * ```ts
+ * import { errorFromShape } from "./codec.ts";
+ * const error = errorFromShape({ name: "FitError", message: "no convergence", stack: "" });
+ * error.name; // "FitError"
+ * ```
+ */
+export function errorFromShape(shape: ErrorShape): Error {
+  const error = new Error(shape.message);
+  error.name = shape.name;
+  error.stack = shape.stack || `${shape.name}: ${shape.message}`;
+  return error;
+}

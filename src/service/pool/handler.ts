@@ -1,0 +1,278 @@
+/**
+ * A handler module to run in worker processes, with the permissions and heap
+ * its processes get: checked once, when the handler is registered.
+ *
+ * @module
+ */
+import { basename, dirname, join, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TaskContext } from "../service.ts";
+
+/** What a worker handler gets besides the fields: an in-process handler's context, and `progress`. */
+export interface WorkerContext extends TaskContext {
+  /**
+   * Say how far the task is: `fraction` from 0 to 1 (else a `RangeError`),
+   * and a message. Sent at most every 100 ms, the latest value winning; the
+   * last one before a log line or the result is always sent.
+   */
+  progress(fraction: number, message?: string): void;
+}
+
+/**
+ * The default export of a handler module: the handler, sync or async. Its
+ * fields and result cross to and from the worker by structured clone.
+ *
+ * @example
+ * ```ts
+ * // fit.ts
+ * import type { WorkerContext } from "./handler.ts";
+ * export default function fit({ samples }: { samples: Float64Array }, context: WorkerContext) {
+ *   let sum = 0;
+ *   for (let i = 0; i < samples.length; i++) {
+ *     sum += samples[i];
+ *     if (i % 1_000_000 === 0) context.progress(i / samples.length);
+ *   }
+ *   return sum / samples.length;
+ * }
+ * ```
+ */
+export type WorkerHandlerFunction<F = never, R = unknown> = (
+  fields: F,
+  context: WorkerContext,
+) => R | Promise<R>;
+
+/**
+ * What a worker process may do besides loading its handler. Each entry is
+ * `true` (all), a list (those paths, hosts or names only), or `false`/absent
+ * (nothing). `read` adds to what a worker may always read: the handler
+ * module's folder tree and the pool's own folder.
+ */
+export interface WorkerPermissions {
+  read?: boolean | string[];
+  write?: boolean | string[];
+  net?: boolean | string[];
+  env?: boolean | string[];
+  run?: boolean | string[];
+  sys?: boolean | string[];
+  ffi?: boolean | string[];
+}
+
+/** How a handler's workers run. */
+export interface WorkerHandlerOptions {
+  /** Widen what its workers may do; by default: read the module's folder tree, nothing else. */
+  permissions?: WorkerPermissions;
+  /**
+   * V8's old-space limit per worker process, in MB (`--max-old-space-size`),
+   * 16 to 65 536. A handler that needs more ends its task with
+   * `WorkerCrashedError` ("ran out of memory"). Default: the pool's.
+   */
+  maxHeapMb?: number;
+}
+
+const PERMISSIONS = ["read", "write", "net", "env", "run", "sys", "ffi"] as const;
+/** The folder of the pool's own modules, which a worker process loads. */
+function poolDir(): string {
+  if (!import.meta.url.startsWith("file:")) {
+    throw new Error(`worker pools need Zest as local files; it was loaded from ${import.meta.url}`);
+  }
+  return dirname(fileURLToPath(import.meta.url));
+}
+
+/**
+ * Check a heap limit in MB; throws a `RangeError` naming `what`.
+ *
+ * @example
+ * ```ts
+ * import { checkHeapMb } from "./handler.ts";
+ * checkHeapMb(512, "maxHeapMb"); // 512
+ * ```
+ */
+export function checkHeapMb(value: unknown, what: string): number {
+  if (!Number.isInteger(value) || (value as number) < 16 || (value as number) > 65_536) {
+    throw new RangeError(`${what} must be a whole number of MB from 16 to 65536, got ${value}`);
+  }
+  return value as number;
+}
+
+function checkPermissions(permissions: unknown): Required<WorkerPermissions> {
+  if (typeof permissions !== "object" || permissions === null || Array.isArray(permissions)) {
+    throw new TypeError(`worker permissions must be an object, got ${permissions}`);
+  }
+  const checked = Object.fromEntries(PERMISSIONS.map((name) => [name, false])) as Record<
+    string,
+    boolean | string[]
+  >;
+  for (const [name, value] of Object.entries(permissions)) {
+    if (!(PERMISSIONS as readonly string[]).includes(name)) {
+      throw new TypeError(
+        `unknown worker permission '${name}' (known: ${PERMISSIONS.join(", ")})`,
+      );
+    }
+    if (value === undefined || typeof value === "boolean") {
+      checked[name] = value ?? false;
+      continue;
+    }
+    if (!Array.isArray(value)) {
+      throw new TypeError(`permissions.${name} must be true, false or a list, got ${value}`);
+    }
+    value.forEach((entry, i) => {
+      // Deno's flags take comma-separated lists.
+      if (typeof entry !== "string" || entry === "" || entry.includes(",")) {
+        throw new TypeError(
+          `permissions.${name}[${i}] must be a non-empty string without a comma, got ${entry}`,
+        );
+      }
+    });
+    checked[name] = [...value];
+  }
+  return checked as Required<WorkerPermissions>;
+}
+
+/** What loading a handler module needs besides its folder: its config, and local files it imports from elsewhere. */
+export interface LoadNeeds {
+  /** The nearest `deno.json(c)` above the module: its import map. */
+  config: string | undefined;
+  /** Local modules it imports from outside its folder. */
+  reads: string[];
+}
+
+/**
+ * A handler module for worker processes: its URL, permissions and heap limit.
+ *
+ * @example
+ * ```ts
+ * import { WorkerHandler } from "./handler.ts";
+ * const fit = new WorkerHandler(new URL("./fit.ts", import.meta.url), {
+ *   permissions: { read: ["/data/scans"] },
+ *   maxHeapMb: 2048,
+ * });
+ * fit.name; // "fit.ts"
+ * ```
+ */
+export class WorkerHandler {
+  /** The module; its default export is the handler. */
+  readonly module: URL;
+  /** The module's file name, for messages. */
+  readonly name: string;
+  readonly permissions: Readonly<Required<WorkerPermissions>>;
+  readonly maxHeapMb: number | undefined;
+  /** Handlers with equal keys share their worker processes. */
+  readonly key: string;
+
+  /** Check `module` (a `file:` URL) and `options`; throws a clear error if they are wrong. */
+  constructor(module: URL | string, options: WorkerHandlerOptions = {}) {
+    let url: URL | undefined;
+    try {
+      url = new URL(module);
+    } catch {
+      // Not a URL: said below.
+    }
+    if (url?.protocol !== "file:") {
+      throw new TypeError(
+        `a worker handler module must be a file: URL, e.g. new URL("./fit.ts", import.meta.url); ` +
+          `got '${module}'`,
+      );
+    }
+    this.module = url;
+    this.name = basename(fileURLToPath(url));
+    this.permissions = Object.freeze(checkPermissions(options.permissions ?? {}));
+    this.maxHeapMb = options.maxHeapMb === undefined
+      ? undefined
+      : checkHeapMb(options.maxHeapMb, "maxHeapMb");
+    this.key = JSON.stringify([url.href, this.permissions, this.maxHeapMb]);
+  }
+
+  /**
+   * The `deno` arguments that start a worker process for this handler, given
+   * what loading it needs (`loadNeeds`), with `defaultHeapMb` unless the
+   * handler sets its own.
+   */
+  denoArgs(needs: LoadNeeds, defaultHeapMb: number): string[] {
+    const folder = dirname(fileURLToPath(this.module));
+    const pool = poolDir();
+    const flags = PERMISSIONS.flatMap((name) => {
+      const value = this.permissions[name];
+      if (name === "read" && value !== true) {
+        return [`--allow-read=${[folder, pool, ...needs.reads, ...(value || [])].join(",")}`];
+      }
+      if (value === true) return [`--allow-${name}`];
+      return value && value.length > 0 ? [`--allow-${name}=${value.join(",")}`] : [];
+    });
+    return [
+      "run",
+      "--no-prompt",
+      ...flags,
+      `--v8-flags=--max-old-space-size=${this.maxHeapMb ?? defaultHeapMb}`,
+      needs.config ? `--config=${needs.config}` : "--no-config",
+      join(pool, "supervisor.ts"),
+      this.module.href,
+    ];
+  }
+}
+
+/**
+ * What loading `handler`'s module needs: the nearest `deno.json` (its import
+ * map) and the local files it imports (code, not `import type`) from outside
+ * its folder, which its workers may then read. Asks `deno info` (~0.2–1 s).
+ * Never rejects: what cannot be found is left out, and the module's load
+ * then says why.
+ *
+ * @example
+ * ```ts
+ * import { loadNeeds, WorkerHandler } from "./handler.ts";
+ * const fit = new WorkerHandler(new URL("./fit.ts", import.meta.url));
+ * fit.denoArgs(await loadNeeds(fit), 1024); // ["run", "--no-prompt", "--allow-read=…", …]
+ * ```
+ */
+export async function loadNeeds({ module }: WorkerHandler): Promise<LoadNeeds> {
+  const folder = dirname(fileURLToPath(module));
+  const config = nearestConfig(folder);
+  const covered = [folder, poolDir()].map((dir) => dir + sep);
+  try {
+    const { success, stdout } = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", config ? `--config=${config}` : "--no-config", module.href],
+      stdin: "null",
+      stderr: "null",
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    }).output();
+    if (!success) return { config, reads: [] };
+    const graph = JSON.parse(new TextDecoder().decode(stdout)) as {
+      modules: { specifier: string; dependencies?: { code?: { specifier: string } }[] }[];
+    };
+    // What runs: follow code imports only (an `import type` loads nothing).
+    const modules = new Map(graph.modules.map((entry) => [entry.specifier, entry]));
+    const loaded = new Set([module.href]);
+    for (const specifier of loaded) {
+      for (const { code } of modules.get(specifier)?.dependencies ?? []) {
+        if (code) loaded.add(code.specifier);
+      }
+    }
+    const reads = [...loaded]
+      .filter((specifier) => specifier.startsWith("file:"))
+      .map((specifier) => fileURLToPath(specifier))
+      // Deno's flags take comma-separated lists.
+      .filter((path) => !path.includes(",") && !covered.some((dir) => path.startsWith(dir)));
+    return { config, reads };
+  } catch {
+    return { config, reads: [] }; // e.g. the runtime may not run deno: starting the worker says so
+  }
+}
+
+/**
+ * The `deno.json` or `deno.jsonc` nearest above `folder`: the handler's own
+ * project, whose import map it is written against (not necessarily the
+ * runtime's). `undefined` if none can be found or read.
+ */
+function nearestConfig(folder: string): string | undefined {
+  for (let dir = folder;; dir = dirname(dir)) {
+    for (const name of ["deno.json", "deno.jsonc"]) {
+      const path = join(dir, name);
+      try {
+        if (Deno.statSync(path).isFile) return path;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) return undefined; // not ours to read
+      }
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}

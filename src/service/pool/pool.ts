@@ -1,0 +1,294 @@
+/**
+ * `WorkerPool`: handler modules run in worker processes, off the runtime's thread.
+ *
+ * @module
+ */
+import { HandlerLoadError, WorkerPoolClosedError } from "./errors.ts";
+import { checkHeapMb, type LoadNeeds, loadNeeds, WorkerHandler } from "./handler.ts";
+import { type StderrListener, WorkerProcess, type WorkerTask } from "./worker_process.ts";
+
+/** How a pool runs. */
+export interface WorkerPoolOptions {
+  /** Most worker processes at once, 1 to 256 (default: one fewer than the cores, at least 1). */
+  size?: number;
+  /**
+   * How long a handler may take to return once its signal fired, in ms, 0 to
+   * 600 000 (default 2 000). Then its process is killed and replaced.
+   */
+  graceMs?: number;
+  /** The heap limit of each worker process, in MB (default 1 024); a handler may set its own. */
+  maxHeapMb?: number;
+  /** Where the workers' stderr lines go (default: the runtime's stderr, prefixed with the worker). */
+  stderr?: StderrListener;
+}
+
+/** A worker process, as `workers()` lists it. */
+export interface WorkerInfo {
+  pid: number;
+  /** The handler module's file name. */
+  module: string;
+  state: "loading" | "idle" | "busy" | "ended";
+  /** The task it runs, if any. */
+  taskId?: string;
+}
+
+/** The first wait after a module failed to load, and the longest (it doubles in between). */
+const LOAD_RETRY_MS = { first: 1_000, max: 60_000 };
+
+interface Pending {
+  handler: WorkerHandler;
+  task: WorkerTask;
+  result: PromiseWithResolvers<unknown>;
+  onAbort(): void;
+}
+
+interface Slot {
+  process: WorkerProcess;
+  /** Whether a task holds it (while its module loads, too). */
+  busy: boolean;
+}
+
+interface LoadFailure {
+  error: HandlerLoadError;
+  delayMs: number;
+  retryAt: number;
+}
+
+function defaultStderr(line: string, worker: { pid: number; module: string }): void {
+  console.error(`[worker ${worker.module} ${worker.pid}] ${line}`);
+}
+
+function bounded(value: number | undefined, fallback: number, max: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`${what} must be a whole number from 0 to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * A pool of worker processes that run handler modules: a process runs one
+ * task at a time and stays warm for the next task of its handler. Processes
+ * start when a task needs one. When all are busy, tasks wait in order; when
+ * one is free but runs another handler, it is replaced.
+ *
+ * @example
+ * ```ts
+ * import { WorkerHandler, WorkerPool } from "./mod.ts";
+ * await using pool = new WorkerPool({ size: 2 });
+ * const fit = new WorkerHandler(new URL("./fit.ts", import.meta.url));
+ * const controller = new AbortController();
+ * const result = await pool.run(fit, {
+ *   fields: { samples: new Float64Array(1_000) },
+ *   taskId: crypto.randomUUID(),
+ *   signal: controller.signal,
+ *   onProgress: ({ fraction }) => console.log(`${Math.round(fraction * 100)} %`),
+ * });
+ * ```
+ */
+export class WorkerPool {
+  readonly size: number;
+  readonly graceMs: number;
+  readonly maxHeapMb: number;
+  readonly #stderr: StderrListener;
+  readonly #slots = new Set<Slot>();
+  #queue: Pending[] = [];
+  readonly #failures = new Map<string, LoadFailure>();
+  /** What loading each handler needs, by key: found once, again after a failed load. */
+  readonly #needs = new Map<string, { found?: LoadNeeds }>();
+  #closing: Promise<void> | undefined;
+
+  /** A pool with `options`; throws a `RangeError` naming a bad one. Starts no process yet. */
+  constructor(options: WorkerPoolOptions = {}) {
+    const size = options.size ?? Math.max(1, navigator.hardwareConcurrency - 1);
+    if (!Number.isInteger(size) || size < 1 || size > 256) {
+      throw new RangeError(`pool size must be a whole number from 1 to 256, got ${options.size}`);
+    }
+    this.size = size;
+    this.graceMs = bounded(options.graceMs, 2_000, 600_000, "graceMs");
+    this.maxHeapMb = checkHeapMb(options.maxHeapMb ?? 1_024, "maxHeapMb");
+    this.#stderr = options.stderr ?? defaultStderr;
+  }
+
+  /**
+   * Run `task` on a worker of `handler`: its result, or its error. It ends
+   * with the signal's reason when aborted before it started, or when the
+   * handler did not return within the grace period (its process is then
+   * killed and gone before this settles); with `HandlerLoadError` when the
+   * module does not load; with `WorkerCrashedError` when its process ends
+   * under it; with `WorkerPoolClosedError` when the pool closes.
+   */
+  run(handler: WorkerHandler, task: WorkerTask): Promise<unknown> {
+    if (!(handler instanceof WorkerHandler)) {
+      return Promise.reject(new TypeError(`pool.run needs a WorkerHandler, got ${handler}`));
+    }
+    if (this.#closing) {
+      return Promise.reject(
+        new WorkerPoolClosedError(`the worker pool is closed: task ${task.taskId} cannot run`),
+      );
+    }
+    const { signal } = task;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const pending: Pending = {
+      handler,
+      task,
+      result: Promise.withResolvers(),
+      onAbort: () => {
+        const index = this.#queue.indexOf(pending);
+        if (index < 0) return;
+        this.#queue.splice(index, 1);
+        pending.result.reject(signal!.reason);
+      },
+    };
+    signal?.addEventListener("abort", pending.onAbort, { once: true });
+    this.#queue.push(pending);
+    this.#dispatch();
+    return pending.result.promise;
+  }
+
+  /** The worker processes, for listings and tests. */
+  workers(): WorkerInfo[] {
+    return [...this.#slots].map(({ process }) => ({
+      pid: process.pid,
+      module: process.handler.name,
+      state: process.state,
+      ...(process.taskId === undefined ? {} : { taskId: process.taskId }),
+    }));
+  }
+
+  /**
+   * End every worker process (SIGKILL) and wait until they are gone. Tasks
+   * waiting or running end with `WorkerPoolClosedError`; later `run`s are refused.
+   */
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  /** `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    for (const pending of this.#queue.splice(0)) {
+      pending.task.signal?.removeEventListener("abort", pending.onAbort);
+      pending.result.reject(
+        new WorkerPoolClosedError(
+          `the worker pool closed before task ${pending.task.taskId} started`,
+        ),
+      );
+    }
+    await Promise.all([...this.#slots].map(({ process }) =>
+      process.kill(
+        new WorkerPoolClosedError(
+          `the worker pool closed while task ${process.taskId} was running`,
+        ),
+      )
+    ));
+  }
+
+  /** Hand waiting tasks, oldest first, to workers that can take them. */
+  #dispatch(): void {
+    while (this.#queue.length > 0 && !this.#closing) {
+      const pending = this.#queue[0];
+      const failure = this.#failures.get(pending.handler.key);
+      if (failure && performance.now() < failure.retryAt) {
+        this.#queue.shift();
+        pending.task.signal?.removeEventListener("abort", pending.onAbort);
+        pending.result.reject(failure.error);
+        continue;
+      }
+      const needs = this.#needsOf(pending.handler);
+      if (!needs) return; // dispatched again once found
+      let slot: Slot | undefined;
+      try {
+        slot = this.#slotFor(pending.handler, needs);
+      } catch (error) {
+        this.#queue.shift();
+        pending.task.signal?.removeEventListener("abort", pending.onAbort);
+        pending.result.reject(cannotStart(pending.handler, error));
+        continue;
+      }
+      if (!slot) return;
+      this.#queue.shift();
+      pending.task.signal?.removeEventListener("abort", pending.onAbort);
+      this.#execute(slot, pending);
+    }
+  }
+
+  /** A free worker of `handler`: a warm one, a new one, or one that replaces a free worker of another. */
+  #slotFor(handler: WorkerHandler, needs: LoadNeeds): Slot | undefined {
+    for (const slot of this.#slots) {
+      if (slot.process.state === "ended") this.#slots.delete(slot); // exited between tasks
+    }
+    const free = [...this.#slots].filter((slot) => !slot.busy);
+    const warm = free.find((slot) => slot.process.handler.key === handler.key);
+    if (warm) return warm;
+    if (this.#slots.size >= this.size) {
+      if (free.length === 0) return undefined;
+      this.#slots.delete(free[0]);
+      free[0].process.kill();
+    }
+    const slot: Slot = {
+      process: WorkerProcess.start(handler, {
+        needs,
+        heapMb: this.maxHeapMb,
+        onStderr: this.#stderr,
+      }),
+      busy: false,
+    };
+    this.#slots.add(slot);
+    slot.process.exited.then(() => this.#slots.delete(slot));
+    return slot;
+  }
+
+  /** What loading `handler` needs, or `undefined` while it is being found. */
+  #needsOf(handler: WorkerHandler): LoadNeeds | undefined {
+    let entry = this.#needs.get(handler.key);
+    if (!entry) {
+      const found: { found?: LoadNeeds } = {};
+      this.#needs.set(handler.key, entry = found);
+      loadNeeds(handler).then((needs) => {
+        found.found = needs;
+        this.#dispatch();
+      });
+    }
+    return entry.found;
+  }
+
+  async #execute(slot: Slot, pending: Pending): Promise<void> {
+    slot.busy = true;
+    const { handler } = pending;
+    try {
+      pending.result.resolve(await slot.process.run(pending.task, this.graceMs));
+    } catch (error) {
+      if (error instanceof HandlerLoadError) this.#loadFailed(handler, error);
+      pending.result.reject(error);
+    }
+    if (slot.process.state === "idle") this.#failures.delete(handler.key);
+    else if (slot.process.state === "ended") this.#slots.delete(slot);
+    slot.busy = false;
+    this.#dispatch();
+  }
+
+  /**
+   * Tasks of `handler` fail at once with `error` for a while, the while
+   * doubling each time; the next try looks at the module afresh (it may have changed).
+   */
+  #loadFailed(handler: WorkerHandler, error: HandlerLoadError): void {
+    this.#needs.delete(handler.key);
+    const previous = this.#failures.get(handler.key);
+    const delayMs = previous
+      ? Math.min(previous.delayMs * 2, LOAD_RETRY_MS.max)
+      : LOAD_RETRY_MS.first;
+    this.#failures.set(handler.key, { error, delayMs, retryAt: performance.now() + delayMs });
+  }
+}
+
+function cannotStart(handler: WorkerHandler, error: unknown): Error {
+  const why = error instanceof Error ? error.message : String(error);
+  const hint = error instanceof Deno.errors.NotCapable
+    ? ` (the runtime needs --allow-run=${Deno.execPath()})`
+    : "";
+  return new Error(`cannot start a worker process for ${handler.name}: ${why}${hint}`);
+}

@@ -1,0 +1,58 @@
+/**
+ * The glue between a `Service` and a `WorkerPool`: one task attempt (`TaskRun`)
+ * run on a worker, reported to the manager as `Service.handle` reports an
+ * in-process one.
+ *
+ * @module
+ */
+import { outcomeFromError, type TaskOutcome } from "../../task/outcome.ts";
+import type { TaskReport, TaskRun } from "../../task/protocol.ts";
+import type { WorkerHandler } from "./handler.ts";
+import type { WorkerPool } from "./pool.ts";
+import type { TaskProgress } from "./worker_process.ts";
+
+/** A handler's progress, for the manager: it keeps the latest on the task's record and tells watchers. */
+export interface ProgressReport {
+  kind: "progress";
+  id: string;
+  progress: TaskProgress;
+}
+
+/**
+ * Run `run` on a worker of `handler` and report it: `started` once the
+ * handler is called, `log` for each log line, `progress`, then `finished`
+ * with the outcome. Timeouts, cancels and service stops reach the handler
+ * through `run.control`; a handler that ignores them is killed after the
+ * pool's grace period, and the attempt finishes with the abort reason only
+ * once its process is gone, so the serial lane is free for real.
+ *
+ * @example
+ * ```ts
+ * import { runInPool, WorkerHandler, WorkerPool } from "./mod.ts";
+ * import type { TaskRun } from "../../task/protocol.ts";
+ * declare const pool: WorkerPool;
+ * declare const run: TaskRun;
+ * const fit = new WorkerHandler(new URL("./fit.ts", import.meta.url));
+ * await runInPool(pool, fit, run);
+ * ```
+ */
+export function runInPool(pool: WorkerPool, handler: WorkerHandler, run: TaskRun): Promise<void> {
+  // ReportSink is typed for TaskReport; ProgressReport joins it when the manager keeps progress.
+  const sink = run.replyTo as { tell(report: TaskReport | ProgressReport): boolean };
+  const finished = (outcome: TaskOutcome) => {
+    sink.tell({ kind: "finished", id: run.id, outcome });
+  };
+  return pool.run(handler, {
+    fields: run.fields,
+    taskId: run.id,
+    attempt: run.attempt,
+    attributes: run.attributes,
+    signal: run.control.signal,
+    onStart: () => sink.tell({ kind: "started", id: run.id }),
+    onLog: (entry) => sink.tell({ kind: "log", id: run.id, entry }),
+    onProgress: (progress) => sink.tell({ kind: "progress", id: run.id, progress }),
+  }).then(
+    (result) => finished({ status: "ok", id: run.id, result }),
+    (error) => finished(outcomeFromError(run.id, error)),
+  );
+}
