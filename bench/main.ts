@@ -59,7 +59,7 @@ async function optional(
  * @example
  * ```ts
  * import { GROUPS } from "./main.ts";
- * Object.keys(GROUPS); // ["actors", "tasks", "memory", "remote", "kernel"]
+ * Object.keys(GROUPS); // ["actors", "tasks", "memory", "remote", "kernel", "python", "workers", "peers"]
  * ```
  */
 export const GROUPS: Record<string, () => Promise<Bench | undefined>> = {
@@ -69,6 +69,10 @@ export const GROUPS: Record<string, () => Promise<Bench | undefined>> = {
   // Written separately; run when present.
   remote: () => optional("./remote.ts", "benchRemote", true),
   kernel: () => optional("./kernel.ts", "benchKernel", false),
+  python: () => optional("./python_client.ts", "benchPythonClient", true),
+  workers: () => optional("./workers.ts", "benchWorkers", true),
+  // BullMQ on Redis and the raw NATS JetStream floor; loaded only when run.
+  peers: () => import("./peers.ts").then((module) => module.benchPeers),
 };
 
 /**

@@ -49,10 +49,16 @@ export {
 export { py } from "./task/py.ts";
 export {
   type FieldIssue,
+  QueueFullError,
   RuntimeErrorName,
+  RuntimeStoppingError,
+  ServiceStoppedError,
   TaskExecutionError,
   TaskValidationError,
+  UnknownServiceError,
+  UnknownTaskTypeError,
 } from "./task/errors.ts";
+export { MAX_DURATION_MS, RECORD_LIMITS } from "./task/limits.ts";
 export type {
   DisplayOutput,
   ErrorOutcome,
@@ -60,7 +66,13 @@ export type {
   OkOutcome,
   TaskOutcome,
 } from "./task/outcome.ts";
-export type { TaskLogEntry, TaskRecord, TaskState } from "./task/record.ts";
+export type {
+  TaskBrief,
+  TaskLogEntry,
+  TaskRecord,
+  TaskRecordSummary,
+  TaskState,
+} from "./task/record.ts";
 export type { ManagerOptions, RetentionOptions } from "./manager/manager.ts";
 export type { TaskQuery, TaskStore } from "./manager/store.ts";
 export type { ServiceInfo, TaskEvent, TaskPort } from "./manager/types.ts";

@@ -93,6 +93,7 @@ export class Runtime {
       ),
       resolve: (typeName) => service.resolve(typeName),
       describe: () => service.describe(),
+      taskTimeoutMs: service.taskTimeoutMs,
     }));
     const manager = late.manager = new TaskManager(system, endpoints, options.manager);
     return new Runtime(system, manager, services, jupyter);

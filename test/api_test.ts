@@ -3,8 +3,16 @@
  * remote client, HTTP API, auth, bad input, disconnects, clean shutdown.
  */
 import assert from "node:assert/strict";
-import { Client, TaskExecutionError } from "../src/mod.ts";
+import {
+  Client,
+  TaskExecutionError,
+  TaskValidationError,
+  UnknownServiceError,
+  UnknownTaskTypeError,
+} from "../src/mod.ts";
 import { CONNECTION_LOST } from "../src/api/remote.ts";
+import { MAX_UNAUTHENTICATED_SOCKETS } from "../src/api/server.ts";
+import { MAX_WAITS_PER_CONNECTION } from "../src/api/socket.ts";
 import {
   api,
   REPO_ROOT,
@@ -42,11 +50,50 @@ async function rawSocket(server: ServerProcess, protocols?: string[]) {
         : new Promise((resolve) => waiters.push(resolve)),
     send: (message: unknown) =>
       socket.send(typeof message === "string" ? message : JSON.stringify(message)),
+    /** What comes first: a message, or the close (with its code). */
+    // deno-lint-ignore no-explicit-any -- protocol frames, read field by field in assertions
+    first: (): Promise<{ message?: any; closed?: number }> =>
+      Promise.race([
+        (queue.length
+          ? Promise.resolve(queue.shift())
+          : new Promise((resolve) => waiters.push(resolve)))
+          .then((message) => ({ message })),
+        closed.then((event) => ({ closed: event.code })),
+      ]),
     async close() {
       socket.close();
       await closed;
     },
   };
+}
+
+/**
+ * Send `head` (request line and headers) over a plain TCP connection and
+ * return the status line: unlike `fetch`, it sends the `Host` we say.
+ */
+async function rawStatus(server: ServerProcess, head: string[]): Promise<string> {
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(server.url.port) });
+  try {
+    await connection.write(new TextEncoder().encode(`${head.join("\r\n")}\r\n\r\n`));
+    const buffer = new Uint8Array(4_096);
+    const read = await connection.read(buffer);
+    return new TextDecoder().decode(buffer.subarray(0, read ?? 0)).split("\r\n")[0];
+  } finally {
+    connection.close();
+  }
+}
+
+/** The head of a WebSocket upgrade to `/`. */
+function upgradeHead(host: string, extra: string[] = []): string[] {
+  return [
+    "GET / HTTP/1.1",
+    `Host: ${host}`,
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version: 13",
+    ...extra,
+  ];
 }
 
 /** The `TaskExecutionError` that `execution` rejects with. */
@@ -67,7 +114,9 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
     await t.step("the banner says where the API, dashboard and token are", () => {
       const banner = server.stdout.join("\n");
       assert.match(banner, /listening on http:\/\/127\.0\.0\.1:\d+\//);
-      assert.ok(banner.includes(`dashboard ${server.url}#token=${TEST_TOKEN}`));
+      // The link without the token: stdout is what service managers log.
+      assert.ok(banner.includes(`dashboard ${server.url}`));
+      assert.ok(!banner.includes(TEST_TOKEN));
       assert.match(banner, /token from the ZEST_TOKEN environment variable/);
     });
 
@@ -91,11 +140,27 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
         const failed = await failure(client.execute("lab", { type: "Fail", fields: {} }));
         assert.equal(failed.ename, "RangeError");
         assert.equal(failed.evalue, "it broke");
-        const invalid = await failure(client.execute("lab", { type: "Sum", fields: { a: "x" } }));
-        assert.equal(invalid.ename, "TaskValidationError");
-        assert.match(invalid.evalue, /a: .*expected number/);
-        const unknown = await failure(client.execute("nope", { type: "Sum" }));
-        assert.equal(unknown.ename, "UnknownServiceError");
+        // Refused at the door, like HTTP's 422 and 404: no task id, a typed error.
+        await assert.rejects(
+          client.request("lab", { type: "Sum", fields: { a: "x" } }),
+          (error: unknown) => {
+            assert.ok(error instanceof TaskValidationError, String(error));
+            assert.match(error.message, /^invalid Sum: a: .*expected number/);
+            assert.deepEqual(error.issues.map((issue) => issue.path), ["a", "b"]);
+            return true;
+          },
+        );
+        await assert.rejects(
+          client.execute("lab", { type: "Sum", fields: { a: "x" } }),
+          TaskValidationError,
+        );
+        await assert.rejects(
+          client.execute("nope", { type: "Sum" }),
+          (error: unknown) =>
+            error instanceof UnknownServiceError &&
+            /no service named 'nope' \(services: greeter, lab\)/.test(error.message),
+        );
+        await assert.rejects(client.request("lab", { type: "Nope" }), UnknownTaskTypeError);
 
         const record = await client.status(request.taskId);
         assert.equal(record?.state, "succeeded");
@@ -109,6 +174,11 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
         const sum = services[1].taskTypes.find((type) => type.name === "Sum");
         assert.deepEqual(sum?.schema.required, ["a", "b"]);
         assert.ok((await client.tasks({ service: "lab", limit: 2 })).length === 2);
+        // Lists carry summaries: no fields, log or outcome; a brief of the outcome.
+        const [summary] = await client.tasks({ service: "greeter", limit: 1 });
+        assert.equal(summary.id, request.taskId);
+        assert.ok(!("outcome" in summary) && !("fields" in summary) && !("log" in summary));
+        assert.deepEqual(summary.brief, { status: "ok", text: '"Hello Ada from greeter"' });
       } finally {
         await client.close();
       }
@@ -118,8 +188,11 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
       const client = await Client.connect(server.wsUrl, { token: server.token });
       try {
         const events: string[] = [];
+        let withOutcome = 0;
         const unwatch = client.watch((event) => {
-          if (event.kind === "task") events.push(`${event.record.id}:${event.record.state}`);
+          if (event.kind !== "task") return;
+          events.push(`${event.record.id}:${event.record.state}`);
+          if ("outcome" in event.record) withOutcome++;
         });
         const results = await Promise.all(
           Array.from(
@@ -135,6 +208,10 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
         assert.equal(await client.cancel(slow.taskId), false);
         unwatch();
         assert.ok(events.includes(`${slow.taskId}:cancelled`), "a cancelled event arrived");
+        assert.equal(withOutcome, 0, "events carry no outcome: fetch it by id");
+        // Every task is announced queued first, parallel ones too.
+        const queued = events.filter((event) => event.endsWith(":queued")).length;
+        assert.ok(queued >= 101, `${queued} queued events`);
       } finally {
         await client.close();
       }
@@ -174,6 +251,8 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
       const list = await json(await api(server, "/tasks?service=greeter&limit=1"));
       assert.equal(list.length, 1);
       assert.equal(list[0].id, taskId);
+      assert.equal(list[0].outcome, undefined, "lists carry no outcome: GET it by id");
+      assert.deepEqual(list[0].brief, { status: "ok", text: '"Hello Grace from greeter"' });
 
       const services = await json(await api(server, "/services"));
       const greeting = services[0].taskTypes[0];
@@ -253,6 +332,116 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
       assert.match(page.headers.get("content-security-policy") ?? "", /default-src 'none'/);
     });
 
+    await t.step("re-auth: the right token again is fine, a wrong one closes", async () => {
+      const ws = await rawSocket(server, ["zest.v1", `token.${server.token}`]);
+      ws.send({ type: "auth", token: server.token });
+      assert.deepEqual(await ws.next(), { type: "auth", ok: true });
+      ws.send({ type: "auth", token: "wrong-token-0123456789abcdef" });
+      ws.send({ type: "services", ref: 1 });
+      assert.deepEqual(await ws.first(), { closed: 1008 }, "closed, and nothing answered");
+    });
+
+    await t.step("before auth: a binary or oversized first message closes at once", async () => {
+      const binary = await rawSocket(server);
+      binary.socket.send(new Uint8Array(1_000_000));
+      assert.deepEqual(await binary.first(), { closed: 1008 }, "closed, not answered");
+      const oversized = await rawSocket(server);
+      oversized.send({ type: "auth", token: "x".repeat(5_000) });
+      assert.deepEqual(await oversized.first(), { closed: 1008 });
+      const big = await rawSocket(server);
+      big.send("x".repeat(1_000_000));
+      assert.deepEqual(await big.first(), { closed: 1008 });
+    });
+
+    await t.step("unauthenticated sockets are capped; authenticated ones are not", async () => {
+      const waiting = [];
+      for (let i = 0; i < MAX_UNAUTHENTICATED_SOCKETS; i++) waiting.push(await rawSocket(server));
+      await assert.rejects(rawSocket(server), "one more waiting to authenticate is refused");
+      const status = await rawStatus(server, upgradeHead(`127.0.0.1:${server.url.port}`));
+      assert.match(status, /^HTTP\/1\.1 503/);
+      // With the token on the upgrade, a connection never waits.
+      const client = await Client.connect(server.wsUrl, { token: server.token });
+      assert.equal((await client.services()).length, 2);
+      await client.close();
+      // One authenticates: its place is free again.
+      waiting[0].send({ type: "auth", token: server.token });
+      assert.deepEqual(await waiting[0].next(), { type: "auth", ok: true });
+      const next = await rawSocket(server);
+      await Promise.all([...waiting, next].map((ws) => ws.close()));
+    });
+
+    await t.step("a foreign Origin or Host is refused (CSRF, DNS rebinding)", async () => {
+      const port = server.url.port;
+      const bearer = `Authorization: Bearer ${server.token}`;
+      const get = (host: string) =>
+        rawStatus(server, ["GET /services HTTP/1.1", `Host: ${host}`, bearer]);
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+        assert.match(await get(host), /^HTTP\/1\.1 200/, host);
+      }
+      for (
+        const host of [`evil.example:${port}`, "127.0.0.1:1", `attacker.127.0.0.1.nip.io:${port}`]
+      ) {
+        assert.match(await get(host), /^HTTP\/1\.1 403/, host);
+      }
+      const own = `127.0.0.1:${port}`;
+      const protocols = `Sec-WebSocket-Protocol: zest.v1, token.${server.token}`;
+      assert.match(
+        await rawStatus(server, upgradeHead(`evil.example:${port}`, [protocols])),
+        /^HTTP\/1\.1 403/,
+      );
+      assert.match(
+        await rawStatus(server, upgradeHead(own, [protocols, "Origin: http://evil.example"])),
+        /^HTTP\/1\.1 403/,
+      );
+      assert.match(
+        await rawStatus(server, upgradeHead(own, [protocols, "Origin: null"])),
+        /^HTTP\/1\.1 403/,
+      );
+      // The dashboard's own origin, and no Origin at all (not a browser), may connect.
+      assert.match(
+        await rawStatus(server, upgradeHead(own, [protocols, `Origin: http://${own}`])),
+        /^HTTP\/1\.1 101/,
+      );
+      assert.match(await rawStatus(server, upgradeHead(own, [protocols])), /^HTTP\/1\.1 101/);
+      // A browser's WebSocket from another page: refused before any message.
+      const foreign = new WebSocket(server.wsUrl, {
+        protocols: ["zest.v1", `token.${server.token}`],
+        headers: { origin: "http://evil.example" },
+      } as unknown as string[]);
+      const failed = await new Promise<boolean>((resolve) => {
+        foreign.onopen = () => resolve(false);
+        foreign.onerror = () => resolve(true);
+      });
+      assert.ok(failed, "the upgrade from a foreign origin failed");
+    });
+
+    await t.step("waits per connection are capped; the rest get an error", async () => {
+      const { taskId } = await (await api(server, "/tasks", {
+        method: "POST",
+        body: JSON.stringify({ service: "lab", type: "Sleep", fields: { ms: 30_000 } }),
+      })).json();
+      const ws = await rawSocket(server, ["zest.v1", `token.${server.token}`]);
+      const extra = 50;
+      for (let i = 0; i < MAX_WAITS_PER_CONNECTION + extra; i++) {
+        ws.send({ type: "wait", ref: i, taskId });
+      }
+      ws.send({ type: "services", ref: "after" });
+      const errors: string[] = [];
+      for (let reply = await ws.next(); reply.ref !== "after"; reply = await ws.next()) {
+        if (reply.type === "error") errors.push(reply.error);
+      }
+      assert.equal(errors.length, extra);
+      assert.match(errors[0], /too many waits on this connection: at most 10000 at once/);
+      // The task ends: each accepted wait hears it.
+      const cancel = await api(server, `/tasks/${taskId}/cancel`, { method: "POST" });
+      assert.deepEqual(await cancel.json(), { cancelled: true });
+      for (let i = 0; i < MAX_WAITS_PER_CONNECTION; i++) {
+        const reply = await ws.next();
+        assert.equal(reply.outcome?.ename, "CancelledError");
+      }
+      await ws.close();
+    });
+
     await t.step("HTTP bad input: each refusal names its problem", async () => {
       const post = (body: BodyInit) => api(server, "/tasks", { method: "POST", body });
       const expect = async (response: Response, status: number, pattern: RegExp) => {
@@ -307,6 +496,47 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
       const wrongMethod = await api(server, "/services", { method: "DELETE" });
       assert.equal(wrongMethod.headers.get("allow"), "GET");
       await expect(wrongMethod, 405, /DELETE is not allowed on \/services/);
+      for (const [path, allow] of [["/services", "GET"], ["/tasks", "GET, POST"]]) {
+        const head = await api(server, path, { method: "HEAD" });
+        assert.equal(head.status, 405, `HEAD ${path}`);
+        assert.equal(head.headers.get("allow"), allow);
+        await head.body?.cancel();
+      }
+      // Bounds at the door: nesting, names, durations (422, naming the problem).
+      const deep = JSON.parse("[".repeat(5_000) + "]".repeat(5_000));
+      const tooDeep = await expect(
+        await post(
+          JSON.stringify({
+            service: "lab",
+            type: "Sum",
+            fields: { a: 1, b: 1 },
+            attributes: { deep },
+          }),
+        ),
+        422,
+        /invalid Sum: attributes: nested deeper than the limit of 32 levels/,
+      );
+      assert.equal(tooDeep.name, "TaskValidationError");
+      assert.deepEqual(tooDeep.issues.map((issue: { path: string }) => issue.path), ["attributes"]);
+      await expect(
+        await post(JSON.stringify({ service: "lab", type: "Sum", fields: { a: 1, b: 1, deep } })),
+        422,
+        /the fields are nested deeper than the limit of 32 levels/,
+      );
+      await expect(
+        await post(JSON.stringify({ service: "s".repeat(300), type: "Sum" })),
+        422,
+        /service: 's+…' is 300 characters, over the limit of 200/,
+      );
+      await expect(
+        await post(
+          JSON.stringify({ service: "lab", type: "Sum", fields: { a: 1, b: 1 }, timeoutMs: 3e9 }),
+        ),
+        422,
+        /timeoutMs: must be at most 2147483647 ms/,
+      );
+      // Nothing unreadable got in: the lists still answer.
+      assert.equal((await api(server, "/tasks?limit=1000")).status, 200);
       await expect(await api(server, "/tasks/nope"), 404, /no task with id 'nope'/);
       await expect(await api(server, "/tasks/nope/outcome"), 404, /no task with id 'nope'/);
       await expect(await api(server, "/tasks/nope/cancel", { method: "POST" }), 404, /no task/);
@@ -343,6 +573,22 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
         4,
       );
       await expectError({ type: "list", ref: 5, limit: -1 }, /bad 'list' message: limit/, 5);
+      // A submission that fails validation is refused at the door: no task id.
+      ws.send({
+        type: "submit",
+        ref: 8,
+        service: "lab",
+        task: { type: "Sum", fields: { a: "x" } },
+      });
+      const refused = await ws.next();
+      assert.deepEqual(Object.keys(refused).sort(), ["error", "issues", "name", "ref", "type"]);
+      assert.equal(refused.type, "error");
+      assert.equal(refused.ref, 8);
+      assert.equal(refused.name, "TaskValidationError");
+      assert.match(refused.error, /^invalid Sum: a: /);
+      assert.deepEqual(refused.issues.map((issue: { path: string }) => issue.path), ["a", "b"]);
+      ws.send({ type: "submit", ref: 9, service: "lab", task: { type: "Nope" } });
+      assert.equal((await ws.next()).name, "UnknownTaskTypeError");
       ws.socket.send(new Uint8Array([1, 2, 3]));
       assert.match((await ws.next()).error, /binary messages are not supported/);
       await expectError(
@@ -443,5 +689,36 @@ Deno.test("server: SIGTERM stops it too; the token file is made private", async 
     assert.equal((await api(server, "/services")).status, 200);
   } finally {
     assert.equal(await server.stop("SIGTERM"), 0);
+  }
+});
+
+Deno.test("server: a full serial queue answers 429 QueueFullError, and makes no task", async () => {
+  const server = await startServer({ config: "test/fixtures/limits.config.ts" });
+  try {
+    const post = () =>
+      api(server, "/tasks", {
+        method: "POST",
+        body: JSON.stringify({ service: "lab", type: "Sleep", fields: { ms: 30_000 } }),
+      });
+    // One runs, two wait (the fixture's limit), the next is refused.
+    for (let i = 0; i < 3; i++) assert.equal((await post()).status, 202);
+    const refused = await post();
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get("retry-after"), "1");
+    const body = await refused.json();
+    assert.equal(body.name, "QueueFullError");
+    assert.match(body.error, /service 'lab' has 2 serial tasks waiting \(limit 2\)/);
+    assert.equal((await json(await api(server, "/tasks"))).length, 3, "no task for the refusal");
+    const client = await Client.connect(server.wsUrl, { token: server.token });
+    try {
+      await assert.rejects(
+        client.request("lab", { type: "Sleep", fields: { ms: 1 } }),
+        (error: unknown) => (error as Error).name === "QueueFullError",
+      );
+    } finally {
+      await client.close();
+    }
+  } finally {
+    assert.equal(await server.stop(), 0);
   }
 });

@@ -1,6 +1,8 @@
 /**
  * `deno task zest` against the real server, run with the task's own
- * permission flags: submit, status, services, watch, cancel, --json, errors.
+ * permission flags: submit, status, services, watch, cancel, --json, errors,
+ * the token from a file or standard input, and server data shown with its
+ * control characters escaped.
  */
 import assert from "node:assert/strict";
 import { REPO_ROOT, type ServerProcess, startServer, taskArgs } from "./helpers/server.ts";
@@ -13,17 +15,50 @@ interface Run {
   stderr: string;
 }
 
-/** Run `zest args…` to its end. */
-async function zest(server: ServerProcess, ...args: string[]): Promise<Run> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+/** How to run `zest`: its environment (over the server's defaults) and standard input. */
+interface RunOptions {
+  env?: Record<string, string>;
+  stdin?: string;
+}
+
+/** Run `zest args…` to its end, with `options`. */
+async function zestWith(
+  server: ServerProcess,
+  options: RunOptions,
+  ...args: string[]
+): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
     args: [...await taskArgs("zest"), ...args],
     cwd: REPO_ROOT,
-    env: { ZEST_TOKEN: server.token, ZEST_URL: server.wsUrl.href },
-    stdin: "null",
-  }).output();
+    env: { ZEST_TOKEN: server.token, ZEST_URL: server.wsUrl.href, ...options.env },
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
   const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
   return { code, stdout: decode(stdout), stderr: decode(stderr) };
 }
+
+/** Run `zest args…` to its end. */
+function zest(server: ServerProcess, ...args: string[]): Promise<Run> {
+  return zestWith(server, {}, ...args);
+}
+
+/** Escape codes a hostile client may put in a task: set the window title, clear the screen, reverse text. */
+const HOSTILE = "\x1b]0;owned\x07\x1b[2J\u202eAda\x9b31m";
+/** How the CLI shows it. */
+const HOSTILE_SHOWN = "\\x1b]0;owned\\x07\\x1b[2J\\u{202e}Ada\\x9b31m";
+/** How the CLI shows its tail inside a JSON value (where JSON escaped the C0 controls already). */
+const HOSTILE_TAIL_SHOWN = "\\u{202e}Ada\\x9b31m";
+/** Any byte or character a terminal acts on, but newline and tab. */
+// deno-lint-ignore no-control-regex
+const RAW_CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/;
 
 Deno.test("zest CLI", async (t) => {
   const server = await startServer({ config: "test/fixtures/basic.config.ts" });
@@ -90,9 +125,9 @@ Deno.test("zest CLI", async (t) => {
       assert.match(failed.stderr, /^RangeError: no lock$/m);
       const invalid = await zest(server, "submit", "lab", "Sum", '{"a":1}', "--wait");
       assert.equal(invalid.code, 1);
-      assert.match(invalid.stderr, /TaskValidationError: invalid Sum: b: /);
+      assert.match(invalid.stderr, /invalid Sum: b: /);
       const unknown = await zest(server, "submit", "nope", "Sum", "--wait");
-      assert.match(unknown.stderr, /UnknownServiceError: no service named 'nope'/);
+      assert.match(unknown.stderr, /no service named 'nope'/);
     });
 
     await t.step("cancel: a running task, then one already ended", async () => {
@@ -142,6 +177,159 @@ Deno.test("zest CLI", async (t) => {
       const events = text.trim().split("\n").map((line) => JSON.parse(line));
       assert.ok(events.every((event) => event.kind === "task" && event.record.service === "lab"));
       assert.ok(events.some((event) => event.record.state === "succeeded"));
+    });
+
+    await t.step("human output shows control characters escaped; --json keeps them", async () => {
+      const fields = JSON.stringify({ name: HOSTILE });
+      const waited = await zest(server, "submit", "greeter", "Greeting", fields, "--wait");
+      assert.equal(waited.code, 0, waited.stderr);
+      assert.equal(waited.stdout, `Hello ${HOSTILE_SHOWN} from greeter\n`);
+      const json = await zest(server, "submit", "greeter", "Greeting", fields, "--wait", "--json");
+      assert.equal(JSON.parse(json.stdout).result, `Hello ${HOSTILE} from greeter`);
+
+      const unknown = await zest(server, "submit", "lab", HOSTILE, "--wait");
+      assert.equal(unknown.code, 1);
+      assert.ok(unknown.stderr.includes(HOSTILE_SHOWN), unknown.stderr);
+      assert.doesNotMatch(unknown.stderr, RAW_CONTROL);
+
+      // Several lines, and a tab, stay as they are.
+      const failed = await zest(
+        server,
+        "submit",
+        "lab",
+        "Fail",
+        JSON.stringify({ message: `one\n\ttwo ${HOSTILE}` }),
+        "--wait",
+      );
+      assert.equal(failed.code, 1);
+      assert.ok(failed.stderr.includes(`RangeError: one\n\ttwo ${HOSTILE_SHOWN}`), failed.stderr);
+
+      const id = (await zest(
+        server,
+        "submit",
+        "lab",
+        "Sum",
+        '{"a":1,"b":2}',
+        "--attributes",
+        JSON.stringify({ note: HOSTILE }),
+      )).stdout.trim();
+      const status = await zest(server, "status", id, "--wait");
+      assert.equal(status.code, 0, status.stderr);
+      assert.ok(status.stdout.includes(HOSTILE_TAIL_SHOWN), status.stdout);
+      assert.doesNotMatch(status.stdout, RAW_CONTROL);
+    });
+
+    await t.step("watch shows control characters escaped", async () => {
+      const watcher = new Deno.Command(Deno.execPath(), {
+        args: [...await taskArgs("zest"), "watch", "--service", "greeter"],
+        cwd: REPO_ROOT,
+        env: { ZEST_TOKEN: server.token, ZEST_URL: server.wsUrl.href },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const reader = watcher.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      const seen = (async () => {
+        while (!/succeeded .*Greeting on greeter .*Hello/.test(text)) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += value;
+        }
+      })();
+      // Subscribed once the server has it: submit until its events flow.
+      const submits: Promise<Run>[] = [];
+      const fields = JSON.stringify({ name: HOSTILE });
+      const submitter = setInterval(
+        () => submits.push(zest(server, "submit", "greeter", "Greeting", fields)),
+        300,
+      );
+      await seen;
+      clearInterval(submitter);
+      await Promise.all(submits);
+      watcher.kill("SIGINT");
+      assert.equal((await watcher.status).code, 0);
+      await reader.cancel();
+      await watcher.stderr.cancel();
+      assert.ok(text.includes(HOSTILE_TAIL_SHOWN), text);
+      assert.doesNotMatch(text, RAW_CONTROL);
+    });
+
+    await t.step(
+      "--token-file: the token from a file in .zest/, or from standard input",
+      async () => {
+        // A wrong ZEST_TOKEN: the flag must win over it.
+        const env = { ZEST_TOKEN: "wrong-token-0123456789abcdef" };
+        const piped = await zestWith(
+          server,
+          { env, stdin: `${server.token}\n` },
+          "services",
+          "--token-file",
+          "-",
+        );
+        assert.equal(piped.code, 0, piped.stderr);
+        assert.match(piped.stdout, /^greeter\s/m);
+
+        await Deno.mkdir(`${REPO_ROOT}/.zest`, { recursive: true, mode: 0o700 });
+        const file = `.zest/cli-test-token-${crypto.randomUUID()}`;
+        await Deno.writeTextFile(`${REPO_ROOT}/${file}`, server.token, { mode: 0o600 });
+        try {
+          const fromFile = await zestWith(server, { env }, "services", "--token-file", file);
+          assert.equal(fromFile.code, 0, fromFile.stderr);
+        } finally {
+          await Deno.remove(`${REPO_ROOT}/${file}`);
+        }
+
+        const outside = await zestWith(
+          server,
+          { env },
+          "services",
+          "--token-file",
+          "/etc/hostname",
+        );
+        assert.equal(outside.code, 2);
+        assert.match(outside.stderr, /may read only \.zest\/; .*--token-file - < \/etc\/hostname/);
+        const empty = await zestWith(server, { env, stdin: "" }, "services", "--token-file", "-");
+        assert.equal(empty.code, 2);
+        assert.match(empty.stderr, /the token in --token-file standard input is not usable/);
+        const both = await zest(server, "services", "--token", server.token, "--token-file", "-");
+        assert.equal(both.code, 2);
+        assert.match(both.stderr, /--token or --token-file, not both/);
+      },
+    );
+
+    await t.step("a malformed --timeout, --url or --token is a usage error", async () => {
+      for (const timeout of ["1e400", "0", "-5", "1.5", "2147483648", "soon"]) {
+        const run = await zest(
+          server,
+          "submit",
+          "lab",
+          "Sum",
+          '{"a":1,"b":2}',
+          `--timeout=${timeout}`,
+        );
+        assert.equal(run.code, 2, `--timeout ${timeout}: ${run.stderr}`);
+        assert.match(run.stderr, /--timeout must be a whole number of ms from 1 to 2147483647/);
+      }
+      const urls: [string, RegExp][] = [
+        ["not a url", /--url must be a URL like ws:\/\/127\.0\.0\.1:8787/],
+        ["ftp://127.0.0.1/", /--url must be a ws: wss: http: https: URL/],
+        ["ws://me:secret@127.0.0.1:8787/", /--url must not hold credentials/],
+        ["ws://127.0.0.1:8787/#x", /--url must not have a #fragment/],
+      ];
+      for (const [url, message] of urls) {
+        const run = await zest(server, "services", "--url", url);
+        assert.equal(run.code, 2, `--url ${url}: ${run.stderr}`);
+        assert.match(run.stderr, message);
+      }
+      const fromEnv = await zestWith(server, { env: { ZEST_URL: "localhost:8787" } }, "services");
+      assert.equal(fromEnv.code, 2, fromEnv.stderr);
+      assert.match(fromEnv.stderr, /ZEST_URL must be a ws: wss: http: https: URL/);
+      for (const token of ["short", "has space 0123456789abcdef", "x".repeat(513)]) {
+        const run = await zest(server, "services", "--token", token);
+        assert.equal(run.code, 2, run.stderr);
+        assert.match(run.stderr, /the token in --token is not usable/);
+      }
     });
 
     await t.step("usage and connection errors are clear", async () => {

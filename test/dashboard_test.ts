@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real headless Chromium, against the real server: it
  * loads, shows the services, a task submitted through the form appears and
- * completes, a kernel's image output renders. Leaves a screenshot in
+ * completes, a kernel's image output renders, an HTML result renders in a
+ * sandboxed frame where its script does not run. Leaves a screenshot in
  * test/artifacts/dashboard.png.
  */
 import assert from "node:assert/strict";
@@ -18,8 +19,11 @@ const CHROMIUM_ARGS = [
   "--disable-quic",
 ];
 
-Deno.test("dashboard: services, live tasks, form submit, kernel image", async () => {
-  const server = await startServer({ config: "test/fixtures/kernel.config.ts" });
+/** What Chromium logs when a sandbox stops a script: expected from the HTML result. */
+const BLOCKED_SCRIPT = /^Blocked script execution in 'about:srcdoc'/;
+
+Deno.test("dashboard: services, live tasks, form submit, kernel image, HTML result", async () => {
+  const server = await startServer({ config: "test/fixtures/dashboard.config.ts" });
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: CHROMIUM_ARGS,
@@ -29,7 +33,9 @@ Deno.test("dashboard: services, live tasks, form submit, kernel image", async ()
     const problems: string[] = [];
     page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
     page.on("console", (message) => {
-      if (message.type() === "error") problems.push(`console: ${message.text()}`);
+      if (message.type() === "error" && !BLOCKED_SCRIPT.test(message.text())) {
+        problems.push(`console: ${message.text()}`);
+      }
     });
 
     await page.goto(`${server.url}#token=${server.token}`);
@@ -75,7 +81,7 @@ Deno.test("dashboard: services, live tasks, form submit, kernel image", async ()
     await page.fill('#submit-fields [name="times"]', "2");
     await page.click("#submit-button");
     await page.locator("#submit-message.ok").waitFor({ timeout: 30_000 });
-    const images = page.locator("#detail .images img");
+    const images = page.locator("#detail .outputs img");
     await images.nth(1).waitFor();
     // Decoded by the browser: a 4×4 PNG each (DOM types are not in Deno's lib).
     type Image = { complete: boolean; naturalWidth: number; naturalHeight: number };
@@ -84,9 +90,42 @@ Deno.test("dashboard: services, live tasks, form submit, kernel image", async ()
     );
     assert.deepEqual(sizes, [[true, 4, 4], [true, 4, 4]]);
     assert.match(await page.locator("#detail .stdout").textContent() ?? "", /shown 2/);
-    assert.match(
-      await page.locator("#tasks tr", { hasText: "ShowImage" }).first().textContent() ?? "",
-      /\[2 images\]/,
+    assert.equal(
+      await page.locator("#tasks tr", { hasText: "ShowImage" }).first().locator(".outcome")
+        .textContent(),
+      "2",
+    );
+
+    // An HTML result (a DataFrame's, IPython's HTML()) renders as HTML, in a
+    // sandboxed frame where the script it carries does not run.
+    await page.evaluate(() => {
+      const messages: unknown[] = [];
+      Object.assign(globalThis, { messages });
+      addEventListener("message", (event) => messages.push((event as MessageEvent).data));
+    });
+    const blocked = page.waitForEvent("console", {
+      predicate: (message) => BLOCKED_SCRIPT.test(message.text()),
+      timeout: 30_000,
+    });
+    const { taskId: htmlId } = await (await api(server, "/tasks", {
+      method: "POST",
+      body: JSON.stringify({ service: "py", type: "ShowHtml", fields: { caption: "T1 <q0>" } }),
+    })).json();
+    const htmlRow = page.locator(`#tasks tr[data-id="${htmlId}"]`);
+    await htmlRow.locator(".state-succeeded").waitFor({ timeout: 30_000 });
+    await htmlRow.click();
+    const frame = page.locator("#detail iframe.html-output");
+    await frame.waitFor();
+    assert.equal(await frame.getAttribute("sandbox"), "", "sandboxed, with no allow-scripts");
+    const document = page.frameLocator("#detail iframe.html-output");
+    await document.locator("td", { hasText: "q0" }).waitFor();
+    assert.equal(await document.locator("caption").textContent(), "T1 <q0>");
+    await blocked;
+    // The script came first in the document: had it run, its text would be there.
+    assert.ok(!(await document.locator("body").textContent())?.includes("SCRIPT RAN"));
+    assert.deepEqual(
+      await page.evaluate(() => (globalThis as { messages?: unknown[] }).messages),
+      [],
     );
 
     await Deno.mkdir(`${REPO_ROOT}/test/artifacts`, { recursive: true });

@@ -4,7 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { z } from "zod";
+import { formatOutcome } from "../src/cli/format.ts";
 import { isRunning } from "../src/kernel/processes.ts";
+import { DEFAULT_KERNEL_TASK_TIMEOUT_MS } from "../src/service/ipython.ts";
+import { TaskControl, type TaskReport, type TaskRun } from "../src/task/protocol.ts";
 import {
   defineIPythonTask,
   defineTask,
@@ -48,14 +51,16 @@ const Die = defineIPythonTask("TestDie", {
   schema: z.object({}),
   code: () => "import os\nos._exit(1)",
 });
+/** The smallest valid PNG: 1x1, one red pixel. */
+const TINY_PNG =
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
 const Plot = defineIPythonTask("TestPlot", {
   schema: z.object({}),
   code: () =>
     [
       "import base64, sys",
       "from IPython.display import display, Image",
-      // the smallest valid PNG: 1x1, one red pixel
-      "png = base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==')",
+      `png = base64.b64decode('${TINY_PNG}')`,
       "display(Image(data=png))",
       "print('to stdout')",
       "print('to stderr', file=sys.stderr)",
@@ -63,6 +68,35 @@ const Plot = defineIPythonTask("TestPlot", {
     ].join("\n"),
 });
 const Ping = defineTask("TestPing", { schema: z.object({}), parallel: true });
+const RichResult = defineIPythonTask("TestRichResult", {
+  schema: z.object({ kind: z.enum(["image", "html"]) }),
+  code: ({ kind }) =>
+    kind === "image"
+      ? py`import base64
+from IPython.display import Image
+Image(data=base64.b64decode(${TINY_PNG}), width=8)`
+      : `from IPython.display import HTML
+HTML("<table><tr><td>q0</td></tr></table>")`,
+});
+const Chatty = defineIPythonTask("TestChatty", {
+  schema: z.object({ gate: z.string() }),
+  // Prints, then opens the gate (a file), then runs until stopped.
+  code: ({ gate }) =>
+    py`import time
+from IPython.display import display
+print("working", flush=True)
+display({"text/plain": "progress"}, raw=True)
+open(${gate}, "w").close()
+time.sleep(60)`,
+});
+const Huge = defineIPythonTask("TestHuge", {
+  schema: z.object({}),
+  code: () => "print('first', flush=True)\nprint('x' * 110_000_000)\n1",
+});
+const Pid = defineIPythonTask("TestPid", {
+  schema: z.object({}),
+  code: () => "import os\nos.getpid()",
+});
 
 /**
  * A kernel test: the Jupyter Server and kernels live across awaits in ways
@@ -128,6 +162,28 @@ kernelTest("IPythonService runs generated code on a real kernel", async (t) => {
         assert.deepEqual([...atob(png as string).slice(1, 4)].join(""), "PNG");
       },
     );
+
+    await t.step("the result keeps its whole MIME bundle: an image, HTML", async () => {
+      const image = await (await client.request("py", RichResult.create({ kind: "image" })))
+        .outcome;
+      assert.equal(image.status, "ok", JSON.stringify(image));
+      assert.match(String(image.status === "ok" && image.result), /Image/, "result: its text");
+      const bundle = image.execution?.executeResult;
+      assert.equal(String(bundle?.data["image/png"]).trim(), TINY_PNG);
+      assert.deepEqual(bundle?.metadata, { "image/png": { width: 8 } });
+      assert.match(formatOutcome(image), /result also as image\/png; see the dashboard/);
+      const html = await (await client.request("py", RichResult.create({ kind: "html" }))).outcome;
+      assert.equal(
+        html.execution?.executeResult?.data["text/html"],
+        "<table><tr><td>q0</td></tr></table>",
+      );
+      const plain = await (await client.request("py", Evaluate.create({ expression: "1+1" })))
+        .outcome;
+      assert.deepEqual(plain.execution?.executeResult?.data, {
+        "text/plain": "2",
+        "application/json": 2,
+      });
+    });
 
     await t.step("hostile strings arrive as data, never as code", async () => {
       const hostile = [
@@ -241,10 +297,6 @@ kernelTest(
   async () => {
     await withKernel(async (runtime) => {
       const client = runtime.client();
-      const Pid = defineIPythonTask("TestPid", {
-        schema: z.object({}),
-        code: () => "import os\nos.getpid()",
-      });
       const pid = await client.execute<number>("py", Pid.create({}));
       const sleeping = await client.request("py", Sleep.create({ seconds: 30 }));
       const queued = await client.request("py", Evaluate.create({ expression: "1+1" }));
@@ -299,4 +351,129 @@ kernelTest("an unknown kernelspec fails Runtime.start with a clear error naming 
       return true;
     },
   );
+});
+
+kernelTest(
+  "a task cut short keeps what it printed and displayed, and the kernel's traceback",
+  async () => {
+    await withKernel(async (_runtime, service) => {
+      // The service on its own, as the manager drives it: the task's timeout
+      // aborts the run once the code has printed (a file says so).
+      const gate = await Deno.makeTempFile({ prefix: "zest-gate-" });
+      await Deno.remove(gate);
+      const control = new TaskControl();
+      const finished = Promise.withResolvers<TaskOutcome>();
+      const run: TaskRun = {
+        id: "cut-short",
+        type: Chatty,
+        fields: Chatty.create({ gate }).fields,
+        attributes: {},
+        attempt: 1,
+        control,
+        replyTo: {
+          tell: (report: TaskReport) => {
+            if (report.kind === "finished") finished.resolve(report.outcome);
+            return true;
+          },
+        },
+      };
+      void service.handle(run);
+      const deadline = Date.now() + 30_000;
+      while (!await Deno.stat(gate).then(() => true, () => false)) {
+        assert.ok(Date.now() < deadline, "the code never opened its gate");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      control.abort(new DOMException("task exceeded its timeout of 500 ms", "TimeoutError"));
+      const outcome = errorOf(await finished.promise);
+      await Deno.remove(gate);
+      assert.equal(outcome.ename, "TimeoutError");
+      assert.equal(outcome.evalue, "task exceeded its timeout of 500 ms");
+      assert.match(outcome.traceback, /KeyboardInterrupt/);
+      assert.match(outcome.traceback, /time\.sleep\(60\)/);
+      assert.equal(outcome.execution?.stdout, "working\n");
+      assert.deepEqual(outcome.execution?.displays.map((display) => display.data), [
+        { "text/plain": "progress" },
+      ]);
+      assert.equal(typeof outcome.execution?.executionCount, "number");
+    });
+  },
+);
+
+kernelTest(
+  "an output over the message limit ends the task with KernelOutputTooLargeError; the queue goes on",
+  async () => {
+    await withKernel(async (runtime) => {
+      const client = runtime.client();
+      const huge = await client.request("py", Huge.create({}));
+      const next = await client.request("py", Evaluate.create({ expression: "1+1" }));
+      const outcome = errorOf(await huge.outcome);
+      assert.equal(outcome.ename, "KernelOutputTooLargeError");
+      assert.match(outcome.evalue, /100 MiB/);
+      assert.equal(outcome.execution?.stdout, "first\n");
+      const after = await next.outcome;
+      assert.equal(after.status === "ok" && after.result, 2, JSON.stringify(after));
+    });
+  },
+);
+
+kernelTest("kernel tasks time out after the service's taskTimeoutMs by default", async () => {
+  assert.equal(new IPythonService("a").taskTimeoutMs, DEFAULT_KERNEL_TASK_TIMEOUT_MS);
+  assert.equal(DEFAULT_KERNEL_TASK_TIMEOUT_MS, 3_600_000);
+  for (const taskTimeoutMs of [0, -1, 3e9, Number.NaN]) {
+    assert.throws(
+      () => new IPythonService("a", { taskTimeoutMs }),
+      (error: Error) => error instanceof RangeError && /'a': taskTimeoutMs/.test(error.message),
+    );
+  }
+  await withKernel(async (runtime) => {
+    const client = runtime.client();
+    const slow = await client.request("py", Sleep.create({ seconds: 30 }));
+    const outcome = errorOf(await slow.outcome);
+    assert.equal(outcome.ename, "TimeoutError");
+    assert.match(outcome.evalue, /timeout of 500 ms/);
+    // A request's own timeout still wins.
+    const slept = await client.request("py", Sleep.create({ seconds: 1 }), { timeoutMs: 30_000 });
+    const done = await slept.outcome;
+    assert.equal(done.status === "ok" && done.result, "slept", JSON.stringify(done));
+  }, { taskTimeoutMs: 500 });
+});
+
+kernelTest("runtime.stop() right after a kernel died neither crashes nor hangs", async (t) => {
+  // The library left a rejection unhandled here, which Deno treats as fatal.
+  const unhandled: unknown[] = [];
+  const contain = (event: PromiseRejectionEvent) => {
+    unhandled.push(event.reason);
+    event.preventDefault();
+  };
+  globalThis.addEventListener("unhandledrejection", contain);
+  try {
+    for (const moment of ["at once", "while the server restarts it"]) {
+      await t.step(moment, async () => {
+        const service = new IPythonService("py", { kernel: "python3" });
+        const runtime = await Runtime.start({ services: [service] });
+        try {
+          const pid = await runtime.client().execute<number>("py", Pid.create({}));
+          const processes = await runtime.jupyterServer!.processes();
+          const restarting = Promise.withResolvers<void>();
+          service.kernel!.onStatus((status) => status === "restarting" && restarting.resolve());
+          Deno.kill(pid, "SIGKILL");
+          if (moment !== "at once") await restarting.promise;
+          const begin = performance.now();
+          await runtime.stop();
+          const took = performance.now() - begin;
+          console.log(`runtime.stop() ${moment} after a kernel died: ${Math.round(took)} ms`);
+          // Generous: it used to wait out the 10 s before SIGKILL.
+          assert.ok(took < 8_000, `stop took ${Math.round(took)} ms`);
+          for (const process of processes) {
+            assert.equal(await isRunning(process), false, `process ${process.pid} still runs`);
+          }
+        } finally {
+          await runtime.stop();
+        }
+      });
+    }
+    assert.deepEqual(unhandled.map(String), []);
+  } finally {
+    globalThis.removeEventListener("unhandledrejection", contain);
+  }
 });

@@ -14,6 +14,7 @@ import {
   KernelClosedError,
   KernelDiedError,
   KernelNotFoundError,
+  KernelOutputTooLargeError,
   KernelStartError,
   KernelStartupError,
   type KernelStatus,
@@ -110,6 +111,55 @@ Deno.test("JupyterKernel on a launched Jupyter Server", async (t) => {
     });
 
     await t.step(
+      "display() gives what stock IPython gives: only the result gets JSON",
+      async () => {
+        // Each display beside what a fresh, stock IPython formatter makes of the same value.
+        const reply = await kernel.execute(`
+import numpy as np
+from IPython.core.formatters import DisplayFormatter
+from IPython.display import display
+
+class OwnJson:
+    def _repr_json_(self):
+        return {"own": True}
+
+values = [{"a": 1}, [1, 2.5], "text", 3, (1, "two"), np.arange(3), OwnJson()]
+for value in values:
+    display(value)
+stock = DisplayFormatter()
+[stock.format(value)[0] for value in values]`);
+        assert.equal(reply.status, "ok", reply.traceback);
+        assert.deepEqual(reply.displays.map((display) => display.data), reply.value);
+        assert.deepEqual(Object.keys(reply.displays[0].data), ["text/plain"]);
+        assert.deepEqual(reply.displays[6].data["application/json"], { own: true });
+      },
+    );
+
+    await t.step("the result keeps its whole MIME bundle beside its value", async () => {
+      const plain = await kernel.execute("1+1");
+      assert.deepEqual(plain.executeResult, {
+        data: { "text/plain": "2", "application/json": 2 },
+        metadata: {},
+      });
+      const image = await kernel.execute(py`
+import base64
+from IPython.display import Image
+Image(data=base64.b64decode(${TINY_PNG_BASE64}), width=10)`);
+      assert.equal(String(image.executeResult?.data["image/png"]).trim(), TINY_PNG_BASE64);
+      assert.deepEqual(image.executeResult?.metadata, { "image/png": { width: 10 } });
+      assert.equal(image.value, undefined, "an image has no JSON form");
+      assert.match(image.text ?? "", /Image/);
+      const html = await kernel.execute(`from IPython.display import HTML, SVG
+HTML("<table><tr><td>q0</td></tr></table>")`);
+      assert.equal(html.executeResult?.data["text/html"], "<table><tr><td>q0</td></tr></table>");
+      const svg = await kernel.execute(
+        `SVG('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>')`,
+      );
+      assert.match(String(svg.executeResult?.data["image/svg+xml"]), /^<svg /);
+      assert.equal((await kernel.execute("x = 1")).executeResult, undefined, "no value, no bundle");
+    });
+
+    await t.step(
       "display_data keeps a PNG as base64, update_display_data replaces it",
       async () => {
         const reply = await kernel.execute(py`
@@ -155,10 +205,15 @@ handle.update(Image(data=base64.b64decode(${TINY_PNG_BASE64}), width=10))
     await t.step("a timeout interrupts the code; the kernel keeps its state", async () => {
       await kernel.execute("kept = 'still here'");
       let startedAt = 0;
-      const running = kernel.execute("time.sleep(60)", {
-        timeoutMs: 500,
-        onStart: () => startedAt = performance.now(),
-      });
+      let partial: ExecutionReply | undefined;
+      const running = kernel.execute(
+        "print('before', flush=True)\ndisplay({'text/plain': 'shown'}, raw=True)\ntime.sleep(60)",
+        {
+          timeoutMs: 500,
+          onStart: () => startedAt = performance.now(),
+          onCutShort: (cut) => partial = cut,
+        },
+      );
       const queued = kernel.execute("kept");
       await assert.rejects(running, (error: Error) => {
         assert.ok(error instanceof KernelTimeoutError);
@@ -167,15 +222,26 @@ handle.update(Image(data=base64.b64decode(${TINY_PNG_BASE64}), width=10))
         return true;
       });
       assert.ok(startedAt > 0, "onStart was called");
+      // What the code printed and displayed, and where the interrupt stopped it.
+      assert.equal(partial?.stdout, "before\n");
+      assert.deepEqual(partial?.displays.map((display) => display.data), [{
+        "text/plain": "shown",
+      }]);
+      assert.equal(partial?.status, "error");
+      assert.equal(partial?.ename, "KeyboardInterrupt");
+      assert.match(partial?.traceback ?? "", /time\.sleep\(60\)/);
+      assert.equal(typeof partial?.executionCount, "number");
       assert.equal((await queued).value, "still here");
     });
 
     await t.step("code that ignores the interrupt is stopped by a restart", async () => {
       const pidBefore = await pidWithStartupCode(kernel);
       // In the same cell: ipykernel reinstalls its SIGINT handler for each execution.
+      let partial: ExecutionReply | undefined;
       const running = kernel.execute(
-        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)",
-        { timeoutMs: 1_000 },
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n" +
+          "print('stubborn', flush=True)\ntime.sleep(60)",
+        { timeoutMs: 1_000, onCutShort: (cut) => partial = cut },
       );
       const queued = kernel.execute("'kept' in globals()");
       await assert.rejects(running, (error: Error) => {
@@ -183,6 +249,7 @@ handle.update(Image(data=base64.b64decode(${TINY_PNG_BASE64}), width=10))
         assert.equal(error.recovery, "restarted");
         return true;
       });
+      assert.equal(partial?.stdout, "stubborn\n", "what it printed before the restart");
       assert.equal((await queued).value, false, "state was lost");
       assert.notEqual(await pidWithStartupCode(kernel), pidBefore);
     });
@@ -201,6 +268,31 @@ handle.update(Image(data=base64.b64decode(${TINY_PNG_BASE64}), width=10))
       await assert.rejects(first, /caller gave up/);
       assert.deepEqual(await valueOf(kernel, "ran"), [], "neither ran to its end");
     });
+
+    await t.step(
+      "an output over the WebSocket message limit fails with KernelOutputTooLargeError",
+      async () => {
+        await kernel.execute("kept = 'still here'");
+        let partial: ExecutionReply | undefined;
+        const huge = kernel.execute("print('first', flush=True)\nprint('x' * 110_000_000)\n1", {
+          onCutShort: (cut) => partial = cut,
+        });
+        const queued = kernel.execute("kept");
+        await assert.rejects(huge, (error: Error) => {
+          assert.ok(error instanceof KernelOutputTooLargeError);
+          assert.equal(error.name, "KernelOutputTooLargeError");
+          assert.match(error.message, /100 MiB/);
+          return true;
+        });
+        assert.equal(partial?.stdout, "first\n", "what came before the dropped output");
+        assert.equal((await queued).value, "still here", "the kernel goes on with its state");
+        await assert.rejects(
+          kernel.execute("display({'text/plain': 'y' * 110_000_000}, raw=True)"),
+          KernelOutputTooLargeError,
+        );
+        assert.equal((await kernel.execute("1+1")).value, 2);
+      },
+    );
 
     await t.step(
       "a kernel that exits is restarted; queued work runs after the startup code",
@@ -352,11 +444,51 @@ handle.update(Image(data=base64.b64decode(${TINY_PNG_BASE64}), width=10))
       for (const process of processes) {
         assert.equal(await isRunning(process), false, `process ${process.pid} still runs`);
       }
-      await assert.rejects(kernel.execute("1"), JupyterServerGoneError);
+      await assert.rejects(kernel.execute("1"), KernelClosedError);
       assert.equal(kernel.status, "dead");
     });
   } finally {
     await stop();
+  }
+});
+
+Deno.test("stopping right after a kernel died neither crashes nor hangs", async (t) => {
+  // The library left a rejection unhandled here, which Deno treats as fatal.
+  const unhandled: unknown[] = [];
+  const contain = (event: PromiseRejectionEvent) => {
+    unhandled.push(event.reason);
+    event.preventDefault();
+  };
+  globalThis.addEventListener("unhandledrejection", contain);
+  try {
+    for (const moment of ["at once", "while the server restarts it"]) {
+      await t.step(`server.stop() ${moment}`, async () => {
+        const { server, stop } = await launchTestServer();
+        try {
+          const kernel = await server.startKernel({ name: "python3" });
+          const pid = (await kernel.execute("import os; os.getpid()")).value as number;
+          const processes = await server.processes();
+          const restarting = Promise.withResolvers<void>();
+          kernel.onStatus((status) => status === "restarting" && restarting.resolve());
+          Deno.kill(pid, "SIGKILL");
+          if (moment !== "at once") await restarting.promise;
+          const begin = performance.now();
+          await server.stop();
+          const took = performance.now() - begin;
+          console.log(`server stop ${moment} after a kernel died: ${Math.round(took)} ms`);
+          // Generous: it used to wait out the 10 s before SIGKILL.
+          assert.ok(took < 8_000, `stop took ${Math.round(took)} ms`);
+          for (const process of processes) {
+            assert.equal(await isRunning(process), false, `process ${process.pid} still runs`);
+          }
+        } finally {
+          await stop();
+        }
+      });
+    }
+    assert.deepEqual(unhandled.map(String), []);
+  } finally {
+    globalThis.removeEventListener("unhandledrejection", contain);
   }
 });
 

@@ -2,12 +2,18 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import {
   defineTask,
+  QueueFullError,
   Runtime,
+  RuntimeStoppingError,
   Service,
   type TaskEvent,
   TaskExecutionError,
+  type TaskOutcome,
   TaskValidationError,
 } from "../src/mod.ts";
+import { DEFAULT_MAX_QUEUED_PER_SERVICE } from "../src/manager/manager.ts";
+import { report } from "../src/service/service.ts";
+import type { TaskRun } from "../src/task/protocol.ts";
 
 const Greeting = defineTask("Greeting", {
   schema: z.object({ greeting: z.string().default("Hello"), name: z.string().min(1) }),
@@ -369,6 +375,7 @@ Deno.test("stopping the runtime ends running and queued tasks with a clear error
   }
   assert.ok(!lab.events.some((e) => e.startsWith("start q")), "queued tasks never ran");
   const late = await client.request("lab", Greeting.create({ name: "late" })).catch((e) => e);
+  assert.ok(late instanceof RuntimeStoppingError, String(late));
   assert.match(String(late), /runtime stopped/);
 });
 
@@ -463,7 +470,8 @@ Deno.test("handlers log to the task record; events follow every state change", a
     const states = events.flatMap((e) =>
       e.kind === "task" && e.record.id === request.taskId ? [e.record.state] : []
     );
-    assert.deepEqual(states, ["running", "succeeded"]);
+    // Every task's first event is `queued`, parallel ones too.
+    assert.deepEqual(states, ["queued", "running", "succeeded"]);
     assert.equal(events.filter((e) => e.kind === "log").length, 2);
   } finally {
     await runtime.stop();
@@ -549,7 +557,8 @@ Deno.test("retention: finished records beyond the limit are forgotten, oldest fi
   }
 });
 
-Deno.test("backpressure: a full serial queue refuses more with QueueFullError", async () => {
+Deno.test("backpressure: a full serial queue refuses more with QueueFullError, and no task", async () => {
+  assert.equal(DEFAULT_MAX_QUEUED_PER_SERVICE, 100_000);
   const lab = new LabService();
   const runtime = await Runtime.start({ services: [lab], manager: { maxQueuedPerService: 2 } });
   try {
@@ -557,10 +566,336 @@ Deno.test("backpressure: a full serial queue refuses more with QueueFullError", 
     const held = await client.request("lab", Block.create({ key: "bp" }));
     await client.request("lab", SerialStep.create({ label: "a" }));
     await client.request("lab", SerialStep.create({ label: "b" }));
-    const refused = await (await client.request("lab", SerialStep.create({ label: "c" }))).outcome;
-    assert.equal(refused.status === "error" && refused.ename, "QueueFullError");
+    const before = (await client.tasks()).length;
+    await assert.rejects(
+      client.request("lab", SerialStep.create({ label: "c" })),
+      (error: unknown) => {
+        assert.ok(error instanceof QueueFullError, String(error));
+        assert.match(error.message, /service 'lab' has 2 serial tasks waiting \(limit 2\)/);
+        return true;
+      },
+    );
+    await assert.rejects(client.execute("lab", SerialStep.create({ label: "d" })), QueueFullError);
+    assert.equal((await client.tasks()).length, before, "a refused request makes no task");
+    // Parallel tasks do not queue in the lane: still accepted.
+    assert.equal(await client.execute("lab", Greeting.create({ name: "x" })), "Hello x from lab");
     (await lab.waitForGate("bp")).resolve();
     await held.outcome;
+  } finally {
+    await runtime.stop();
+  }
+});
+
+/** `outcome` as an error outcome (fails the test if it is not one). */
+function errorOf(outcome: TaskOutcome) {
+  assert.equal(outcome.status, "error", JSON.stringify(outcome).slice(0, 300));
+  return outcome as Extract<TaskOutcome, { status: "error" }>;
+}
+
+/** `[[[…]]]`, `levels` deep. */
+const nested = (levels: number): unknown => JSON.parse("[".repeat(levels) + "]".repeat(levels));
+
+Deno.test("request() resolves with the id before even a synchronous handler runs", async () => {
+  const seen: string[] = [];
+  const Now = defineTask("Now", { schema: z.object({}), parallel: true });
+  const NowSerial = defineTask("NowSerial", { schema: z.object({}), parallel: false });
+  const service = new Service("quick")
+    .registerHandler(Now, (_fields, { taskId }) => seen.push(`handler ${taskId}`))
+    .registerHandler(NowSerial, (_fields, { taskId }) => seen.push(`handler ${taskId}`));
+  const runtime = await Runtime.start({ services: [service] });
+  try {
+    const client = runtime.client();
+    for (const task of [Now.create({}), NowSerial.create({})]) {
+      seen.length = 0;
+      const request = await client.request("quick", task);
+      seen.push(`id ${request.taskId}`);
+      await request.outcome;
+      assert.deepEqual(seen, [`id ${request.taskId}`, `handler ${request.taskId}`]);
+    }
+  } finally {
+    await runtime.stop();
+  }
+});
+
+Deno.test("expired records are removed on time, even when no other task ends", async () => {
+  const lab = new LabService();
+  const runtime = await Runtime.start({ services: [lab], manager: { retention: { ttlMs: 50 } } });
+  try {
+    const client = runtime.client();
+    const request = await client.request("lab", Greeting.create({ name: "brief" }));
+    await request.outcome;
+    assert.ok(await client.status(request.taskId), "kept until it expires");
+    // Nothing else happens: the record must still go (polled, with a generous deadline).
+    const deadline = Date.now() + 5_000;
+    while (await client.status(request.taskId) && Date.now() < deadline) await sleep(20);
+    assert.equal(await client.status(request.taskId), undefined, "expired and removed");
+    assert.equal(await client.outcome(request.taskId), undefined);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+Deno.test("durations: timeouts over 2³¹−1 ms, zero, negative or not finite are refused", async () => {
+  for (const timeoutMs of [3_000_000_000, 0, -1, NaN, Infinity]) {
+    assert.throws(
+      () => defineTask("Slow", { schema: z.object({}), parallel: true, timeoutMs }),
+      /task type 'Slow': timeoutMs must be/,
+    );
+  }
+  assert.throws(
+    () => defineTask("Slow", { schema: z.object({}), parallel: true, retryDelayMs: 2 ** 31 }),
+    /retryDelayMs must be at most 2147483647 ms/,
+  );
+  assert.throws(
+    () => defineTask("Slow", { schema: z.object({}), parallel: true, retries: -1 }),
+    /retries must be a whole number/,
+  );
+  await assert.rejects(
+    Runtime.start({ services: [new LabService()], manager: { retention: { ttlMs: -5 } } }),
+    /retention\.ttlMs must be a positive finite number/,
+  );
+  await withRuntime(async (runtime, lab) => {
+    const client = runtime.client();
+    for (const timeoutMs of [3_000_000_000, 0, -5, NaN, Infinity]) {
+      const request = await client.request("lab", Block.create({ key: "t" }), { timeoutMs });
+      const outcome = errorOf(await request.outcome);
+      assert.equal(outcome.ename, "TaskValidationError");
+      assert.match(outcome.evalue, /^invalid Block: timeoutMs: must be/);
+    }
+    assert.deepEqual(lab.events, [], "nothing ran");
+    // The longest allowed timeout works (and does not fire).
+    const request = await client.request("lab", Block.create({ key: "long" }), {
+      timeoutMs: 2 ** 31 - 1,
+    });
+    (await lab.waitForGate("long")).resolve();
+    assert.equal((await request.outcome).status, "ok");
+  });
+});
+
+Deno.test("nesting: deep fields and attributes are refused; every record stays readable", async () => {
+  const Anything = defineTask("Anything", { schema: z.object({ x: z.any() }), parallel: true });
+  const Deep = defineTask("Deep", { schema: z.object({}), parallel: true });
+  const Cyclic = defineTask("Cyclic", { schema: z.object({}), parallel: true });
+  const service = new Service("free")
+    .registerHandler(Anything, ({ x }) => x)
+    .registerHandler(Deep, () => nested(5_000))
+    .registerHandler(Cyclic, () => {
+      const loop: Record<string, unknown> = {};
+      loop.self = loop;
+      return loop;
+    });
+  const runtime = await Runtime.start({ services: [service] });
+  try {
+    const client = runtime.client();
+    const ids: string[] = [];
+    const refusals = [
+      await client.request("free", { type: "Anything", fields: { x: nested(5_000) } }),
+      await client.request("free", Anything.create({ x: nested(40) })),
+      await client.request("free", Anything.create({ x: 1 }), {
+        attributes: { deep: nested(5_000) },
+      }),
+    ];
+    for (const request of refusals) {
+      const outcome = errorOf(await request.outcome);
+      assert.equal(outcome.ename, "TaskValidationError");
+      assert.match(outcome.evalue, /nested deeper than the limit of 32 levels/);
+      ids.push(request.taskId);
+    }
+    // 31 levels inside the fields object: 32 in all, at the limit.
+    assert.deepEqual(
+      await client.execute("free", Anything.create({ x: nested(31) })),
+      nested(31),
+    );
+    for (const type of ["Deep", "Cyclic"]) {
+      const request = await client.request("free", { type, fields: {} });
+      const outcome = errorOf(await request.outcome);
+      assert.equal(outcome.ename, "ResultTooLargeError");
+      assert.match(outcome.evalue, /the result is nested deeper than the limit of 32 levels/);
+      ids.push(request.taskId);
+    }
+    for (const id of ids) assert.equal((await client.status(id))?.state, "failed");
+    assert.ok((await client.tasks()).length >= ids.length);
+    JSON.stringify(await client.tasks({ limit: 1000 }));
+  } finally {
+    await runtime.stop();
+  }
+});
+
+Deno.test("size: names, attributes, fields, results and logs are bounded per record", async () => {
+  const Big = defineTask("Big", {
+    schema: z.object({ kind: z.enum(["text", "object", "error", "log"]) }),
+    parallel: true,
+  });
+  const Anything = defineTask("Anything", { schema: z.object({ x: z.any() }), parallel: true });
+  const huge = "x".repeat(5_000_000);
+  const service = new Service("big")
+    .registerHandler(Anything, () => "ok")
+    .registerHandler(Big, ({ kind }, context) => {
+      if (kind === "text") return `start${huge}end`;
+      if (kind === "object") return { data: huge };
+      if (kind === "error") throw new RangeError(`bad${huge}`);
+      for (let i = 0; i < 1_500; i++) context.log.info(i === 0 ? huge : `line ${i}`);
+      return "logged";
+    });
+  const runtime = await Runtime.start({ services: [service] });
+  try {
+    const client = runtime.client();
+    // A name over 200 characters: refused, and the record keeps a short one.
+    const longName = "s".repeat(1 << 20);
+    const named = await client.request(longName, { type: "Anything", fields: {} });
+    const namedOutcome = errorOf(await named.outcome);
+    assert.equal(namedOutcome.ename, "TaskValidationError");
+    assert.match(
+      namedOutcome.evalue,
+      /service: 'sss.*' is 1048576 characters, over the limit of 200/,
+    );
+    assert.ok(namedOutcome.evalue.length < 500);
+    assert.ok(((await client.status(named.taskId))?.service.length ?? 0) <= 200);
+    // Attributes over 16 KiB, fields over 1 MiB: refused.
+    const attributes = errorOf(
+      await (await client.request("big", Anything.create({ x: 1 }), {
+        attributes: { note: "a".repeat(20_000) },
+      })).outcome,
+    );
+    assert.match(attributes.evalue, /attributes: over the limit of 16,384 characters of JSON/);
+    const fields = errorOf(
+      await (await client.request("big", { type: "Anything", fields: { x: huge } })).outcome,
+    );
+    assert.match(fields.evalue, /the fields are over the limit of 1,048,576 characters/);
+
+    // A long text result keeps its head and tail, and says how much was cut.
+    const text = await client.execute<string>("big", Big.create({ kind: "text" }));
+    assert.ok(text.length <= 1024 * 1024, `${text.length}`);
+    assert.ok(text.startsWith("startxxx") && text.endsWith("xxxend"));
+    assert.match(text, /\n… \[[\d,]+ characters cut\] …\n/);
+    // A result object over the limit is an error, not a record nobody can read.
+    const object = errorOf(
+      await (await client.request("big", Big.create({ kind: "object" }))).outcome,
+    );
+    assert.equal(object.ename, "ResultTooLargeError");
+    assert.match(object.evalue, /over the limit of 1,048,576 characters of JSON/);
+    const error = errorOf(
+      await (await client.request("big", Big.create({ kind: "error" }))).outcome,
+    );
+    assert.ok(error.evalue.length <= 8 * 1024 && error.evalue.startsWith("badxxx"));
+    assert.ok(error.traceback.length <= 64 * 1024);
+    // A log keeps at most 1 000 lines, each at most 8 KiB.
+    const logged = await client.request("big", Big.create({ kind: "log" }));
+    await logged.outcome;
+    await sleep(10);
+    const log = (await client.status(logged.taskId))?.log ?? [];
+    assert.ok(log.length <= 1_003, `${log.length}`);
+    assert.ok(log.every((entry) => entry.message.length <= 8 * 1024));
+    assert.ok(log.some((entry) => /log limit of 1000 lines reached/.test(entry.message)));
+  } finally {
+    await runtime.stop();
+  }
+});
+
+Deno.test("lists and events carry summaries: no fields, log or outcome, a brief", async () => {
+  await withRuntime(async (runtime) => {
+    const client = runtime.client();
+    const events: TaskEvent[] = [];
+    const unwatch = client.watch((event) => events.push(event));
+    const ok = await client.request("lab", Greeting.create({ name: "Ada" }));
+    const failed = await client.request("lab", Fail.create({ how: "throw" }));
+    await Promise.all([ok.outcome, failed.outcome]);
+    unwatch();
+    const listed = await client.tasks();
+    for (
+      const record of [
+        ...listed,
+        ...events.flatMap((e) => e.kind === "task" ? [e.record] : []),
+      ]
+    ) {
+      assert.ok(!("outcome" in record) && !("fields" in record) && !("log" in record));
+    }
+    const byId = new Map(listed.map((record) => [record.id, record]));
+    assert.deepEqual(byId.get(ok.taskId)?.brief, { status: "ok", text: '"Hello Ada from lab"' });
+    assert.deepEqual(byId.get(failed.taskId)?.brief, {
+      status: "error",
+      text: "RangeError: thrown on purpose",
+    });
+    // The whole record, by id.
+    assert.deepEqual((await client.status(ok.taskId))?.outcome, await ok.outcome);
+  });
+});
+
+Deno.test("waits given up and queued tasks cancelled: each one alone, the rest untouched", async () => {
+  await withRuntime(async (runtime, lab) => {
+    const client = runtime.client();
+    const held = await client.request("lab", Block.create({ key: "hold" }));
+    await lab.waitForGate("hold");
+    const controllers = Array.from({ length: 20_000 }, () => new AbortController());
+    const abandoned = controllers.map((controller) =>
+      client.outcome(held.taskId, { signal: controller.signal }).catch(() => "gave up")
+    );
+    const kept = client.outcome(held.taskId);
+    for (const controller of controllers) controller.abort();
+    assert.ok((await Promise.all(abandoned)).every((result) => result === "gave up"));
+    const queued = await Promise.all(
+      Array.from(
+        { length: 5_000 },
+        (_, i) => client.request("lab", SerialStep.create({ label: `${i}` })),
+      ),
+    );
+    // Newest first: the worst order for a queue searched from its head.
+    for (const request of queued.toReversed()) {
+      assert.equal(await client.cancel(request.taskId), true);
+    }
+    (await lab.waitForGate("hold")).resolve();
+    assert.equal((await kept)?.status, "ok");
+    assert.equal((await runtime.client().services())[0].queued, 0);
+    assert.ok(!lab.events.some((event) => event.startsWith("start ") && event !== "start hold"));
+  });
+});
+
+Deno.test("a task ended by its timeout keeps what its handler reports after (what the code printed)", async () => {
+  const Chatty = defineTask("Chatty", { schema: z.object({}), parallel: false, timeoutMs: 30 });
+  class Late extends Service {
+    constructor() {
+      super("late");
+      this.registerHandler(Chatty, () => "unused");
+    }
+    override handle(run: TaskRun): Promise<void> {
+      run.replyTo.tell({ kind: "started", id: run.id });
+      // Like a kernel: told to stop, it reports what ran until then.
+      return new Promise((resolve) =>
+        run.control.signal.addEventListener("abort", () => {
+          report(run, {
+            status: "error",
+            id: run.id,
+            ename: "TimeoutError",
+            evalue: "task exceeded its timeout of 30 ms",
+            traceback: "KeyboardInterrupt",
+            execution: {
+              code: "work()",
+              executionCount: 3,
+              stdout: "working\n",
+              stderr: "",
+              displays: [],
+            },
+          });
+          resolve();
+        })
+      );
+    }
+  }
+  const runtime = await Runtime.start({ services: [new Late()] });
+  try {
+    const client = runtime.client();
+    const request = await client.request("late", Chatty.create({}));
+    assert.equal(errorOf(await request.outcome).ename, "TimeoutError");
+    let record = await client.status(request.taskId);
+    const deadline = Date.now() + 5_000;
+    while (!record?.outcome?.execution && Date.now() < deadline) {
+      await sleep(10);
+      record = await client.status(request.taskId);
+    }
+    const outcome = errorOf(record?.outcome as TaskOutcome);
+    assert.equal(outcome.evalue, "task exceeded its timeout of 30 ms");
+    assert.equal(outcome.traceback, "KeyboardInterrupt");
+    assert.equal(outcome.execution?.stdout, "working\n");
   } finally {
     await runtime.stop();
   }

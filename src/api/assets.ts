@@ -10,7 +10,15 @@ import style from "./dashboard.css" with { type: "text" };
  * The page holds no secret (the token stays in the URL fragment, read by its
  * script), so it is served without auth. The policy keeps it to its own
  * script and style, images from `data:` URLs (kernel outputs), and its own
- * WebSocket; nothing may frame it.
+ * WebSocket; nothing may frame it, and it frames nothing from anywhere
+ * (`frame-src` falls back to `default-src 'none'`).
+ *
+ * HTML outputs of kernels are shown in `<iframe sandbox srcdoc>` frames:
+ * a `srcdoc` document is not fetched, so `frame-src` does not stop it, and
+ * it inherits this policy: no inline script or style (a DataFrame's
+ * `<style>` is dropped), no fetch, images only as the page may have them.
+ * The empty `sandbox` blocks its scripts on its own too (both checked in
+ * Chromium; test/dashboard_test.ts pins the sandbox).
  */
 const POLICY = [
   "default-src 'none'",

@@ -2,7 +2,7 @@
 import { Task } from "../task/define.ts";
 import { TaskExecutionError } from "../task/errors.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
-import type { TaskRecord } from "../task/record.ts";
+import type { TaskRecord, TaskRecordSummary } from "../task/record.ts";
 import type {
   OutcomeSink,
   ServiceInfo,
@@ -111,7 +111,14 @@ export class Client {
     return new Client(await RemotePort.connect(url, options));
   }
 
-  /** Submit a task: resolves with its id as soon as the manager has it. */
+  /**
+   * Submit a task: resolves with its id as soon as the manager has it, before
+   * its handler runs. Rejects, with no task made, when the runtime refuses it:
+   * `QueueFullError`, `RuntimeStoppingError`, `ServiceStoppedError`; from a
+   * remote client also `TaskValidationError` (with `issues`),
+   * `UnknownServiceError`, `UnknownTaskTypeError` (in-process those end the
+   * task with an error outcome of that `ename`).
+   */
   request<R = unknown>(
     service: string,
     task: TaskInput,
@@ -161,8 +168,14 @@ export class Client {
     return this.port.cancel(id);
   }
 
-  /** Task records: queued and running ones first, newest first; then finished ones, latest first. */
-  tasks(query: { service?: string; state?: string; limit?: number } = {}): Promise<TaskRecord[]> {
+  /**
+   * Task summaries (no fields, log or outcome; a `brief` of the outcome):
+   * queued and running ones first, newest first; then finished ones, latest
+   * first. `status(id)` gives a whole record.
+   */
+  tasks(
+    query: { service?: string; state?: string; limit?: number } = {},
+  ): Promise<TaskRecordSummary[]> {
     return this.port.list(query);
   }
 

@@ -38,18 +38,16 @@ function duration(record, now = Date.now()) {
     : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
-function outcomeSummary(outcome) {
-  if (!outcome) return "";
-  if (outcome.status === "error") return `${outcome.ename}: ${outcome.evalue}`;
-  const images = (outcome.execution?.displays ?? []).filter((d) => imageSource(d)).length;
-  const text = outcome.result === null || outcome.result === undefined
-    ? ""
-    : JSON.stringify(outcome.result);
-  return [
-    text.length > 80 ? text.slice(0, 79) + "…" : text,
-    images ? `[${images} image${images > 1 ? "s" : ""}]` : "",
-  ]
-    .filter(Boolean).join(" ");
+/**
+ * A table row's preview of an ended task: the server's `brief` (a JSON
+ * preview of the result, or `ename: evalue`). Lists and events carry no
+ * outcome; the detail view reads the whole record by id.
+ */
+function outcomeSummary(brief) {
+  if (!brief) return "";
+  // A kernel task that only printed or plotted has a null result: not worth showing.
+  const text = brief.status === "ok" && brief.text === "null" ? "" : brief.text;
+  return text.length > 80 ? text.slice(0, 79) + "…" : text;
 }
 
 /** A `data:` URL for a display's image, if it has one. */
@@ -121,7 +119,10 @@ class Connection {
     if (!pending) return;
     if (message.type === "error") {
       this.#pending.delete(message.ref);
-      return pending.reject(new Error(message.error));
+      // A refused submission names its kind (TaskValidationError, QueueFullError, …).
+      return pending.reject(
+        new Error(message.name ? `${message.name}: ${message.error}` : message.error),
+      );
     }
     if (pending.onReply && message.type === "submit") return pending.onReply(message);
     this.#pending.delete(message.ref);
@@ -151,7 +152,8 @@ const state = {
 
 function upsertTask(record) {
   const known = state.tasks.get(record.id);
-  // Events carry summaries (no fields, no log): keep what a full read gave.
+  // Lists and events carry summaries (no fields, log or outcome; a brief):
+  // the task on show keeps what its read by id gave until it is read again.
   state.tasks.set(record.id, { ...known, ...record });
   renderRow(record.id);
   if (record.id === state.selected) renderDetail();
@@ -413,7 +415,7 @@ function renderRow(id) {
     el("td", {}, record.service),
     el("td", {}, el("span", { class: `state state-${record.state}` }, record.state)),
     el("td", { class: "num duration" }, duration(record)),
-    el("td", { class: `outcome ${record.outcome?.status ?? ""}` }, outcomeSummary(record.outcome)),
+    el("td", { class: `outcome ${record.brief?.status ?? ""}` }, outcomeSummary(record.brief)),
   );
   $("no-tasks").hidden = state.rows.size > 0;
   $("counts").textContent = `${state.tasks.size} task${state.tasks.size === 1 ? "" : "s"}`;
@@ -446,16 +448,24 @@ async function refreshSelected() {
   } catch { /* reconnecting */ }
 }
 
+/** Show task `id` in the detail view, read in full by id; only it keeps its whole record. */
 async function select(id) {
   const previous = state.selected;
   state.selected = id;
-  if (previous) state.rows.get(previous)?.classList.remove("selected");
+  if (previous && previous !== id) {
+    state.rows.get(previous)?.classList.remove("selected");
+    const record = state.tasks.get(previous);
+    if (record) {
+      const { fields: _fields, log: _log, outcome: _outcome, ...summary } = record;
+      state.tasks.set(previous, summary);
+    }
+  }
   state.rows.get(id)?.classList.add("selected");
   renderDetail();
   await refreshSelected();
 }
 
-/** An <img> for a display, at the size the kernel asked for (IPython's `Image(width=…)`). */
+/** An <img> for a rich output, at the size the kernel asked for (IPython's `Image(width=…)`). */
 function image(display) {
   const img = el("img", { src: imageSource(display), alt: "kernel output" });
   const type = Object.keys(display.data).find((t) => t.startsWith("image/"));
@@ -469,6 +479,42 @@ function section(title, ...content) {
   return el("section", {}, el("h3", {}, title), ...content);
 }
 
+/**
+ * HTML from a kernel (a pandas DataFrame, IPython's `HTML(…)`) rendered in a
+ * frame with an empty `sandbox`: an opaque origin, no script, form, popup or
+ * navigation of this page. The frame's document also keeps this page's
+ * Content-Security-Policy, so it loads nothing from elsewhere either.
+ */
+function htmlFrame(html) {
+  const frame = document.createElement("iframe");
+  frame.setAttribute("sandbox", ""); // before the document is set: every restriction applies
+  frame.className = "html-output";
+  frame.title = "HTML output";
+  // The sandbox hides the document's real height: estimate it from its rows and lines.
+  const lines = (html.match(/<(tr|br|p|li|div|h[1-6])[\s>/]/gi) ?? []).length + 1;
+  frame.height = String(Math.min(384, Math.max(48, lines * 26 + 16)));
+  frame.srcdoc = html;
+  return frame;
+}
+
+/** A display or the result's bundle, as its richest form: an image, HTML, else its text. */
+function richOutput(output) {
+  if (imageSource(output)) return image(output);
+  const data = output.data ?? {};
+  if (typeof data["text/html"] === "string") return htmlFrame(data["text/html"]);
+  if (typeof data["text/plain"] === "string") return el("pre", {}, data["text/plain"]);
+  return undefined;
+}
+
+/** The result: as an image or HTML when the kernel gave one, else its value. */
+function resultView(outcome) {
+  const bundle = outcome.execution?.executeResult;
+  const rich = bundle && (imageSource(bundle) || typeof bundle.data?.["text/html"] === "string");
+  return rich
+    ? el("div", { class: "outputs" }, richOutput(bundle))
+    : el("pre", { class: "result" }, pretty(outcome.result));
+}
+
 function renderDetail() {
   const panel = $("detail");
   const record = state.tasks.get(state.selected);
@@ -476,10 +522,7 @@ function renderDetail() {
   if (!record) return;
   const outcome = record.outcome;
   const execution = outcome?.execution;
-  const images = (execution?.displays ?? []).filter(imageSource);
-  const texts = (execution?.displays ?? []).filter((d) =>
-    !imageSource(d) && typeof d.data?.["text/plain"] === "string"
-  );
+  const outputs = (execution?.displays ?? []).map(richOutput).filter(Boolean);
   const parts = [
     el(
       "header",
@@ -513,15 +556,14 @@ function renderDetail() {
     Object.keys(record.attributes ?? {}).length > 0 &&
     section("Attributes", el("pre", {}, pretty(record.attributes))),
     outcome?.status === "ok" && (outcome.result !== null || !execution) &&
-    section("Result", el("pre", { class: "result" }, pretty(outcome.result))),
+    section("Result", resultView(outcome)),
     outcome?.status === "error" &&
     section(
       "Error",
       el("p", { class: "error-line" }, `${outcome.ename}: ${outcome.evalue}`),
       outcome.traceback && el("pre", { class: "traceback" }, outcome.traceback),
     ),
-    images.length > 0 && section("Outputs", el("div", { class: "images" }, images.map(image))),
-    texts.length > 0 && section("Displays", texts.map((d) => el("pre", {}, d.data["text/plain"]))),
+    outputs.length > 0 && section("Outputs", el("div", { class: "outputs" }, outputs)),
     execution?.stdout && section("stdout", el("pre", { class: "stdout" }, execution.stdout)),
     execution?.stderr && section("stderr", el("pre", { class: "stderr" }, execution.stderr)),
     execution?.code &&

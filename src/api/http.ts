@@ -2,31 +2,33 @@
  * The HTTP routes of the API (after auth): submit, read, wait for, cancel
  * tasks and list services. JSON in, JSON out; every refusal names its cause.
  */
-import { RuntimeErrorName, TaskValidationError } from "../task/errors.ts";
+import {
+  QueueFullError,
+  RuntimeStoppingError,
+  ServiceStoppedError,
+  TaskValidationError,
+  UnknownServiceError,
+  UnknownTaskTypeError,
+} from "../task/errors.ts";
 import { isTerminal } from "../task/record.ts";
 import type { SubmitRequest, TaskPort } from "../manager/types.ts";
-import type { TaskType } from "../task/define.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
-import { describeIssues, listQuery, submitBody, toJson } from "./wire.ts";
+import { describeIssues, errorReply, listQuery, submitBody, toJson } from "./wire.ts";
 
 /**
- * What the routes need of the runtime: a port, and the services to validate against.
+ * What the routes need of the runtime: a port. A submission is checked by
+ * the manager's admission, the same for HTTP, WebSocket and in-process.
  *
  * @example
  * ```ts
  * import type { HttpBackend } from "./http.ts";
  * import { Runtime } from "../runtime.ts";
  * declare const runtime: Runtime;
- * const backend: HttpBackend = {
- *   port: runtime.client().port,
- *   services: new Map(runtime.services.map((s) => [s.name, s])),
- * };
+ * const backend: HttpBackend = { port: runtime.client().port };
  * ```
  */
 export interface HttpBackend {
   readonly port: TaskPort;
-  /** Services by name, to refuse a bad submission with a 4xx before it becomes a task. */
-  readonly services: ReadonlyMap<string, { resolve(type: string): TaskType | undefined }>;
 }
 
 /**
@@ -138,41 +140,34 @@ function parseWait(text: string): number {
   return Math.min(Number(match[1]) * unit, MAX_WAIT_MS);
 }
 
-function validationError(error: TaskValidationError): HttpError {
-  return new HttpError(422, error.message, {
-    name: RuntimeErrorName.Validation,
-    issues: error.issues,
-  });
+/**
+ * The HTTP status of a refused submission, by its type: 422 invalid, 404
+ * unknown service or type, 429 queue full, 503 stopping or stopped.
+ *
+ * @example
+ * ```ts
+ * import { refusalStatus } from "./http.ts";
+ * import { QueueFullError } from "../task/errors.ts";
+ * refusalStatus(new QueueFullError("service 'lab' is full")); // 429
+ * ```
+ */
+export function refusalStatus(error: Error): number {
+  if (error instanceof TaskValidationError) return 422;
+  if (error instanceof UnknownServiceError || error instanceof UnknownTaskTypeError) return 404;
+  if (error instanceof QueueFullError) return 429;
+  if (error instanceof RuntimeStoppingError || error instanceof ServiceStoppedError) return 503;
+  return 500;
 }
 
-/** Check a `POST /tasks` body against the services: 400, 404 or 422 naming the problem. */
-function toSubmitRequest(backend: HttpBackend, body: unknown): SubmitRequest {
+/** Shape-check a `POST /tasks` body (400 naming the problem); the manager checks the rest. */
+function toSubmitRequest(body: unknown): SubmitRequest {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new HttpError(400, "the body must be a JSON object {service, type, fields, attributes}");
   }
   const parsed = submitBody.safeParse(body);
   if (!parsed.success) throw new HttpError(400, `bad task: ${describeIssues(parsed.error)}`);
-  const { service, type: typeName, fields, attributes, timeoutMs } = parsed.data;
-  const target = backend.services.get(service);
-  if (!target) {
-    const known = [...backend.services.keys()].join(", ") || "none";
-    throw new HttpError(404, `no service named '${service}' (services: ${known})`, {
-      name: RuntimeErrorName.UnknownService,
-    });
-  }
-  const type = target.resolve(typeName);
-  if (!type) {
-    throw new HttpError(404, `service '${service}' has no task type '${typeName}'`, {
-      name: RuntimeErrorName.UnknownTaskType,
-    });
-  }
-  try {
-    const task = type.create((fields ?? {}) as never);
-    return { service, type: typeName, fields: task.fields, attributes, timeoutMs, task };
-  } catch (error) {
-    if (error instanceof TaskValidationError) throw validationError(error);
-    throw error;
-  }
+  const { service, type, fields, attributes, timeoutMs } = parsed.data;
+  return { service, type, fields: fields ?? {}, attributes, timeoutMs, refuseInvalid: true };
 }
 
 function submit(backend: HttpBackend, request: SubmitRequest): Promise<Response> {
@@ -181,7 +176,11 @@ function submit(backend: HttpBackend, request: SubmitRequest): Promise<Response>
     accepted: (taskId) =>
       resolve(json(202, { taskId }, { location: `/tasks/${encodeURIComponent(taskId)}` })),
     settled: () => {},
-    refused: (error) => resolve(errorResponse(new HttpError(503, error.message))),
+    refused: (error) => {
+      const { type: _type, ref: _ref, ...body } = errorReply(error);
+      const status = refusalStatus(error);
+      resolve(json(status, body, status === 429 ? { "retry-after": "1" } : {}));
+    },
   });
   return promise;
 }
@@ -287,7 +286,7 @@ const routes: Route[] = [
     methods: {
       GET: async (b, _r, url) => json(200, await b.port.list(listParams(url))),
       POST: async (b, request, _u, _p, context) =>
-        submit(b, toSubmitRequest(b, await readJson(request, context.maxBodyBytes))),
+        submit(b, toSubmitRequest(await readJson(request, context.maxBodyBytes))),
     },
   },
   {

@@ -3,7 +3,7 @@
  * `Client.connect(url, { token })` offers the same API as `runtime.client()`.
  */
 import { errorOutcome, type TaskOutcome } from "../task/outcome.ts";
-import type { TaskRecord } from "../task/record.ts";
+import type { TaskRecord, TaskRecordSummary } from "../task/record.ts";
 import type {
   OutcomeSink,
   ServiceInfo,
@@ -13,7 +13,7 @@ import type {
 } from "../manager/types.ts";
 import { isValidToken, PROTOCOL, TOKEN_PROTOCOL_PREFIX } from "./auth.ts";
 import type { ClientMessage, Ref, ServerMessage } from "./wire.ts";
-import { toJson } from "./wire.ts";
+import { replyError, toJson } from "./wire.ts";
 
 /**
  * `ename` of the outcome given to a request whose connection dropped before it ended.
@@ -47,7 +47,7 @@ export interface ConnectOptions {
 type Reply = Exclude<ServerMessage, { type: "event" | "error" | "auth" }>;
 
 type Pending =
-  | { kind: "submit"; sink: OutcomeSink; taskId?: string }
+  | { kind: "submit"; sink: OutcomeSink; type: string; taskId?: string }
   | { kind: "call"; resolve: (reply: Reply) => void; reject: (error: Error) => void };
 
 /** Distributes `Omit` over a union, so each request keeps its own fields. */
@@ -145,7 +145,7 @@ export class RemotePort implements TaskPort {
   submit(request: SubmitRequest, sink: OutcomeSink): void {
     const { service, type, fields, attributes, timeoutMs } = request;
     const ref = this.#nextRef++;
-    this.#pending.set(ref, { kind: "submit", sink });
+    this.#pending.set(ref, { kind: "submit", sink, type });
     this.#send({ type: "submit", ref, service, task: { type, fields }, attributes, timeoutMs });
   }
 
@@ -155,12 +155,12 @@ export class RemotePort implements TaskPort {
     return (reply as { record: TaskRecord | null }).record ?? undefined;
   }
 
-  /** Records: live tasks first, newest first; then finished ones, latest first. */
+  /** Summaries: live tasks first, newest first; then finished ones, latest first. */
   async list(
     query: { service?: string; state?: string; limit?: number } = {},
-  ): Promise<TaskRecord[]> {
+  ): Promise<TaskRecordSummary[]> {
     const reply = await this.#call({ type: "list", ...query } as Request);
-    return (reply as { records: TaskRecord[] }).records;
+    return (reply as { records: TaskRecordSummary[] }).records;
   }
 
   /** Wait for task `id` to end; `undefined` if the server does not know it. */
@@ -238,7 +238,13 @@ export class RemotePort implements TaskPort {
     }
     if (message.type === "auth") return;
     if (message.type === "error") {
-      if (message.ref !== undefined) this.#fail(message.ref, new Error(message.error));
+      if (message.ref === undefined) return;
+      const pending = this.#pending.get(message.ref);
+      // A refused submission rejects with the typed error the server named.
+      this.#fail(
+        message.ref,
+        replyError(message, pending?.kind === "submit" ? pending.type : undefined),
+      );
       return;
     }
     const pending = this.#pending.get(message.ref);

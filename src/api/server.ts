@@ -4,7 +4,6 @@
  * one token.
  */
 import type { Client } from "./client.ts";
-import type { TaskType } from "../task/define.ts";
 import { isValidToken, offeredProtocols, presentedToken, PROTOCOL, tokensEqual } from "./auth.ts";
 import { dashboardAsset } from "./assets.ts";
 import { errorResponse, handleApi, HttpError, json } from "./http.ts";
@@ -33,8 +32,23 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_PORT = 8787;
 
 /**
- * What the server serves: a `Runtime` fits as is; anything with a client and
- * the services (to validate HTTP submissions) does too.
+ * Most WebSocket connections that may be open at once without having
+ * authenticated yet (no token on the upgrade, no `auth` message yet); more
+ * are refused with 503. Each may make the server hold one message of up to
+ * 64 MiB (Deno's frame limit) before it is closed, so this bounds that memory.
+ * Clients that put the token on the upgrade (the `Client`, the dashboard)
+ * never count.
+ *
+ * @example
+ * ```ts
+ * import { MAX_UNAUTHENTICATED_SOCKETS } from "./server.ts";
+ * MAX_UNAUTHENTICATED_SOCKETS; // 2
+ * ```
+ */
+export const MAX_UNAUTHENTICATED_SOCKETS = 2;
+
+/**
+ * What the server serves: a `Runtime` fits as is; anything with a client does too.
  *
  * @example
  * ```ts
@@ -42,15 +56,11 @@ export const DEFAULT_PORT = 8787;
  * import { Client } from "./client.ts";
  * import type { TaskPort } from "../manager/types.ts";
  * declare const port: TaskPort;
- * const backend: ServerBackend = { client: () => new Client(port), services: [] };
+ * const backend: ServerBackend = { client: () => new Client(port) };
  * ```
  */
 export interface ServerBackend {
   client(): Client;
-  readonly services: readonly {
-    readonly name: string;
-    resolve(typeName: string): TaskType | undefined;
-  }[];
 }
 
 /**
@@ -101,6 +111,41 @@ function isUpgrade(request: Request): boolean {
   return request.headers.get("upgrade")?.toLowerCase() === "websocket";
 }
 
+function forbidden(message: string): Response {
+  return json(403, { error: `forbidden: ${message}` });
+}
+
+const LOOPBACK_NAMES = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** Whether binding `hostname` listens on loopback only. */
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/**
+ * Whether a `Host` header names this loopback server (`127.0.0.1`,
+ * `localhost` or `[::1]`, with its port): a page whose name was rebound to
+ * 127.0.0.1 (DNS rebinding) sends its own name, and is refused.
+ */
+function isLoopbackHost(host: string, port: number): boolean {
+  const match = host.toLowerCase().match(/^(\[[^\]]*\]|[^:]+)(?::(\d+))?$/);
+  if (!match || !LOOPBACK_NAMES.has(match[1])) return false;
+  return Number(match[2] ?? 80) === port;
+}
+
+/**
+ * Whether a WebSocket upgrade may proceed: no `Origin` (not a browser), or
+ * the server's own origin (the dashboard). A page on any other origin must
+ * not reach the API from a visitor's browser.
+ */
+function isOwnOrigin(origin: string | null, host: string | null): boolean {
+  if (origin === null) return true;
+  return host !== null && (origin === `http://${host}` || origin === `https://${host}`);
+}
+
+/** A header value as it may appear in an error message. */
+const quoted = (value: string) => JSON.stringify(value.slice(0, 100));
+
 /** A hostname as it goes in a URL a person can open. */
 function urlHost(hostname: string): string {
   if (hostname === "0.0.0.0" || hostname === "::") return "127.0.0.1";
@@ -131,14 +176,27 @@ export function serve(backend: ServerBackend, options: ServeOptions): ZestServer
   }
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const port = backend.client().port;
-  const api = {
-    port,
-    services: new Map(backend.services.map((service) => [service.name, service])),
-  };
+  const api = { port };
   const sockets = new Set<WebSocket>();
+  let unauthenticated = 0;
   const closing = new AbortController();
+  const hostname = options.hostname ?? "127.0.0.1";
+  const loopback = isLoopback(hostname);
 
   const upgrade = (request: Request, authenticated: boolean): Response => {
+    const origin = request.headers.get("origin");
+    if (!isOwnOrigin(origin, request.headers.get("host"))) {
+      return forbidden(
+        `WebSocket from origin ${quoted(origin ?? "")}: only this server's own pages`,
+      );
+    }
+    if (!authenticated && unauthenticated >= MAX_UNAUTHENTICATED_SOCKETS) {
+      return json(503, {
+        error:
+          `too many connections waiting to authenticate (at most ${MAX_UNAUTHENTICATED_SOCKETS}): ` +
+          `retry, or put the token on the upgrade (subprotocol token.<token>)`,
+      }, { "retry-after": "1" });
+    }
     const protocols = offeredProtocols(request);
     // A browser fails the connection unless the server picks one of the offered protocols.
     if (protocols.length > 0 && !protocols.includes(PROTOCOL)) {
@@ -154,12 +212,34 @@ export function serve(backend: ServerBackend, options: ServeOptions): ZestServer
     }
     const { socket, response } = upgraded;
     sockets.add(socket);
-    socket.addEventListener("close", () => sockets.delete(socket));
-    serveSocket(socket, { port, token, authenticated, maxMessageBytes: maxBodyBytes });
+    let waitingForAuth = !authenticated;
+    if (waitingForAuth) unauthenticated++;
+    const authenticatedNow = () => {
+      if (waitingForAuth) unauthenticated--;
+      waitingForAuth = false;
+    };
+    socket.addEventListener("close", () => {
+      sockets.delete(socket);
+      authenticatedNow();
+    });
+    serveSocket(socket, {
+      port,
+      token,
+      authenticated,
+      maxMessageBytes: maxBodyBytes,
+      onAuthenticated: authenticatedNow,
+    });
     return response;
   };
 
   const handler = (request: Request): Response | Promise<Response> => {
+    const host = request.headers.get("host");
+    if (loopback && host !== null && !isLoopbackHost(host, server.addr.port)) {
+      return forbidden(
+        `Host ${quoted(host)} is not this server: on loopback it answers only ` +
+          `127.0.0.1, localhost or [::1] with its port`,
+      );
+    }
     const url = new URL(request.url);
     const upgrading = isUpgrade(request);
     if (!upgrading && (request.method === "GET" || request.method === "HEAD")) {
@@ -177,7 +257,7 @@ export function serve(backend: ServerBackend, options: ServeOptions): ZestServer
   };
 
   const server = Deno.serve({
-    hostname: options.hostname ?? "127.0.0.1",
+    hostname,
     port: options.port ?? DEFAULT_PORT,
     onListen: () => {},
     onError: (error) => {

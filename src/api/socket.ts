@@ -1,12 +1,15 @@
 /**
  * The server side of one WebSocket connection: JSON requests with a `ref`,
  * replies and pushed outcomes and events. A bad message gets an `error`
- * reply and the connection stays open; only auth failures close it.
+ * reply and the connection stays open; a connection that has not
+ * authenticated is closed at its first message that is not a valid `auth`,
+ * and so is one that sends a wrong token later.
  */
 import type { TaskPort } from "../manager/types.ts";
 import { tokensEqual } from "./auth.ts";
 import {
   type ClientMessage,
+  errorReply,
   parseClientMessage,
   type Ref,
   type ServerMessage,
@@ -33,10 +36,31 @@ export interface SocketOptions {
   authenticated: boolean;
   /** Longest text message accepted, in bytes. */
   maxMessageBytes: number;
+  /** Called once when a connection that was not authenticated on its upgrade authenticates. */
+  onAuthenticated?: () => void;
 }
+
+/**
+ * Most `wait` requests one connection may have pending at once; more get an
+ * error reply. Waits are cheap, but not free: a client must not pile up
+ * millions.
+ *
+ * @example
+ * ```ts
+ * import { MAX_WAITS_PER_CONNECTION } from "./socket.ts";
+ * MAX_WAITS_PER_CONNECTION; // 10000
+ * ```
+ */
+export const MAX_WAITS_PER_CONNECTION = 10_000;
+
+const TOO_MANY_WAITS =
+  `too many waits on this connection: at most ${MAX_WAITS_PER_CONNECTION} at once`;
 
 /** How long a connection without a token on its upgrade has to send `{type: "auth"}`. */
 const AUTH_TIMEOUT_MS = 10_000;
+
+/** An `auth` message is short (a token is at most 512 characters): anything longer is not one. */
+const MAX_AUTH_MESSAGE_CHARS = 1_024;
 
 /** Close codes: 1008 policy violation (auth), 1013 try again later (too slow a reader). */
 const POLICY = 1008;
@@ -66,8 +90,10 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
   const { port } = options;
   let authenticated = options.authenticated;
   let unsubscribe: (() => void) | undefined;
-  // Aborted when the socket closes: waits of a gone client must not linger in the manager.
-  const connection = new AbortController();
+  // This connection's pending waits, each with its own abort: when the
+  // socket closes they are all given up, one by one, at O(1) each.
+  const waits = new Map<number, AbortController>();
+  let nextWait = 0;
   const authTimer = authenticated ? undefined : setTimeout(
     () => socket.close(POLICY, "unauthorized: no auth message in time"),
     AUTH_TIMEOUT_MS,
@@ -89,18 +115,41 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
     socket.send(text);
   };
 
-  const fail = (error: unknown, ref?: Ref) => {
-    send({ type: "error", ref, error: error instanceof Error ? error.message : String(error) });
+  const fail = (error: unknown, ref?: Ref) => send(errorReply(error, ref));
+
+  const wait = async (ref: Ref, taskId: string): Promise<void> => {
+    // A flood of waits is answered cheaply: no Error (and its stack) per refusal.
+    if (waits.size >= MAX_WAITS_PER_CONNECTION) {
+      return send({ type: "error", ref, error: TOO_MANY_WAITS });
+    }
+    const key = nextWait++;
+    const controller = new AbortController();
+    waits.set(key, controller);
+    try {
+      const outcome = await port.wait(taskId, controller.signal);
+      send({ type: "outcome", ref, taskId, outcome: outcome ?? null });
+    } finally {
+      waits.delete(key);
+    }
   };
 
   const handle = async (message: ClientMessage): Promise<void> => {
     switch (message.type) {
       case "auth":
-        return send({ type: "auth", ok: true }); // already authenticated: harmless
+        // Authenticated already: the right token again is harmless, a wrong one is not.
+        if (!tokensEqual(message.token, options.token)) return socket.close(POLICY, "unauthorized");
+        return send({ type: "auth", ok: true });
       case "submit": {
         const { ref, service, task, attributes, timeoutMs } = message;
         port.submit(
-          { service, type: task.type, fields: task.fields ?? {}, attributes, timeoutMs },
+          {
+            service,
+            type: task.type,
+            fields: task.fields ?? {},
+            attributes,
+            timeoutMs,
+            refuseInvalid: true,
+          },
           {
             accepted: (taskId) => send({ type: "submit", ref, taskId }),
             settled: (outcome) => send({ type: "outcome", ref, taskId: outcome.id, outcome }),
@@ -115,15 +164,8 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
           ref: message.ref,
           record: (await port.get(message.taskId)) ?? null,
         });
-      case "wait": {
-        const outcome = await port.wait(message.taskId, connection.signal);
-        return send({
-          type: "outcome",
-          ref: message.ref,
-          taskId: message.taskId,
-          outcome: outcome ?? null,
-        });
-      }
+      case "wait":
+        return await wait(message.ref, message.taskId);
       case "cancel":
         return send({
           type: "cancel",
@@ -146,7 +188,27 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
     }
   };
 
+  /** The first message of a connection not authenticated on its upgrade: a valid `auth`, or the end. */
+  const authenticate = (data: unknown): void => {
+    let message: ClientMessage | undefined;
+    if (typeof data === "string" && data.length <= MAX_AUTH_MESSAGE_CHARS) {
+      try {
+        message = parseClientMessage(data);
+      } catch {
+        // Not an auth message: closed below.
+      }
+    }
+    if (message?.type !== "auth" || !tokensEqual(message.token, options.token)) {
+      return socket.close(POLICY, "unauthorized");
+    }
+    authenticated = true;
+    clearTimeout(authTimer);
+    options.onAuthenticated?.();
+    send({ type: "auth", ok: true });
+  };
+
   socket.addEventListener("message", (event) => {
+    if (!authenticated) return authenticate(event.data);
     if (typeof event.data !== "string") {
       return fail(new WireError("binary messages are not supported: send JSON text"));
     }
@@ -166,23 +228,16 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
     try {
       message = parseClientMessage(text);
     } catch (error) {
-      if (!authenticated) return socket.close(POLICY, "unauthorized");
       return fail(error, (error as WireError).ref);
-    }
-    if (!authenticated) {
-      if (message.type !== "auth" || !tokensEqual(message.token, options.token)) {
-        return socket.close(POLICY, "unauthorized");
-      }
-      authenticated = true;
-      clearTimeout(authTimer);
-      return send({ type: "auth", ok: true });
     }
     handle(message).catch((error) => fail(error, "ref" in message ? message.ref : undefined));
   });
 
   socket.addEventListener("close", () => {
-    connection.abort(new Error("the client disconnected"));
     clearTimeout(authTimer);
+    const gone = new Error("the client disconnected");
+    for (const controller of waits.values()) controller.abort(gone);
+    waits.clear();
     unsubscribe?.();
     unsubscribe = undefined;
   });

@@ -4,8 +4,9 @@
  * remote port and (by shape) the dashboard.
  */
 import { z } from "zod";
+import { type FieldIssue, isRefusal, refusal, TaskValidationError } from "../task/errors.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
-import type { TaskRecord } from "../task/record.ts";
+import type { TaskRecord, TaskRecordSummary } from "../task/record.ts";
 import type { ServiceInfo, TaskEvent } from "../manager/types.ts";
 
 /**
@@ -21,8 +22,9 @@ export type Ref = string | number;
 
 const ref = z.union([z.string().max(200), z.number()]);
 const taskId = z.string().min(1).max(200);
+// Their bounds (names, depth, size, durations) are the manager's admission's, for every client.
 const attributes = z.record(z.string(), z.unknown());
-const timeoutMs = z.number().positive();
+const timeoutMs = z.number();
 const taskState = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
 
 /**
@@ -58,7 +60,7 @@ export const submitBody = z.strictObject({
 });
 
 const clientMessages = {
-  auth: z.strictObject({ type: z.literal("auth"), token: z.string() }),
+  auth: z.strictObject({ type: z.literal("auth"), token: z.string().max(512) }),
   submit: z.strictObject({
     type: z.literal("submit"),
     ref,
@@ -104,12 +106,72 @@ export type ServerMessage =
   | { type: "outcome"; ref: Ref; taskId: string; outcome: TaskOutcome | null }
   | { type: "get"; ref: Ref; record: TaskRecord | null }
   | { type: "cancel"; ref: Ref; cancelled: boolean }
-  | { type: "list"; ref: Ref; records: TaskRecord[] }
+  | { type: "list"; ref: Ref; records: TaskRecordSummary[] }
   | { type: "services"; ref: Ref; services: ServiceInfo[] }
   | { type: "subscribe"; ref: Ref }
   | { type: "unsubscribe"; ref: Ref }
   | { type: "event"; event: TaskEvent }
-  | { type: "error"; ref?: Ref; error: string };
+  | ErrorReply;
+
+/**
+ * The reply to a request that failed: `error` names the problem; a refused
+ * submission also has the refusal's `name` (`TaskValidationError`,
+ * `UnknownServiceError`, `QueueFullError`, …) and, for validation, `issues`.
+ *
+ * @example
+ * ```ts
+ * import type { ErrorReply } from "./wire.ts";
+ * const reply: ErrorReply = {
+ *   type: "error", ref: 3, error: "invalid Sum: b: expected number",
+ *   name: "TaskValidationError", issues: [{ path: "b", message: "expected number" }],
+ * };
+ * ```
+ */
+export interface ErrorReply {
+  type: "error";
+  ref?: Ref;
+  error: string;
+  name?: string;
+  issues?: FieldIssue[];
+}
+
+/**
+ * The error reply for `error`: its message, and for a typed refusal its name
+ * and issues.
+ *
+ * @example
+ * ```ts
+ * import { errorReply } from "./wire.ts";
+ * import { QueueFullError } from "../task/errors.ts";
+ * errorReply(new QueueFullError("full"), 4); // { type: "error", ref: 4, error: "full", name: "QueueFullError" }
+ * ```
+ */
+export function errorReply(error: unknown, ref?: Ref): ErrorReply {
+  const reply: ErrorReply = {
+    type: "error",
+    ref,
+    error: error instanceof Error ? error.message : String(error),
+  };
+  if (isRefusal(error)) reply.name = error.name;
+  if (error instanceof TaskValidationError) reply.issues = error.issues;
+  return reply;
+}
+
+/**
+ * The error an error reply stands for: the typed refusal it names (so a
+ * remote `request()` rejects with a `TaskValidationError` carrying `issues`,
+ * a `QueueFullError`, …), else a plain `Error`.
+ *
+ * @example
+ * ```ts
+ * import { replyError } from "./wire.ts";
+ * replyError({ type: "error", error: "no service named 'x'", name: "UnknownServiceError" }, "Sum").name;
+ * // "UnknownServiceError"
+ * ```
+ */
+export function replyError(reply: ErrorReply, taskType?: string): Error {
+  return refusal(reply.name, reply.error, reply.issues, taskType);
+}
 
 /**
  * Input that failed validation; `message` names the problem.

@@ -27,9 +27,13 @@ function value(result: unknown): string {
   return typeof result === "string" ? result : JSON.stringify(result, null, 2);
 }
 
+/** MIME types a terminal shows as they are: the result's value already says them. */
+const TEXT_FORMS = new Set(["text/plain", "application/json"]);
+
 /**
  * An outcome: the result (or error and traceback), then what a kernel
- * printed and how many rich outputs it made.
+ * printed, and which rich forms its result and displays have (images,
+ * HTML…: shown by the dashboard).
  *
  * @example
  * ```ts
@@ -47,6 +51,11 @@ export function formatOutcome(outcome: TaskOutcome): string {
   } else {
     parts.push(`${outcome.ename}: ${outcome.evalue}`);
     if (outcome.traceback) parts.push(outcome.traceback);
+  }
+  const richResult = Object.keys(execution?.executeResult?.data ?? {})
+    .filter((type) => !TEXT_FORMS.has(type));
+  if (richResult.length) {
+    parts.push(`(result also as ${richResult.join(", ")}; see the dashboard)`);
   }
   if (execution?.stdout) parts.push(`--- stdout ---\n${execution.stdout.trimEnd()}`);
   if (execution?.stderr) parts.push(`--- stderr ---\n${execution.stderr.trimEnd()}`);
@@ -133,11 +142,10 @@ export function formatServices(services: ServiceInfo[]): string {
   ]);
 }
 
+/** An ended task's one-line preview (a JSON preview of the result, or `ename: evalue`), for a row. */
 function summary(record: TaskRecordSummary): string {
-  const outcome = record.outcome;
-  if (!outcome) return "";
-  if (outcome.status === "error") return `${outcome.ename}: ${outcome.evalue}`;
-  const text = JSON.stringify(outcome.result) ?? "";
+  const text = record.brief?.text ?? "";
+  if (record.brief?.status === "error") return text;
   return text.length > 60 ? `${text.slice(0, 59)}…` : text;
 }
 

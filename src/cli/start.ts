@@ -2,7 +2,7 @@
  * `deno task start`: load the config, start the runtime and its server,
  * print where they are, and stop cleanly on Ctrl-C (SIGINT) or SIGTERM.
  *
- * Usage: `deno task start [--config zest.config.ts] [--port N] [--hostname H]`
+ * Usage: `deno task start [--config zest.config.ts] [--port N] [--hostname H] [--show-token]`
  *
  * @module
  */
@@ -14,13 +14,24 @@ import { ensureJupyter } from "./prerequisites.ts";
 import { IPythonService } from "../service/ipython.ts";
 import { serverToken, TOKEN_FILE } from "./token.ts";
 
-const USAGE = `usage: deno task start [--config FILE] [--port N] [--hostname HOST]
+const USAGE = `usage: deno task start [--config FILE] [--port N] [--hostname HOST] [--show-token]
 
   --config FILE    config module (default zest.config.ts)
   --port N         port to listen on, 0 for any free one (default: the config's, else ${DEFAULT_PORT})
   --hostname HOST  interface to bind (default: the config's, else 127.0.0.1)
+  --show-token     print the dashboard link with the token in it (default: without)
 
 The token is ZEST_TOKEN if set, else ${TOKEN_FILE} (created with mode 0600 on first start).`;
+
+/**
+ * A second stop signal this soon after the first is the same Ctrl-C: a
+ * terminal sends SIGINT to its whole foreground process group, so under
+ * `deno task` the runtime gets it from the terminal and again, forwarded,
+ * from `deno task` (measured 0.3–0.5 ms apart). 500 ms leaves a thousandfold
+ * margin for a loaded machine and is still shorter than a deliberate second
+ * press after reading the "stopping" line.
+ */
+const SAME_SIGNAL_MS = 500;
 
 /**
  * Command-line options of `start`.
@@ -28,13 +39,15 @@ The token is ZEST_TOKEN if set, else ${TOKEN_FILE} (created with mode 0600 on fi
  * @example
  * ```ts
  * import type { StartOptions } from "./start.ts";
- * const options: StartOptions = { config: "zest.config.ts", port: 0 };
+ * const options: StartOptions = { config: "zest.config.ts", port: 0, showToken: false };
  * ```
  */
 export interface StartOptions {
   config: string;
   port?: number;
   hostname?: string;
+  /** Print the dashboard link with the token (stdout often ends up in logs). */
+  showToken: boolean;
 }
 
 /**
@@ -44,7 +57,7 @@ export interface StartOptions {
  * ```ts
  * import { parseStartArgs } from "./start.ts";
  * parseStartArgs(["--config", "test/fixtures/zest.config.ts", "--port", "0"]);
- * // { config: "test/fixtures/zest.config.ts", port: 0, hostname: undefined }
+ * // { config: "test/fixtures/zest.config.ts", port: 0, hostname: undefined, showToken: false }
  * ```
  */
 export function parseStartArgs(args: string[]): StartOptions {
@@ -54,6 +67,7 @@ export function parseStartArgs(args: string[]): StartOptions {
       config: { type: "string", default: "zest.config.ts" },
       port: { type: "string" },
       hostname: { type: "string" },
+      "show-token": { type: "boolean", default: false },
     },
     allowPositionals: false,
   });
@@ -64,37 +78,59 @@ export function parseStartArgs(args: string[]): StartOptions {
       throw new TypeError(`--port must be an integer from 0 to 65535, got '${values.port}'`);
     }
   }
-  return { config: values.config, port, hostname: values.hostname };
+  return {
+    config: values.config,
+    port,
+    hostname: values.hostname,
+    showToken: values["show-token"],
+  };
 }
 
-/** The banner: where the API, the dashboard and the token are. */
-function banner(server: ZestServer, runtime: Runtime, token: string, tokenFrom: string): string {
+/**
+ * The banner: where the API, the dashboard and the token are. The token
+ * itself only with `--show-token`: stdout is what service managers log.
+ */
+function banner(
+  server: ZestServer,
+  runtime: Runtime,
+  token: string,
+  tokenFrom: string,
+  showToken: boolean,
+): string {
   const dashboard = new URL(server.url);
   // A fragment never reaches the server or its logs; the page's script reads it.
-  dashboard.hash = `token=${token}`;
+  if (showToken) dashboard.hash = `token=${token}`;
+  const dashboardLine = showToken
+    ? `zest: dashboard ${dashboard}`
+    : `zest: dashboard ${dashboard} (asks for the token; --show-token prints a link with it)`;
   const services = runtime.services.map((service) => service.name).join(", ") || "none";
   const tokenWhere = tokenFrom === "ZEST_TOKEN"
     ? "from the ZEST_TOKEN environment variable"
     : `${Deno.cwd()}/${tokenFrom}`;
   return [
     `zest: listening on ${server.url} (WebSocket ${server.wsUrl})`,
-    `zest: dashboard ${dashboard}`,
+    dashboardLine,
     `zest: token ${tokenWhere}`,
     `zest: services ${services}`,
     "zest: press Ctrl-C to stop",
   ].join("\n");
 }
 
-/** Stop on the first SIGINT/SIGTERM; a second one forces the exit. */
+/**
+ * Stop on the first SIGINT/SIGTERM; another one, at least
+ * {@link SAME_SIGNAL_MS} later, forces the exit.
+ */
 function onStopSignal(stop: () => void): void {
-  let signalled = false;
+  let firstAt: number | undefined;
   const handler = () => {
-    if (signalled) {
+    const now = performance.now();
+    if (firstAt === undefined) {
+      firstAt = now;
+      stop();
+    } else if (now - firstAt >= SAME_SIGNAL_MS) {
       console.error("zest: forced exit");
       Deno.exit(1);
     }
-    signalled = true;
-    stop();
   };
   Deno.addSignalListener("SIGINT", handler);
   Deno.addSignalListener("SIGTERM", handler);
@@ -125,6 +161,9 @@ export async function start(args: string[]): Promise<number> {
     await ensureJupyter({ log: (line) => console.error(line) });
   }
   const { token, from } = await serverToken();
+  // Read once: the Jupyter Server and every kernel (any Python code a task
+  // runs) inherit this process's environment, and must not see the token.
+  Deno.env.delete("ZEST_TOKEN");
   const runtime = await Runtime.start({ services: config.services, manager: config.manager });
   let server: ZestServer;
   try {
@@ -141,9 +180,11 @@ export async function start(args: string[]): Promise<number> {
     }
     throw error;
   }
-  console.log(banner(server, runtime, token, from));
+  console.log(banner(server, runtime, token, from, options.showToken));
   await stopped.promise;
-  console.log("zest: stopping: queued and running tasks end with ServiceStoppedError");
+  console.log(
+    "zest: stopping: queued and running tasks end with ServiceStoppedError (Ctrl-C again to force)",
+  );
   // The runtime first: tasks end and their waiters (HTTP or WebSocket) hear
   // it; then the sockets close and the listener stops.
   await runtime.stop();

@@ -1,4 +1,10 @@
-/** Where the server's token comes from: `ZEST_TOKEN`, or a file only its owner can read. */
+/**
+ * Where tokens come from: the server's from `ZEST_TOKEN` or a file only its
+ * owner can read; the command-line client's also from a flag, a file or
+ * standard input.
+ *
+ * @module
+ */
 import { generateToken, isValidToken } from "../api/auth.ts";
 
 /**
@@ -88,25 +94,123 @@ export async function serverToken(path = TOKEN_FILE): Promise<TokenSource> {
 }
 
 /**
- * The token a command-line client uses: `--token`, else `ZEST_TOKEN`, else
- * the token file the server wrote.
+ * A token given to a command-line client (`--token`, `--token-file`, or
+ * `ZEST_TOKEN`) that cannot be used: a usage error, not a server's refusal.
  *
  * @example
  * ```ts
- * import { clientToken } from "./token.ts";
- * const token = await clientToken(undefined); // from ZEST_TOKEN or .zest/token
+ * import { clientToken, TokenInputError } from "./token.ts";
+ * try {
+ *   await clientToken({ token: "short" });
+ * } catch (error) {
+ *   error instanceof TokenInputError; // true
+ * }
  * ```
  */
-export async function clientToken(flag: string | undefined, path = TOKEN_FILE): Promise<string> {
-  if (flag) return checked(flag, "--token");
+export class TokenInputError extends Error {
+  override name = "TokenInputError";
+}
+
+/**
+ * Where a command-line client takes its token from, besides `ZEST_TOKEN`
+ * and the token file.
+ *
+ * @example
+ * ```ts
+ * import type { ClientTokenOptions } from "./token.ts";
+ * const fromStdin: ClientTokenOptions = { tokenFile: "-" };
+ * ```
+ */
+export interface ClientTokenOptions {
+  /** `--token`: the token itself (visible in the process list; prefer the others). */
+  token?: string;
+  /** `--token-file`: a file holding the token, or `-` for standard input. */
+  tokenFile?: string;
+  /** The token file `deno task start` wrote (default {@link TOKEN_FILE}). */
+  path?: string;
+}
+
+/** Of a token file, or standard input, this many characters at most are read. */
+const MAX_TOKEN_INPUT_CHARS = 4096;
+
+/** The first line of `stream`, read up to {@link MAX_TOKEN_INPUT_CHARS}. */
+async function firstLine(stream: ReadableStream<Uint8Array>, from: string): Promise<string> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      if (text.includes("\n")) break;
+      if (text.length > MAX_TOKEN_INPUT_CHARS) {
+        throw new TokenInputError(
+          `${from} holds more than a token: over ${MAX_TOKEN_INPUT_CHARS} characters`,
+        );
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return text.split("\n", 1)[0].trim();
+}
+
+async function readTokenInput(tokenFile: string): Promise<string> {
+  if (tokenFile === "-") return await firstLine(Deno.stdin.readable, "standard input");
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(tokenFile);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new TokenInputError(
+        `--token-file: \`deno task zest\` may read only .zest/; pass the file on standard ` +
+          `input instead: --token-file - < ${tokenFile}`,
+      );
+    }
+    throw new TokenInputError(`--token-file ${tokenFile}: ${(error as Error).message}`);
+  }
+  return await firstLine(file.readable, tokenFile);
+}
+
+function usable(token: string, from: string): string {
+  try {
+    return checked(token, from);
+  } catch (error) {
+    throw new TokenInputError((error as Error).message);
+  }
+}
+
+/**
+ * The token a command-line client uses: `--token`, or `--token-file` (a
+ * file, or `-` for standard input: its first line), else `ZEST_TOKEN`, else
+ * the token file the server wrote.
+ *
+ * @throws {TokenInputError} a given token is not usable, or both flags are given
+ * @example
+ * ```ts
+ * import { clientToken } from "./token.ts";
+ * const token = await clientToken(); // from ZEST_TOKEN or .zest/token
+ * const piped = await clientToken({ tokenFile: "-" }); // `… --token-file - < secret`
+ * ```
+ */
+export async function clientToken(options: ClientTokenOptions = {}): Promise<string> {
+  const { token, tokenFile, path = TOKEN_FILE } = options;
+  if (token !== undefined && tokenFile !== undefined) {
+    throw new TokenInputError("give --token or --token-file, not both");
+  }
+  if (token !== undefined) return usable(token, "--token");
+  if (tokenFile !== undefined) {
+    const from = tokenFile === "-" ? "standard input" : tokenFile;
+    return usable(await readTokenInput(tokenFile), `--token-file ${from}`);
+  }
   const fromEnv = Deno.env.get("ZEST_TOKEN");
-  if (fromEnv) return checked(fromEnv, "ZEST_TOKEN");
+  if (fromEnv) return usable(fromEnv, "ZEST_TOKEN");
   try {
     return checked((await Deno.readTextFile(path)).trim(), path);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
     throw new Error(
-      `no token: pass --token, set ZEST_TOKEN, or run where \`deno task start\` wrote ${path}`,
+      `no token: pass --token-file, set ZEST_TOKEN, or run where \`deno task start\` wrote ${path}`,
     );
   }
 }

@@ -12,15 +12,24 @@
  * Exit codes: 0 done; 1 the task failed, is unknown, or the server could not
  * be reached; 2 usage error; 130 interrupted while waiting.
  *
+ * Human output shows control characters escaped (`\x1b`, `\u{202e}`): what
+ * the server sends (task types, fields, results) comes from its clients, and
+ * must not drive the user's terminal. `--json` output is JSON, unchanged.
+ *
  * @module
  */
 import { parseArgs } from "node:util";
 import { Client } from "../api/client.ts";
 import type { RemotePort } from "../api/remote.ts";
+import { isRefusal } from "../task/errors.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import { formatEvent, formatOutcome, formatRecord, formatServices } from "./format.ts";
 import { Spinner } from "./spinner.ts";
-import { clientToken } from "./token.ts";
+import { clientToken, TokenInputError } from "./token.ts";
+import { generatePython } from "./codegen.ts";
+
+/** The longest timeout a timer can hold: 2³¹−1 ms (about 24.8 days). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 const USAGE = `usage: deno task zest <command> [options]
 
@@ -31,18 +40,51 @@ commands:
   services                          services, task types, queue depths, kernel status
   watch                             live task events, until Ctrl-C
   cancel <id>                       cancel a queued or running task
+  codegen python                    a Python module of the task types, one dataclass each
+                                    (deno task zest codegen python > lab_tasks.py)
 
 options:
   --wait             submit, status: wait for the outcome (a spinner shows on a terminal)
   --attributes JSON  submit: metadata kept on the task record
-  --timeout MS       submit: override the task type's timeout
-  --service NAME     watch: only this service's tasks
+  --timeout MS       submit: override the task type's timeout (1 to ${MAX_TIMEOUT_MS} ms)
+  --service NAME     watch, codegen: only this service's tasks
   --json             output JSON (watch: one event per line)
   --url URL          server (default: $ZEST_URL, else ws://127.0.0.1:8787)
-  --token TOKEN      token (default: $ZEST_TOKEN, else .zest/token)
+  --token-file FILE  read the token from FILE, or from standard input if FILE is -
+                     (default: $ZEST_TOKEN, else .zest/token)
+  --token TOKEN      the token itself (other users may see it in the process list)
   -h, --help         this text`;
 
 const HINT = "(deno task zest --help for usage)";
+
+/** URL schemes a server is reached by. */
+const URL_SCHEMES = ["ws:", "wss:", "http:", "https:"];
+
+/**
+ * Control characters that change what a terminal does rather than show a
+ * character: C0 but newline and tab (ESC starts every escape sequence), DEL,
+ * C1 (0x9b is a one-byte CSI), and the bidirectional-text controls, which
+ * reorder what is shown.
+ */
+// deno-lint-ignore no-control-regex
+const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with each control character written visibly (`\x1b`, `\u{202e}`);
+ * newlines and tabs stay as they are.
+ *
+ * @example
+ * ```ts
+ * import { escapeControls } from "./zest.ts";
+ * escapeControls("\x1b]0;owned\x07ok\n"); // "\\x1b]0;owned\\x07ok\n"
+ * ```
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (char) => {
+    const code = char.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+  });
+}
 
 /** A mistake in the command line: exit code 2 and the usage. */
 class UsageError extends Error {}
@@ -54,8 +96,14 @@ interface Context {
   values: Record<string, string | boolean | undefined>;
 }
 
+/** Human output on stdout. */
 function print(text: string): void {
-  console.log(text);
+  console.log(escapeControls(text));
+}
+
+/** Human output on stderr. */
+function printError(text: string): void {
+  console.error(escapeControls(text));
 }
 
 function printJson(value: unknown): void {
@@ -85,15 +133,17 @@ async function waitWithProgress<T>(
   taskId: string,
   outcome: Promise<T>,
 ): Promise<T> {
-  const spinner = new Spinner(label);
+  const spinner = new Spinner(escapeControls(label));
   const unwatch = spinner.enabled
     ? client.watch((event) => {
-      if (event.kind === "task" && event.record.id === taskId) spinner.update(event.record.state);
+      if (event.kind === "task" && event.record.id === taskId) {
+        spinner.update(escapeControls(event.record.state));
+      }
     })
     : () => {};
   const interrupted = () => {
     spinner.stop();
-    console.error(`zest: stopped waiting; task ${taskId} runs on: deno task zest status ${taskId}`);
+    printError(`zest: stopped waiting; task ${taskId} runs on: deno task zest status ${taskId}`);
     Deno.exit(130);
   };
   Deno.addSignalListener("SIGINT", interrupted);
@@ -109,7 +159,7 @@ async function waitWithProgress<T>(
 function showOutcome(outcome: TaskOutcome, json: boolean): number {
   if (json) printJson(outcome);
   else if (outcome.status === "ok") print(formatOutcome(outcome));
-  else console.error(formatOutcome(outcome));
+  else printError(formatOutcome(outcome));
   return outcome.status === "ok" ? 0 : 1;
 }
 
@@ -124,7 +174,11 @@ async function submit({ connect, json, values }: Context, args: string[]): Promi
   let timeoutMs: number | undefined;
   if (values.timeout !== undefined) {
     timeoutMs = Number(values.timeout);
-    if (!(timeoutMs > 0)) throw new UsageError(`--timeout must be a positive number of ms`);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+      throw new UsageError(
+        `--timeout must be a whole number of ms from 1 to ${MAX_TIMEOUT_MS}, got '${values.timeout}'`,
+      );
+    }
   }
   const client = await connect();
   const request = await client.request(service, { type, fields }, { attributes, timeoutMs });
@@ -171,13 +225,14 @@ async function watch({ connect, json, values }: Context, args: string[]): Promis
       ? event.service.name
       : undefined;
     if (only && service !== undefined && service !== only) return;
-    print(json ? JSON.stringify(event) : formatEvent(event));
+    if (json) console.log(JSON.stringify(event));
+    else print(formatEvent(event));
   });
-  if (!json) console.error("zest: watching task events (Ctrl-C to stop)");
+  if (!json) printError("zest: watching task events (Ctrl-C to stop)");
   const stopped = Promise.withResolvers<number>();
   Deno.addSignalListener("SIGINT", () => stopped.resolve(0));
   (client.port as RemotePort).closed.then((error) => {
-    console.error(`zest: ${error.message}`);
+    printError(`zest: ${error.message}`);
     stopped.resolve(1);
   });
   return await stopped.promise;
@@ -192,11 +247,46 @@ async function cancel({ connect, json }: Context, args: string[]): Promise<numbe
   const cancelled = await client.cancel(id);
   if (json) printJson({ taskId: id, cancelled });
   else if (cancelled) print(`cancelled ${id}`);
-  else console.error(`zest: task ${id} had already ended (${record.state})`);
+  else printError(`zest: task ${id} had already ended (${record.state})`);
   return cancelled ? 0 : 1;
 }
 
-const commands = { submit, status, services, watch, cancel };
+/** Print the Python task classes of every service (or of `--service`) for clients/python. */
+async function codegen({ connect, values }: Context, args: string[]): Promise<number> {
+  const [language, ...rest] = args;
+  if (language !== "python") {
+    throw new UsageError(
+      `codegen needs a language: python${language ? `, got '${language}'` : ""}`,
+    );
+  }
+  if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
+  const only = typeof values.service === "string" ? values.service : undefined;
+  const services = (await (await connect()).services()).filter((s) => !only || s.name === only);
+  if (only && services.length === 0) throw new Error(`no service named '${only}'`);
+  print(generatePython(services).trimEnd());
+  return 0;
+}
+
+const commands = { submit, status, services, watch, cancel, codegen };
+
+/** The server's URL, from `--url` or `ZEST_URL`; a usage error if it is not one. */
+function serverUrl(flag: string | undefined): string {
+  const [text, from] = flag !== undefined
+    ? [flag, "--url"]
+    : [Deno.env.get("ZEST_URL") ?? "ws://127.0.0.1:8787", "ZEST_URL"];
+  if (!URL.canParse(text)) {
+    throw new UsageError(`${from} must be a URL like ws://127.0.0.1:8787, got '${text}'`);
+  }
+  const url = new URL(text);
+  if (!URL_SCHEMES.includes(url.protocol)) {
+    throw new UsageError(`${from} must be a ${URL_SCHEMES.join(" ")} URL, got '${text}'`);
+  }
+  if (url.username || url.password) {
+    throw new UsageError(`${from} must not hold credentials: pass the token with --token-file`);
+  }
+  if (url.hash) throw new UsageError(`${from} must not have a #fragment, got '${text}'`);
+  return url.href;
+}
 
 /**
  * Run `zest` with `args`; returns the exit code.
@@ -221,11 +311,12 @@ export async function zest(args: string[]): Promise<number> {
         service: { type: "string" },
         url: { type: "string" },
         token: { type: "string" },
+        "token-file": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
   } catch (error) {
-    console.error(`zest: ${(error as Error).message}\n${HINT}`);
+    printError(`zest: ${(error as Error).message}\n${HINT}`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -235,26 +326,29 @@ export async function zest(args: string[]): Promise<number> {
     return 0;
   }
   if (!name || !Object.hasOwn(commands, name)) {
-    console.error(name ? `zest: unknown command '${name}'\n${HINT}` : USAGE);
+    printError(name ? `zest: unknown command '${name}'\n${HINT}` : USAGE);
     return 2;
   }
   let client: Promise<Client> | undefined;
-  const connect = async () => {
-    const url = values.url ?? Deno.env.get("ZEST_URL") ?? "ws://127.0.0.1:8787";
-    return await (client ??= Client.connect(url, { token: await clientToken(values.token) }));
-  };
+  const connect = () =>
+    client ??= (async () => {
+      const token = await clientToken({ token: values.token, tokenFile: values["token-file"] });
+      return await Client.connect(serverUrl(values.url), { token });
+    })();
   try {
+    serverUrl(values.url);
     return await commands[name as keyof typeof commands](
       { connect, json: values.json, values },
       rest,
     );
   } catch (error) {
     const message = (error as Error).message ?? String(error);
-    if (error instanceof UsageError) {
-      console.error(`zest: ${message}\n${HINT}`);
+    if (error instanceof UsageError || error instanceof TokenInputError) {
+      printError(`zest: ${message}\n${HINT}`);
       return 2;
     }
-    console.error(`zest: ${message}`);
+    // A refused submission says what kind of refusal (TaskValidationError, QueueFullError, …).
+    printError(`zest: ${isRefusal(error) ? `${error.name}: ${message}` : message}`);
     return 1;
   } finally {
     await client?.then((connected) => connected.close(), () => {});

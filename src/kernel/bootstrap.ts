@@ -1,17 +1,20 @@
 /** Python run in every kernel right after it starts, before any startup code. */
 
 /**
- * Makes the last expression's value come back as `application/json`
- * whenever it has a JSON form, so callers get data rather than a repr.
+ * Makes the last expression's value (the `execute_result`) come with an
+ * `application/json` form whenever it has one, so callers get data rather
+ * than a repr. Nothing else changes: `display()` and every other use of
+ * IPython's formatters give exactly what stock IPython gives.
  *
- * IPython's stock JSON formatter only accepts dicts and lists and asserts on
- * strings; this one accepts any JSON value (a `str` result arrives as the
- * JSON string, not as its quoted repr). Tuples become lists, numpy scalars
+ * It wraps the shell's display hook (what publishes the last expression),
+ * not the shared JSON formatter. The JSON form accepts any JSON value (a
+ * `str` result arrives as the JSON string, not as its quoted repr; stock
+ * IPython only knows `_repr_json_`). Tuples become lists, numpy scalars
  * and arrays go through `.tolist()`. NaN, infinities, non-string keys and
  * anything `json` cannot encode yield no JSON (the caller still gets
  * `text/plain`). Objects with `_repr_json_` keep their own choice.
  *
- * Running it twice is harmless: it only replaces the formatter again.
+ * Running it twice is harmless: it wraps the class's own method again.
  *
  * @example
  * ```ts
@@ -24,7 +27,6 @@ export const BOOTSTRAP_CODE = String.raw`
 def _zest_bootstrap():
     import json
     from IPython import get_ipython
-    from IPython.core.formatters import JSONFormatter
 
     def tolist(value):
         # numpy scalars and arrays, without importing numpy.
@@ -40,9 +42,6 @@ def _zest_bootstrap():
         return True
 
     def to_json(value):
-        own = getattr(type(value), "_repr_json_", None)
-        if own is not None:
-            return own(value)
         try:
             if not keys_are_strings(value):
                 return None  # json would turn 1 into "1": not the same dict
@@ -50,16 +49,18 @@ def _zest_bootstrap():
         except (TypeError, ValueError, OverflowError, RecursionError):
             return None
 
-    class AnyJSONFormatter(JSONFormatter):
-        def _check_return(self, r, obj):
-            # _repr_json_ may return (data, metadata).
-            data = r[0] if isinstance(r, tuple) and len(r) == 2 else r
-            return r if isinstance(data, (dict, list, str, int, float, bool)) else None
+    hook = get_ipython().displayhook
+    stock = type(hook).compute_format_data
 
-    shell = get_ipython()
-    formatter = AnyJSONFormatter(parent=shell.display_formatter)
-    formatter.for_type(object, to_json)
-    shell.display_formatter.formatters["application/json"] = formatter
+    def compute_format_data(result):
+        data, metadata = stock(hook, result)
+        if "application/json" not in data:
+            value = to_json(result)
+            if value is not None:
+                data["application/json"] = value
+        return data, metadata
+
+    hook.compute_format_data = compute_format_data
 
 _zest_bootstrap()
 del _zest_bootstrap

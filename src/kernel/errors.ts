@@ -59,6 +59,53 @@ export class KernelDiedError extends KernelError {
 }
 
 /**
+ * The kernel finished the code, but its reply never arrived: the connection
+ * to the Jupyter Server dropped while the code ran and the messages sent
+ * meanwhile were lost. The kernel's state is kept; its outputs are not.
+ *
+ * @example
+ * ```ts
+ * import { KernelOutputLostError } from "./errors.ts";
+ * new KernelOutputLostError("calibration").message;
+ * // "kernel 'calibration' ran the code but its reply was lost: the connection to the Jupyter Server dropped while it ran"
+ * ```
+ */
+export class KernelOutputLostError extends KernelError {
+  override name = "KernelOutputLostError";
+  /** `what` says what was lost and why. */
+  constructor(
+    readonly kernelName: string,
+    what = "its reply was lost: the connection to the Jupyter Server dropped while it ran",
+  ) {
+    super(`kernel '${kernelName}' ran the code but ${what}`);
+  }
+}
+
+/**
+ * One output message of the code (a print, a display, the result) was
+ * larger than a WebSocket message may be (`maxBytes`), so it was dropped, and
+ * the connection with it. The code ran to its end (the task ends once the
+ * kernel is done with it); its outputs are incomplete, so it fails.
+ *
+ * @example
+ * ```ts
+ * import { KernelOutputTooLargeError } from "./errors.ts";
+ * new KernelOutputTooLargeError("py", 100 * 1024 * 1024).message.includes("100 MiB"); // true
+ * ```
+ */
+export class KernelOutputTooLargeError extends KernelOutputLostError {
+  override name = "KernelOutputTooLargeError";
+  /** `maxBytes` is the largest message the connection accepts. */
+  constructor(kernelName: string, readonly maxBytes: number) {
+    super(
+      kernelName,
+      `an output over the ${maxBytes / 2 ** 20} MiB a message from the kernel may carry was ` +
+        "dropped, with what followed it (print or display less, or write large data to a file)",
+    );
+  }
+}
+
+/**
  * No kernelspec has the requested name.
  *
  * @example

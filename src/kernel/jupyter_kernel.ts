@@ -11,6 +11,8 @@ import {
   JupyterServerGoneError,
   KernelClosedError,
   KernelDiedError,
+  KernelOutputLostError,
+  KernelOutputTooLargeError,
   KernelStartError,
   KernelStartupError,
   KernelTimeoutError,
@@ -18,6 +20,7 @@ import {
 import type { ExecuteOptions, ExecutionReply, Kernel, KernelStatus } from "./kernel.ts";
 import { OutputCollector } from "./outputs.ts";
 import { SerialQueue } from "./serial_queue.ts";
+import { MAX_MESSAGE_BYTES, onMessageTooLarge } from "./websocket.ts";
 
 /**
  * How a kernel is started and looked after.
@@ -77,8 +80,17 @@ const DEFAULT_INTERRUPT_GRACE_MS = 2_000;
 const DEFAULT_UNREACHABLE_AFTER_MS = 30_000;
 /** How long one `kernel_info` probe waits before another is sent. */
 const PROBE_INTERVAL_MS = 1_000;
+/** Longest wait between two probes for a reply lost with the connection. */
+const MAX_LOST_REPLY_PROBE_MS = 30_000;
 /** Revivals tried in a row when the kernel dies again while being set up. */
 const MAX_REVIVAL_ATTEMPTS = 3;
+/**
+ * Longest `shutdown()` waits for the server to finish restarting a kernel
+ * that died, and retries its refusal, before giving up on a clean stop.
+ */
+const SHUTDOWN_TIMEOUT_MS = 5_000;
+/** Pause between two shutdown requests the server refused. */
+const SHUTDOWN_RETRY_MS = 100;
 
 /** What must happen before the next execution may run. */
 type Pending = "none" | "setup" | "restart";
@@ -88,7 +100,21 @@ type RunOutcome =
   | { kind: "canceled" }
   | { kind: "timeout" }
   | { kind: "abort" }
-  | { kind: "unreachable" };
+  | { kind: "unreachable" }
+  | { kind: "lost" }
+  | { kind: "failed"; error: Error };
+
+/** One execute request on its way. */
+interface Request {
+  /** Its outcome as the library reports it: done (reply and idle), or cancelled. */
+  done: Promise<RunOutcome>;
+  /** Whether `done` has settled. */
+  settled(): boolean;
+  /** The kernel's `execute_reply`, once it arrived. */
+  reply(): KernelMessage.IExecuteReplyMsg | undefined;
+  /** Stop waiting for it (the library forgets it). */
+  abandon(): void;
+}
 
 /**
  * A Python kernel on a Jupyter Server. Create it with
@@ -124,6 +150,11 @@ export class JupyterKernel implements Kernel {
   /** Fails the execution in flight (user code, bootstrap or startup code). */
   #failRunning?: (error: Error) => void;
   #closedError?: Error;
+  /** The socket dropped a message over its size limit during the execution in flight. */
+  #outputDropped = false;
+  /** The server is restarting the kernel process (from its death or `restart()`). */
+  #serverRestarting = false;
+  readonly #stopWatchingMessages: () => void;
 
   /**
    * Start kernel `options.name` through `manager`, wait until it answers,
@@ -173,9 +204,17 @@ export class JupyterKernel implements Kernel {
     this.#startupCode = options.startupCode;
     this.#startupTimeoutMs = options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
     this.#interruptGraceMs = options.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS;
-    containKernelInfoRejections(connection);
-    connection.statusChanged.connect((_, status) => this.#onLibraryStatus(status));
+    containLibraryRejections(connection);
+    this.#stopWatchingMessages = onMessageTooLarge(connection.clientId, () => {
+      this.#outputDropped = true;
+    });
+    connection.statusChanged.connect((_, status) => {
+      if (status === "restarting" || status === "autorestarting") this.#serverRestarting = true;
+      this.#onLibraryStatus(status);
+    });
     connection.connectionStatusChanged.connect((_, status) => {
+      // The server opens a kernel's socket only once the kernel is ready.
+      if (status === "connected") this.#serverRestarting = false;
       // The library gave up reconnecting: the server is unreachable.
       if (status === "disconnected") this.#close(new JupyterServerGoneError(host.url));
     });
@@ -218,16 +257,57 @@ export class JupyterKernel implements Kernel {
     await this.#revive();
   }
 
-  /** Shut the kernel down; running and queued executions reject with `KernelClosedError`. */
+  /**
+   * Shut the kernel down through the server's REST API; running and queued
+   * executions reject with `KernelClosedError`. Bounded: gives up after
+   * a few seconds if the server keeps refusing (the connection is released
+   * all the same).
+   */
   async shutdown(): Promise<void> {
     if (this.#closedError) return;
     this.#close(new KernelClosedError(this.name));
     try {
-      await this.#connection.shutdown();
-    } catch {
-      // Already gone on the server side: nothing left to stop.
+      await this.#shutdownOnServer();
     } finally {
       this.#connection.dispose();
+    }
+  }
+
+  /**
+   * jupyter-server 1.23 cannot shut down a kernel while it restarts one
+   * that died: it answers 500 (`InvalidStateError`), and a SIGTERM then
+   * hangs the server until it is killed. So wait until the restart is over
+   * (the library's socket is back), and retry a refusal, within
+   * `SHUTDOWN_TIMEOUT_MS`. A kernel the server no longer knows is fine.
+   */
+  async #shutdownOnServer(): Promise<void> {
+    const deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
+    for (;;) {
+      await this.#restartOver(deadline);
+      try {
+        await this.#connection.shutdown();
+        return;
+      } catch (error) {
+        const refused = error instanceof ServerConnection.ResponseError &&
+          error.response.status >= 500;
+        if (!refused || Date.now() + SHUTDOWN_RETRY_MS >= deadline) return;
+        await delay(SHUTDOWN_RETRY_MS);
+      }
+    }
+  }
+
+  /** Resolves once the server is not restarting the kernel, or at `deadline`. */
+  async #restartOver(deadline: number): Promise<void> {
+    if (!this.#serverRestarting) return;
+    const over = new AbortController();
+    const reconnected = (_: unknown, status: JupyterKernelApi.ConnectionStatus) => {
+      if (status === "connected") over.abort();
+    };
+    this.#connection.connectionStatusChanged.connect(reconnected);
+    try {
+      await delay(deadline - Date.now(), over.signal);
+    } finally {
+      this.#connection.connectionStatusChanged.disconnect(reconnected);
     }
   }
 
@@ -312,24 +392,24 @@ export class JupyterKernel implements Kernel {
   ): Promise<ExecutionReply> {
     options.signal?.throwIfAborted();
     const finished = new AbortController();
-    const failed = Promise.withResolvers<never>();
-    // Raced below; a failure reported after the race is over is moot.
-    failed.promise.catch(() => {});
-    const fail = (error: Error) => failed.reject(error);
+    const failed = Promise.withResolvers<RunOutcome>();
+    const fail = (error: Error) => failed.resolve({ kind: "failed", error });
     this.#failRunning = fail;
+    this.#outputDropped = false;
     try {
       const outputs = new OutputCollector();
       const started = Promise.withResolvers<void>();
-      const done = this.#request(code, options.silent, outputs, () => {
+      const request = this.#request(code, options.silent, outputs, () => {
         started.resolve();
         options.onStart?.();
       });
       const outcome = await Promise.race([
-        done,
+        request.done,
         failed.promise,
+        this.#lostReply(request, finished.signal),
         ...this.#limits(started.promise, options, finished.signal),
       ]);
-      return await this.#conclude(outcome, outputs, done, options);
+      return await this.#conclude(outcome, outputs, request, options);
     } finally {
       finished.abort();
       if (this.#failRunning === fail) this.#failRunning = undefined;
@@ -338,16 +418,19 @@ export class JupyterKernel implements Kernel {
 
   /**
    * Send the execute request; outputs go to `outputs`, `onStart` is called
-   * once when the kernel takes the request up. Resolves when the kernel is
-   * done with it, or the library cancelled it (the kernel restarted).
+   * once when the kernel takes the request up. `done` resolves when the
+   * kernel is done with it, or the library cancelled it (the kernel
+   * restarted).
    */
   #request(
     code: string,
     silent: boolean,
     outputs: OutputCollector,
     onStart: () => void,
-  ): Promise<RunOutcome> {
+  ): Request {
     let hasStarted = false;
+    let hasSettled = false;
+    let reply: KernelMessage.IExecuteReplyMsg | undefined;
     const start = () => {
       if (hasStarted) return;
       hasStarted = true;
@@ -366,11 +449,20 @@ export class JupyterKernel implements Kernel {
       if (isStartMessage(msg)) start();
       outputs.add(msg);
     };
-    future.onReply = start; // in case the busy status was lost
-    return future.done.then(
-      (reply) => ({ kind: "done", reply: reply as KernelMessage.IExecuteReplyMsg }),
-      () => ({ kind: "canceled" }),
-    );
+    future.onReply = (msg) => {
+      reply = msg as KernelMessage.IExecuteReplyMsg;
+      start(); // in case the busy status was lost
+    };
+    const done = future.done.then(
+      (msg): RunOutcome => ({ kind: "done", reply: msg as KernelMessage.IExecuteReplyMsg }),
+      (): RunOutcome => ({ kind: "canceled" }),
+    ).finally(() => hasSettled = true);
+    return {
+      done,
+      settled: () => hasSettled,
+      reply: () => reply,
+      abandon: () => future.dispose(),
+    };
   }
 
   /** The outcomes that cut an execution short: its time limit, lost server, abort. */
@@ -401,28 +493,60 @@ export class JupyterKernel implements Kernel {
     return limits;
   }
 
-  /** Turn the first outcome into the reply, or into the error to throw. */
+  /**
+   * Turn the first outcome into the reply, or into the error to throw
+   * (after handing `onCutShort` what the code produced until then).
+   */
   async #conclude(
     outcome: RunOutcome,
     outputs: OutputCollector,
-    done: Promise<RunOutcome>,
-    { timeoutMs, signal }: ExecuteOptions,
+    request: Request,
+    options: ExecuteOptions,
   ): Promise<ExecutionReply> {
+    const { timeoutMs, signal, onCutShort } = options;
+    let error: unknown;
+    let partial: ExecutionReply | undefined;
     switch (outcome.kind) {
-      case "done":
-        return outputs.finish(outcome.reply.content);
+      case "done": {
+        const reply = outputs.finish(outcome.reply.content);
+        if (!this.#outputDropped) return reply;
+        error = new KernelOutputTooLargeError(this.name, MAX_MESSAGE_BYTES);
+        partial = reply;
+        break;
+      }
       case "canceled": // the library cancels pending requests when the kernel restarts
-        throw this.#closedError ?? new KernelDiedError(this.name, "died");
+        error = this.#closedError ?? new KernelDiedError(this.name, "died");
+        break;
+      case "failed":
+        error = outcome.error;
+        break;
       case "unreachable": {
         const after = this.#host.unreachableAfterMs ?? DEFAULT_UNREACHABLE_AFTER_MS;
-        throw new JupyterServerGoneError(this.#host.url, `no connection for ${after} ms`);
+        error = new JupyterServerGoneError(this.#host.url, `no connection for ${after} ms`);
+        break;
+      }
+      case "lost": {
+        // Only the reply's idle may be what was lost: the reply says how it went.
+        const reply = request.reply();
+        request.abandon();
+        if (reply) return this.#conclude({ kind: "done", reply }, outputs, request, options);
+        error = this.#outputDropped
+          ? new KernelOutputTooLargeError(this.name, MAX_MESSAGE_BYTES)
+          : new KernelOutputLostError(this.name);
+        break;
       }
       case "timeout":
-        throw new KernelTimeoutError(timeoutMs!, await this.#stop(done));
-      case "abort":
-        await this.#stop(done);
-        throw signal!.reason;
+      case "abort": {
+        const stopped = await this.#stop(request.done);
+        if (stopped.reply) partial = outputs.finish(stopped.reply.content);
+        error = outcome.kind === "timeout"
+          ? new KernelTimeoutError(timeoutMs!, stopped.recovery)
+          : signal!.reason;
+        break;
+      }
     }
+    onCutShort?.(partial ?? outputs.partial());
+    throw error;
   }
 
   /**
@@ -455,24 +579,72 @@ export class JupyterKernel implements Kernel {
   }
 
   /**
+   * Resolves `lost` when `request` can no longer end by itself: the
+   * connection dropped while it ran (the server does not resend all it sent
+   * meanwhile, e.g. after `ws` refused an oversized message), came back,
+   * and the kernel answered a `kernel_info` request sent after it, while
+   * the request's reply or its idle status is still missing. Shell requests
+   * are served in order, and iopub messages arrive in order, so that
+   * answer (reply and idle) means the kernel is done with the code and
+   * whatever of its outputs survived has arrived.
+   *
+   * The probe is sent again, less and less often, while it goes unanswered:
+   * the kernel may still be running the code, or the answer may have been
+   * lost in the same turmoil.
+   */
+  #lostReply(request: Request, finished: AbortSignal): Promise<RunOutcome> {
+    const connection = this.#connection;
+    return new Promise((resolve) => {
+      let dropped = false;
+      let probing = false;
+      const probe = async () => {
+        probing = true;
+        for (let wait = PROBE_INTERVAL_MS; !finished.aborted; wait *= 2) {
+          const answered = await Promise.race([
+            connection.requestKernelInfo().then((info) => info !== undefined),
+            delay(Math.min(wait, MAX_LOST_REPLY_PROBE_MS), finished).then(() => false),
+          ]);
+          if (!answered) continue;
+          if (!request.settled() && !finished.aborted) resolve({ kind: "lost" });
+          return;
+        }
+      };
+      const watch = (_: unknown, status: JupyterKernelApi.ConnectionStatus) => {
+        if (status !== "connected") dropped = true;
+        else if (dropped && !probing) void probe();
+      };
+      connection.connectionStatusChanged.connect(watch);
+      finished.addEventListener("abort", () => {
+        connection.connectionStatusChanged.disconnect(watch);
+      }, { once: true });
+    });
+  }
+
+  /**
    * Stop code that must not run on: interrupt it, and restart the kernel if
    * it is still running after the grace period (e.g. stuck in C code or
-   * catching KeyboardInterrupt).
+   * catching KeyboardInterrupt). An interrupted execution's reply (its
+   * `KeyboardInterrupt`) comes with the recovery.
    */
-  async #stop(done: Promise<RunOutcome>): Promise<"interrupted" | "restarted"> {
+  async #stop(
+    done: Promise<RunOutcome>,
+  ): Promise<
+    | { recovery: "interrupted"; reply: KernelMessage.IExecuteReplyMsg }
+    | { recovery: "restarted"; reply?: undefined }
+  > {
     this.#connection.interrupt().catch(() => {
       // Could not interrupt: the grace period runs out and we restart.
     });
     const graceOver = new AbortController();
     const stopped = await Promise.race([
-      done.then((outcome) => outcome.kind === "done"),
-      delay(this.#interruptGraceMs, graceOver.signal).then(() => false),
+      done.then((outcome) => outcome.kind === "done" ? outcome.reply : undefined),
+      delay(this.#interruptGraceMs, graceOver.signal).then(() => undefined),
     ]);
     graceOver.abort();
-    if (stopped) return "interrupted";
+    if (stopped) return { recovery: "interrupted", reply: stopped };
     this.#pending = "restart";
     void this.#revive();
-    return "restarted";
+    return { recovery: "restarted" };
   }
 
   #onLibraryStatus(status: KernelMessage.Status): void {
@@ -494,6 +666,7 @@ export class JupyterKernel implements Kernel {
   #close(error: Error): void {
     if (this.#closedError) return;
     this.#closedError = error;
+    this.#stopWatchingMessages();
     this.#failRunning?.(error);
     if (error instanceof JupyterServerGoneError) this.#connection.dispose();
     this.#setStatus("dead");
@@ -549,13 +722,29 @@ function toKernelStatus(status: KernelMessage.Status): KernelStatus {
 }
 
 /**
- * On every (re)connection the library sends its own `kernel_info_request`
- * and chains a `.then` onto it without a rejection handler; when a restart
- * cancels that request, the rejection is unhandled, which Deno treats as
- * fatal. A cancelled `kernel_info` carries no information (the library
- * itself ignores it when disposed), so it resolves as `undefined` instead.
+ * Two promises the library makes and never handles, which Deno treats as
+ * fatal when they reject:
+ *
+ * - On every (re)connection it sends its own `kernel_info_request` and
+ *   chains a `.then` onto it without a rejection handler; a restart cancels
+ *   that request. A cancelled `kernel_info` carries no information (the
+ *   library itself ignores it when disposed): it resolves as `undefined`.
+ * - When the server restarts a dead kernel, it calls `reconnect()` and drops
+ *   the promise; disposing the connection meanwhile (a shutdown during the
+ *   restart) rejects it with "Kernel connection disconnected", or throws
+ *   "Object disposed" if the dispose came first. Whether the connection came
+ *   back is seen through `connectionStatusChanged` (here and in the
+ *   library's own `restart()`), so the promise only settles.
  */
-function containKernelInfoRejections(connection: JupyterKernelApi.IKernelConnection): void {
+function containLibraryRejections(connection: JupyterKernelApi.IKernelConnection): void {
   const requestKernelInfo = connection.requestKernelInfo.bind(connection);
   connection.requestKernelInfo = () => requestKernelInfo().catch(() => undefined);
+  const reconnect = connection.reconnect.bind(connection);
+  connection.reconnect = async () => {
+    try {
+      await reconnect();
+    } catch {
+      // Disconnected or disposed: the connection status says so.
+    }
+  };
 }

@@ -31,9 +31,10 @@ export type JsonValue =
   | { [key: string]: JsonValue };
 
 /**
- * One rich output (`display_data`, or its later `update_display_data`).
- * `data` maps a MIME type to its content: a string (base64 for binary types
- * such as `image/png`) or, for JSON types, a JSON value.
+ * One rich output (`display_data`, or its later `update_display_data`), or
+ * the last expression's `execute_result`. `data` maps a MIME type to its
+ * content: a string (base64 for binary types such as `image/png`) or, for
+ * JSON types, a JSON value.
  *
  * @example
  * ```ts
@@ -67,6 +68,11 @@ export interface ExecutionReply {
   value?: JsonValue;
   /** The last expression's `text/plain` representation, if any. */
   text?: string;
+  /**
+   * The last expression's whole `execute_result` bundle (`text/plain`,
+   * `image/png`, `text/html`, `application/json`…), when it had a value.
+   */
+  executeResult?: DisplayOutput;
   stdout: string;
   stderr: string;
   displays: DisplayOutput[];
@@ -96,6 +102,15 @@ export interface ExecuteOptions {
   timeoutMs?: number;
   /** Called once, when the kernel starts running this code. */
   onStart?: () => void;
+  /**
+   * Called once, just before `execute` rejects, when the code was sent to
+   * the kernel but could not run to its end or its outputs were lost
+   * (timeout, abort, kernel death, an output over the message limit,
+   * shutdown), with what it printed and displayed until then. When the kernel
+   * reported an error (the `KeyboardInterrupt` an interrupt raises), the
+   * partial reply has `status: "error"` and that error's traceback.
+   */
+  onCutShort?: (partial: ExecutionReply) => void;
 }
 
 /**
@@ -121,7 +136,8 @@ export interface Kernel {
   /**
    * Run `code` after every execution requested before it. Resolves with the
    * outcome, Python errors included (`status: "error"`); rejects when the
-   * code could not run to its end: timeout, abort, kernel death, shutdown.
+   * code could not run to its end (timeout, abort, kernel death, shutdown)
+   * or its outputs were lost (`KernelOutputLostError`).
    */
   execute(code: string, options?: ExecuteOptions): Promise<ExecutionReply>;
   /** Interrupt whatever the kernel runs now (like Ctrl-C). */

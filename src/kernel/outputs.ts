@@ -20,8 +20,10 @@ export class OutputCollector {
   #displays: DisplayOutput[] = [];
   /** Which entry of `#displays` a `display_id` refers to, for updates. */
   #displayIndex = new Map<string, number>();
-  #result?: Record<string, JsonValue>;
+  #result?: DisplayOutput;
   #error?: { ename: string; evalue: string; traceback: string };
+  /** From `execute_input`, for a reply cut short before its `execute_reply`. */
+  #executionCount: number | null = null;
   /** `clear_output(wait=True)` clears only when the next output arrives. */
   #clearPending = false;
 
@@ -32,13 +34,20 @@ export class OutputCollector {
       else this.#clear();
       return;
     }
-    if (KernelMessage.isStatusMsg(msg) || KernelMessage.isExecuteInputMsg(msg)) return;
+    if (KernelMessage.isExecuteInputMsg(msg)) {
+      this.#executionCount = msg.content.execution_count ?? null;
+      return;
+    }
+    if (KernelMessage.isStatusMsg(msg)) return;
     if (this.#clearPending) this.#clear();
     if (KernelMessage.isStreamMsg(msg)) {
       if (msg.content.name === "stdout") this.#stdout += msg.content.text;
       else this.#stderr += msg.content.text;
     } else if (KernelMessage.isExecuteResultMsg(msg)) {
-      this.#result = msg.content.data as Record<string, JsonValue>;
+      this.#result = {
+        data: msg.content.data as Record<string, JsonValue>,
+        metadata: msg.content.metadata as Record<string, JsonValue>,
+      };
     } else if (KernelMessage.isDisplayDataMsg(msg)) {
       this.#display(msg.content, false);
     } else if (KernelMessage.isUpdateDisplayDataMsg(msg)) {
@@ -54,17 +63,8 @@ export class OutputCollector {
 
   /** Build the reply from everything gathered and the kernel's `execute_reply`. */
   finish(content: KernelMessage.IExecuteReplyMsg["content"]): ExecutionReply {
-    const reply: ExecutionReply = {
-      status: content.status === "ok" ? "ok" : "error",
-      executionCount: content.execution_count ?? null,
-      stdout: this.#stdout,
-      stderr: this.#stderr,
-      displays: this.#displays,
-    };
-    const json = this.#result?.["application/json"];
-    if (json !== undefined) reply.value = json;
-    const text = this.#result?.["text/plain"];
-    if (typeof text === "string") reply.text = text;
+    const reply = this.#gathered(content.status === "ok" ? "ok" : "error");
+    reply.executionCount = content.execution_count ?? this.#executionCount;
     if (content.status === "error") {
       reply.ename = content.ename;
       reply.evalue = content.evalue;
@@ -75,6 +75,35 @@ export class OutputCollector {
       reply.evalue = this.#error?.evalue ?? "the kernel aborted this execution";
       reply.traceback = this.#error?.traceback ?? "";
     }
+    return reply;
+  }
+
+  /**
+   * What an execution cut short produced so far, with no `execute_reply`:
+   * `status` is `"error"` when the kernel reported an error (an interrupt's
+   * `KeyboardInterrupt`), else `"ok"`.
+   */
+  partial(): ExecutionReply {
+    const reply = this.#gathered(this.#error ? "error" : "ok");
+    if (this.#error) Object.assign(reply, this.#error);
+    return reply;
+  }
+
+  #gathered(status: ExecutionReply["status"]): ExecutionReply {
+    const reply: ExecutionReply = {
+      status,
+      executionCount: this.#executionCount,
+      stdout: this.#stdout,
+      stderr: this.#stderr,
+      displays: this.#displays,
+    };
+    const result = this.#result;
+    if (!result) return reply;
+    reply.executeResult = result;
+    const json = result.data["application/json"];
+    if (json !== undefined) reply.value = json;
+    const text = result.data["text/plain"];
+    if (typeof text === "string") reply.text = text;
     return reply;
   }
 

@@ -1,4 +1,13 @@
-/** Finding and ending the processes a Jupyter Server started, from `/proc`. */
+/**
+ * Observing the processes of a Jupyter Server run, from `/proc`.
+ *
+ * Deno's sandbox lets only `--allow-all` read `/proc/<pid>`: under narrower
+ * permissions (`deno task start`) these functions find nothing. Ending a
+ * run's processes is therefore not done here but by the server's own Python
+ * (`server_config.ts`), which can read `/proc` whatever Deno may.
+ *
+ * @module
+ */
 
 /**
  * A process, identified safely: a pid alone may be reused by an unrelated
@@ -18,34 +27,36 @@ export interface ProcessRef {
 
 interface ProcessInfo extends ProcessRef {
   ppid: number;
-  cmdline: string;
+  /** The environment the process started with, `\0`-separated, with a leading `\0`. */
+  environment: string;
 }
 
 /**
- * Process `rootPid`, its descendants, and every process whose command line
- * contains `marker` (with their descendants). Empty where there is no `/proc`
- * or no permission to read it (Deno requires `--allow-all` for `/proc/<pid>`).
+ * Process `rootPid`, its descendants, and every process whose environment
+ * holds `marker` (an entry `NAME=value`), with their descendants. Empty
+ * where there is no `/proc` or no permission to read it.
  *
- * Kernels run in process groups of their own (so Ctrl-C does not reach
- * them), and one whose server died is re-parented away from it; but each
- * one's command line names its connection file, inside the server's runtime
- * folder: `marker` finds them all the same.
+ * Kernels run in sessions of their own (so Ctrl-C does not reach them), a
+ * process whose parent died is re-parented away from it, and a kernel's
+ * child may start a session of its own; but all inherit the run's marker
+ * (`RUN_MARKER` in `server_config.ts`): `marker` finds them all the same.
  *
  * @example
  * ```ts
  * import { relatedProcesses } from "./processes.ts";
- * const refs = await relatedProcesses(Deno.pid, "/tmp/zest-jupyter-abc/runtime/");
+ * const refs = await relatedProcesses(Deno.pid, "ZEST_JUPYTER_RUN=/tmp/zest-jupyter-abc");
  * ```
  */
-export async function relatedProcesses(rootPid: number, marker: string): Promise<ProcessRef[]> {
+export async function relatedProcesses(rootPid: number, marker = ""): Promise<ProcessRef[]> {
   const processes = await listProcesses();
   const children = new Map<number, ProcessInfo[]>();
   for (const info of processes) {
     children.set(info.ppid, [...(children.get(info.ppid) ?? []), info]);
   }
+  const entry = `\0${marker}\0`;
   const found = new Map<number, ProcessInfo>();
   const pending = processes.filter((info) =>
-    info.pid === rootPid || (marker !== "" && info.cmdline.includes(marker))
+    info.pid === rootPid || (marker !== "" && info.environment.includes(entry))
   );
   while (pending.length > 0) {
     const info = pending.pop()!;
@@ -63,34 +74,13 @@ export async function relatedProcesses(rootPid: number, marker: string): Promise
  * @example
  * ```ts
  * import { isRunning, relatedProcesses } from "./processes.ts";
- * const [self] = await relatedProcesses(Deno.pid, "");
+ * const [self] = await relatedProcesses(Deno.pid);
  * await isRunning(self); // true
  * ```
  */
 export async function isRunning(ref: ProcessRef): Promise<boolean> {
   const info = await readProcess(ref.pid);
   return info !== undefined && info.startTime === ref.startTime;
-}
-
-/**
- * SIGKILL each process that still runs. Needs `--allow-run` without a
- * program list (Deno's rule for `Deno.kill`); without it nothing is killed.
- *
- * @example
- * ```ts
- * import { killAll, relatedProcesses } from "./processes.ts";
- * await killAll(await relatedProcesses(12345, "/tmp/zest-jupyter-abc/runtime/"));
- * ```
- */
-export async function killAll(refs: readonly ProcessRef[]): Promise<void> {
-  for (const ref of refs) {
-    if (!(await isRunning(ref))) continue;
-    try {
-      Deno.kill(ref.pid, "SIGKILL");
-    } catch {
-      // Exited between the check and the kill, or no permission to kill.
-    }
-  }
 }
 
 async function listProcesses(): Promise<ProcessInfo[]> {
@@ -103,9 +93,7 @@ async function listProcesses(): Promise<ProcessInfo[]> {
       if (info) processes.push(info);
     }
   } catch (error) {
-    // No /proc (not Linux), or no permission: Deno lets only --allow-all
-    // read /proc/<pid>. Nothing can be found; the server's own shutdown of
-    // its kernels has to do.
+    // No /proc (not Linux), or not --allow-all: nothing can be found.
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotCapable) {
       return [];
     }
@@ -116,20 +104,21 @@ async function listProcesses(): Promise<ProcessInfo[]> {
 
 /** `undefined` when the process is gone, a zombie, or not readable. */
 async function readProcess(pid: number): Promise<ProcessInfo | undefined> {
+  let stat: string;
   try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // `pid (comm) state ppid …`: comm may hold spaces and ")", so split after the last ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const state = fields[0];
-    if (state === "Z" || state === "X") return undefined;
-    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
-    return {
-      pid,
-      ppid: Number(fields[1]),
-      startTime: Number(fields[19]),
-      cmdline: cmdline.replaceAll("\0", " "),
-    };
+    stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   } catch {
     return undefined;
   }
+  // `pid (comm) state ppid …`: comm may hold spaces and ")", so split after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const state = fields[0];
+  if (state === "Z" || state === "X") return undefined;
+  let environment = "";
+  try {
+    environment = "\0" + await Deno.readTextFile(`/proc/${pid}/environ`);
+  } catch {
+    // Another user's process: it cannot carry our marker.
+  }
+  return { pid, ppid: Number(fields[1]), startTime: Number(fields[19]), environment };
 }

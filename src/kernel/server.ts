@@ -5,6 +5,7 @@ import { JupyterKernel, type KernelStartOptions } from "./jupyter_kernel.ts";
 import { quietLibraryLogs } from "./library_logs.ts";
 import type { ProcessRef } from "./processes.ts";
 import { type LaunchOptions, ServerProcess, statusProblem } from "./server_process.ts";
+import { KernelWebSocket } from "./websocket.ts";
 
 export type { LaunchOptions } from "./server_process.ts";
 
@@ -109,6 +110,8 @@ export class JupyterServer implements AsyncDisposable {
       wsUrl: `ws${url.slice("http".length)}`,
       token,
       appendToken: true,
+      // Reports the messages it drops for their size (see websocket.ts).
+      WebSocket: KernelWebSocket as unknown as typeof WebSocket,
     });
     this.#manager = new KernelManager({ serverSettings: this.#settings });
     // Disposing the manager before its first poll finished rejects `ready`;
@@ -174,8 +177,8 @@ export class JupyterServer implements AsyncDisposable {
 
   /**
    * Stop: kernels started here are shut down; a launched server process is
-   * terminated (SIGTERM, SIGKILL after a grace period) with every process
-   * it started. Safe to call more than once.
+   * then terminated (SIGTERM, SIGKILL after a grace period) with every
+   * process it started. Safe to call more than once.
    *
    * @example
    * ```ts
@@ -195,9 +198,10 @@ export class JupyterServer implements AsyncDisposable {
   }
 
   async #stop(): Promise<void> {
-    if (!this.#process) {
-      await Promise.allSettled([...this.#kernels].map((kernel) => kernel.shutdown()));
-    }
+    // Through REST even on a launched server: a SIGTERM that reaches it
+    // while it restarts a dead kernel hangs it until SIGKILL, whereas
+    // `shutdown()` waits for the restart to be over.
+    await Promise.allSettled([...this.#kernels].map((kernel) => kernel.shutdown()));
     this.#gone.abort(new JupyterServerGoneError(this.url, "stopped"));
     this.#manager.dispose();
     await this.#process?.terminate();

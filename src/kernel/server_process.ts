@@ -1,8 +1,13 @@
 /** Launching, watching and ending a `jupyter-server` process on this machine. */
 import { delay } from "./delay.ts";
 import { JupyterServerNotFoundError, JupyterServerStartError } from "./errors.ts";
-import { killAll, type ProcessRef, relatedProcesses } from "./processes.ts";
-import { serverConfigPython } from "./server_config.ts";
+import { type ProcessRef, relatedProcesses } from "./processes.ts";
+import {
+  RUN_CLEANUP_PYTHON,
+  RUN_FOLDER_PREFIX,
+  RUN_MARKER,
+  serverConfigPython,
+} from "./server_config.ts";
 
 /**
  * How to launch a Jupyter Server.
@@ -45,6 +50,14 @@ const STDERR_TAIL_CHARS = 16_000;
  * A `jupyter-server` process this process started, on 127.0.0.1 with a free
  * port, a random token and the configuration of `server_config.ts`, in a
  * private temporary folder (its config, connection files) removed at the end.
+ *
+ * The server runs in a session of its own, so a terminal's Ctrl-C (SIGINT to
+ * the whole foreground process group) reaches only the runtime, which then
+ * stops it in order. Every process of the run carries `ZEST_JUPYTER_RUN=<the
+ * folder>` in its environment: when the server exits (stopped, or orphaned
+ * by a runtime that was killed) its config kills whatever still carries it
+ * and removes the folder; the next launch does the same for an earlier run
+ * that was killed too abruptly to do it.
  *
  * @example
  * ```ts
@@ -92,7 +105,7 @@ export class ServerProcess {
   }
 
   static async #spawn(executable: string, options: LaunchOptions): Promise<ServerProcess> {
-    const tempDir = await Deno.makeTempDir({ prefix: "zest-jupyter-" });
+    const tempDir = await Deno.makeTempDir({ prefix: RUN_FOLDER_PREFIX });
     const token = randomToken();
     // The temp folder is private to this user (mode 0700), and the file too.
     const configFile = `${tempDir}/jupyter_server_config.py`;
@@ -102,6 +115,7 @@ export class ServerProcess {
         kernelHeartbeatSeconds: options.kernelHeartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS,
         parentPid: Deno.pid,
         token,
+        runFolder: tempDir,
       }),
       { mode: 0o600 },
     );
@@ -118,6 +132,7 @@ export class ServerProcess {
       // Jupyter configuration does not change how the runtime's server behaves.
       JUPYTER_RUNTIME_DIR: `${tempDir}/runtime`,
       JUPYTER_CONFIG_DIR: `${tempDir}/config`,
+      [RUN_MARKER]: tempDir,
     };
     const args = [
       "--ServerApp.ip=127.0.0.1",
@@ -135,6 +150,10 @@ export class ServerProcess {
       stdin: "null",
       stdout: "null",
       stderr: "piped",
+      // A session of its own: a terminal's Ctrl-C must not stop it (with
+      // stdin not a terminal, jupyter-server takes SIGINT as "exit now",
+      // without shutting its kernels down) while the runtime stops in order.
+      detached: true,
     }).spawn();
     return new ServerProcess(executable, url, token, child, tempDir, env);
   }
@@ -166,10 +185,12 @@ export class ServerProcess {
     return this.#child.status;
   }
 
-  /** The server process and every process it started, even those re-parented since. */
+  /**
+   * The server process and every process of its run, even those re-parented
+   * since or in sessions of their own. Needs `--allow-all` (else empty).
+   */
   processes(): Promise<ProcessRef[]> {
-    // Each kernel's command line names its connection file, in our runtime folder.
-    return relatedProcesses(this.#child.pid, this.#env.JUPYTER_RUNTIME_DIR + "/");
+    return relatedProcesses(this.#child.pid, `${RUN_MARKER}=${this.#tempDir}`);
   }
 
   /** Jupyter's own list of kernelspec folders, asked from the server's Python. */
@@ -194,13 +215,14 @@ export class ServerProcess {
   }
 
   /**
-   * End the server: SIGTERM lets it shut its kernels down; SIGKILL follows
-   * after a grace period. Then any process it started that still runs (a
-   * kernel that ignored its shutdown, or whatever a kernel spawned) is killed.
+   * End the server: SIGTERM lets it shut its kernels down, then kill every
+   * other process of its run (a kernel that ignored its shutdown, whatever a
+   * kernel started) and remove its folder. If it is still running after a
+   * grace period, SIGKILL; when a signal ended it (that one, or anyone's),
+   * its exit hook never ran, and this process does that sweep instead.
    */
   async terminate(): Promise<void> {
     const child = this.#child;
-    const before = await this.processes();
     try {
       child.kill("SIGTERM");
     } catch {
@@ -214,12 +236,25 @@ export class ServerProcess {
         // Exited just now.
       }
     });
-    await child.status;
+    const status = await child.status;
     exited.abort();
     await killed;
-    await killAll([...before, ...await this.processes()]);
+    if (status.signal !== null) await this.#sweep();
     await this.#stderr.closed();
     await Deno.remove(this.#tempDir, { recursive: true }).catch(() => {});
+  }
+
+  /** Kill the run's leftover processes with the server's own Python. */
+  async #sweep(): Promise<void> {
+    const python = await jupyterPython(this.#executable);
+    if (!python) return;
+    const code = `${RUN_CLEANUP_PYTHON}\nimport sys\n_zest_sweep(sys.argv[1])\n`;
+    await new Deno.Command(python, {
+      args: ["-c", code, this.#tempDir],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output().catch(() => {});
   }
 
   async #waitUntilAnswering(timeoutMs: number): Promise<void> {

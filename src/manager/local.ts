@@ -1,6 +1,11 @@
 /** The in-process `TaskPort`: a client talking straight to the manager actor. */
 import type { TaskOutcome } from "../task/outcome.ts";
-import type { TaskRecord, TaskState } from "../task/record.ts";
+import {
+  summarize,
+  type TaskRecord,
+  type TaskRecordSummary,
+  type TaskState,
+} from "../task/record.ts";
 import type { TaskManager } from "./manager.ts";
 import type { OutcomeSink, ServiceInfo, SubmitRequest, TaskEvent, TaskPort } from "./types.ts";
 
@@ -27,19 +32,26 @@ export class LocalPort implements TaskPort {
     this.manager.submit(request, sink);
   }
 
-  /** Read a record (a copy, so callers cannot change the manager's state). */
+  /**
+   * Read a record: a snapshot of it as it is now (its state and log do not
+   * change under the caller). Its fields, attributes and outcome are the
+   * runtime's own values, shared, not copied (a copy would cost as much as
+   * the record, on every read): read them, do not modify them.
+   */
   get(id: string): Promise<TaskRecord | undefined> {
     const record = this.manager.get(id);
-    return Promise.resolve(record && structuredClone(record));
+    return Promise.resolve(record && { ...record, log: record.log.slice() });
   }
 
-  /** List records: live tasks first, newest first; then finished ones, latest first. */
-  list(query: { service?: string; state?: string; limit?: number } = {}): Promise<TaskRecord[]> {
+  /** Summaries: live tasks first, newest first; then finished ones, latest first. */
+  list(
+    query: { service?: string; state?: string; limit?: number } = {},
+  ): Promise<TaskRecordSummary[]> {
     const records = this.manager.list({
       ...query,
       state: query.state as TaskState | undefined,
     });
-    return Promise.resolve(records.map((record) => structuredClone(record)));
+    return Promise.resolve(records.map(summarize));
   }
 
   /** Wait for the outcome of task `id`. */

@@ -6,18 +6,34 @@
  */
 import type { ActorRef, ActorSystem, Deadline } from "../actor/mod.ts";
 import { RingQueue } from "../actor/queue.ts";
-import { Task, type TaskType } from "../task/define.ts";
-import { RuntimeErrorName, type TaskValidationError } from "../task/errors.ts";
+import type { TaskType } from "../task/define.ts";
+import {
+  QueueFullError,
+  RuntimeErrorName,
+  RuntimeStoppingError,
+  ServiceStoppedError,
+} from "../task/errors.ts";
+import {
+  cutText,
+  durationProblem,
+  jsonProblem,
+  limitOutcome,
+  MAX_DURATION_MS,
+  RECORD_LIMITS,
+} from "../task/limits.ts";
 import { errorOutcome, type TaskOutcome } from "../task/outcome.ts";
 import { TaskControl, type TaskReport, type TaskRun } from "../task/protocol.ts";
 import {
   appendLog,
   EMPTY_LOG,
   isTerminal,
+  summarize,
+  type TaskLogEntry,
   type TaskRecord,
   type TaskState,
   transition,
 } from "../task/record.ts";
+import { admit, type Admitted } from "./admission.ts";
 import { MemoryTaskStore, newestMatching, type TaskQuery, type TaskStore } from "./store.ts";
 import type {
   OutcomeSink,
@@ -25,14 +41,13 @@ import type {
   ServiceInfo,
   SubmitRequest,
   TaskEvent,
-  TaskRecordSummary,
 } from "./types.ts";
 
 /** How long finished records are kept. */
 export interface RetentionOptions {
   /** Most finished records kept (default 10 000); the oldest go first. */
   maxRecords?: number;
-  /** How long a finished record is kept (default one hour). */
+  /** How long a finished record is kept (default one hour); it goes within 0.1 s of that. */
   ttlMs?: number;
 }
 
@@ -42,9 +57,29 @@ export interface ManagerOptions {
   retention?: RetentionOptions;
   /** Capacity of the manager's mailbox: submissions beyond it are refused. */
   mailboxCapacity?: number;
-  /** Most serial tasks waiting per service; more end with `QueueFullError` (default 1 000 000). */
+  /**
+   * Most serial tasks waiting per service; more are refused with
+   * `QueueFullError` (HTTP 429). Default `DEFAULT_MAX_QUEUED_PER_SERVICE`.
+   */
   maxQueuedPerService?: number;
 }
+
+/**
+ * Serial tasks that may wait per service by default: 100 000. A queued task
+ * costs about 600 bytes, so a full queue holds ~60 MB; and a serial service
+ * doing a task a second needs more than a day to work through it — a longer
+ * backlog is a runaway client, better refused (429) than kept.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_QUEUED_PER_SERVICE } from "./manager.ts";
+ * DEFAULT_MAX_QUEUED_PER_SERVICE; // 100000
+ * ```
+ */
+export const DEFAULT_MAX_QUEUED_PER_SERVICE = 100_000;
+
+/** Expired records are swept at most this often (then all that are due go at once). */
+const EXPIRY_SWEEP_MS = 100;
 
 type ManagerMessage =
   | { kind: "submit"; request: SubmitRequest; sink: OutcomeSink }
@@ -54,6 +89,7 @@ type ManagerMessage =
   | { kind: "unwait"; id: string; sink: OutcomeSink }
   | { kind: "timeout"; id: string; attempt: number }
   | { kind: "retry"; id: string }
+  | { kind: "expire" }
   | { kind: "service-stopped"; service: string }
   | { kind: "service-changed"; service: string }
   | { kind: "close" };
@@ -82,19 +118,20 @@ class LiveTask {
   ) {}
 }
 
-/** A task not yet ended: live, or the record of a serial task waiting in its lane. */
-type Unended = LiveTask | TaskRecord;
+/** A serial task waiting in its lane: its record, and who submitted it. */
+class QueuedTask {
+  constructor(readonly record: TaskRecord, readonly sink: OutcomeSink) {}
+}
 
-const recordOf = (task: Unended): TaskRecord => task instanceof LiveTask ? task.record : task;
+/** A task not yet ended: live, or waiting in its lane. */
+type Unended = LiveTask | QueuedTask;
 
 /** Per-service routing state. */
 interface ServiceLane {
   endpoint: ServiceEndpoint;
   stopped: boolean;
-  /** Serial tasks waiting, in order (cancelled ones are skipped lazily)... */
-  waiting: RingQueue<TaskRecord>;
-  /** ...and who submitted each, slot for slot. */
-  submitters: RingQueue<OutcomeSink>;
+  /** Serial tasks waiting, in order (cancelled ones are skipped when reached). */
+  waiting: RingQueue<QueuedTask>;
   queued: number;
   /** The serial task holding the service, until its handler finishes. */
   holder: LiveTask | undefined;
@@ -127,49 +164,63 @@ export class TaskManager {
   readonly store: TaskStore;
   #live = new Map<string, Unended>();
   /** Those waiting by id (`wait`) for tasks not yet ended. */
-  #waiters = new Map<string, OutcomeSink[]>();
+  #waiters = new Map<string, Set<OutcomeSink>>();
   #lanes = new Map<string, ServiceLane>();
   #ended = new RingQueue<TaskRecord>();
   #listeners = new Set<(event: TaskEvent) => void>();
   #closed = false;
+  /** The timer that sweeps expired records, while one is due. */
+  #expiry: ReturnType<typeof setTimeout> | undefined;
   readonly #maxRecords: number;
   readonly #ttlMs: number;
   readonly #maxQueued: number;
 
-  /** Spawn the manager actor in `system`, routing to `endpoints`. */
+  /** Spawn the manager actor in `system`, routing to `endpoints`. Throws on a bad option. */
   constructor(
     readonly system: ActorSystem,
     endpoints: ServiceEndpoint[],
     options: ManagerOptions = {},
   ) {
     this.store = options.store ?? new MemoryTaskStore();
-    this.#maxRecords = options.retention?.maxRecords ?? 10_000;
-    this.#ttlMs = options.retention?.ttlMs ?? 3_600_000;
-    this.#maxQueued = options.maxQueuedPerService ?? 1_000_000;
+    this.#maxRecords = count(options.retention?.maxRecords, "retention.maxRecords", 10_000, 0);
+    const ttlMs = options.retention?.ttlMs ?? 3_600_000;
+    if (!(typeof ttlMs === "number" && ttlMs > 0 && Number.isFinite(ttlMs))) {
+      throw new TypeError(`retention.ttlMs must be a positive finite number of ms, got ${ttlMs}`);
+    }
+    this.#ttlMs = ttlMs;
+    this.#maxQueued = count(
+      options.maxQueuedPerService,
+      "maxQueuedPerService",
+      DEFAULT_MAX_QUEUED_PER_SERVICE,
+      1,
+    );
+    const capacity = count(options.mailboxCapacity, "mailboxCapacity", 1_000_000, 1);
     this.ref = system.spawn<ManagerMessage>(
       MANAGER_NAME,
       () => ({ receive: (message) => this.#receive(message) }),
-      { mailbox: { capacity: options.mailboxCapacity ?? 1_000_000, overflow: "reject" } },
+      { mailbox: { capacity, overflow: "reject" } },
     );
     for (const endpoint of endpoints) this.#addService(endpoint);
   }
 
-  /** Submit a task; refused at once if the manager's mailbox is full or it stopped. */
+  /**
+   * Submit a task. The sink gets its id, then its outcome; or a typed
+   * refusal and no id (see `OutcomeSink.refused`).
+   */
   submit(request: SubmitRequest, sink: OutcomeSink): void {
     if (!this.ref.tell({ kind: "submit", request, sink })) {
-      const error = new Error(
+      sink.refused(
         this.ref.isAlive
-          ? "runtime overloaded: the task manager's mailbox is full"
-          : "runtime stopped: the task manager takes no more tasks",
+          ? new QueueFullError("runtime overloaded: the task manager's mailbox is full")
+          : new RuntimeStoppingError("runtime stopped: the task manager takes no more tasks"),
       );
-      sink.refused(error);
     }
   }
 
   /** Wait for task `id`: the sink gets its outcome now if it ended, or when it ends. */
   wait(id: string, sink: OutcomeSink): void {
     if (!this.ref.tell({ kind: "wait", id, sink })) {
-      sink.refused(new Error("runtime stopped"));
+      sink.refused(new RuntimeStoppingError("runtime stopped"));
     }
   }
 
@@ -185,8 +236,7 @@ export class TaskManager {
 
   /** The record of task `id`, live or finished (the manager's own object: copy it to hand out). */
   get(id: string): TaskRecord | undefined {
-    const task = this.#live.get(id);
-    return task ? recordOf(task) : this.store.get(id);
+    return this.#live.get(id)?.record ?? this.store.get(id);
   }
 
   /**
@@ -197,7 +247,7 @@ export class TaskManager {
     // An ended task whose handler has not returned yet is live and stored: list it once.
     const live = newestMatching(
       [...this.#live.values()],
-      (task) => isTerminal(recordOf(task).state) ? undefined : recordOf(task),
+      (task) => isTerminal(task.record.state) ? undefined : task.record,
       query,
     );
     const limit = query.limit ?? 100;
@@ -243,11 +293,16 @@ export class TaskManager {
     if (this.#lanes.has(endpoint.name)) {
       throw new Error(`two services are named '${endpoint.name}'`);
     }
+    const timeoutProblem = endpoint.taskTimeoutMs === undefined
+      ? undefined
+      : durationProblem(endpoint.taskTimeoutMs);
+    if (timeoutProblem) {
+      throw new TypeError(`service '${endpoint.name}': taskTimeoutMs ${timeoutProblem}`);
+    }
     this.#lanes.set(endpoint.name, {
       endpoint,
       stopped: false,
       waiting: new RingQueue(),
-      submitters: new RingQueue(),
       queued: 0,
       holder: undefined,
       running: 0,
@@ -274,14 +329,16 @@ export class TaskManager {
         return this.#wait(message.id, message.sink);
       case "unwait": {
         const waiters = this.#waiters.get(message.id);
-        const index = waiters?.indexOf(message.sink) ?? -1;
-        if (index >= 0) waiters?.splice(index, 1);
+        if (waiters?.delete(message.sink) && waiters.size === 0) this.#waiters.delete(message.id);
         return;
       }
       case "timeout":
         return this.#timeout(message.id, message.attempt);
       case "retry":
         return this.#retry(message.id);
+      case "expire":
+        this.#evict(Date.now());
+        return this.#sweepLater();
       case "service-stopped":
         return this.#serviceStopped(message.service);
       case "service-changed": {
@@ -293,6 +350,7 @@ export class TaskManager {
       }
       case "close":
         this.#closed = true;
+        clearTimeout(this.#expiry);
         for (const lane of this.#lanes.values()) {
           this.#stopLane(lane, `the runtime stopped before the task finished`);
         }
@@ -301,101 +359,81 @@ export class TaskManager {
   }
 
   #submit(request: SubmitRequest, sink: OutcomeSink): void {
+    if (this.#closed) {
+      return sink.refused(
+        new RuntimeStoppingError("the runtime is stopping: it takes no new tasks"),
+      );
+    }
+    const lane = this.#lanes.get(request.service);
+    if (lane?.stopped) {
+      return sink.refused(new ServiceStoppedError(`service '${request.service}' is stopped`));
+    }
+    let admitted: Admitted | undefined;
+    let problem: Error | undefined;
+    try {
+      admitted = admit(request, this.#lanes);
+    } catch (error) {
+      problem = error instanceof Error ? error : new Error(String(error));
+    }
+    if (admitted && lane && !admitted.type.parallel && lane.queued >= this.#maxQueued) {
+      return sink.refused(
+        new QueueFullError(
+          `service '${lane.endpoint.name}' has ${lane.queued} serial tasks waiting (limit ${this.#maxQueued})`,
+        ),
+      );
+    }
+    if (problem && request.refuseInvalid) return sink.refused(problem);
     const id = crypto.randomUUID();
-    const now = Date.now();
     const record: TaskRecord = {
       id,
-      type: String(request.type),
-      service: String(request.service),
-      fields: request.fields,
-      attributes: request.attributes ?? NO_ATTRIBUTES,
-      parallel: false,
+      type: shortName(request.type),
+      service: shortName(request.service),
+      fields: admitted?.fields,
+      attributes: admitted || keepable(request.attributes)
+        ? request.attributes ?? NO_ATTRIBUTES
+        : NO_ATTRIBUTES,
+      parallel: admitted?.type.parallel ?? false,
       state: "queued",
       attempts: 0,
-      createdAt: now,
+      createdAt: Date.now(),
       log: EMPTY_LOG,
     };
+    if (admitted?.timeoutMs !== undefined) record.timeoutMs = admitted.timeoutMs;
     sink.accepted?.(id);
-    if (this.#closed) {
-      return this.#refuse(
-        record,
-        sink,
-        RuntimeErrorName.RuntimeStopping,
-        "the runtime is stopping",
-      );
+    this.#emit(record);
+    if (!admitted || !lane) {
+      const error = problem as Error;
+      const outcome = limitOutcome(errorOutcome(id, error.name, error.message));
+      return this.#finish(record, sink, outcome, "failed");
     }
-    const lane = this.#lanes.get(record.service);
-    if (!lane) {
-      const known = [...this.#lanes.keys()].join(", ") || "none";
-      return this.#refuse(
-        record,
-        sink,
-        RuntimeErrorName.UnknownService,
-        `no service named '${record.service}' (services: ${known})`,
-      );
-    }
-    if (lane.stopped) {
-      return this.#refuse(
-        record,
-        sink,
-        RuntimeErrorName.ServiceStopped,
-        `service '${record.service}' is stopped`,
-      );
-    }
-    const type = lane.endpoint.resolve(record.type);
-    if (!type) {
-      const known = lane.endpoint.describe().taskTypes.map((t) => t.name).join(", ") || "none";
-      return this.#refuse(
-        record,
-        sink,
-        RuntimeErrorName.UnknownTaskType,
-        `service '${record.service}' has no handler for task type '${record.type}' (it handles: ${known})`,
-      );
-    }
-    if (Task.definitionOf(request.task) !== type) {
-      try {
-        record.fields = type.parse(request.fields);
-      } catch (error) {
-        return this.#refuse(
-          record,
-          sink,
-          RuntimeErrorName.Validation,
-          (error as TaskValidationError).message,
-        );
-      }
-    }
-    record.parallel = type.parallel;
-    const timeoutMs = request.timeoutMs ?? type.timeoutMs;
-    if (timeoutMs !== undefined) {
-      if (!(timeoutMs > 0)) {
-        return this.#refuse(
-          record,
-          sink,
-          RuntimeErrorName.Validation,
-          `timeoutMs must be a positive number, got ${timeoutMs}`,
-        );
-      }
-      record.timeoutMs = timeoutMs;
-    }
-    if (type.parallel) return this.#dispatch(this.#admit(record, type, lane, sink));
-    if (lane.queued >= this.#maxQueued) {
-      return this.#refuse(
-        record,
-        sink,
-        RuntimeErrorName.QueueFull,
-        `service '${lane.endpoint.name}' has ${lane.queued} serial tasks waiting (limit ${this.#maxQueued})`,
-      );
+    if (admitted.type.parallel) {
+      return this.#dispatchAfter(sink, this.#admit(record, admitted.type, lane, sink));
     }
     if (lane.holder) {
-      lane.waiting.push(record);
-      lane.submitters.push(sink);
+      const queued = new QueuedTask(record, sink);
+      lane.waiting.push(queued);
       lane.queued++;
-      this.#live.set(id, record);
-      this.#emit(record);
+      this.#live.set(id, queued);
     } else {
-      lane.holder = this.#admit(record, type, lane, sink);
-      this.#dispatch(lane.holder);
+      lane.holder = this.#admit(record, admitted.type, lane, sink);
+      this.#dispatchAfter(sink, lane.holder);
     }
+  }
+
+  /**
+   * Dispatch `live` once its submitter has seen the id: a caller awaiting
+   * `request()` has the id before even a synchronous handler runs (the
+   * dispatcher would otherwise run the handler in the same turn). A sink
+   * without `accepted` (`execute`) waits for nothing.
+   */
+  #dispatchAfter(sink: OutcomeSink, live: LiveTask): void {
+    if (!sink.accepted) return this.#dispatch(live);
+    queueMicrotask(() => {
+      // Cancelled or stopped in between: nothing to run.
+      if (this.#live.get(live.record.id) === live && live.record.attempts === 0) {
+        this.#dispatch(live);
+      }
+    });
   }
 
   /** A task a handler is about to get. */
@@ -403,11 +441,6 @@ export class TaskManager {
     const live = new LiveTask(record, type, lane, sink);
     this.#live.set(record.id, live);
     return live;
-  }
-
-  /** End a task that cannot be run, before it reached any queue. */
-  #refuse(record: TaskRecord, sink: OutcomeSink, ename: string, evalue: string): void {
-    this.#finish(record, sink, errorOutcome(record.id, ename, evalue), "failed");
   }
 
   #dispatch(live: LiveTask): void {
@@ -474,13 +507,35 @@ export class TaskManager {
     // A synchronous handler sends no "started": it ran, and has finished.
     if (live.record.state === "queued") this.#markRunning(live);
     if (!isTerminal(live.record.state)) {
-      if (outcome.status === "error" && this.#retryable(live, control)) {
-        this.#scheduleRetry(live, `${outcome.ename}: ${outcome.evalue}`);
+      // Bounded once, here: what a record keeps, lists and sends stays readable.
+      const limited = limitOutcome(outcome);
+      // A handler's own failure may be retried; a result over the limits would only be again.
+      if (
+        outcome.status === "error" && limited.status === "error" && this.#retryable(live, control)
+      ) {
+        this.#scheduleRetry(live, `${limited.ename}: ${limited.evalue}`);
         return;
       }
-      this.#finishLive(live, outcome, outcome.status === "ok" ? "succeeded" : "failed");
-    }
+      this.#finishLive(live, limited, limited.status === "ok" ? "succeeded" : "failed");
+    } else if (outcome.execution) this.#keepLateExecution(live.record, outcome);
     this.#release(live);
+  }
+
+  /**
+   * A task ended here (timeout, cancel) while its handler still ran; the
+   * handler's late report says what the code did until then (what a kernel
+   * printed and displayed, its `KeyboardInterrupt` traceback): keep it on
+   * the record, read by id. Its submitter already had the outcome.
+   */
+  #keepLateExecution(record: TaskRecord, late: TaskOutcome): void {
+    const ended = record.outcome;
+    if (ended?.status !== "error" || ended.execution) return;
+    const limited = limitOutcome(late);
+    const traceback = ended.traceback ||
+      (limited.status === "error" && limited.id === ended.id ? limited.traceback : "");
+    record.outcome = { ...ended, traceback, execution: limited.execution };
+    this.store.save(record);
+    this.#emit(record);
   }
 
   /** Whether a failed attempt is tried again: not if it was aborted (cancel, stop, timeout). */
@@ -530,16 +585,14 @@ export class TaskManager {
 
   #cancel(id: string): boolean {
     const task = this.#live.get(id);
-    if (!task || isTerminal(recordOf(task).state)) return false;
+    if (!task || isTerminal(task.record.state)) return false;
     const evalue = "the task was cancelled";
     const outcome = errorOutcome(id, RuntimeErrorName.Cancelled, evalue);
-    if (!(task instanceof LiveTask)) {
+    if (task instanceof QueuedTask) {
       // Waiting in its lane: it ends now, and its slot is skipped when reached.
-      const lane = this.#lanes.get(task.service) as ServiceLane;
-      const submitter = lane.submitters.at(lane.waiting.indexOf(task));
-      lane.queued--;
+      (this.#lanes.get(task.record.service) as ServiceLane).queued--;
       this.#live.delete(id);
-      this.#finish(task, submitter, outcome, "cancelled");
+      this.#finish(task.record, task.sink, outcome, "cancelled");
       return true;
     }
     task.control?.abort(new DOMException(evalue, "AbortError"));
@@ -553,10 +606,10 @@ export class TaskManager {
 
   #wait(id: string, sink: OutcomeSink): void {
     const task = this.#live.get(id);
-    if (task && !isTerminal(recordOf(task).state)) {
+    if (task && !isTerminal(task.record.state)) {
       const waiters = this.#waiters.get(id);
-      if (waiters) waiters.push(sink);
-      else this.#waiters.set(id, [sink]);
+      if (waiters) waiters.add(sink);
+      else this.#waiters.set(id, new Set([sink]));
       return;
     }
     const outcome = this.store.get(id)?.outcome;
@@ -566,9 +619,19 @@ export class TaskManager {
     }
   }
 
-  #log(id: string, entry: TaskRecord["log"][number]): void {
+  #log(id: string, line: TaskLogEntry): void {
     const record = this.get(id);
-    if (!record) return;
+    const { logEntries, logMessageChars } = RECORD_LIMITS;
+    if (!record || record.log.length >= logEntries) return;
+    const entry: TaskLogEntry = record.log.length === logEntries - 1
+      ? {
+        at: line.at,
+        level: "warn",
+        message: `log limit of ${logEntries} lines reached: later lines are dropped`,
+      }
+      : line.message.length > logMessageChars
+      ? { ...line, message: cutText(line.message, logMessageChars) }
+      : line;
     appendLog(record, entry);
     if (isTerminal(record.state)) this.store.save(record);
     if (this.#listeners.size > 0) this.#send({ kind: "log", id, entry });
@@ -592,11 +655,11 @@ export class TaskManager {
       if (!isTerminal(task.record.state)) this.#finishLive(task, stopped(task.record.id), "failed");
       this.#live.delete(task.record.id);
     }
-    for (let record = lane.waiting.shift(); record; record = lane.waiting.shift()) {
-      const submitter = lane.submitters.shift();
+    for (let queued = lane.waiting.shift(); queued; queued = lane.waiting.shift()) {
+      const { record } = queued;
       if (record.state !== "queued") continue; // cancelled while waiting
       this.#live.delete(record.id);
-      this.#finish(record, submitter, stopped(record.id), "failed");
+      this.#finish(record, queued.sink, stopped(record.id), "failed");
     }
     lane.queued = 0;
     lane.holder = undefined;
@@ -614,7 +677,7 @@ export class TaskManager {
     this.#waiters.delete(record.id);
     this.#end(record, outcome, state);
     submitter?.settled(outcome);
-    for (const waiter of waiters ?? []) waiter.settled(outcome);
+    if (waiters) { for (const waiter of waiters) waiter.settled(outcome); }
   }
 
   /** `#finish` a task a handler has: its submitter is told once, whatever reports later. */
@@ -634,6 +697,7 @@ export class TaskManager {
     this.store.save(record);
     this.#ended.push(record);
     this.#evict(now);
+    this.#sweepLater();
     this.#emit(record);
   }
 
@@ -647,13 +711,13 @@ export class TaskManager {
     const { lane } = live;
     if (lane.holder !== live) return;
     lane.holder = undefined;
-    for (let record = lane.waiting.shift(); record; record = lane.waiting.shift()) {
-      const submitter = lane.submitters.shift();
+    for (let queued = lane.waiting.shift(); queued; queued = lane.waiting.shift()) {
+      const { record } = queued;
       if (record.state !== "queued") continue; // cancelled while waiting
       lane.queued--;
       // Its type was resolved when it was submitted, and a service's handlers stay.
       const type = lane.endpoint.resolve(record.type) as TaskType;
-      lane.holder = this.#admit(record, type, lane, submitter);
+      lane.holder = this.#admit(record, type, lane, queued.sink);
       this.#dispatch(lane.holder);
       return;
     }
@@ -668,10 +732,25 @@ export class TaskManager {
     }
   }
 
+  /**
+   * Sweep again when the oldest finished record expires: records go on time
+   * even when no other task ends. One timer at most, not keeping the process
+   * alive by itself.
+   */
+  #sweepLater(): void {
+    const oldest = this.#ended.peek();
+    if (this.#expiry !== undefined || this.#closed || !oldest) return;
+    const due = (oldest.expiresAt as number) - Date.now();
+    this.#expiry = setTimeout(() => {
+      this.#expiry = undefined;
+      this.ref.tell({ kind: "expire" });
+    }, Math.min(Math.max(due, EXPIRY_SWEEP_MS), MAX_DURATION_MS));
+    Deno.unrefTimer(this.#expiry);
+  }
+
   #emit(record: TaskRecord): void {
     if (this.#listeners.size === 0) return;
-    const { log: _log, fields: _fields, ...summary } = record;
-    this.#send({ kind: "task", record: summary as TaskRecordSummary });
+    this.#send({ kind: "task", record: summarize(record) });
   }
 
   #send(event: TaskEvent): void {
@@ -683,4 +762,24 @@ export class TaskManager {
       }
     }
   }
+}
+
+/** A whole-number option at least `min`, or its default; throws naming it otherwise. */
+function count(value: number | undefined, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new TypeError(`${name} must be a whole number from ${min}, got ${value}`);
+  }
+  return value;
+}
+
+/** A service or type name as a record keeps it: text, at most 200 characters. */
+function shortName(name: unknown): string {
+  return cutText(String(name), RECORD_LIMITS.nameChars);
+}
+
+/** Whether the attributes of a refused task can be kept on its record. */
+function keepable(attributes: unknown): boolean {
+  return attributes !== null && typeof attributes === "object" && !Array.isArray(attributes) &&
+    jsonProblem(attributes, RECORD_LIMITS.attributesChars) === undefined;
 }

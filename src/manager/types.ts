@@ -2,7 +2,9 @@
 import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
 import type { Task, TaskType } from "../task/define.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
-import type { TaskRecord } from "../task/record.ts";
+import type { TaskRecord, TaskRecordSummary } from "../task/record.ts";
+
+export type { TaskBrief, TaskRecordSummary } from "../task/record.ts";
 
 /** What the manager needs to know of a service. */
 export interface ServiceEndpoint {
@@ -13,6 +15,12 @@ export interface ServiceEndpoint {
   resolve(typeName: string): TaskType | undefined;
   /** Static and live facts for listings (kernel status, …). */
   describe(): ServiceDescription;
+  /**
+   * Timeout of this service's tasks when neither the request nor the task
+   * type sets one (kernel services set one: a lost reply must not hold the
+   * kernel for ever). At most 2³¹−1 ms.
+   */
+  readonly taskTimeoutMs?: number;
 }
 
 /** A service as clients see it. */
@@ -33,10 +41,17 @@ export interface SubmitRequest {
   /** Unvalidated fields, or the fields of `task` when given. */
   fields: unknown;
   attributes?: Record<string, unknown>;
-  /** Overrides the type's timeout. */
+  /** Overrides the type's timeout (above 0, at most 2³¹−1 ms). */
   timeoutMs?: number;
   /** An already-validated task, in-process only: skips a second validation. */
   task?: Task;
+  /**
+   * Refuse through `sink.refused` (a typed error, no task id) a request that
+   * names an unknown service or task type or fails validation, instead of
+   * ending it as a failed task. The server sets it: an HTTP 4xx, a WebSocket
+   * error reply.
+   */
+  refuseInvalid?: boolean;
 }
 
 /** Where the manager sends a submitted task's id and outcome. */
@@ -45,7 +60,12 @@ export interface OutcomeSink {
   accepted?(id: string): void;
   /** The task ended. */
   settled(outcome: TaskOutcome): void;
-  /** The task could not even be submitted (runtime overloaded or gone), or the id is unknown. */
+  /**
+   * The task was not accepted, and has no id: a typed error says why
+   * (`QueueFullError`, `RuntimeStoppingError`, `ServiceStoppedError`, and
+   * with `refuseInvalid` `TaskValidationError`, `UnknownServiceError`,
+   * `UnknownTaskTypeError`); or, for `wait`, the id is unknown.
+   */
   refused(error: Error): void;
 }
 
@@ -54,9 +74,6 @@ export type TaskEvent =
   | { kind: "task"; record: TaskRecordSummary }
   | { kind: "log"; id: string; entry: TaskRecord["log"][number] }
   | { kind: "service"; service: ServiceInfo };
-
-/** A record without its fields and log, as events carry it. */
-export type TaskRecordSummary = Omit<TaskRecord, "log" | "fields">;
 
 /**
  * What a client talks to: the manager in-process, or a server over a socket.
@@ -67,8 +84,11 @@ export interface TaskPort {
   submit(request: SubmitRequest, sink: OutcomeSink): void;
   /** The record of task `id`, if still retained. */
   get(id: string): Promise<TaskRecord | undefined>;
-  /** Records: live tasks first, newest first; then finished ones, latest first. */
-  list(query?: { service?: string; state?: string; limit?: number }): Promise<TaskRecord[]>;
+  /**
+   * Summaries (no fields, log or outcome; a `brief` of the outcome): live
+   * tasks first, newest first; then finished ones, latest first.
+   */
+  list(query?: { service?: string; state?: string; limit?: number }): Promise<TaskRecordSummary[]>;
   /** Wait for task `id` to end; `undefined` if no such task is retained. */
   wait(id: string, signal?: AbortSignal): Promise<TaskOutcome | undefined>;
   /** Cancel task `id`; false if it had already ended or is unknown. */

@@ -24,6 +24,13 @@ export interface IPythonServiceOptions extends ServiceOptions {
 }
 
 /**
+ * Timeout of a kernel task whose request and type set none: one hour. Code
+ * that never returns (or a kernel that never answers) must not hold the
+ * service's queue for ever; `taskTimeoutMs` changes it.
+ */
+export const DEFAULT_KERNEL_TASK_TIMEOUT_MS = 60 * 60 * 1_000;
+
+/**
  * A service that runs the `code` of every code-generating task type
  * (`defineIPythonTask`) on its own Jupyter kernel, one execution at a time,
  * whatever the type's `parallel` flag says. Other task types can still be
@@ -31,7 +38,11 @@ export interface IPythonServiceOptions extends ServiceOptions {
  *
  * The outcome's `result` is the value of the code's last expression (as JSON
  * when it has a JSON form, else its `text/plain`), and `execution` carries
- * the code that ran, stdout, stderr, rich outputs and the execution count.
+ * the code that ran, stdout, stderr, rich outputs, the result's whole MIME
+ * bundle and the execution count; a task cut short (timeout, cancel, kernel
+ * death) keeps what it printed and displayed until then. Tasks time out
+ * after `taskTimeoutMs` unless their request or type says otherwise
+ * (default {@link DEFAULT_KERNEL_TASK_TIMEOUT_MS}).
  *
  * @example
  * ```ts
@@ -56,7 +67,10 @@ export class IPythonService extends Service {
 
   /** Create the service; its kernel starts when the runtime starts the service. */
   constructor(name: string, options: IPythonServiceOptions = {}) {
-    super(name, options);
+    super(name, {
+      ...options,
+      taskTimeoutMs: options.taskTimeoutMs ?? DEFAULT_KERNEL_TASK_TIMEOUT_MS,
+    });
     this.kernelName = options.kernel ?? "python3";
     this.#options = options;
   }
@@ -126,6 +140,7 @@ export class IPythonService extends Service {
       run.replyTo.tell({ kind: "started", id: run.id });
     };
     let code = "";
+    let partial: ExecutionReply | undefined;
     let outcome: TaskOutcome;
     try {
       code = (run.type as CodeTaskType).generate(run.fields);
@@ -134,10 +149,11 @@ export class IPythonService extends Service {
       const reply = await kernel.execute(code, {
         signal: run.control.signal,
         onStart: markStarted,
+        onCutShort: (cut) => partial = cut,
       });
       outcome = replyOutcome(run.id, code, reply);
     } catch (error) {
-      outcome = { ...outcomeFromError(run.id, error), execution: emptyExecution(code) };
+      outcome = cutShortOutcome(run.id, code, error, partial);
     }
     // A task that never reached the kernel (died while queued) still starts before it ends.
     markStarted();
@@ -145,12 +161,9 @@ export class IPythonService extends Service {
   }
 }
 
-function emptyExecution(code: string): Execution {
-  return { code, executionCount: null, stdout: "", stderr: "", displays: [] };
-}
-
-/** Turn a kernel's reply into the task's outcome. */
-function replyOutcome(id: string, code: string, reply: ExecutionReply): TaskOutcome {
+/** What ran and what it produced, as the outcome carries it. */
+function executionOf(code: string, reply?: ExecutionReply): Execution {
+  if (!reply) return { code, executionCount: null, stdout: "", stderr: "", displays: [] };
   const execution: Execution = {
     code,
     executionCount: reply.executionCount,
@@ -158,6 +171,13 @@ function replyOutcome(id: string, code: string, reply: ExecutionReply): TaskOutc
     stderr: reply.stderr,
     displays: reply.displays,
   };
+  if (reply.executeResult) execution.executeResult = reply.executeResult;
+  return execution;
+}
+
+/** Turn a kernel's reply into the task's outcome. */
+function replyOutcome(id: string, code: string, reply: ExecutionReply): TaskOutcome {
+  const execution = executionOf(code, reply);
   if (reply.status === "ok") {
     return { status: "ok", id, result: reply.value ?? reply.text ?? null, execution };
   }
@@ -170,4 +190,22 @@ function replyOutcome(id: string, code: string, reply: ExecutionReply): TaskOutc
     execution,
   };
   return error;
+}
+
+/**
+ * The outcome of code that could not run to its end: the error that stopped
+ * it (`TimeoutError` from the task's timeout, `KernelDiedError`…), with what
+ * the code printed and displayed until then and, when the kernel reported
+ * one, the kernel's own traceback (where an interrupt stopped the code).
+ */
+function cutShortOutcome(
+  id: string,
+  code: string,
+  error: unknown,
+  partial: ExecutionReply | undefined,
+): ErrorOutcome {
+  const outcome = outcomeFromError(id, error);
+  if (partial?.traceback) outcome.traceback = partial.traceback;
+  outcome.execution = executionOf(code, partial);
+  return outcome;
 }

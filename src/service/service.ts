@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import type { ActorSystem, SpawnOptions } from "../actor/mod.ts";
 import type { TaskType, TaskTypeInfo } from "../task/define.ts";
+import { durationProblem } from "../task/limits.ts";
 import { outcomeFromError, type TaskOutcome } from "../task/outcome.ts";
 import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
 import type { TaskLogEntry } from "../task/record.ts";
@@ -36,6 +37,12 @@ export interface ServiceOptions {
   concurrency?: number;
   /** Mailbox capacity (default 100 000); beyond it tasks fail with `QueueFullError`. */
   mailboxCapacity?: number;
+  /**
+   * Timeout of this service's tasks whose request and task type set none,
+   * in ms (above 0, at most 2³¹−1). None by default; `IPythonService`
+   * defaults it to one hour.
+   */
+  taskTimeoutMs?: number;
 }
 
 /** What the runtime hands a service when it starts. */
@@ -124,8 +131,19 @@ export class Service {
         `service name '${name}' must be letters, digits, _ . - (not starting with . or -)`,
       );
     }
+    const timeoutProblem = options.taskTimeoutMs === undefined
+      ? undefined
+      : durationProblem(options.taskTimeoutMs);
+    if (timeoutProblem) {
+      throw new RangeError(`service '${name}': taskTimeoutMs ${timeoutProblem}`);
+    }
     this.name = name;
     this.options = options;
+  }
+
+  /** Timeout of tasks whose request and type set none (`options.taskTimeoutMs`). */
+  get taskTimeoutMs(): number | undefined {
+    return this.options.taskTimeoutMs;
   }
 
   /**

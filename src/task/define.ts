@@ -1,6 +1,7 @@
 /** Task types: a name, a zod schema, and whether tasks may run in parallel. */
 import { z } from "zod";
 import { type FieldIssue, TaskValidationError } from "./errors.ts";
+import { durationProblem, RECORD_LIMITS } from "./limits.ts";
 
 /** What `defineTask` needs. */
 export interface TaskTypeOptions<S extends z.ZodType> {
@@ -13,11 +14,11 @@ export interface TaskTypeOptions<S extends z.ZodType> {
   parallel: boolean;
   /** One line for `zest services` and the dashboard. */
   description?: string;
-  /** Default timeout of a task of this type, from when it starts running. */
+  /** Default timeout of a task of this type, from when it starts running (at most 2³¹−1 ms). */
   timeoutMs?: number;
   /** Extra attempts after a failure (not after a cancel or a refusal); default 0. */
   retries?: number;
-  /** Delay before each retry (default 1 000 ms). */
+  /** Delay before each retry (default 1 000 ms; 0 to 2³¹−1). */
   retryDelayMs?: number;
 }
 
@@ -98,9 +99,12 @@ export class TaskType<S extends z.ZodType = z.ZodType> {
 
   /** Prefer `defineTask`. */
   constructor(name: string, options: TaskTypeOptions<S>) {
-    if (!/^[A-Za-z_][\w.-]*$/.test(name)) {
+    if (!/^[A-Za-z_][\w.-]*$/.test(name) || name.length > RECORD_LIMITS.nameChars) {
       throw new TypeError(
-        `task type name '${name}' must start with a letter or _ and use only letters, digits, _ . -`,
+        `task type name '${
+          name.slice(0, RECORD_LIMITS.nameChars)
+        }' must start with a letter or _ ` +
+          `and use only letters, digits, _ . - (at most ${RECORD_LIMITS.nameChars} characters)`,
       );
     }
     if (!(options.schema instanceof z.ZodType)) {
@@ -109,12 +113,26 @@ export class TaskType<S extends z.ZodType = z.ZodType> {
     if (typeof options.parallel !== "boolean") {
       throw new TypeError(`task type '${name}': parallel must be true or false`);
     }
+    const timeoutProblem = options.timeoutMs === undefined
+      ? undefined
+      : durationProblem(options.timeoutMs);
+    if (timeoutProblem) throw new TypeError(`task type '${name}': timeoutMs ${timeoutProblem}`);
+    const delayProblem = options.retryDelayMs === undefined
+      ? undefined
+      : durationProblem(options.retryDelayMs, true);
+    if (delayProblem) throw new TypeError(`task type '${name}': retryDelayMs ${delayProblem}`);
+    const retries = options.retries ?? 0;
+    if (!Number.isSafeInteger(retries) || retries < 0) {
+      throw new TypeError(
+        `task type '${name}': retries must be a whole number from 0, got ${retries}`,
+      );
+    }
     this.name = name;
     this.schema = options.schema;
     this.parallel = options.parallel;
     this.description = options.description;
     this.timeoutMs = options.timeoutMs;
-    this.retries = options.retries ?? 0;
+    this.retries = retries;
     this.retryDelayMs = options.retryDelayMs ?? 1_000;
   }
 

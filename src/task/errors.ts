@@ -32,6 +32,128 @@ export class TaskValidationError extends Error {
 }
 
 /**
+ * No service has the name a task was sent to. Remote clients get it as a
+ * refusal (HTTP 404); in-process, the task ends with this `ename`.
+ *
+ * @example
+ * ```ts
+ * import { UnknownServiceError } from "./errors.ts";
+ * new UnknownServiceError("no service named 'nope' (services: lab)").name; // "UnknownServiceError"
+ * ```
+ */
+export class UnknownServiceError extends Error {
+  override name = "UnknownServiceError";
+}
+
+/**
+ * The service has no handler for the task's type (HTTP 404).
+ *
+ * @example
+ * ```ts
+ * import { UnknownTaskTypeError } from "./errors.ts";
+ * throw new UnknownTaskTypeError("service 'lab' has no task type 'Nope' (it handles: Sum)");
+ * ```
+ */
+export class UnknownTaskTypeError extends Error {
+  override name = "UnknownTaskTypeError";
+}
+
+/**
+ * Backpressure: a service's queue (or the runtime's mailbox) is full; no task
+ * was made. Try again later (HTTP 429).
+ *
+ * @example
+ * ```ts
+ * import { QueueFullError } from "./errors.ts";
+ * const error = new QueueFullError("service 'lab' has 100000 serial tasks waiting (limit 100000)");
+ * error instanceof QueueFullError; // true
+ * ```
+ */
+export class QueueFullError extends Error {
+  override name = "QueueFullError";
+}
+
+/**
+ * The service the task was sent to has stopped (HTTP 503).
+ *
+ * @example
+ * ```ts
+ * import { ServiceStoppedError } from "./errors.ts";
+ * throw new ServiceStoppedError("service 'lab' is stopped");
+ * ```
+ */
+export class ServiceStoppedError extends Error {
+  override name = "ServiceStoppedError";
+}
+
+/**
+ * The runtime is stopping, or has stopped, and takes no new tasks (HTTP 503).
+ *
+ * @example
+ * ```ts
+ * import { RuntimeStoppingError } from "./errors.ts";
+ * throw new RuntimeStoppingError("the runtime is stopping: it takes no new tasks");
+ * ```
+ */
+export class RuntimeStoppingError extends Error {
+  override name = "RuntimeStoppingError";
+}
+
+/** The refusals a client can get instead of a task id, by `name`. */
+const REFUSALS = {
+  UnknownServiceError,
+  UnknownTaskTypeError,
+  QueueFullError,
+  ServiceStoppedError,
+  RuntimeStoppingError,
+} as const;
+
+/**
+ * Whether `error` is one of the runtime's refusals of a submission: a
+ * `TaskValidationError`, `UnknownServiceError`, `UnknownTaskTypeError`,
+ * `QueueFullError`, `ServiceStoppedError` or `RuntimeStoppingError`.
+ *
+ * @example
+ * ```ts
+ * import { isRefusal, QueueFullError } from "./errors.ts";
+ * isRefusal(new QueueFullError("full")); // true
+ * isRefusal(new Error("boom")); // false
+ * ```
+ */
+export function isRefusal(error: unknown): error is Error {
+  return error instanceof TaskValidationError ||
+    Object.values(REFUSALS).some((refusal) => error instanceof refusal);
+}
+
+/**
+ * The typed refusal named `name` (as a server reports it), or a plain
+ * `Error` for any other name.
+ *
+ * @example
+ * ```ts
+ * import { refusal } from "./errors.ts";
+ * refusal("QueueFullError", "service 'lab' is full").name; // "QueueFullError"
+ * refusal("TaskValidationError", "invalid Sum: b: expected number", [{ path: "b", message: "expected number" }], "Sum");
+ * ```
+ */
+export function refusal(
+  name: string | undefined,
+  message: string,
+  issues: FieldIssue[] = [],
+  taskType = "task",
+): Error {
+  if (name === "TaskValidationError") {
+    const error = new TaskValidationError(taskType, issues);
+    error.message = message;
+    return error;
+  }
+  const Refusal = name !== undefined && Object.hasOwn(REFUSALS, name)
+    ? REFUSALS[name as keyof typeof REFUSALS]
+    : Error;
+  return new Refusal(message);
+}
+
+/**
  * Thrown by `client.execute` when a task ends in an error outcome. Keeps the
  * outcome's `ename`, `evalue` and `traceback` (for a kernel error, the
  * kernel's own).
@@ -93,4 +215,6 @@ export const RuntimeErrorName = {
   Cancelled: "CancelledError",
   /** The service's queue is full (backpressure). */
   QueueFull: "QueueFullError",
+  /** The handler's result is over the record's limits (too large, too deep, or unreadable). */
+  ResultTooLarge: "ResultTooLargeError",
 } as const;

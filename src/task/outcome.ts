@@ -1,6 +1,6 @@
 /** The outcome of a task: its stable wire shape and helpers to build it. */
 
-/** A rich output (a Jupyter `display_data` mime bundle). */
+/** A rich output (a Jupyter `display_data` or `execute_result` mime bundle). */
 export interface DisplayOutput {
   /** Mime type → content (`image/png` is base64, JSON types are values). */
   data: Record<string, unknown>;
@@ -20,6 +20,12 @@ export interface Execution {
   stderr: string;
   /** Rich outputs, in order. */
   displays: DisplayOutput[];
+  /**
+   * The last expression's whole `execute_result` bundle (`text/plain`,
+   * `image/png`, `image/svg+xml`, `text/html`, `application/json`…), when it
+   * had a value: `result` keeps only its JSON or text form.
+   */
+  executeResult?: DisplayOutput;
 }
 
 /** A task that succeeded. */

@@ -1,4 +1,5 @@
-/** The task record and its state machine. */
+/** The task record, its state machine, and the summary that lists and events carry. */
+import { briefOf } from "./limits.ts";
 import type { TaskOutcome } from "./outcome.ts";
 
 /**
@@ -103,4 +104,41 @@ export function transition(record: TaskRecord, state: TaskState, at: number, mes
   }
   record.state = state;
   appendLog(record, { at, level: state === "failed" ? "error" : "info", message, state });
+}
+
+/** A one-line preview of an outcome: a JSON preview of the result, or `ename: evalue`. */
+export interface TaskBrief {
+  status: "ok" | "error";
+  /** At most 200 characters. */
+  text: string;
+}
+
+/**
+ * A record without its fields, log and outcome, as task lists and events
+ * carry it: small whatever the task holds. `brief` previews the outcome once
+ * the task has ended; the whole record comes by id.
+ */
+export type TaskRecordSummary = Omit<TaskRecord, "log" | "fields" | "outcome"> & {
+  brief?: TaskBrief;
+};
+
+/** Briefs already made, by outcome: a list of 1 000 ended tasks encodes each result once. */
+const briefs = new WeakMap<TaskOutcome, TaskBrief>();
+
+/**
+ * The summary of `record` (a new object; the record is not changed).
+ *
+ * @example
+ * ```ts
+ * import { summarize, type TaskRecord } from "./record.ts";
+ * declare const record: TaskRecord; // ended with { status: "ok", result: 42 }
+ * summarize(record).brief; // { status: "ok", text: "42" }
+ * ```
+ */
+export function summarize(record: TaskRecord): TaskRecordSummary {
+  const { log: _log, fields: _fields, outcome, ...summary } = record;
+  if (!outcome) return summary;
+  let brief = briefs.get(outcome);
+  if (!brief) briefs.set(outcome, brief = briefOf(outcome));
+  return { ...summary, brief };
 }

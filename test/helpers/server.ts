@@ -57,6 +57,8 @@ export interface StartServerOptions {
   token?: string | null;
   /** How long to wait for the "listening" line (default 60 s: kernels start too). */
   timeoutMs?: number;
+  /** More arguments for `start` (e.g. `--show-token`). */
+  args?: string[];
 }
 
 /**
@@ -74,7 +76,14 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
   const env: Record<string, string> = {};
   const token = options.token === undefined ? TEST_TOKEN : options.token;
   if (token !== null) env.ZEST_TOKEN = token;
-  const args = [...await taskArgs("start"), "--config", options.config, "--port", "0"];
+  const args = [
+    ...await taskArgs("start"),
+    "--config",
+    options.config,
+    "--port",
+    "0",
+    ...options.args ?? [],
+  ];
   const command = new Deno.Command(Deno.execPath(), {
     args,
     cwd: REPO_ROOT,
@@ -129,7 +138,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
     stdout,
     stderr,
     descendants: async () =>
-      (await relatedProcesses(child.pid, "")).filter((ref) => ref.pid !== child.pid),
+      (await relatedProcesses(child.pid)).filter((ref) => ref.pid !== child.pid),
     async stop(signal: Deno.Signal = "SIGINT") {
       try {
         child.kill(signal);
