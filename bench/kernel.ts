@@ -1,8 +1,9 @@
 /**
  * Kernel figures: round trip of an IPython task whose code is `1+1` through
  * `client.execute`, beside jupyter_client over ZMQ doing the same in the same
- * run (bench/kernel_direct.py); kernel start, restart after death, and the
- * time from `Runtime.start()` to the first result.
+ * run (bench/kernel_direct.py); the same `1+1` through the kernel layer alone
+ * (`kernel.execute`, no runtime); kernel start, restart, restart after death,
+ * and the time from `Runtime.start()` to the first result.
  *
  * Run alone: `deno run -A bench/kernel.ts`
  */
@@ -116,14 +117,22 @@ export async function benchKernel(n = 300, rounds = 3): Promise<Row[]> {
   };
   times.sort((a, b) => a - b);
 
-  // Kernel start alone, on a server that is already up.
+  // The kernel layer alone, on a server that is already up: kernel start,
+  // `1+1` round trips without the runtime's hops, restart.
   const server = await JupyterServer.launch();
   let kernelStart: number;
   let restart: number;
+  const layerTimes: number[] = [];
   try {
     const t0 = performance.now();
     const kernel = await server.startKernel({ name: "python3" });
     kernelStart = performance.now() - t0;
+    for (let i = 0; i < 20; i++) await kernel.execute("1+1"); // warm-up
+    for (let i = 0; i < n / rounds; i++) {
+      const begin = performance.now();
+      await kernel.execute("1+1");
+      layerTimes.push(performance.now() - begin);
+    }
     const t1 = performance.now();
     await kernel.restart();
     restart = performance.now() - t1;
@@ -132,6 +141,7 @@ export async function benchKernel(n = 300, rounds = 3): Promise<Row[]> {
   }
 
   const median = quantile(times, 0.5);
+  layerTimes.sort((a, b) => a - b);
   return [
     {
       name: "IPython task `1+1` round trip (median)",
@@ -145,6 +155,11 @@ export async function benchKernel(n = 300, rounds = 3): Promise<Row[]> {
       name: "IPython task `1+1` round trip (p90)",
       zest: ms(quantile(times, 0.9)),
       peer: `${ms(peer.roundtrip_ms_p90)} jupyter_client/ZMQ`,
+    },
+    {
+      name: '`kernel.execute("1+1")`, kernel layer alone (median / p90)',
+      zest: `${ms(quantile(layerTimes, 0.5))} / ${ms(quantile(layerTimes, 0.9))}`,
+      peer: "— (the task rows add the runtime's hops)",
     },
     { name: "kernel start", zest: ms(kernelStart), peer: `${ms(peer.start_ms)} jupyter_client` },
     { name: "kernel restart", zest: ms(restart), peer: `${ms(peer.restart_ms)} jupyter_client` },

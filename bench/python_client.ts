@@ -18,7 +18,7 @@
  * @module
  */
 import { Client } from "../src/mod.ts";
-import { generateToken } from "../src/api/auth.ts";
+import { randomToken } from "../src/util/random.ts";
 import {
   type BenchOptions,
   compare,
@@ -132,7 +132,7 @@ function fetchExecute(base: URL, token: string): () => Promise<unknown> {
 export async function benchPythonClient(options: BenchOptions = {}): Promise<Row[]> {
   const { quick } = resolveOptions(options);
   const ms = quick ? 300 : 1_000;
-  const token = generateToken();
+  const token = randomToken();
   const server = await startServerProcess(token);
   const python = startPython(server.url, token);
   const remote = await Client.connect(server.url, { token });

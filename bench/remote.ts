@@ -16,7 +16,7 @@
  * @module
  */
 import { Client, Runtime } from "../src/mod.ts";
-import { generateToken } from "../src/api/auth.ts";
+import { randomToken } from "../src/util/random.ts";
 import { serve } from "../src/api/server.ts";
 import { GreetingService } from "../examples/greeting.ts";
 import {
@@ -99,7 +99,7 @@ async function startServerProcess(token: string) {
 export async function benchRemote(options: BenchOptions = {}): Promise<Row[]> {
   const { quick } = resolveOptions(options);
   const ms = quick ? 300 : 1_000;
-  const token = generateToken();
+  const token = randomToken();
   const server = await startServerProcess(token);
   const runtime = await Runtime.start({ services: [new GreetingService("greeter")] });
   const local = runtime.client();

@@ -24,7 +24,15 @@
  * @module
  */
 export { Runtime, type RuntimeOptions } from "./runtime.ts";
-export { Client, type RequestOptions, type TaskInput, type TaskRequest } from "./api/client.ts";
+export {
+  Client,
+  type RequestOptions,
+  type TaskGraph,
+  type TaskInput,
+  type TaskRequest,
+} from "./transport/client.ts";
+export type { SummaryPage, TaskPort } from "./transport/port.ts";
+export { CONNECTION_LOST, type ConnectOptions } from "./transport/websocket/port.ts";
 export {
   Service,
   type ServiceEnvironment,
@@ -53,11 +61,14 @@ export {
   RuntimeErrorName,
   RuntimeStoppingError,
   ServiceStoppedError,
+  TaskConflictError,
   TaskExecutionError,
   TaskValidationError,
   UnknownServiceError,
+  UnknownTaskError,
   UnknownTaskTypeError,
 } from "./task/errors.ts";
+export { parseRetryPolicy, type RetryOptions, RetryPolicy } from "./task/retry.ts";
 export { MAX_DURATION_MS, RECORD_LIMITS } from "./task/limits.ts";
 export type {
   DisplayOutput,
@@ -66,16 +77,36 @@ export type {
   OkOutcome,
   TaskOutcome,
 } from "./task/outcome.ts";
-export type {
-  TaskBrief,
-  TaskLogEntry,
-  TaskRecord,
-  TaskRecordSummary,
-  TaskState,
+export {
+  TASK_STATES,
+  type TaskBrief,
+  type TaskLogEntry,
+  type TaskProgress,
+  type TaskRecord,
+  type TaskRecordSummary,
+  type TaskState,
 } from "./task/record.ts";
-export type { ManagerOptions, RetentionOptions } from "./manager/manager.ts";
-export type { TaskQuery, TaskStore } from "./manager/store.ts";
-export type { ServiceInfo, TaskEvent, TaskPort } from "./manager/types.ts";
+export type { TaskOutput } from "./task/protocol.ts";
+export { DEFAULT_MAX_QUEUED_PER_SERVICE, type ManagerOptions } from "./manager/manager.ts";
+export { MemoryTaskStore } from "./manager/memory_store.ts";
+export {
+  type RetentionLimits,
+  type RetentionOptions,
+  StoreFailedError,
+  StoreOpenError,
+  type StoreStats,
+  type TaskListQuery,
+  type TaskPage,
+  type TaskStore,
+} from "./manager/store.ts";
+export type {
+  GraphRequest,
+  OutcomeSink,
+  ServiceInfo,
+  StuckTask,
+  SubmitRequest,
+  TaskEvent,
+} from "./manager/types.ts";
 export { IPythonService, type IPythonServiceOptions } from "./service/ipython.ts";
 export type { ExecutionReply, Kernel, KernelStatus } from "./kernel/kernel.ts";
 export type {
@@ -83,5 +114,4 @@ export type {
   LaunchOptions as JupyterLaunchOptions,
 } from "./kernel/server.ts";
 export { KernelDiedError, KernelNotFoundError, KernelTimeoutError } from "./kernel/errors.ts";
-export type { ConnectOptions } from "./api/remote.ts";
 export { serve, type ServeOptions, type ZestServer } from "./api/server.ts";

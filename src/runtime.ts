@@ -1,11 +1,18 @@
-/** `Runtime`: the composition root that starts services, the manager and the client side. */
+/**
+ * `Runtime`: the composition root that starts the services, the store and
+ * the manager, and gives out in-process clients.
+ *
+ * @module
+ */
 import { ActorSystem, type CrashLogger } from "./actor/mod.ts";
-import { LocalPort } from "./manager/local.ts";
 import { type ManagerOptions, TaskManager } from "./manager/manager.ts";
+import { MemoryTaskStore } from "./manager/memory_store.ts";
+import type { RetentionLimits, TaskStore } from "./manager/store.ts";
 import type { ServiceEndpoint } from "./manager/types.ts";
 import type { Service, ServiceEnvironment } from "./service/service.ts";
 import type { TaskRun } from "./task/protocol.ts";
-import { Client } from "./api/client.ts";
+import { Client } from "./transport/client.ts";
+import { LocalPort } from "./transport/local.ts";
 import { type ConnectOptions, JupyterServer, type LaunchOptions } from "./kernel/server.ts";
 
 /** The repo root: `kernels/<name>/kernel.json` under it are found by name. */
@@ -14,7 +21,15 @@ const REPO_ROOT = new URL("..", import.meta.url);
 /** What `Runtime.start` needs. */
 export interface RuntimeOptions {
   services: Service[];
-  manager?: ManagerOptions;
+  /**
+   * Where task records live: `"memory"` (the default in-process: nothing
+   * outlives the process), or a `TaskStore` (e.g. an SQLite file). A task
+   * type's `retention` overrides `retention` for its records.
+   */
+  store?: "memory" | TaskStore;
+  /** How long finished records are kept (default one hour) and how many (default 10 000). */
+  retention?: RetentionLimits;
+  manager?: Omit<ManagerOptions, "store" | "retentionTtlMs">;
   /** Receives every actor crash (default: `console.error`). */
   logCrash?: CrashLogger;
   /**
@@ -95,7 +110,24 @@ export class Runtime {
       describe: () => service.describe(),
       taskTimeoutMs: service.taskTimeoutMs,
     }));
-    const manager = late.manager = new TaskManager(system, endpoints, options.manager);
+    const store = options.store === undefined || options.store === "memory"
+      ? new MemoryTaskStore({ retention: retentionOf(services, options.retention) })
+      : options.store;
+    const manager = late.manager = new TaskManager(system, endpoints, {
+      ...options.manager,
+      store,
+      retentionTtlMs: options.retention?.ttlMs,
+    });
+    try {
+      await manager.start();
+    } catch (error) {
+      // A store that cannot be used is a refusal at start: nothing keeps running.
+      await Promise.allSettled(services.map((service) => service.stop()));
+      await jupyter.stop();
+      await system.shutdown();
+      await store.close().catch(() => {});
+      throw error;
+    }
     return new Runtime(system, manager, services, jupyter);
   }
 
@@ -110,17 +142,20 @@ export class Runtime {
   }
 
   /**
-   * Stop: refuse new tasks and end queued and running ones with
-   * `ServiceStoppedError` (running handlers see their signal abort), stop
-   * each service (kernels shut down), then the Jupyter Server the runtime
-   * launched, then the actors. Safe to call more than once.
+   * Stop: refuse new tasks; queued ones stay in a durable store for the next
+   * start, or end `ServiceStoppedError` in memory; running handlers see
+   * their signal abort and get a grace period (see `TaskManager.close`).
+   * Then each service stops (kernels shut down), the Jupyter Server the
+   * runtime launched, the actors, and the store. Safe to call more than once.
    */
   stop(): Promise<void> {
     return this.#stopping ??= this.#stop();
   }
 
   async #stop(): Promise<void> {
-    await this.manager.close().catch(() => {});
+    await this.manager.close().catch((error) => {
+      console.error("[zest] the task manager did not close cleanly:", error);
+    });
     await Promise.allSettled(
       this.services.map(async (service) => {
         await this.system.stop(`service:${service.name}`);
@@ -129,6 +164,7 @@ export class Runtime {
     );
     await this.#jupyter.stop();
     await this.system.shutdown();
+    await this.manager.store.close();
   }
 }
 
@@ -154,4 +190,19 @@ class JupyterHolder {
     const server = await this.#starting?.catch(() => undefined);
     await server?.stop();
   }
+}
+
+/**
+ * The retention of a store for these services: the runtime-wide limits, and
+ * those of every task type that sets its own.
+ */
+function retentionOf(services: readonly Service[], limits: RetentionLimits = {}) {
+  const perType: Record<string, RetentionLimits> = {};
+  for (const service of services) {
+    for (const { name } of service.taskTypes()) {
+      const retention = service.resolve(name)?.retention;
+      if (retention) perType[name] = retention;
+    }
+  }
+  return { ...limits, perType };
 }

@@ -94,7 +94,7 @@ Deno.test("ask times out, and the receiver sees its signal abort", async () => {
     return new Promise((resolve) => reply?.signal.addEventListener("abort", resolve));
   });
   await assert.rejects(ref.ask("hi", { timeoutMs: 30 }), {
-    name: "TimeoutError",
+    name: "AskTimeoutError",
     message: /30 ms/,
   });
   assert.equal(receiverSignal?.aborted, true);

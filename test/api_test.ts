@@ -10,7 +10,7 @@ import {
   UnknownServiceError,
   UnknownTaskTypeError,
 } from "../src/mod.ts";
-import { CONNECTION_LOST } from "../src/api/remote.ts";
+import { CONNECTION_LOST } from "../src/transport/websocket/port.ts";
 import { MAX_UNAUTHENTICATED_SOCKETS } from "../src/api/server.ts";
 import { MAX_WAITS_PER_CONNECTION } from "../src/api/socket.ts";
 import {
@@ -173,9 +173,9 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
         assert.deepEqual(services.map((s) => s.name), ["greeter", "lab"]);
         const sum = services[1].taskTypes.find((type) => type.name === "Sum");
         assert.deepEqual(sum?.schema.required, ["a", "b"]);
-        assert.ok((await client.tasks({ service: "lab", limit: 2 })).length === 2);
+        assert.ok((await client.tasks({ service: "lab", limit: 2 })).records.length === 2);
         // Lists carry summaries: no fields, log or outcome; a brief of the outcome.
-        const [summary] = await client.tasks({ service: "greeter", limit: 1 });
+        const [summary] = (await client.tasks({ service: "greeter", limit: 1 })).records;
         assert.equal(summary.id, request.taskId);
         assert.ok(!("outcome" in summary) && !("fields" in summary) && !("log" in summary));
         assert.deepEqual(summary.brief, { status: "ok", text: '"Hello Ada from greeter"' });
@@ -248,7 +248,7 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
         "succeeded",
       ]);
 
-      const list = await json(await api(server, "/tasks?service=greeter&limit=1"));
+      const { records: list } = await json(await api(server, "/tasks?service=greeter&limit=1"));
       assert.equal(list.length, 1);
       assert.equal(list[0].id, taskId);
       assert.equal(list[0].outcome, undefined, "lists carry no outcome: GET it by id");
@@ -572,7 +572,11 @@ Deno.test("server: remote client, HTTP API, auth and bad input", async (t) => {
         /Unrecognized key.*extra/,
         4,
       );
-      await expectError({ type: "list", ref: 5, limit: -1 }, /bad 'list' message: limit/, 5);
+      await expectError(
+        { type: "list", ref: 5, query: { limit: -1 } },
+        /bad 'list' message: query.limit/,
+        5,
+      );
       // A submission that fails validation is refused at the door: no task id.
       ws.send({
         type: "submit",
@@ -708,7 +712,11 @@ Deno.test("server: a full serial queue answers 429 QueueFullError, and makes no 
     const body = await refused.json();
     assert.equal(body.name, "QueueFullError");
     assert.match(body.error, /service 'lab' has 2 serial tasks waiting \(limit 2\)/);
-    assert.equal((await json(await api(server, "/tasks"))).length, 3, "no task for the refusal");
+    assert.equal(
+      (await json(await api(server, "/tasks"))).records.length,
+      3,
+      "no task for the refusal",
+    );
     const client = await Client.connect(server.wsUrl, { token: server.token });
     try {
       await assert.rejects(

@@ -4,7 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { defineIPythonTask, IPythonService, py, Runtime, type TaskOutcome } from "../src/mod.ts";
+import {
+  defineIPythonTask,
+  IPythonService,
+  py,
+  Runtime,
+  type TaskOutcome,
+  TaskValidationError,
+} from "../src/mod.ts";
 import {
   AdvanceTime,
   CalibrationStatus,
@@ -86,14 +93,14 @@ Deno.test({
       });
 
       await t.step("invalid node ids are refused before any code is generated", async () => {
-        const outcome = await (await client.request("calibration", {
-          type: "MaintainNode",
-          fields: { nodeId: `q0"]; import os; os._exit(1) #` },
-        })).outcome;
-        assert.equal(outcome.status === "error" && outcome.ename, "TaskValidationError");
-        assert.match(
-          outcome.status === "error" ? outcome.evalue : "",
-          /nodeId: expected a node id/,
+        await assert.rejects(
+          client.request("calibration", {
+            type: "MaintainNode",
+            fields: { nodeId: `q0"]; import os; os._exit(1) #` },
+          }),
+          (error) =>
+            error instanceof TaskValidationError &&
+            /nodeId: expected a node id/.test(error.message),
         );
       });
     } finally {

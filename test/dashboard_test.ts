@@ -3,11 +3,86 @@
  * loads, shows the services, a task submitted through the form appears and
  * completes, a kernel's image output renders, an HTML result renders in a
  * sandboxed frame where its script does not run. Leaves a screenshot in
- * test/artifacts/dashboard.png.
+ * test/artifacts/dashboard.png. Also: every file of the page is served, and
+ * what the server sends fits the page's own description of the wire.
  */
 import assert from "node:assert/strict";
+import { extname } from "node:path";
 import { chromium } from "playwright-core";
+import { dashboardAsset } from "../src/api/assets.ts";
+import type * as Page from "../src/api/dashboard/types.d.ts";
+import type * as Server from "../src/mod.ts";
+import type * as Protocol from "../src/transport/websocket/protocol.ts";
 import { api, REPO_ROOT, startServer } from "./helpers/server.ts";
+
+/**
+ * Compiles only if `Sent` fits `Read`. The page's modules are type-checked
+ * against their own description of the wire (`src/api/dashboard/types.d.ts`):
+ * these keep it true to what the server sends and reads.
+ */
+type Fits<Sent extends Read, Read> = [Sent, Read];
+type PageEventKind = Page.TaskEvent["kind"];
+type _ThePageReadsWhatTheServerSends = [
+  Fits<Server.TaskRecordSummary, Page.TaskSummary>,
+  Fits<Server.TaskRecord, Page.TaskRecord>,
+  Fits<Server.TaskOutcome, Page.TaskOutcome>,
+  Fits<Server.ServiceInfo, Page.ServiceInfo>,
+  // Events of other kinds are ignored by the page.
+  Fits<Extract<Server.TaskEvent, { kind: PageEventKind }>, Page.TaskEvent>,
+  Fits<
+    Exclude<
+      Extract<Protocol.ServerMessage, { type: Page.ServerMessage["type"] }>,
+      { type: "event" }
+    >,
+    Page.ServerMessage
+  >,
+];
+/** Compiles only if `T` is `never`. */
+type None<T extends never> = T;
+/** Keys of each message of `Sent` that the server's message of its `type` does not have. */
+type UnknownKeys<Sent extends { type: string }, Read extends { type: string }> = Sent extends Sent
+  ? Exclude<keyof Sent, keyof Extract<Read, { type: Sent["type"] }>>
+  : never;
+type PageSubmit = { type: "submit"; ref: number; task: Page.TaskSubmission };
+type ServerSubmit = Extract<Protocol.ClientMessage, { type: "submit" }>;
+type ServerList = Extract<Protocol.ClientMessage, { type: "list" }>;
+type _TheServerReadsWhatThePageSends = [
+  Fits<Page.SocketRequest & { ref: number }, Protocol.ClientMessage>,
+  Fits<PageSubmit, Protocol.ClientMessage>,
+  // The server's messages are strict: a key it does not know is refused.
+  None<UnknownKeys<Page.SocketRequest & { ref: number }, Protocol.ClientMessage>>,
+  None<UnknownKeys<PageSubmit, Protocol.ClientMessage>>,
+  None<Exclude<keyof Page.TaskSubmission, keyof ServerSubmit["task"]>>,
+  None<Exclude<keyof Page.TaskListQuery, keyof NonNullable<ServerList["query"]>>>,
+];
+
+const DASHBOARD = new URL("../src/api/dashboard/", import.meta.url);
+
+/** What the browser loads, by extension; the folder's other files are for the type-checker. */
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+};
+
+Deno.test("dashboard: every file the page loads is served, with its type and the policy", async () => {
+  const served: string[] = [];
+  for await (const { name } of Deno.readDir(DASHBOARD)) {
+    const path = name === "index.html" ? "/" : `/dashboard/${name}`;
+    const response = dashboardAsset(path);
+    const type = CONTENT_TYPES[extname(name)];
+    if (!type) {
+      assert.equal(response, undefined, `${name} is not for the browser, yet served`);
+      continue;
+    }
+    assert.ok(response, `${name} is not served at ${path}: add it to src/api/assets.ts`);
+    assert.equal(response.headers.get("content-type"), type);
+    assert.match(response.headers.get("content-security-policy") ?? "", /script-src 'self'/);
+    assert.equal(await response.text(), await Deno.readTextFile(new URL(name, DASHBOARD)));
+    served.push(name);
+  }
+  assert.ok(served.includes("main.js") && served.includes("style.css"));
+});
 
 const CHROMIUM_ARGS = [
   "--no-sandbox", // CI runs as root

@@ -10,6 +10,8 @@ import {
   TaskExecutionError,
   type TaskOutcome,
   TaskValidationError,
+  UnknownServiceError,
+  UnknownTaskTypeError,
 } from "../src/mod.ts";
 import { DEFAULT_MAX_QUEUED_PER_SERVICE } from "../src/manager/manager.ts";
 import { report } from "../src/service/service.ts";
@@ -110,7 +112,7 @@ async function withRuntime(fn: (runtime: Runtime, lab: LabService) => Promise<vo
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 Deno.test("request gives a UUID at once and the outcome later; execute returns the value", async () => {
   await withRuntime(async (runtime) => {
@@ -182,11 +184,16 @@ Deno.test("a waiting serial task: its status, a wait by id, a cancel, and the li
     const cancelled = await cancelledByWait;
     assert.equal(cancelled?.status === "error" && cancelled.ename, "CancelledError");
     assert.deepEqual(await waiting[1].outcome, cancelled);
-    // Live tasks come first in the list, newest first.
-    const listed = (await client.tasks({ service: "lab" })).map((r) => r.id);
-    assert.deepEqual(listed.slice(0, 3), [waiting[2].taskId, waiting[0].taskId, holder.taskId]);
-    assert.ok(listed.indexOf(waiting[1].taskId) > 2, "the cancelled task is listed once, after");
-    assert.equal(listed.filter((id) => id === waiting[1].taskId).length, 1);
+    // The list is newest first; the cancelled task is in it once, with its new state.
+    const listed = (await client.tasks({ service: "lab" })).records;
+    assert.deepEqual(listed.slice(0, 4).map((r) => r.id), [
+      waiting[2].taskId,
+      waiting[1].taskId,
+      waiting[0].taskId,
+      holder.taskId,
+    ]);
+    assert.equal(listed[1].state, "cancelled");
+    assert.equal(listed.filter((r) => r.id === waiting[1].taskId).length, 1);
     (await lab.waitForGate("hold")).resolve();
     assert.equal((await okByWait)?.status, "ok");
     assert.equal((await waiting[0].outcome).status, "ok");
@@ -275,20 +282,18 @@ Deno.test("create() validates, applies defaults, and names every bad field", () 
   );
 });
 
-Deno.test("raw fields are validated by the manager: an immediate error outcome, nothing run", async () => {
+Deno.test("raw fields are validated at the door: a TaskValidationError, no task, nothing run", async () => {
   await withRuntime(async (runtime, lab) => {
     const client = runtime.client();
-    const request = await client.request("lab", {
+    const refused = await client.request("lab", {
       type: "SerialStep",
       fields: { label: 3, ms: -1 },
-    });
-    const outcome = await request.outcome;
-    assert.equal(outcome.status, "error");
-    if (outcome.status !== "error") return;
-    assert.equal(outcome.ename, "TaskValidationError");
-    assert.match(outcome.evalue, /label: .*expected string/i);
-    assert.match(outcome.evalue, /ms: /);
-    assert.equal((await client.status(request.taskId))?.state, "failed");
+    }).then(() => undefined, (error) => error);
+    assert.ok(refused instanceof TaskValidationError, `got ${refused}`);
+    assert.match(refused.message, /label: .*expected string/i);
+    assert.match(refused.message, /ms: /);
+    assert.deepEqual(refused.issues.map((issue: { path: string }) => issue.path), ["label", "ms"]);
+    assert.deepEqual((await client.tasks()).records, [], "no task was made");
     assert.deepEqual(lab.events, []);
     // valid raw fields get defaults applied
     assert.equal(
@@ -315,41 +320,46 @@ Deno.test("a schema whose refine throws is a refusal, not a crash or a hang", as
       () => Touchy.create({ x: 1 }),
       /invalid Touchy: schema check threw: refine blew up/,
     );
-    const outcome = await (await client.request("touchy", { type: "Touchy", fields: { x: 1 } }))
-      .outcome;
-    assert.equal(outcome.status === "error" && outcome.ename, "TaskValidationError");
-    assert.match(outcome.status === "error" ? outcome.evalue : "", /refine blew up/);
+    await assert.rejects(
+      client.request("touchy", { type: "Touchy", fields: { x: 1 } }),
+      (error) => error instanceof TaskValidationError && /refine blew up/.test(error.message),
+    );
     // and the manager keeps serving
-    const again = await (await client.request("touchy", { type: "Touchy", fields: {} })).outcome;
-    assert.equal(again.status === "error" && again.ename, "TaskValidationError");
+    await assert.rejects(
+      client.execute("touchy", { type: "Touchy", fields: {} }),
+      TaskValidationError,
+    );
   } finally {
     await runtime.stop();
   }
 });
 
-Deno.test("unknown service and unknown task type: clear error outcomes naming them", async () => {
+Deno.test("unknown service and unknown task type: clear refusals naming them", async () => {
   await withRuntime(async (runtime) => {
     const client = runtime.client();
-    const noService = await (await client.request("nope", Greeting.create({ name: "x" }))).outcome;
-    assert.equal(noService.status === "error" && noService.ename, "UnknownServiceError");
-    assert.match(
-      noService.status === "error" ? noService.evalue : "",
-      /no service named 'nope' \(services: lab\)/,
+    await assert.rejects(
+      client.request("nope", Greeting.create({ name: "x" })),
+      (error) =>
+        error instanceof UnknownServiceError &&
+        /no service named 'nope' \(services: lab\)/.test(error.message),
     );
-    const noType = await (await client.request("lab", { type: "Mystery", fields: {} })).outcome;
-    assert.equal(noType.status === "error" && noType.ename, "UnknownTaskTypeError");
-    assert.match(noType.status === "error" ? noType.evalue : "", /'Mystery'.*Greeting/);
+    await assert.rejects(
+      client.execute("lab", { type: "Mystery", fields: {} }),
+      (error) => error instanceof UnknownTaskTypeError && /'Mystery'.*Greeting/.test(error.message),
+    );
   });
 });
 
-Deno.test("bad arguments to the client throw a clear TypeError", async () => {
+Deno.test("bad arguments to the client are refused clearly", async () => {
   await withRuntime(async (runtime) => {
     const client = runtime.client();
     await assert.rejects(client.request("", Greeting.create({ name: "x" })), /service must be/);
     await assert.rejects(client.execute("lab", "Greeting" as never), /task must be/);
     await assert.rejects(
       client.request("lab", Greeting.create({ name: "x" }), { attributes: [] as never }),
-      /attributes must be a plain object/,
+      (error) =>
+        error instanceof TaskValidationError &&
+        /attributes: must be a plain object/.test(error.message),
     );
   });
 });
@@ -538,7 +548,7 @@ Deno.test("retention: finished records beyond the limit are forgotten, oldest fi
   const lab = new LabService();
   const runtime = await Runtime.start({
     services: [lab],
-    manager: { retention: { maxRecords: 5 } },
+    retention: { maxRecords: 5 },
   });
   try {
     const client = runtime.client();
@@ -551,7 +561,7 @@ Deno.test("retention: finished records beyond the limit are forgotten, oldest fi
     assert.equal(await client.status(ids[0]), undefined);
     assert.equal(await client.status(ids[2]), undefined);
     assert.equal((await client.status(ids[3]))?.state, "succeeded");
-    assert.equal((await client.tasks()).length, 5);
+    assert.equal((await client.tasks()).records.length, 5);
   } finally {
     await runtime.stop();
   }
@@ -566,7 +576,7 @@ Deno.test("backpressure: a full serial queue refuses more with QueueFullError, a
     const held = await client.request("lab", Block.create({ key: "bp" }));
     await client.request("lab", SerialStep.create({ label: "a" }));
     await client.request("lab", SerialStep.create({ label: "b" }));
-    const before = (await client.tasks()).length;
+    const before = (await client.tasks()).records.length;
     await assert.rejects(
       client.request("lab", SerialStep.create({ label: "c" })),
       (error: unknown) => {
@@ -576,7 +586,7 @@ Deno.test("backpressure: a full serial queue refuses more with QueueFullError, a
       },
     );
     await assert.rejects(client.execute("lab", SerialStep.create({ label: "d" })), QueueFullError);
-    assert.equal((await client.tasks()).length, before, "a refused request makes no task");
+    assert.equal((await client.tasks()).records.length, before, "a refused request makes no task");
     // Parallel tasks do not queue in the lane: still accepted.
     assert.equal(await client.execute("lab", Greeting.create({ name: "x" })), "Hello x from lab");
     (await lab.waitForGate("bp")).resolve();
@@ -619,7 +629,7 @@ Deno.test("request() resolves with the id before even a synchronous handler runs
 
 Deno.test("expired records are removed on time, even when no other task ends", async () => {
   const lab = new LabService();
-  const runtime = await Runtime.start({ services: [lab], manager: { retention: { ttlMs: 50 } } });
+  const runtime = await Runtime.start({ services: [lab], retention: { ttlMs: 50 } });
   try {
     const client = runtime.client();
     const request = await client.request("lab", Greeting.create({ name: "brief" }));
@@ -648,19 +658,21 @@ Deno.test("durations: timeouts over 2³¹−1 ms, zero, negative or not finite a
   );
   assert.throws(
     () => defineTask("Slow", { schema: z.object({}), parallel: true, retries: -1 }),
-    /retries must be a whole number/,
+    /task type 'Slow': retries.attempts must be a whole number from 0 to 100, got -1/,
   );
   await assert.rejects(
-    Runtime.start({ services: [new LabService()], manager: { retention: { ttlMs: -5 } } }),
-    /retention\.ttlMs must be a positive finite number/,
+    Runtime.start({ services: [new LabService()], retention: { ttlMs: -5 } }),
+    /retention\.ttlMs: expected a positive number of milliseconds, got -5/,
   );
   await withRuntime(async (runtime, lab) => {
     const client = runtime.client();
     for (const timeoutMs of [3_000_000_000, 0, -5, NaN, Infinity]) {
-      const request = await client.request("lab", Block.create({ key: "t" }), { timeoutMs });
-      const outcome = errorOf(await request.outcome);
-      assert.equal(outcome.ename, "TaskValidationError");
-      assert.match(outcome.evalue, /^invalid Block: timeoutMs: must be/);
+      await assert.rejects(
+        client.request("lab", Block.create({ key: "t" }), { timeoutMs }),
+        (error) =>
+          error instanceof TaskValidationError &&
+          /^invalid Block: timeoutMs: must be/.test(error.message),
+      );
     }
     assert.deepEqual(lab.events, [], "nothing ran");
     // The longest allowed timeout works (and does not fire).
@@ -689,17 +701,19 @@ Deno.test("nesting: deep fields and attributes are refused; every record stays r
     const client = runtime.client();
     const ids: string[] = [];
     const refusals = [
-      await client.request("free", { type: "Anything", fields: { x: nested(5_000) } }),
-      await client.request("free", Anything.create({ x: nested(40) })),
-      await client.request("free", Anything.create({ x: 1 }), {
+      client.request("free", { type: "Anything", fields: { x: nested(5_000) } }),
+      client.request("free", Anything.create({ x: nested(40) })),
+      client.request("free", Anything.create({ x: 1 }), {
         attributes: { deep: nested(5_000) },
       }),
     ];
-    for (const request of refusals) {
-      const outcome = errorOf(await request.outcome);
-      assert.equal(outcome.ename, "TaskValidationError");
-      assert.match(outcome.evalue, /nested deeper than the limit of 32 levels/);
-      ids.push(request.taskId);
+    for (const refused of refusals) {
+      await assert.rejects(
+        refused,
+        (error) =>
+          error instanceof TaskValidationError &&
+          /nested deeper than the limit of 32 levels/.test(error.message),
+      );
     }
     // 31 levels inside the fields object: 32 in all, at the limit.
     assert.deepEqual(
@@ -714,8 +728,8 @@ Deno.test("nesting: deep fields and attributes are refused; every record stays r
       ids.push(request.taskId);
     }
     for (const id of ids) assert.equal((await client.status(id))?.state, "failed");
-    assert.ok((await client.tasks()).length >= ids.length);
-    JSON.stringify(await client.tasks({ limit: 1000 }));
+    assert.ok((await client.tasks()).records.length >= ids.length);
+    JSON.stringify((await client.tasks({ limit: 1000 })).records);
   } finally {
     await runtime.stop();
   }
@@ -740,28 +754,24 @@ Deno.test("size: names, attributes, fields, results and logs are bounded per rec
   const runtime = await Runtime.start({ services: [service] });
   try {
     const client = runtime.client();
-    // A name over 200 characters: refused, and the record keeps a short one.
+    // A name over 200 characters is refused, and the refusal quotes only its start.
     const longName = "s".repeat(1 << 20);
-    const named = await client.request(longName, { type: "Anything", fields: {} });
-    const namedOutcome = errorOf(await named.outcome);
-    assert.equal(namedOutcome.ename, "TaskValidationError");
-    assert.match(
-      namedOutcome.evalue,
-      /service: 'sss.*' is 1048576 characters, over the limit of 200/,
-    );
-    assert.ok(namedOutcome.evalue.length < 500);
-    assert.ok(((await client.status(named.taskId))?.service.length ?? 0) <= 200);
+    const named = await client.request(longName, { type: "Anything", fields: {} })
+      .then(() => undefined, (error) => error);
+    assert.ok(named instanceof TaskValidationError);
+    assert.match(named.message, /service: 'sss.*' is 1048576 characters, over the limit of 200/);
+    assert.ok(named.message.length < 500);
     // Attributes over 16 KiB, fields over 1 MiB: refused.
-    const attributes = errorOf(
-      await (await client.request("big", Anything.create({ x: 1 }), {
+    await assert.rejects(
+      client.request("big", Anything.create({ x: 1 }), {
         attributes: { note: "a".repeat(20_000) },
-      })).outcome,
+      }),
+      /attributes: over the limit of 16,384 characters of JSON/,
     );
-    assert.match(attributes.evalue, /attributes: over the limit of 16,384 characters of JSON/);
-    const fields = errorOf(
-      await (await client.request("big", { type: "Anything", fields: { x: huge } })).outcome,
+    await assert.rejects(
+      client.request("big", { type: "Anything", fields: { x: huge } }),
+      /the fields are over the limit of 1,048,576 characters/,
     );
-    assert.match(fields.evalue, /the fields are over the limit of 1,048,576 characters/);
 
     // A long text result keeps its head and tail, and says how much was cut.
     const text = await client.execute<string>("big", Big.create({ kind: "text" }));
@@ -801,7 +811,7 @@ Deno.test("lists and events carry summaries: no fields, log or outcome, a brief"
     const failed = await client.request("lab", Fail.create({ how: "throw" }));
     await Promise.all([ok.outcome, failed.outcome]);
     unwatch();
-    const listed = await client.tasks();
+    const listed = (await client.tasks()).records;
     for (
       const record of [
         ...listed,

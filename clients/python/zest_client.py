@@ -484,6 +484,11 @@ def _cancel_op(token_source: str, task_id: str) -> _Op:
     return bool(isinstance(data, dict) and data.get("cancelled"))
 
 
+def _tasks_op(token_source: str, path: str) -> _Op:
+    page = yield from _get_op(token_source, path)
+    return page["records"] if isinstance(page, dict) else page
+
+
 def _tasks_path(service: str | None, state: str | None, limit: int | None) -> str:
     query = {
         key: value
@@ -994,9 +999,9 @@ class Client:
     def tasks(
         self, service: str | None = None, state: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
-        """Task records (or summaries): queued and running first, newest first; then finished
-        ones, latest first. ``limit`` 1-1000 (server default 100)."""
-        return self._run(_get_op(self._endpoint.token_source, _tasks_path(service, state, limit)))
+        """Task summaries (no fields, log or outcome; a ``brief``), newest first.
+        ``limit`` 1-1000 (server default 100)."""
+        return self._run(_tasks_op(self._endpoint.token_source, _tasks_path(service, state, limit)))
 
     def services(self) -> list[dict[str, Any]]:
         """Services, their task types with JSON Schemas, queue depths, kernel status."""
@@ -1103,7 +1108,7 @@ class AsyncClient:
         self, service: str | None = None, state: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
         """As ``Client.tasks``."""
-        return await self._run(_get_op(self._endpoint.token_source, _tasks_path(service, state, limit)))
+        return await self._run(_tasks_op(self._endpoint.token_source, _tasks_path(service, state, limit)))
 
     async def services(self) -> list[dict[str, Any]]:
         """As ``Client.services``."""

@@ -169,11 +169,6 @@ export class Cell<M> {
     return this.#state !== "stopped" && this.#state !== "stopping";
   }
 
-  /** Messages currently being handled. */
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
   /** Queue a user message (told, or an `Asked`); false when refused (stopped or full). */
   post(item: M | Asked<M>): boolean {
     if (!this.isAlive) {

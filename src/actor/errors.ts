@@ -44,7 +44,7 @@ export class MailboxFullError extends Error {
  * ```
  */
 export class AskTimeoutError extends Error {
-  override name = "TimeoutError";
+  override name = "AskTimeoutError";
   /** Create the error for an ask to `actor` that waited `timeoutMs`. */
   constructor(readonly actor: string, readonly timeoutMs: number) {
     super(`ask to '${actor}' timed out after ${timeoutMs} ms`);

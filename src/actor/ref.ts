@@ -1,4 +1,5 @@
 /** Handles to actors, and the ask pattern. */
+import { onAbort } from "../util/async.ts";
 import type { Cell } from "./cell.ts";
 import { Asked } from "./mailbox.ts";
 import type { Deadline, DeadlineWheel } from "./deadlines.ts";
@@ -42,10 +43,7 @@ class PendingAsk<M, R> extends Asked<M> {
 
   watch(deadline: Deadline, signal: AbortSignal | undefined): void {
     this.#deadline = deadline;
-    if (!signal) return;
-    const onAbort = () => this.giveUp(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    this.#unlisten = () => signal.removeEventListener("abort", onAbort);
+    if (signal) this.#unlisten = onAbort(signal, (reason) => this.giveUp(reason));
   }
 
   resolve(value: unknown): void {
@@ -111,7 +109,7 @@ export class ActorRef<M> {
   }
 
   /**
-   * Send and wait for the reply. Rejects with `TimeoutError` after
+   * Send and wait for the reply. Rejects with `AskTimeoutError` after
    * `timeoutMs`, with the signal's reason if `signal` aborts, and at once with
    * `ActorStoppedError` or `MailboxFullError` if the message is refused.
    */

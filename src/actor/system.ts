@@ -67,11 +67,6 @@ export class ActorSystem {
     return this.#deadLetterCount;
   }
 
-  /** Number of live actors. */
-  get size(): number {
-    return this.#cells.size;
-  }
-
   /** The shared deadline wheel, for timeouts that should not each cost a timer. */
   get deadlines(): DeadlineWheel {
     return this.#wheel;

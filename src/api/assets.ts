@@ -1,10 +1,21 @@
 /**
- * The dashboard's files, imported as text so they ship inside the module
- * graph: no build step, and no read permission needed to serve them.
+ * The dashboard's files (`src/api/dashboard/`), imported as text so they
+ * ship inside the module graph: no build step, and no read permission needed
+ * to serve them. The page is at `/`, its style and modules under
+ * `/dashboard/`, where the modules import each other by relative URL.
  */
-import html from "./dashboard.html" with { type: "text" };
-import script from "./dashboard.js" with { type: "text" };
-import style from "./dashboard.css" with { type: "text" };
+import page from "./dashboard/index.html" with { type: "text" };
+import style from "./dashboard/style.css" with { type: "text" };
+import connection from "./dashboard/connection.js" with { type: "text" };
+import dom from "./dashboard/dom.js" with { type: "text" };
+import format from "./dashboard/format.js" with { type: "text" };
+import main from "./dashboard/main.js" with { type: "text" };
+import outputs from "./dashboard/outputs.js" with { type: "text" };
+import schemaForm from "./dashboard/schema_form.js" with { type: "text" };
+import services from "./dashboard/services.js" with { type: "text" };
+import submitForm from "./dashboard/submit_form.js" with { type: "text" };
+import taskDetail from "./dashboard/task_detail.js" with { type: "text" };
+import taskTable from "./dashboard/task_table.js" with { type: "text" };
 
 /**
  * The page holds no secret (the token stays in the URL fragment, read by its
@@ -31,11 +42,25 @@ const POLICY = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-const files: Record<string, { body: string; type: string }> = {
-  "/": { body: html, type: "text/html; charset=utf-8" },
-  "/dashboard.js": { body: script, type: "text/javascript; charset=utf-8" },
-  "/dashboard.css": { body: style, type: "text/css; charset=utf-8" },
-};
+const HTML = "text/html; charset=utf-8";
+const CSS = "text/css; charset=utf-8";
+const JAVASCRIPT = "text/javascript; charset=utf-8";
+
+/** Each file by the path it is served at (`test/dashboard_test.ts` checks that none is missing). */
+const files = new Map<string, { body: string; type: string }>([
+  ["/", { body: page, type: HTML }],
+  ["/dashboard/style.css", { body: style, type: CSS }],
+  ["/dashboard/main.js", { body: main, type: JAVASCRIPT }],
+  ["/dashboard/connection.js", { body: connection, type: JAVASCRIPT }],
+  ["/dashboard/dom.js", { body: dom, type: JAVASCRIPT }],
+  ["/dashboard/format.js", { body: format, type: JAVASCRIPT }],
+  ["/dashboard/outputs.js", { body: outputs, type: JAVASCRIPT }],
+  ["/dashboard/schema_form.js", { body: schemaForm, type: JAVASCRIPT }],
+  ["/dashboard/services.js", { body: services, type: JAVASCRIPT }],
+  ["/dashboard/submit_form.js", { body: submitForm, type: JAVASCRIPT }],
+  ["/dashboard/task_detail.js", { body: taskDetail, type: JAVASCRIPT }],
+  ["/dashboard/task_table.js", { body: taskTable, type: JAVASCRIPT }],
+]);
 
 /**
  * The response for a dashboard file at `pathname`, or `undefined` if it is
@@ -43,13 +68,17 @@ const files: Record<string, { body: string; type: string }> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dashboardAsset } from "./assets.ts";
- * dashboardAsset("/")?.headers.get("content-type"); // "text/html; charset=utf-8"
- * dashboardAsset("/tasks"); // undefined
+ * assert.equal(dashboardAsset("/")?.headers.get("content-type"), "text/html; charset=utf-8");
+ * const script = dashboardAsset("/dashboard/main.js", "HEAD");
+ * assert.equal(script?.headers.get("content-type"), "text/javascript; charset=utf-8");
+ * assert.equal(script?.body, null);
+ * assert.equal(dashboardAsset("/tasks"), undefined);
  * ```
  */
 export function dashboardAsset(pathname: string, method = "GET"): Response | undefined {
-  const file = files[pathname];
+  const file = files.get(pathname);
   if (!file) return undefined;
   return new Response(method === "HEAD" ? null : file.body, {
     headers: {

@@ -1,66 +1,14 @@
 /**
  * Token auth for the server: where a request carries the token, and a
- * comparison that takes the same time whatever the guess.
- */
-
-/**
- * The WebSocket subprotocol of this API; the server echoes it back.
+ * comparison that takes the same time whatever the guess. (What a token
+ * looks like, and the subprotocols that carry it, are the WebSocket
+ * protocol's: `src/transport/websocket/protocol.ts`.)
  *
- * @example
- * ```ts
- * import { PROTOCOL } from "./auth.ts";
- * new WebSocket("ws://127.0.0.1:8787", [PROTOCOL, "token.<token>"]);
- * ```
+ * @module
  */
-export const PROTOCOL = "zest.v1";
-
-/**
- * Prefix of the subprotocol that carries the token: `token.<token>`.
- *
- * @example
- * ```ts
- * import { PROTOCOL, TOKEN_PROTOCOL_PREFIX } from "./auth.ts";
- * const protocols = [PROTOCOL, TOKEN_PROTOCOL_PREFIX + Deno.env.get("ZEST_TOKEN")];
- * ```
- */
-export const TOKEN_PROTOCOL_PREFIX = "token.";
-
-/**
- * Characters a token may use: RFC 7230 `tchar`s, so that it fits in a
- * `Sec-WebSocket-Protocol` value, and at least 16 of them.
- */
-const TOKEN_SHAPE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{16,512}$/;
+import { TOKEN_PROTOCOL_PREFIX } from "../transport/websocket/protocol.ts";
 
 const encoder = new TextEncoder();
-
-/**
- * Whether `token` can be used as a token (length and characters).
- *
- * @example
- * ```ts
- * import { isValidToken } from "./auth.ts";
- * isValidToken("short"); // false
- * isValidToken("k3Rf9-Qx_2mZp7LwYb4Tn8Vc"); // true
- * ```
- */
-export function isValidToken(token: string): boolean {
-  return TOKEN_SHAPE.test(token);
-}
-
-/**
- * A new random token: 32 bytes from the system's CSPRNG, base64url.
- *
- * @example
- * ```ts
- * import { generateToken, isValidToken } from "./auth.ts";
- * isValidToken(generateToken()); // true
- * ```
- */
-export function generateToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
-}
 
 /**
  * Compare a presented token with the expected one in time that depends only

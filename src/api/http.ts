@@ -1,43 +1,49 @@
 /**
- * The HTTP routes of the API (after auth): submit, read, wait for, cancel
- * tasks and list services. JSON in, JSON out; every refusal names its cause.
+ * The HTTP routes of the API (after auth), on the built-in `URLPattern`:
+ * submit tasks and graphs, read, wait for, cancel, delete and re-run tasks,
+ * draw their dependency graph, list services and the store, free a stuck
+ * lane. JSON in, JSON out; every refusal names its cause and has the status
+ * its type says (`refusalStatus`).
+ *
+ * @module
  */
 import {
+  isRefusal,
   QueueFullError,
   RuntimeStoppingError,
   ServiceStoppedError,
+  TaskConflictError,
   TaskValidationError,
   UnknownServiceError,
+  UnknownTaskError,
   UnknownTaskTypeError,
 } from "../task/errors.ts";
-import { isTerminal } from "../task/record.ts";
-import type { SubmitRequest, TaskPort } from "../manager/types.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
-import { describeIssues, errorReply, listQuery, submitBody, toJson } from "./wire.ts";
-
-/**
- * What the routes need of the runtime: a port. A submission is checked by
- * the manager's admission, the same for HTTP, WebSocket and in-process.
- *
- * @example
- * ```ts
- * import type { HttpBackend } from "./http.ts";
- * import { Runtime } from "../runtime.ts";
- * declare const runtime: Runtime;
- * const backend: HttpBackend = { port: runtime.client().port };
- * ```
- */
-export interface HttpBackend {
-  readonly port: TaskPort;
-}
+import { isTerminal } from "../task/record.ts";
+import type { TaskListQuery } from "../manager/store.ts";
+import type { SubmitRequest } from "../manager/types.ts";
+import type { TaskPort } from "../transport/port.ts";
+import {
+  describeIssues,
+  errorBody,
+  graphBody,
+  graphRequest,
+  listQuery,
+  submitBody,
+  submitRequest,
+  toJson,
+} from "../transport/wire.ts";
+import { onAbort } from "../util/async.ts";
 
 /**
  * A refusal: an HTTP status and a JSON body `{ error, name?, issues? }`.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HttpError } from "./http.ts";
- * throw new HttpError(413, "request body exceeds the limit of 1048576 bytes", { limit: 1048576 });
+ * const error = new HttpError(413, "request body exceeds the limit of 1048576 bytes", { limit: 1048576 });
+ * assert.equal(error.status, 413);
  * ```
  */
 export class HttpError extends Error {
@@ -57,8 +63,9 @@ export class HttpError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MAX_WAIT_MS } from "./http.ts";
- * MAX_WAIT_MS; // 300000: ?wait=10m waits 5 minutes at most
+ * assert.equal(MAX_WAIT_MS, 300_000); // ?wait=10m waits 5 minutes at most
  * ```
  */
 export const MAX_WAIT_MS = 300_000;
@@ -68,9 +75,10 @@ export const MAX_WAIT_MS = 300_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { json } from "./http.ts";
  * const response = json(202, { taskId: "…" });
- * response.headers.get("content-type"); // "application/json; charset=utf-8"
+ * assert.equal(response.headers.get("content-type"), "application/json; charset=utf-8");
  * ```
  */
 export function json(status: number, body: unknown, headers: HeadersInit = {}): Response {
@@ -85,12 +93,103 @@ export function json(status: number, body: unknown, headers: HeadersInit = {}): 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorResponse, HttpError } from "./http.ts";
- * errorResponse(new HttpError(404, "no task with id 'x'")).status; // 404
+ * assert.equal(errorResponse(new HttpError(404, "no task with id 'x'")).status, 404);
  * ```
  */
 export function errorResponse(error: HttpError): Response {
   return json(error.status, { error: error.message, ...error.extra }, error.headers);
+}
+
+/**
+ * The HTTP status of a refusal, by its type: 422 invalid (or a bad graph),
+ * 404 unknown service, type or task, 409 conflict, 429 queue full, 503
+ * stopping or stopped; 500 for anything else.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refusalStatus } from "./http.ts";
+ * import { QueueFullError } from "../task/errors.ts";
+ * assert.equal(refusalStatus(new QueueFullError("service 'lab' is full")), 429);
+ * ```
+ */
+export function refusalStatus(error: Error): number {
+  if (error instanceof TaskValidationError || error.name === "GraphError") return 422;
+  if (
+    error instanceof UnknownServiceError || error instanceof UnknownTaskTypeError ||
+    error instanceof UnknownTaskError
+  ) return 404;
+  if (error instanceof TaskConflictError) return 409;
+  if (error instanceof QueueFullError) return 429;
+  if (error instanceof RuntimeStoppingError || error instanceof ServiceStoppedError) return 503;
+  return 500;
+}
+
+/** The response of a refusal (a typed error): its status, its JSON, `Retry-After` for 429. */
+function refused(error: Error): Response {
+  const status = refusalStatus(error);
+  return json(status, errorBody(error), status === 429 ? { "retry-after": "1" } : {});
+}
+
+/**
+ * `?wait=` as milliseconds: `30s`, `500ms`, `2m`, or a bare number of
+ * seconds; at most `MAX_WAIT_MS`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseWait } from "./http.ts";
+ * assert.equal(parseWait("500ms"), 500);
+ * assert.equal(parseWait("2m"), 120_000);
+ * assert.equal(parseWait("1h"), undefined);
+ * ```
+ */
+export function parseWait(text: string): number | undefined {
+  const match = text.trim().match(/^(\d+(?:\.\d+)?)(ms|s|m)?$/);
+  if (!match) return undefined;
+  const unit = { ms: 1, s: 1_000, m: 60_000 }[match[2] ?? "s"] as number;
+  return Math.min(Number(match[1]) * unit, MAX_WAIT_MS);
+}
+
+/**
+ * The task list query of `GET /tasks?…`: `service`, `type`, `key`, `state`
+ * (repeated, or comma-separated, for several), `createdSince`,
+ * `createdUntil` (ms since the epoch, or an ISO date), `limit`, `cursor`.
+ * Throws `HttpError` 400 naming the bad parameter.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseListParams } from "./http.ts";
+ * const url = new URL("http://x/tasks?state=failed,cancelled&createdSince=2026-01-01T00:00:00Z&limit=5");
+ * assert.deepEqual(parseListParams(url.searchParams), {
+ *   state: ["failed", "cancelled"], createdSince: Date.UTC(2026, 0, 1), limit: 5,
+ * });
+ * ```
+ */
+export function parseListParams(params: URLSearchParams): TaskListQuery {
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of params) {
+    if (key === "state") {
+      const states = [...(raw.state as string[] ?? []), ...value.split(",")];
+      raw.state = states;
+    } else if (key === "limit") raw.limit = Number(value);
+    else if (key === "createdSince" || key === "createdUntil") {
+      raw[key] = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+      if (Number.isNaN(raw[key])) {
+        throw new HttpError(
+          400,
+          `bad query: ${key}: '${value}' is neither ms since the epoch nor a date`,
+        );
+      }
+    } else raw[key] = value;
+  }
+  if (Array.isArray(raw.state) && raw.state.length === 1) raw.state = raw.state[0];
+  const parsed = listQuery.safeParse(raw);
+  if (!parsed.success) throw new HttpError(400, `bad query: ${describeIssues(parsed.error)}`);
+  return parsed.data;
 }
 
 /** Read at most `limit` bytes of body as UTF-8 text (413 beyond, 400 if not UTF-8). */
@@ -130,116 +229,6 @@ async function readJson(request: Request, limit: number): Promise<unknown> {
   }
 }
 
-/** `?wait=` as milliseconds: `30s`, `500ms`, `2m`, or a bare number of seconds. */
-function parseWait(text: string): number {
-  const match = text.trim().match(/^(\d+(?:\.\d+)?)(ms|s|m)?$/);
-  if (!match) {
-    throw new HttpError(400, `wait must look like 30s, 500ms, 2m or 30 (seconds), got '${text}'`);
-  }
-  const unit = { ms: 1, s: 1_000, m: 60_000 }[match[2] ?? "s"] as number;
-  return Math.min(Number(match[1]) * unit, MAX_WAIT_MS);
-}
-
-/**
- * The HTTP status of a refused submission, by its type: 422 invalid, 404
- * unknown service or type, 429 queue full, 503 stopping or stopped.
- *
- * @example
- * ```ts
- * import { refusalStatus } from "./http.ts";
- * import { QueueFullError } from "../task/errors.ts";
- * refusalStatus(new QueueFullError("service 'lab' is full")); // 429
- * ```
- */
-export function refusalStatus(error: Error): number {
-  if (error instanceof TaskValidationError) return 422;
-  if (error instanceof UnknownServiceError || error instanceof UnknownTaskTypeError) return 404;
-  if (error instanceof QueueFullError) return 429;
-  if (error instanceof RuntimeStoppingError || error instanceof ServiceStoppedError) return 503;
-  return 500;
-}
-
-/** Shape-check a `POST /tasks` body (400 naming the problem); the manager checks the rest. */
-function toSubmitRequest(body: unknown): SubmitRequest {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new HttpError(400, "the body must be a JSON object {service, type, fields, attributes}");
-  }
-  const parsed = submitBody.safeParse(body);
-  if (!parsed.success) throw new HttpError(400, `bad task: ${describeIssues(parsed.error)}`);
-  const { service, type, fields, attributes, timeoutMs } = parsed.data;
-  return { service, type, fields: fields ?? {}, attributes, timeoutMs, refuseInvalid: true };
-}
-
-function submit(backend: HttpBackend, request: SubmitRequest): Promise<Response> {
-  const { promise, resolve } = Promise.withResolvers<Response>();
-  backend.port.submit(request, {
-    accepted: (taskId) =>
-      resolve(json(202, { taskId }, { location: `/tasks/${encodeURIComponent(taskId)}` })),
-    settled: () => {},
-    refused: (error) => {
-      const { type: _type, ref: _ref, ...body } = errorReply(error);
-      const status = refusalStatus(error);
-      resolve(json(status, body, status === 429 ? { "retry-after": "1" } : {}));
-    },
-  });
-  return promise;
-}
-
-/**
- * The outcome of task `id`, or `undefined` once `ms` have passed or `closing`
- * aborts. The timer is cleared as soon as the task ends: many long polls
- * must not leave many timers behind.
- */
-async function waitUpTo(
-  port: TaskPort,
-  id: string,
-  ms: number,
-  closing: AbortSignal,
-): Promise<TaskOutcome | undefined> {
-  if (closing.aborted) return undefined;
-  const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort(), ms);
-  const onClosing = () => stop.abort();
-  closing.addEventListener("abort", onClosing, { once: true });
-  try {
-    return await port.wait(id, stop.signal);
-  } catch {
-    return undefined;
-  } finally {
-    clearTimeout(timer);
-    closing.removeEventListener("abort", onClosing);
-  }
-}
-
-async function outcome(
-  backend: HttpBackend,
-  id: string,
-  url: URL,
-  signal: AbortSignal,
-): Promise<Response> {
-  const waitParam = url.searchParams.get("wait");
-  const waitMs = waitParam === null ? 0 : parseWait(waitParam);
-  const record = await backend.port.get(id);
-  if (!record) throw new HttpError(404, `no task with id '${id}' (unknown, or past its retention)`);
-  if (isTerminal(record.state) && record.outcome) return json(200, record.outcome);
-  if (waitMs > 0) {
-    const result = await waitUpTo(backend.port, id, waitMs, signal);
-    if (result) return json(200, result);
-  }
-  const now = await backend.port.get(id);
-  return json(202, { id, state: now?.state ?? record.state });
-}
-
-function listParams(url: URL) {
-  const raw: Record<string, unknown> = {};
-  for (const [key, value] of url.searchParams) {
-    raw[key] = key === "limit" ? Number(value) : value;
-  }
-  const parsed = listQuery.safeParse(raw);
-  if (!parsed.success) throw new HttpError(400, `bad query: ${describeIssues(parsed.error)}`);
-  return parsed.data;
-}
-
 /**
  * Per-request limits and lifetime.
  *
@@ -262,81 +251,193 @@ export interface ApiContext {
   signal: AbortSignal;
 }
 
-type Route = {
-  pattern: RegExp;
-  methods: Record<
-    string,
-    (
-      backend: HttpBackend,
-      request: Request,
-      url: URL,
-      params: string[],
-      context: ApiContext,
-    ) => Promise<Response>
-  >;
-};
+/** What a route's handler gets. */
+interface Call {
+  port: TaskPort;
+  request: Request;
+  url: URL;
+  /** The path's named groups, percent-decoded. */
+  params: Record<string, string>;
+  context: ApiContext;
+}
 
-const routes: Route[] = [
+type Handler = (call: Call) => Promise<Response>;
+
+/** A task was submitted: 202 with its id once it is in the store, or the refusal. */
+function submitted(port: TaskPort, request: SubmitRequest): Promise<Response> {
+  const { promise, resolve } = Promise.withResolvers<Response>();
+  port.submit(request, {
+    accepted: (taskId) =>
+      resolve(json(202, { taskId }, { location: `/tasks/${encodeURIComponent(taskId)}` })),
+    settled: () => {},
+    refused: (error) => resolve(refused(error)),
+  });
+  return promise;
+}
+
+async function submitTask({ port, request, context }: Call): Promise<Response> {
+  const body = await readJson(request, context.maxBodyBytes);
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new HttpError(400, "the body must be a JSON object {service, type, fields, …}");
+  }
+  const parsed = submitBody.safeParse(body);
+  if (!parsed.success) throw new HttpError(400, `bad task: ${describeIssues(parsed.error)}`);
+  return submitted(port, submitRequest(parsed.data));
+}
+
+async function submitGraph({ port, request, context }: Call): Promise<Response> {
+  const parsed = graphBody.safeParse(await readJson(request, context.maxBodyBytes));
+  if (!parsed.success) throw new HttpError(400, `bad graph: ${describeIssues(parsed.error)}`);
+  return json(202, { ids: await port.submitGraph(graphRequest(parsed.data)) });
+}
+
+async function record({ port, params }: Call): Promise<Response> {
+  const found = await port.get(params.id);
+  if (!found) throw unknownTask(params.id);
+  return json(200, found);
+}
+
+/**
+ * The outcome of task `id` once it has ended; with `?wait=` up to that long
+ * for it, then 202 with its state. The wait ends early when the server stops.
+ */
+async function outcome({ port, params, url, context }: Call): Promise<Response> {
+  const waitParam = url.searchParams.get("wait");
+  const waitMs = waitParam === null ? 0 : parseWait(waitParam);
+  if (waitMs === undefined) {
+    throw new HttpError(
+      400,
+      `wait must look like 30s, 500ms, 2m or 30 (seconds), got '${waitParam}'`,
+    );
+  }
+  const { id } = params;
+  const found = await port.get(id);
+  if (!found) throw unknownTask(id);
+  if (isTerminal(found.state) && found.outcome) return json(200, found.outcome);
+  if (waitMs > 0 && !context.signal.aborted) {
+    const result = await waitUpTo(port, id, waitMs, context.signal);
+    if (result) return json(200, result);
+  }
+  const now = await port.get(id);
+  return json(202, { id, state: now?.state ?? found.state });
+}
+
+/** The outcome of task `id`, or `undefined` once `ms` have passed or `closing` aborts. */
+async function waitUpTo(
+  port: TaskPort,
+  id: string,
+  ms: number,
+  closing: AbortSignal,
+): Promise<TaskOutcome | undefined> {
+  const stop = new AbortController();
+  // Cleared as soon as the task ends: many long polls must not leave many timers behind.
+  const timer = setTimeout(() => stop.abort(), ms);
+  const stopListening = onAbort(closing, () => stop.abort());
+  try {
+    return await port.wait(id, stop.signal);
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+    stopListening();
+  }
+}
+
+async function cancel({ port, params }: Call): Promise<Response> {
+  if (!(await port.get(params.id))) throw unknownTask(params.id);
+  return json(200, { cancelled: await port.cancel(params.id) });
+}
+
+async function remove({ port, params }: Call): Promise<Response> {
+  await port.delete(params.id);
+  return new Response(null, { status: 204 });
+}
+
+async function rerun({ port, params }: Call): Promise<Response> {
+  const found = await port.get(params.id);
+  if (!found) throw unknownTask(params.id);
+  return submitted(port, {
+    service: found.service,
+    type: found.type,
+    fields: found.fields,
+    attributes: found.attributes,
+    rerunOf: found.id,
+  });
+}
+
+async function dot({ port, params }: Call): Promise<Response> {
+  const graph = await port.graph(params.id);
+  if (graph === undefined) throw unknownTask(params.id);
+  return new Response(graph, {
+    headers: { "content-type": "text/vnd.graphviz; charset=utf-8", "cache-control": "no-store" },
+  });
+}
+
+async function release({ port, params }: Call): Promise<Response> {
+  return json(200, { released: await port.release(params.service) });
+}
+
+function unknownTask(id: string): UnknownTaskError {
+  return new UnknownTaskError(`no task with id '${id}' (unknown, or past its retention)`);
+}
+
+const routes: { pattern: URLPattern; methods: Record<string, Handler> }[] = [
   {
-    pattern: /^\/services$/,
-    methods: { GET: async (b) => json(200, await b.port.services()) },
+    pattern: new URLPattern({ pathname: "/services" }),
+    methods: { GET: async ({ port }) => json(200, await port.services()) },
   },
   {
-    pattern: /^\/tasks$/,
+    pattern: new URLPattern({ pathname: "/services/:service/release" }),
+    methods: { POST: release },
+  },
+  {
+    pattern: new URLPattern({ pathname: "/store" }),
+    methods: { GET: async ({ port }) => json(200, await port.storeStats()) },
+  },
+  {
+    pattern: new URLPattern({ pathname: "/tasks" }),
     methods: {
-      GET: async (b, _r, url) => json(200, await b.port.list(listParams(url))),
-      POST: async (b, request, _u, _p, context) =>
-        submit(b, toSubmitRequest(await readJson(request, context.maxBodyBytes))),
+      GET: async ({ port, url }) => json(200, await port.list(parseListParams(url.searchParams))),
+      POST: submitTask,
     },
   },
+  { pattern: new URLPattern({ pathname: "/graphs" }), methods: { POST: submitGraph } },
   {
-    pattern: /^\/tasks\/([^/]+)$/,
-    methods: {
-      GET: async (b, _r, _u, [id]) => {
-        const record = await b.port.get(id);
-        if (!record) throw new HttpError(404, `no task with id '${id}'`);
-        return json(200, record);
-      },
-    },
+    pattern: new URLPattern({ pathname: "/tasks/:id" }),
+    methods: { GET: record, DELETE: remove },
   },
-  {
-    pattern: /^\/tasks\/([^/]+)\/outcome$/,
-    methods: { GET: (b, _r, url, [id], context) => outcome(b, id, url, context.signal) },
-  },
-  {
-    pattern: /^\/tasks\/([^/]+)\/cancel$/,
-    methods: {
-      POST: async (b, _r, _u, [id]) => {
-        if (!(await b.port.get(id))) throw new HttpError(404, `no task with id '${id}'`);
-        return json(200, { cancelled: await b.port.cancel(id) });
-      },
-    },
-  },
+  { pattern: new URLPattern({ pathname: "/tasks/:id/outcome" }), methods: { GET: outcome } },
+  { pattern: new URLPattern({ pathname: "/tasks/:id/cancel" }), methods: { POST: cancel } },
+  { pattern: new URLPattern({ pathname: "/tasks/:id/rerun" }), methods: { POST: rerun } },
+  { pattern: new URLPattern({ pathname: "/tasks/:id/graph" }), methods: { GET: dot } },
 ];
 
 /**
- * Answer an authenticated API request: a route's response, or a 4xx naming
- * what was wrong (unknown route, wrong method, bad body).
+ * Answer an authenticated API request: a route's response, or the status
+ * and JSON of what was wrong (unknown route 404, wrong method 405 with
+ * `Allow`, bad body 400/413, refusals as `refusalStatus` says).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { handleApi } from "./http.ts";
- * import type { HttpBackend } from "./http.ts";
- * declare const backend: HttpBackend;
- * const request = new Request("http://127.0.0.1/services");
+ * import type { TaskPort } from "../transport/port.ts";
+ * declare const port: TaskPort;
  * const closing = new AbortController();
- * const response = await handleApi(backend, request, { maxBodyBytes: 1 << 20, signal: closing.signal });
+ * await handleApi(port, new Request("http://127.0.0.1/services"), {
+ *   maxBodyBytes: 1 << 20,
+ *   signal: closing.signal,
+ * });
  * ```
  */
 export async function handleApi(
-  backend: HttpBackend,
+  port: TaskPort,
   request: Request,
   context: ApiContext,
 ): Promise<Response> {
   const url = new URL(request.url);
   try {
     for (const route of routes) {
-      const match = url.pathname.match(route.pattern);
+      const match = route.pattern.exec(url);
       if (!match) continue;
       const handler = route.methods[request.method];
       if (!handler) {
@@ -345,19 +446,23 @@ export async function handleApi(
           405,
           `${request.method} is not allowed on ${url.pathname} (allowed: ${allow})`,
           {},
-          {
-            allow,
-          },
+          { allow },
         );
       }
-      const params = match.slice(1).map(decodeURIComponent);
-      return await handler(backend, request, url, params, context);
+      const params: Record<string, string> = {};
+      for (const [name, value] of Object.entries(match.pathname.groups)) {
+        params[name] = decodeURIComponent(value ?? "");
+      }
+      return await handler({ port, request, url, params, context });
     }
     throw new HttpError(404, `no route ${request.method} ${url.pathname}`);
   } catch (error) {
     if (error instanceof HttpError) return errorResponse(error);
     if (error instanceof URIError) {
       return errorResponse(new HttpError(400, "bad percent-encoding in path"));
+    }
+    if (error instanceof Error && (error.name === "GraphError" || isRefusal(error))) {
+      return refused(error);
     }
     throw error;
   }

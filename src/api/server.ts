@@ -3,8 +3,9 @@
  * HTTP API, the WebSocket API (on `/`) and the dashboard page, all behind
  * one token.
  */
-import type { Client } from "./client.ts";
-import { isValidToken, offeredProtocols, presentedToken, PROTOCOL, tokensEqual } from "./auth.ts";
+import type { Client } from "../transport/client.ts";
+import { isValidToken, PROTOCOL } from "../transport/websocket/protocol.ts";
+import { offeredProtocols, presentedToken, tokensEqual } from "./auth.ts";
 import { dashboardAsset } from "./assets.ts";
 import { errorResponse, handleApi, HttpError, json } from "./http.ts";
 import { serveSocket } from "./socket.ts";
@@ -53,8 +54,8 @@ export const MAX_UNAUTHENTICATED_SOCKETS = 2;
  * @example
  * ```ts
  * import type { ServerBackend } from "./server.ts";
- * import { Client } from "./client.ts";
- * import type { TaskPort } from "../manager/types.ts";
+ * import { Client } from "../transport/client.ts";
+ * import type { TaskPort } from "../transport/port.ts";
  * declare const port: TaskPort;
  * const backend: ServerBackend = { client: () => new Client(port) };
  * ```
@@ -176,7 +177,6 @@ export function serve(backend: ServerBackend, options: ServeOptions): ZestServer
   }
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const port = backend.client().port;
-  const api = { port };
   const sockets = new Set<WebSocket>();
   let unauthenticated = 0;
   const closing = new AbortController();
@@ -253,7 +253,7 @@ export function serve(backend: ServerBackend, options: ServeOptions): ZestServer
       return tokensEqual(presented, token) ? upgrade(request, true) : unauthorized();
     }
     if (!tokensEqual(presented, token)) return unauthorized();
-    return handleApi(api, request, { maxBodyBytes, signal: closing.signal });
+    return handleApi(port, request, { maxBodyBytes, signal: closing.signal });
   };
 
   const server = Deno.serve({

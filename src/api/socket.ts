@@ -5,17 +5,16 @@
  * authenticated is closed at its first message that is not a valid `auth`,
  * and so is one that sends a wrong token later.
  */
-import type { TaskPort } from "../manager/types.ts";
-import { tokensEqual } from "./auth.ts";
+import type { TaskPort } from "../transport/port.ts";
 import {
   type ClientMessage,
-  errorReply,
   parseClientMessage,
   type Ref,
   type ServerMessage,
-  toJson,
   WireError,
-} from "./wire.ts";
+} from "../transport/websocket/protocol.ts";
+import { errorBody, graphRequest, submitRequest, toJson } from "../transport/wire.ts";
+import { tokensEqual } from "./auth.ts";
 
 /**
  * How one connection is served.
@@ -23,7 +22,7 @@ import {
  * @example
  * ```ts
  * import type { SocketOptions } from "./socket.ts";
- * import type { TaskPort } from "../manager/types.ts";
+ * import type { TaskPort } from "../transport/port.ts";
  * declare const port: TaskPort;
  * const options: SocketOptions = { port, token: "…", authenticated: false, maxMessageBytes: 1 << 20 };
  * ```
@@ -77,7 +76,7 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * import { serveSocket } from "./socket.ts";
- * import type { TaskPort } from "../manager/types.ts";
+ * import type { TaskPort } from "../transport/port.ts";
  * declare const port: TaskPort;
  * Deno.serve((request) => {
  *   const { socket, response } = Deno.upgradeWebSocket(request, { protocol: "zest.v1" });
@@ -115,7 +114,7 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
     socket.send(text);
   };
 
-  const fail = (error: unknown, ref?: Ref) => send(errorReply(error, ref));
+  const fail = (error: unknown, ref?: Ref) => send({ type: "error", ref, ...errorBody(error) });
 
   const wait = async (ref: Ref, taskId: string): Promise<void> => {
     // A flood of waits is answered cheaply: no Error (and its stack) per refusal.
@@ -140,24 +139,20 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
         if (!tokensEqual(message.token, options.token)) return socket.close(POLICY, "unauthorized");
         return send({ type: "auth", ok: true });
       case "submit": {
-        const { ref, service, task, attributes, timeoutMs } = message;
-        port.submit(
-          {
-            service,
-            type: task.type,
-            fields: task.fields ?? {},
-            attributes,
-            timeoutMs,
-            refuseInvalid: true,
-          },
-          {
-            accepted: (taskId) => send({ type: "submit", ref, taskId }),
-            settled: (outcome) => send({ type: "outcome", ref, taskId: outcome.id, outcome }),
-            refused: (error) => fail(error, ref),
-          },
-        );
+        const { ref } = message;
+        port.submit(submitRequest(message.task), {
+          accepted: (taskId) => send({ type: "submit", ref, taskId }),
+          settled: (outcome) => send({ type: "outcome", ref, taskId: outcome.id, outcome }),
+          refused: (error) => fail(error, ref),
+        });
         return;
       }
+      case "graph":
+        return send({
+          type: "graph",
+          ref: message.ref,
+          ids: await port.submitGraph(graphRequest(message.tasks)),
+        });
       case "get":
         return send({
           type: "get",
@@ -172,12 +167,27 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
           ref: message.ref,
           cancelled: await port.cancel(message.taskId),
         });
-      case "list": {
-        const { type: _type, ref, ...query } = message;
-        return send({ type: "list", ref, records: await port.list(query) });
-      }
+      case "delete":
+        await port.delete(message.taskId);
+        return send({ type: "delete", ref: message.ref });
+      case "dot":
+        return send({
+          type: "dot",
+          ref: message.ref,
+          dot: (await port.graph(message.taskId)) ?? null,
+        });
+      case "list":
+        return send({ type: "list", ref: message.ref, ...await port.list(message.query) });
       case "services":
         return send({ type: "services", ref: message.ref, services: await port.services() });
+      case "release":
+        return send({
+          type: "release",
+          ref: message.ref,
+          released: await port.release(message.service),
+        });
+      case "store":
+        return send({ type: "store", ref: message.ref, store: await port.storeStats() });
       case "subscribe":
         unsubscribe ??= port.subscribe((event) => send({ type: "event", event }));
         return send({ type: "subscribe", ref: message.ref });

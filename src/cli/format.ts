@@ -169,6 +169,21 @@ export function formatEvent(event: TaskEvent, now = Date.now()): string {
     return `${time(now)}  ${"service".padEnd(9)}  ${name} ${state}` +
       (kernel ? `, kernel ${kernel.name} ${kernel.status}` : "");
   }
+  if (event.kind === "progress") {
+    const { fraction, message } = event.progress;
+    return `${time(event.progress.at)}  ${"progress".padEnd(9)}  ${event.id}  ` +
+      `${Math.round(fraction * 100)}%${message ? ` ${message}` : ""}`;
+  }
+  if (event.kind === "output") {
+    const { output } = event;
+    const text = output.kind === "stream"
+      ? output.text.trimEnd()
+      : output.kind === "display"
+      ? `(a display: ${Object.keys(output.display.data).join(", ")})`
+      : "(output cleared)";
+    return `${time(now)}  ${"output".padEnd(9)}  ${event.id}  ${text}`;
+  }
+  if (event.kind === "removed") return `${time(now)}  ${"removed".padEnd(9)}  ${event.id}`;
   const record = event.record;
   return [
     time(now),

@@ -5,7 +5,7 @@
  * names the exact command, so a fresh machine needs nothing done by hand.
  */
 // Only the lookup, not the whole kernel layer: this runs before anything needs @jupyterlab/services.
-import { findJupyterServer, jupyterPython } from "../kernel/server_process.ts";
+import { findJupyterServer, jupyterPython } from "../kernel/discovery.ts";
 import { JupyterServerNotFoundError } from "../kernel/errors.ts";
 
 /**

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { generateToken, isValidToken } from "../api/auth.ts";
+import { isValidToken } from "../transport/websocket/protocol.ts";
+import { randomToken } from "../util/random.ts";
 
 /**
  * The default token file, relative to the working directory.
@@ -80,7 +81,7 @@ export async function serverToken(path = TOKEN_FILE): Promise<TokenSource> {
   const directory = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
   await Deno.mkdir(directory, { recursive: true, mode: 0o700 });
   const temporary = `${path}.${crypto.randomUUID()}`;
-  await Deno.writeTextFile(temporary, generateToken() + "\n", { mode: 0o600, createNew: true });
+  await Deno.writeTextFile(temporary, randomToken() + "\n", { mode: 0o600, createNew: true });
   let created = true;
   try {
     await Deno.link(temporary, path);

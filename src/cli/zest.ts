@@ -19,8 +19,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Client } from "../api/client.ts";
-import type { RemotePort } from "../api/remote.ts";
+import { Client } from "../transport/client.ts";
+import type { WebSocketPort } from "../transport/websocket/port.ts";
 import { isRefusal } from "../task/errors.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import { formatEvent, formatOutcome, formatRecord, formatServices } from "./format.ts";
@@ -231,7 +231,7 @@ async function watch({ connect, json, values }: Context, args: string[]): Promis
   if (!json) printError("zest: watching task events (Ctrl-C to stop)");
   const stopped = Promise.withResolvers<number>();
   Deno.addSignalListener("SIGINT", () => stopped.resolve(0));
-  (client.port as RemotePort).closed.then((error) => {
+  (client.port as WebSocketPort).closed.then((error) => {
     printError(`zest: ${error.message}`);
     stopped.resolve(1);
   });

@@ -18,12 +18,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BOOTSTRAP_CODE } from "./bootstrap.ts";
  * // await kernel.execute(BOOTSTRAP_CODE) — JupyterKernel does this itself.
- * BOOTSTRAP_CODE.includes("application/json"); // true
+ * assert.match(BOOTSTRAP_CODE, /application\/json/);
  * ```
  */
-export const BOOTSTRAP_CODE = String.raw`
+export const BOOTSTRAP_CODE: string = String.raw`
 def _zest_bootstrap():
     import json
     from IPython import get_ipython

@@ -5,11 +5,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KernelError, KernelTimeoutError } from "./errors.ts";
- * new KernelTimeoutError(50, "interrupted") instanceof KernelError; // true
+ * assert.ok(new KernelTimeoutError(50, "interrupted") instanceof KernelError);
  * ```
  */
 export class KernelError extends Error {
+  /** Always `"KernelError"`, whatever the bundler does to class names. */
   override name = "KernelError";
 }
 
@@ -20,12 +22,16 @@ export class KernelError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KernelTimeoutError } from "./errors.ts";
- * new KernelTimeoutError(50, "interrupted").message;
- * // "execution timed out after 50 ms; the kernel was interrupted"
+ * assert.equal(
+ *   new KernelTimeoutError(50, "interrupted").message,
+ *   "execution timed out after 50 ms; the kernel was interrupted",
+ * );
  * ```
  */
 export class KernelTimeoutError extends KernelError {
+  /** Always `"KernelTimeoutError"`, whatever the bundler does to class names. */
   override name = "KernelTimeoutError";
   /** `recovery` tells what stopped the execution. */
   constructor(readonly timeoutMs: number, readonly recovery: "interrupted" | "restarted") {
@@ -45,12 +51,16 @@ export class KernelTimeoutError extends KernelError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KernelDiedError } from "./errors.ts";
- * new KernelDiedError("calibration", "died").message;
- * // "kernel 'calibration' died; its state was lost"
+ * assert.equal(
+ *   new KernelDiedError("calibration", "died").message,
+ *   "kernel 'calibration' died; its state was lost",
+ * );
  * ```
  */
 export class KernelDiedError extends KernelError {
+  /** Always `"KernelDiedError"`, whatever the bundler does to class names. */
   override name = "KernelDiedError";
   /** `what` is what happened to the kernel, e.g. "died" or "was restarted". */
   constructor(readonly kernelName: string, what: string) {
@@ -65,12 +75,17 @@ export class KernelDiedError extends KernelError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KernelOutputLostError } from "./errors.ts";
- * new KernelOutputLostError("calibration").message;
- * // "kernel 'calibration' ran the code but its reply was lost: the connection to the Jupyter Server dropped while it ran"
+ * assert.equal(
+ *   new KernelOutputLostError("calibration").message,
+ *   "kernel 'calibration' ran the code but its reply was lost: " +
+ *     "the connection to the Jupyter Server dropped while it ran",
+ * );
  * ```
  */
 export class KernelOutputLostError extends KernelError {
+  /** Always `"KernelOutputLostError"`, whatever the bundler does to class names. */
   override name = "KernelOutputLostError";
   /** `what` says what was lost and why. */
   constructor(
@@ -89,11 +104,15 @@ export class KernelOutputLostError extends KernelError {
  *
  * @example
  * ```ts
- * import { KernelOutputTooLargeError } from "./errors.ts";
- * new KernelOutputTooLargeError("py", 100 * 1024 * 1024).message.includes("100 MiB"); // true
+ * import assert from "node:assert/strict";
+ * import { KernelOutputLostError, KernelOutputTooLargeError } from "./errors.ts";
+ * const error = new KernelOutputTooLargeError("py", 100 * 1024 * 1024);
+ * assert.match(error.message, /over the 100 MiB/);
+ * assert.ok(error instanceof KernelOutputLostError);
  * ```
  */
 export class KernelOutputTooLargeError extends KernelOutputLostError {
+  /** Always `"KernelOutputTooLargeError"`, whatever the bundler does to class names. */
   override name = "KernelOutputTooLargeError";
   /** `maxBytes` is the largest message the connection accepts. */
   constructor(kernelName: string, readonly maxBytes: number) {
@@ -110,12 +129,16 @@ export class KernelOutputTooLargeError extends KernelOutputLostError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KernelNotFoundError } from "./errors.ts";
- * new KernelNotFoundError("nope", ["/repo/kernels"], ["python3"]).message;
- * // "no kernelspec named 'nope' (searched: /repo/kernels; available: python3)"
+ * assert.equal(
+ *   new KernelNotFoundError("nope", ["/repo/kernels"], ["python3"]).message,
+ *   "no kernelspec named 'nope' (searched: /repo/kernels; available: python3)",
+ * );
  * ```
  */
 export class KernelNotFoundError extends KernelError {
+  /** Always `"KernelNotFoundError"`, whatever the bundler does to class names. */
   override name = "KernelNotFoundError";
   /** `searched` are the kernelspec folders looked in, when known. */
   constructor(
@@ -129,18 +152,23 @@ export class KernelNotFoundError extends KernelError {
 }
 
 /**
- * The server could not start the kernel process (e.g. the kernelspec names
- * an interpreter that does not exist).
+ * The server could not launch the kernel process (e.g. the kernelspec names
+ * an interpreter that does not exist). Compare {@link KernelStartupCodeError}:
+ * the process ran, but the code run at its start raised.
  *
  * @example
  * ```ts
- * import { KernelStartError } from "./errors.ts";
- * new KernelStartError("calibration", "FileNotFoundError: /opt/python").message;
- * // "kernel 'calibration' could not be started: FileNotFoundError: /opt/python"
+ * import assert from "node:assert/strict";
+ * import { KernelLaunchError } from "./errors.ts";
+ * assert.equal(
+ *   new KernelLaunchError("calibration", "FileNotFoundError: /opt/python").message,
+ *   "kernel 'calibration' could not be started: FileNotFoundError: /opt/python",
+ * );
  * ```
  */
-export class KernelStartError extends KernelError {
-  override name = "KernelStartError";
+export class KernelLaunchError extends KernelError {
+  /** Always `"KernelLaunchError"`, whatever the bundler does to class names. */
+  override name = "KernelLaunchError";
   /** `detail` is the server's explanation. */
   constructor(readonly kernelName: string, readonly detail: string) {
     super(`kernel '${kernelName}' could not be started: ${detail}`);
@@ -148,17 +176,24 @@ export class KernelStartError extends KernelError {
 }
 
 /**
- * The kernel's bootstrap or the caller's startup code raised.
+ * The kernel process runs, but the code run at each of its starts raised:
+ * the JSON bootstrap or the caller's `startupCode`. Compare
+ * {@link KernelLaunchError}: the process could not be launched at all.
  *
  * @example
  * ```ts
- * import { KernelStartupError } from "./errors.ts";
- * new KernelStartupError("calibration", "NameError", "name 'x' is not defined", "").message;
- * // "startup code of kernel 'calibration' failed: NameError: name 'x' is not defined"
+ * import assert from "node:assert/strict";
+ * import { KernelStartupCodeError } from "./errors.ts";
+ * const error = new KernelStartupCodeError("calibration", "NameError", "name 'x' is not defined", "");
+ * assert.equal(
+ *   error.message,
+ *   "startup code of kernel 'calibration' failed: NameError: name 'x' is not defined",
+ * );
  * ```
  */
-export class KernelStartupError extends KernelError {
-  override name = "KernelStartupError";
+export class KernelStartupCodeError extends KernelError {
+  /** Always `"KernelStartupCodeError"`, whatever the bundler does to class names. */
+  override name = "KernelStartupCodeError";
   /** Carries the Python error's name, value and traceback (ANSI-free). */
   constructor(
     readonly kernelName: string,
@@ -175,11 +210,13 @@ export class KernelStartupError extends KernelError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KernelClosedError } from "./errors.ts";
- * new KernelClosedError("calibration").message; // "kernel 'calibration' is shut down"
+ * assert.equal(new KernelClosedError("calibration").message, "kernel 'calibration' is shut down");
  * ```
  */
 export class KernelClosedError extends KernelError {
+  /** Always `"KernelClosedError"`, whatever the bundler does to class names. */
   override name = "KernelClosedError";
   /** Create the error for kernel `kernelName`. */
   constructor(readonly kernelName: string, reason = "is shut down") {
@@ -192,12 +229,16 @@ export class KernelClosedError extends KernelError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JupyterServerGoneError } from "./errors.ts";
- * new JupyterServerGoneError("http://127.0.0.1:8888/").message;
- * // "Jupyter Server at http://127.0.0.1:8888/ is gone"
+ * assert.equal(
+ *   new JupyterServerGoneError("http://127.0.0.1:8888/").message,
+ *   "Jupyter Server at http://127.0.0.1:8888/ is gone",
+ * );
  * ```
  */
 export class JupyterServerGoneError extends KernelError {
+  /** Always `"JupyterServerGoneError"`, whatever the bundler does to class names. */
   override name = "JupyterServerGoneError";
   /** `detail` says what was observed, if anything. */
   constructor(readonly url: string, detail = "") {
@@ -210,11 +251,16 @@ export class JupyterServerGoneError extends KernelError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JupyterServerNotFoundError } from "./errors.ts";
- * new JupyterServerNotFoundError(["/usr/bin/jupyter-server"]).message.includes("apt-get"); // true
+ * assert.match(
+ *   new JupyterServerNotFoundError(["/usr/bin/jupyter-server"]).message,
+ *   /apt-get install -y jupyter-server python3-ipykernel/,
+ * );
  * ```
  */
 export class JupyterServerNotFoundError extends KernelError {
+  /** Always `"JupyterServerNotFoundError"`, whatever the bundler does to class names. */
   override name = "JupyterServerNotFoundError";
   /** `searched` are the paths that were tried. */
   constructor(readonly searched: readonly string[]) {
@@ -230,12 +276,16 @@ export class JupyterServerNotFoundError extends KernelError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JupyterServerStartError } from "./errors.ts";
- * new JupyterServerStartError("exited with code 1", "OSError: ...").message;
- * // "Jupyter Server failed to start: exited with code 1\nOSError: ..."
+ * assert.equal(
+ *   new JupyterServerStartError("exited with code 1", "OSError: ...").message,
+ *   "Jupyter Server failed to start: exited with code 1\nOSError: ...",
+ * );
  * ```
  */
 export class JupyterServerStartError extends KernelError {
+  /** Always `"JupyterServerStartError"`, whatever the bundler does to class names. */
   override name = "JupyterServerStartError";
   /** `stderr` is the tail of what the server printed. */
   constructor(readonly reason: string, readonly stderr: string) {

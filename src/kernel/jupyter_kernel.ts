@@ -1,38 +1,53 @@
-/** `JupyterKernel`: the `Kernel` interface on a Jupyter Server, via `@jupyterlab/services`. */
+/**
+ * `JupyterKernel`: the `Kernel` interface on a Jupyter Server, via
+ * `@jupyterlab/services`. This module keeps the kernel's lifecycle (start,
+ * revival after a death or restart, shutdown) and its queue; one execution's
+ * race is in `execution.ts`, the lifecycle's states in `lifecycle.ts`.
+ */
 import {
   type Kernel as JupyterKernelApi,
   type KernelManager,
   type KernelMessage,
   ServerConnection,
 } from "@jupyterlab/services";
+import { abortable, delay, onAbort, SerialQueue } from "../util/async.ts";
 import { BOOTSTRAP_CODE } from "./bootstrap.ts";
-import { delay } from "./delay.ts";
 import {
   JupyterServerGoneError,
   KernelClosedError,
   KernelDiedError,
-  KernelOutputLostError,
-  KernelOutputTooLargeError,
-  KernelStartError,
-  KernelStartupError,
-  KernelTimeoutError,
+  KernelLaunchError,
+  KernelStartupCodeError,
 } from "./errors.ts";
+import {
+  Execution,
+  type ExecutionContext,
+  kernelInfoAnswered,
+  PROBE_INTERVAL_MS,
+} from "./execution.ts";
 import type { ExecuteOptions, ExecutionReply, Kernel, KernelStatus } from "./kernel.ts";
-import { OutputCollector } from "./outputs.ts";
-import { SerialQueue } from "./serial_queue.ts";
-import { MAX_MESSAGE_BYTES, onMessageTooLarge } from "./websocket.ts";
+import {
+  libraryStatus,
+  type Lifecycle,
+  Revival,
+  type RevivalStep,
+  statusOnEntry,
+} from "./lifecycle.ts";
+import { onMessageTooLarge } from "./websocket.ts";
 
 /**
  * How a kernel is started and looked after.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { KernelStartOptions } from "./jupyter_kernel.ts";
  * const options: KernelStartOptions = {
  *   name: "calibration",
  *   startupCode: "import math",
  *   startupTimeoutMs: 60_000,
  * };
+ * assert.equal(options.interruptGraceMs, undefined); // 2 s by default
  * ```
  */
 export interface KernelStartOptions {
@@ -41,7 +56,7 @@ export interface KernelStartOptions {
   /**
    * Python run after every start and restart (after the JSON bootstrap),
    * before any execution. If it raises, the start fails with
-   * `KernelStartupError`.
+   * `KernelStartupCodeError`.
    */
   startupCode?: string;
   /** Deadline for the kernel to answer and for each startup step. Default 60 s. */
@@ -58,8 +73,11 @@ export interface KernelStartOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { KernelHost } from "./jupyter_kernel.ts";
- * const host: KernelHost = { url: "http://127.0.0.1:8888/", gone: new AbortController().signal };
+ * const stopped = new AbortController();
+ * const host: KernelHost = { url: "http://127.0.0.1:8888/", gone: stopped.signal };
+ * assert.equal(host.gone.aborted, false);
  * ```
  */
 export interface KernelHost {
@@ -78,10 +96,6 @@ export interface KernelHost {
 const DEFAULT_STARTUP_TIMEOUT_MS = 60_000;
 const DEFAULT_INTERRUPT_GRACE_MS = 2_000;
 const DEFAULT_UNREACHABLE_AFTER_MS = 30_000;
-/** How long one `kernel_info` probe waits before another is sent. */
-const PROBE_INTERVAL_MS = 1_000;
-/** Longest wait between two probes for a reply lost with the connection. */
-const MAX_LOST_REPLY_PROBE_MS = 30_000;
 /** Revivals tried in a row when the kernel dies again while being set up. */
 const MAX_REVIVAL_ATTEMPTS = 3;
 /**
@@ -91,30 +105,6 @@ const MAX_REVIVAL_ATTEMPTS = 3;
 const SHUTDOWN_TIMEOUT_MS = 5_000;
 /** Pause between two shutdown requests the server refused. */
 const SHUTDOWN_RETRY_MS = 100;
-
-/** What must happen before the next execution may run. */
-type Pending = "none" | "setup" | "restart";
-
-type RunOutcome =
-  | { kind: "done"; reply: KernelMessage.IExecuteReplyMsg }
-  | { kind: "canceled" }
-  | { kind: "timeout" }
-  | { kind: "abort" }
-  | { kind: "unreachable" }
-  | { kind: "lost" }
-  | { kind: "failed"; error: Error };
-
-/** One execute request on its way. */
-interface Request {
-  /** Its outcome as the library reports it: done (reply and idle), or cancelled. */
-  done: Promise<RunOutcome>;
-  /** Whether `done` has settled. */
-  settled(): boolean;
-  /** The kernel's `execute_reply`, once it arrived. */
-  reply(): KernelMessage.IExecuteReplyMsg | undefined;
-  /** Stop waiting for it (the library forgets it). */
-  abandon(): void;
-}
 
 /**
  * A Python kernel on a Jupyter Server. Create it with
@@ -127,31 +117,28 @@ interface Request {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JupyterServer } from "./server.ts";
- * await using server = await JupyterServer.launch({ jupyterPath: [Deno.cwd()] });
+ * await using server = await JupyterServer.launch();
  * const kernel = await server.startKernel({ name: "python3", startupCode: "import math" });
  * const reply = await kernel.execute("math.sqrt(16)", { timeoutMs: 10_000 });
- * reply.value; // 4
+ * assert.equal(reply.value, 4);
  * ```
  */
 export class JupyterKernel implements Kernel {
   readonly id: string;
   readonly name: string;
   readonly #connection: JupyterKernelApi.IKernelConnection;
-  readonly #host: KernelHost;
   readonly #startupCode?: string;
   readonly #startupTimeoutMs: number;
-  readonly #interruptGraceMs: number;
+  readonly #context: ExecutionContext;
   readonly #queue = new SerialQueue();
   readonly #listeners = new Set<(status: KernelStatus) => void>();
+  #state: Lifecycle;
+  /** What callers see: set on entering a state, and in `ready` from the library's reports. */
   #status: KernelStatus = "starting";
-  #pending: Pending = "setup";
-  #reviving?: Promise<void>;
-  /** Fails the execution in flight (user code, bootstrap or startup code). */
-  #failRunning?: (error: Error) => void;
-  #closedError?: Error;
-  /** The socket dropped a message over its size limit during the execution in flight. */
-  #outputDropped = false;
+  /** The execution in flight: user code, the bootstrap or the startup code. */
+  #running?: Execution;
   /** The server is restarting the kernel process (from its death or `restart()`). */
   #serverRestarting = false;
   readonly #stopWatchingMessages: () => void;
@@ -161,16 +148,29 @@ export class JupyterKernel implements Kernel {
    * run the bootstrap and startup code. Prefer `JupyterServer.startKernel`,
    * which checks the kernelspec exists and tracks the kernel.
    *
+   * @throws {KernelLaunchError} the server could not launch the process
+   * @throws {KernelStartupCodeError} the bootstrap or the startup code raised
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { KernelManager, ServerConnection } from "@jupyterlab/services";
    * import { JupyterKernel } from "./jupyter_kernel.ts";
+   * import { ServerProcess } from "./server_process.ts";
+   * const server = await ServerProcess.launch();
    * const serverSettings = ServerConnection.makeSettings({
-   *   baseUrl: "http://127.0.0.1:8888/", wsUrl: "ws://127.0.0.1:8888/", token: "t", appendToken: true,
+   *   baseUrl: server.url,
+   *   wsUrl: server.url.replace(/^http/, "ws"),
+   *   token: server.token,
+   *   appendToken: true,
    * });
    * const manager = new KernelManager({ serverSettings });
-   * const host = { url: serverSettings.baseUrl, gone: new AbortController().signal };
+   * manager.ready.catch(() => {}); // rejects if disposed before its first poll
+   * const host = { url: server.url, gone: new AbortController().signal };
    * const kernel = await JupyterKernel.start(manager, { name: "python3" }, host);
+   * assert.equal(kernel.status, "idle");
+   * await kernel.shutdown();
+   * manager.dispose();
+   * await server.terminate();
    * ```
    */
   static async start(
@@ -180,11 +180,11 @@ export class JupyterKernel implements Kernel {
   ): Promise<JupyterKernel> {
     const connection = await manager.startNew({ name: options.name }, { handleComms: false })
       .catch((error) => {
-        throw new KernelStartError(options.name, serverErrorDetail(error));
+        throw new KernelLaunchError(options.name, serverErrorDetail(error));
       });
     const kernel = new JupyterKernel(connection, options, host);
     try {
-      await kernel.#revive();
+      await kernel.#ready();
     } catch (error) {
       await kernel.shutdown();
       throw error;
@@ -192,6 +192,7 @@ export class JupyterKernel implements Kernel {
     return kernel;
   }
 
+  /** Wire the connection up and begin the first revival (bootstrap, startup code). */
   private constructor(
     connection: JupyterKernelApi.IKernelConnection,
     options: KernelStartOptions,
@@ -200,13 +201,22 @@ export class JupyterKernel implements Kernel {
     this.#connection = connection;
     this.id = connection.id;
     this.name = options.name;
-    this.#host = host;
     this.#startupCode = options.startupCode;
     this.#startupTimeoutMs = options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
-    this.#interruptGraceMs = options.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS;
+    this.#context = {
+      connection,
+      kernelName: options.name,
+      serverUrl: host.url,
+      unreachableAfterMs: host.unreachableAfterMs ?? DEFAULT_UNREACHABLE_AFTER_MS,
+      interruptGraceMs: options.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS,
+      closedError: () => this.#closedError(),
+      restart: () => this.#reviveUnwatched("restart"),
+    };
+    const firstRevival = new Revival("setup");
+    this.#state = { kind: "starting", revival: firstRevival };
     containLibraryRejections(connection);
     this.#stopWatchingMessages = onMessageTooLarge(connection.clientId, () => {
-      this.#outputDropped = true;
+      this.#running?.outputDropped();
     });
     connection.statusChanged.connect((_, status) => {
       if (status === "restarting" || status === "autorestarting") this.#serverRestarting = true;
@@ -218,8 +228,10 @@ export class JupyterKernel implements Kernel {
       // The library gave up reconnecting: the server is unreachable.
       if (status === "disconnected") this.#close(new JupyterServerGoneError(host.url));
     });
+    // Synchronously when already gone: the revival below must see it.
     if (host.gone.aborted) this.#close(host.gone.reason);
-    host.gone.addEventListener("abort", () => this.#close(host.gone.reason), { once: true });
+    else onAbort(host.gone, (reason) => this.#close(reason as Error));
+    firstRevival.settle(this.#reviveUntilSettled(firstRevival));
   }
 
   /** The kernel's status; see {@link KernelStatus}. */
@@ -235,9 +247,11 @@ export class JupyterKernel implements Kernel {
 
   /** Run `code` after the executions requested before it; see {@link Kernel.execute}. */
   execute(code: string, options: ExecuteOptions = {}): Promise<ExecutionReply> {
-    if (this.#closedError) return Promise.reject(this.#closedError);
+    const closed = this.#closedError();
+    if (closed) return Promise.reject(closed);
     return this.#queue.run(async () => {
-      if (this.#closedError) throw this.#closedError;
+      const closed = this.#closedError();
+      if (closed) throw closed;
       await abortable(this.#ready(), options.signal);
       return await this.#run(code, { ...options, silent: false });
     }, options.signal);
@@ -245,16 +259,17 @@ export class JupyterKernel implements Kernel {
 
   /** Interrupt the running code (through the server's REST API). */
   async interrupt(): Promise<void> {
-    if (this.#closedError) throw this.#closedError;
+    const closed = this.#closedError();
+    if (closed) throw closed;
     await this.#connection.interrupt();
   }
 
   /** Restart the kernel process; the running execution rejects with `KernelDiedError`. */
   async restart(): Promise<void> {
-    if (this.#closedError) throw this.#closedError;
-    this.#pending = "restart";
-    this.#failRunning?.(new KernelDiedError(this.name, "was restarted"));
-    await this.#revive();
+    const closed = this.#closedError();
+    if (closed) throw closed;
+    this.#running?.fail(new KernelDiedError(this.name, "was restarted"));
+    await this.#revive("restart");
   }
 
   /**
@@ -264,7 +279,7 @@ export class JupyterKernel implements Kernel {
    * all the same).
    */
   async shutdown(): Promise<void> {
-    if (this.#closedError) return;
+    if (this.#closedError()) return;
     this.#close(new KernelClosedError(this.name));
     try {
       await this.#shutdownOnServer();
@@ -311,48 +326,81 @@ export class JupyterKernel implements Kernel {
     }
   }
 
-  /** Resolves when the kernel is set up; starts a revival if one is due. */
+  /** Why the kernel runs nothing more, once it is closed. */
+  #closedError(): Error | undefined {
+    return this.#state.kind === "closed" ? this.#state.error : undefined;
+  }
+
+  /** Resolves when the kernel is set up; a broken kernel is restarted first. */
   #ready(): Promise<void> {
-    return this.#pending === "none" && !this.#reviving ? Promise.resolve() : this.#revive();
+    const state = this.#state;
+    switch (state.kind) {
+      case "ready":
+        return Promise.resolve();
+      case "starting":
+      case "reviving":
+        return state.revival.done;
+      case "broken":
+        return this.#revive("restart");
+      case "closed":
+        return Promise.reject(state.error);
+    }
   }
 
   /**
-   * Bring the kernel to a usable state: restart it if asked, wait until it
-   * answers, run the bootstrap and startup code. One revival at a time; a
-   * death during the revival makes it start over (a few times at most).
+   * Bring the kernel to a usable state, `step` first: restart it if asked,
+   * wait until it answers, run the bootstrap and startup code. One revival
+   * at a time: asked while one runs, the step is added to that one.
    */
-  #revive(): Promise<void> {
-    if (!this.#reviving) {
-      const revival = this.#reviveUntilSettled().finally(() => {
-        this.#reviving = undefined;
-      });
-      // Callers that wait get the failure; nobody waiting must not be fatal.
-      revival.catch(() => {});
-      this.#reviving = revival;
+  #revive(step: RevivalStep): Promise<void> {
+    const state = this.#state;
+    switch (state.kind) {
+      case "closed":
+        return Promise.reject(state.error);
+      case "starting":
+      case "reviving":
+        state.revival.ask(step);
+        return state.revival.done;
+      case "ready":
+      case "broken": {
+        // A kernel whose last setup failed half-way must start clean.
+        const revival = new Revival(state.kind === "broken" ? "restart" : step);
+        this.#enter({ kind: "reviving", revival });
+        revival.settle(this.#reviveUntilSettled(revival));
+        return revival.done;
+      }
     }
-    return this.#reviving;
   }
 
-  async #reviveUntilSettled(): Promise<void> {
-    this.#setStatus(this.#status === "starting" ? "starting" : "restarting");
-    for (let attempt = 1; this.#pending !== "none"; attempt++) {
-      const pending = this.#pending;
-      this.#pending = "none";
+  /** {@link revive} when nobody waits: a failure shows in the state and the next execution. */
+  #reviveUnwatched(step: RevivalStep): void {
+    this.#revive(step).catch(() => {});
+  }
+
+  /**
+   * Do the revival's steps until none is left: a death during the revival
+   * asks for another round (a few at most). On failure the kernel is
+   * `broken`; a close ends it with the close's error.
+   */
+  async #reviveUntilSettled(revival: Revival): Promise<void> {
+    for (let attempt = 1; revival.pending; attempt++) {
+      const step = revival.take();
       try {
-        if (pending === "restart") await this.#connection.restart();
+        if (step === "restart") await this.#connection.restart();
         await this.#waitUntilAnswering();
         await this.#runStartupCode();
       } catch (error) {
-        if (this.#closedError) throw this.#closedError;
-        // A kernel whose setup failed half-way must start clean next time.
-        if (this.#pending === "none" || attempt >= MAX_REVIVAL_ATTEMPTS) {
-          this.#pending = "restart";
-          this.#setStatus("unknown");
+        const closed = this.#closedError();
+        if (closed) throw closed;
+        if (!revival.pending || attempt >= MAX_REVIVAL_ATTEMPTS) {
+          this.#enter({ kind: "broken" });
           throw error;
         }
       }
     }
-    this.#setStatus("idle");
+    const closed = this.#closedError();
+    if (closed) throw closed;
+    this.#enter({ kind: "ready" });
   }
 
   async #waitUntilAnswering(): Promise<void> {
@@ -360,15 +408,13 @@ export class JupyterKernel implements Kernel {
     // After a restart the library may lose the busy/idle of its own
     // kernel_info request and stay "unknown": probe until one is answered.
     while (Date.now() < deadline) {
-      if (this.#closedError) throw this.#closedError;
-      if (this.#connection.connectionStatus === "connected") {
-        const stop = new AbortController();
-        const answered = await Promise.race([
-          this.#connection.requestKernelInfo().then((reply) => reply !== undefined),
-          delay(PROBE_INTERVAL_MS, stop.signal).then(() => false),
-        ]);
-        stop.abort();
-        if (answered) return;
+      const closed = this.#closedError();
+      if (closed) throw closed;
+      if (
+        this.#connection.connectionStatus === "connected" &&
+        await kernelInfoAnswered(this.#connection, PROBE_INTERVAL_MS)
+      ) {
+        return;
       }
       await delay(50);
     }
@@ -380,296 +426,52 @@ export class JupyterKernel implements Kernel {
       if (!code) continue;
       const reply = await this.#run(code, { silent: true, timeoutMs: this.#startupTimeoutMs });
       if (reply.status === "error") {
-        throw new KernelStartupError(this.name, reply.ename!, reply.evalue!, reply.traceback!);
+        throw new KernelStartupCodeError(this.name, reply.ename!, reply.evalue!, reply.traceback!);
       }
     }
   }
 
-  /** Send one execute request and wait for its outcome. */
+  /** Run one execution, as the one in flight. */
   async #run(
     code: string,
     options: ExecuteOptions & { silent: boolean },
   ): Promise<ExecutionReply> {
-    options.signal?.throwIfAborted();
-    const finished = new AbortController();
-    const failed = Promise.withResolvers<RunOutcome>();
-    const fail = (error: Error) => failed.resolve({ kind: "failed", error });
-    this.#failRunning = fail;
-    this.#outputDropped = false;
+    const execution = new Execution(this.#context, code, options);
+    this.#running = execution;
     try {
-      const outputs = new OutputCollector();
-      const started = Promise.withResolvers<void>();
-      const request = this.#request(code, options.silent, outputs, () => {
-        started.resolve();
-        options.onStart?.();
-      });
-      const outcome = await Promise.race([
-        request.done,
-        failed.promise,
-        this.#lostReply(request, finished.signal),
-        ...this.#limits(started.promise, options, finished.signal),
-      ]);
-      return await this.#conclude(outcome, outputs, request, options);
+      return await execution.run();
     } finally {
-      finished.abort();
-      if (this.#failRunning === fail) this.#failRunning = undefined;
+      if (this.#running === execution) this.#running = undefined;
     }
-  }
-
-  /**
-   * Send the execute request; outputs go to `outputs`, `onStart` is called
-   * once when the kernel takes the request up. `done` resolves when the
-   * kernel is done with it, or the library cancelled it (the kernel
-   * restarted).
-   */
-  #request(
-    code: string,
-    silent: boolean,
-    outputs: OutputCollector,
-    onStart: () => void,
-  ): Request {
-    let hasStarted = false;
-    let hasSettled = false;
-    let reply: KernelMessage.IExecuteReplyMsg | undefined;
-    const start = () => {
-      if (hasStarted) return;
-      hasStarted = true;
-      onStart();
-    };
-    // allow_stdin: false, or input() waits forever for an answer. stop_on_error:
-    // false because it only matters for requests queued behind a failing one,
-    // and this object never queues any in the kernel; with true, ipykernel
-    // may also abort the request sent right after an error or interrupt (it
-    // stops "aborting" asynchronously), failing it for nothing.
-    const future = this.#connection.requestExecute(
-      { code, silent, store_history: !silent, allow_stdin: false, stop_on_error: false },
-      true,
-    );
-    future.onIOPub = (msg) => {
-      if (isStartMessage(msg)) start();
-      outputs.add(msg);
-    };
-    future.onReply = (msg) => {
-      reply = msg as KernelMessage.IExecuteReplyMsg;
-      start(); // in case the busy status was lost
-    };
-    const done = future.done.then(
-      (msg): RunOutcome => ({ kind: "done", reply: msg as KernelMessage.IExecuteReplyMsg }),
-      (): RunOutcome => ({ kind: "canceled" }),
-    ).finally(() => hasSettled = true);
-    return {
-      done,
-      settled: () => hasSettled,
-      reply: () => reply,
-      abandon: () => future.dispose(),
-    };
-  }
-
-  /** The outcomes that cut an execution short: its time limit, lost server, abort. */
-  #limits(
-    started: Promise<void>,
-    { timeoutMs, signal }: ExecuteOptions,
-    finished: AbortSignal,
-  ): Promise<RunOutcome>[] {
-    const limits = [this.#unreachable(finished)];
-    if (timeoutMs !== undefined) {
-      // The time limit counts from when the kernel takes the request up.
-      limits.push(
-        started
-          .then(() => delay(timeoutMs, finished))
-          .then((elapsed) => (elapsed ? { kind: "timeout" } : new Promise<never>(() => {}))),
-      );
-    }
-    if (signal) {
-      limits.push(
-        new Promise((resolve) =>
-          signal.addEventListener("abort", () => resolve({ kind: "abort" }), {
-            once: true,
-            signal: finished,
-          })
-        ),
-      );
-    }
-    return limits;
-  }
-
-  /**
-   * Turn the first outcome into the reply, or into the error to throw
-   * (after handing `onCutShort` what the code produced until then).
-   */
-  async #conclude(
-    outcome: RunOutcome,
-    outputs: OutputCollector,
-    request: Request,
-    options: ExecuteOptions,
-  ): Promise<ExecutionReply> {
-    const { timeoutMs, signal, onCutShort } = options;
-    let error: unknown;
-    let partial: ExecutionReply | undefined;
-    switch (outcome.kind) {
-      case "done": {
-        const reply = outputs.finish(outcome.reply.content);
-        if (!this.#outputDropped) return reply;
-        error = new KernelOutputTooLargeError(this.name, MAX_MESSAGE_BYTES);
-        partial = reply;
-        break;
-      }
-      case "canceled": // the library cancels pending requests when the kernel restarts
-        error = this.#closedError ?? new KernelDiedError(this.name, "died");
-        break;
-      case "failed":
-        error = outcome.error;
-        break;
-      case "unreachable": {
-        const after = this.#host.unreachableAfterMs ?? DEFAULT_UNREACHABLE_AFTER_MS;
-        error = new JupyterServerGoneError(this.#host.url, `no connection for ${after} ms`);
-        break;
-      }
-      case "lost": {
-        // Only the reply's idle may be what was lost: the reply says how it went.
-        const reply = request.reply();
-        request.abandon();
-        if (reply) return this.#conclude({ kind: "done", reply }, outputs, request, options);
-        error = this.#outputDropped
-          ? new KernelOutputTooLargeError(this.name, MAX_MESSAGE_BYTES)
-          : new KernelOutputLostError(this.name);
-        break;
-      }
-      case "timeout":
-      case "abort": {
-        const stopped = await this.#stop(request.done);
-        if (stopped.reply) partial = outputs.finish(stopped.reply.content);
-        error = outcome.kind === "timeout"
-          ? new KernelTimeoutError(timeoutMs!, stopped.recovery)
-          : signal!.reason;
-        break;
-      }
-    }
-    onCutShort?.(partial ?? outputs.partial());
-    throw error;
-  }
-
-  /**
-   * Resolves once the connection has been down for `unreachableAfterMs`
-   * without a break, until `finished` aborts.
-   */
-  #unreachable(finished: AbortSignal): Promise<RunOutcome> {
-    const connection = this.#connection;
-    const after = this.#host.unreachableAfterMs ?? DEFAULT_UNREACHABLE_AFTER_MS;
-    return new Promise((resolve) => {
-      let down: AbortController | undefined;
-      const watch = () => {
-        const connected = connection.connectionStatus === "connected";
-        if (connected) {
-          down?.abort();
-          down = undefined;
-        } else if (!down) {
-          down = new AbortController();
-          delay(after, AbortSignal.any([down.signal, finished])).then((elapsed) => {
-            if (elapsed) resolve({ kind: "unreachable" });
-          });
-        }
-      };
-      connection.connectionStatusChanged.connect(watch);
-      finished.addEventListener("abort", () => {
-        connection.connectionStatusChanged.disconnect(watch);
-      }, { once: true });
-      watch();
-    });
-  }
-
-  /**
-   * Resolves `lost` when `request` can no longer end by itself: the
-   * connection dropped while it ran (the server does not resend all it sent
-   * meanwhile, e.g. after `ws` refused an oversized message), came back,
-   * and the kernel answered a `kernel_info` request sent after it, while
-   * the request's reply or its idle status is still missing. Shell requests
-   * are served in order, and iopub messages arrive in order, so that
-   * answer (reply and idle) means the kernel is done with the code and
-   * whatever of its outputs survived has arrived.
-   *
-   * The probe is sent again, less and less often, while it goes unanswered:
-   * the kernel may still be running the code, or the answer may have been
-   * lost in the same turmoil.
-   */
-  #lostReply(request: Request, finished: AbortSignal): Promise<RunOutcome> {
-    const connection = this.#connection;
-    return new Promise((resolve) => {
-      let dropped = false;
-      let probing = false;
-      const probe = async () => {
-        probing = true;
-        for (let wait = PROBE_INTERVAL_MS; !finished.aborted; wait *= 2) {
-          const answered = await Promise.race([
-            connection.requestKernelInfo().then((info) => info !== undefined),
-            delay(Math.min(wait, MAX_LOST_REPLY_PROBE_MS), finished).then(() => false),
-          ]);
-          if (!answered) continue;
-          if (!request.settled() && !finished.aborted) resolve({ kind: "lost" });
-          return;
-        }
-      };
-      const watch = (_: unknown, status: JupyterKernelApi.ConnectionStatus) => {
-        if (status !== "connected") dropped = true;
-        else if (dropped && !probing) void probe();
-      };
-      connection.connectionStatusChanged.connect(watch);
-      finished.addEventListener("abort", () => {
-        connection.connectionStatusChanged.disconnect(watch);
-      }, { once: true });
-    });
-  }
-
-  /**
-   * Stop code that must not run on: interrupt it, and restart the kernel if
-   * it is still running after the grace period (e.g. stuck in C code or
-   * catching KeyboardInterrupt). An interrupted execution's reply (its
-   * `KeyboardInterrupt`) comes with the recovery.
-   */
-  async #stop(
-    done: Promise<RunOutcome>,
-  ): Promise<
-    | { recovery: "interrupted"; reply: KernelMessage.IExecuteReplyMsg }
-    | { recovery: "restarted"; reply?: undefined }
-  > {
-    this.#connection.interrupt().catch(() => {
-      // Could not interrupt: the grace period runs out and we restart.
-    });
-    const graceOver = new AbortController();
-    const stopped = await Promise.race([
-      done.then((outcome) => outcome.kind === "done" ? outcome.reply : undefined),
-      delay(this.#interruptGraceMs, graceOver.signal).then(() => undefined),
-    ]);
-    graceOver.abort();
-    if (stopped) return { recovery: "interrupted", reply: stopped };
-    this.#pending = "restart";
-    void this.#revive();
-    return { recovery: "restarted" };
   }
 
   #onLibraryStatus(status: KernelMessage.Status): void {
-    if (this.#closedError) return;
+    const state = this.#state;
+    if (state.kind === "closed") return;
     if (status === "autorestarting") {
       // The server saw the kernel process die and started a new one.
-      if (this.#pending === "none") this.#pending = "setup";
-      this.#failRunning?.(new KernelDiedError(this.name, "died"));
-      void this.#revive();
+      this.#running?.fail(new KernelDiedError(this.name, "died"));
+      this.#reviveUnwatched("setup");
     } else if (status === "dead") {
       // The server gave up restarting it (or someone shut it down).
       this.#close(new KernelClosedError(this.name, "is dead and could not be restarted"));
-    } else if (!this.#reviving) {
-      this.#setStatus(toKernelStatus(status));
+    } else if (state.kind === "ready" || state.kind === "broken") {
+      this.#setStatus(libraryStatus(status));
     }
   }
 
   /** Mark the kernel unusable for good: no more executions, status `dead`. */
   #close(error: Error): void {
-    if (this.#closedError) return;
-    this.#closedError = error;
+    if (this.#closedError()) return;
+    this.#enter({ kind: "closed", error });
     this.#stopWatchingMessages();
-    this.#failRunning?.(error);
+    this.#running?.fail(error);
     if (error instanceof JupyterServerGoneError) this.#connection.dispose();
-    this.#setStatus("dead");
+  }
+
+  #enter(state: Lifecycle): void {
+    this.#state = state;
+    this.#setStatus(statusOnEntry(state));
   }
 
   #setStatus(status: KernelStatus): void {
@@ -686,39 +488,6 @@ function serverErrorDetail(error: unknown): string {
     return lastLine || `${error.message} (HTTP ${error.response.status})`;
   }
   return error instanceof Error ? error.message : String(error);
-}
-
-/** `promise`, or the signal's reason as soon as `signal` aborts. */
-function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return promise;
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
-function isStartMessage(msg: KernelMessage.IIOPubMessage): boolean {
-  return msg.header.msg_type === "execute_input" ||
-    (msg.header.msg_type === "status" &&
-      (msg as KernelMessage.IStatusMsg).content.execution_state === "busy");
-}
-
-function toKernelStatus(status: KernelMessage.Status): KernelStatus {
-  switch (status) {
-    case "idle":
-    case "busy":
-    case "starting":
-    case "unknown":
-    case "dead":
-      return status;
-    case "restarting":
-    case "autorestarting":
-      return "restarting";
-    case "terminating":
-      return "unknown";
-  }
 }
 
 /**

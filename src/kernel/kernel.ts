@@ -7,8 +7,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { KernelStatus } from "./kernel.ts";
  * const ready = (status: KernelStatus) => status === "idle";
+ * assert.equal(ready("restarting"), false);
  * ```
  */
 export type KernelStatus = "starting" | "idle" | "busy" | "restarting" | "dead" | "unknown";
@@ -18,8 +20,10 @@ export type KernelStatus = "starting" | "idle" | "busy" | "restarting" | "dead" 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { JsonValue } from "./kernel.ts";
  * const value: JsonValue = { qubits: ["q0", "q1"], ok: true };
+ * assert.deepEqual(JSON.parse(JSON.stringify(value)), value);
  * ```
  */
 export type JsonValue =
@@ -38,12 +42,16 @@ export type JsonValue =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DisplayOutput } from "./kernel.ts";
  * const png = (d: DisplayOutput) => d.data["image/png"] as string | undefined;
+ * assert.equal(png({ data: { "text/plain": "<Figure>" }, metadata: {} }), undefined);
  * ```
  */
 export interface DisplayOutput {
+  /** MIME type → content. */
   data: Record<string, JsonValue>;
+  /** MIME type → its metadata (e.g. an image's `width`). */
   metadata: Record<string, JsonValue>;
 }
 
@@ -52,12 +60,25 @@ export interface DisplayOutput {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ExecutionReply } from "./kernel.ts";
  * const describe = (r: ExecutionReply) =>
  *   r.status === "ok" ? JSON.stringify(r.value ?? r.text) : `${r.ename}: ${r.evalue}`;
+ * const failed: ExecutionReply = {
+ *   status: "error",
+ *   executionCount: 3,
+ *   stdout: "",
+ *   stderr: "",
+ *   displays: [],
+ *   ename: "ZeroDivisionError",
+ *   evalue: "division by zero",
+ *   traceback: "…",
+ * };
+ * assert.equal(describe(failed), "ZeroDivisionError: division by zero");
  * ```
  */
 export interface ExecutionReply {
+  /** `"error"` when the code raised (the reply then has `ename`, `evalue`, `traceback`). */
   status: "ok" | "error";
   /** The kernel's execution counter for this request, when it gave one. */
   executionCount: number | null;
@@ -73,11 +94,15 @@ export interface ExecutionReply {
    * `image/png`, `text/html`, `application/json`…), when it had a value.
    */
   executeResult?: DisplayOutput;
+  /** Everything printed to stdout, in order. */
   stdout: string;
+  /** Everything printed to stderr, in order. */
   stderr: string;
+  /** The `display()` outputs, in order; an update replaces the display it names. */
   displays: DisplayOutput[];
-  /** Set when `status` is `"error"`. */
+  /** The Python exception's class name; set when `status` is `"error"`. */
   ename?: string;
+  /** The Python exception's message; set when `status` is `"error"`. */
   evalue?: string;
   /** The traceback lines joined by newlines, ANSI escape codes removed. */
   traceback?: string;
@@ -88,8 +113,11 @@ export interface ExecutionReply {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ExecuteOptions } from "./kernel.ts";
- * const options: ExecuteOptions = { timeoutMs: 30_000, signal: AbortSignal.timeout(60_000) };
+ * const caller = new AbortController();
+ * const options: ExecuteOptions = { timeoutMs: 30_000, signal: caller.signal };
+ * assert.equal(options.signal?.aborted, false);
  * ```
  */
 export interface ExecuteOptions {
@@ -118,11 +146,15 @@ export interface ExecuteOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Kernel } from "./kernel.ts";
+ * import { JupyterServer } from "./server.ts";
  * async function answer(kernel: Kernel) {
  *   const reply = await kernel.execute("6 * 7", { timeoutMs: 10_000 });
- *   return reply.value; // 42
+ *   return reply.value;
  * }
+ * await using server = await JupyterServer.launch();
+ * assert.equal(await answer(await server.startKernel({ name: "python3" })), 42);
  * ```
  */
 export interface Kernel {
@@ -130,6 +162,7 @@ export interface Kernel {
   readonly id: string;
   /** Kernelspec name. */
   readonly name: string;
+  /** The kernel's state now; see {@link KernelStatus}. */
   readonly status: KernelStatus;
   /** Listen to status changes; returns the function that stops listening. */
   onStatus(listener: (status: KernelStatus) => void): () => void;

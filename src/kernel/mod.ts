@@ -4,15 +4,17 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JupyterServer } from "./mod.ts";
  * await using server = await JupyterServer.launch({ jupyterPath: [Deno.cwd()] });
  * const kernel = await server.startKernel({ name: "calibration" });
  * const reply = await kernel.execute('calibration_graph.nodes["q0_rabi"].maintain()');
+ * assert.equal(reply.status, "ok");
+ * assert.equal((reply.value as { state_after: string }).state_after, "good");
  * ```
  *
  * @module
  */
-export { stripAnsi } from "./ansi.ts";
 export { BOOTSTRAP_CODE } from "./bootstrap.ts";
 export * from "./errors.ts";
 export { JupyterKernel, type KernelHost, type KernelStartOptions } from "./jupyter_kernel.ts";

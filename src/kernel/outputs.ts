@@ -1,6 +1,6 @@
 /** Gathering one execution's iopub messages and reply into an `ExecutionReply`. */
+import { stripVTControlCharacters } from "node:util";
 import { KernelMessage } from "@jupyterlab/services";
-import { stripAnsi } from "./ansi.ts";
 import type { DisplayOutput, ExecutionReply, JsonValue } from "./kernel.ts";
 
 /**
@@ -8,10 +8,21 @@ import type { DisplayOutput, ExecutionReply, JsonValue } from "./kernel.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { KernelMessage } from "@jupyterlab/services";
  * import { OutputCollector } from "./outputs.ts";
  * const outputs = new OutputCollector();
- * // future.onIOPub = (msg) => outputs.add(msg);
- * // const reply = outputs.finish((await future.done).content);
+ * // With a real kernel: future.onIOPub = (msg) => outputs.add(msg);
+ * outputs.add(KernelMessage.createMessage({
+ *   msgType: "stream",
+ *   channel: "iopub",
+ *   session: "s",
+ *   content: { name: "stdout", text: "hello\n" },
+ * }));
+ * // ...then outputs.finish((await future.done).content)
+ * const reply = outputs.finish({ status: "ok", execution_count: 3, user_expressions: {} });
+ * assert.equal(reply.stdout, "hello\n");
+ * assert.equal(reply.executionCount, 3);
  * ```
  */
 export class OutputCollector {
@@ -134,6 +145,19 @@ export class OutputCollector {
   }
 }
 
+/**
+ * OSC sequences (a title, a hyperlink), ended by BEL or ST.
+ * `stripVTControlCharacters` removes them only when their text is made of
+ * the few characters it expects: a hyperlink to a path with a space or an
+ * accent would leave half of it behind, with a BEL.
+ */
+// deno-lint-ignore no-control-regex
+const OSC_SEQUENCE = /\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g;
+
+/**
+ * The traceback's lines as one text, without terminal escapes: IPython
+ * colours tracebacks (kernelspecs written by others keep the colours on).
+ */
 function joinTraceback(lines: readonly string[] | undefined): string {
-  return stripAnsi((lines ?? []).join("\n"));
+  return stripVTControlCharacters((lines ?? []).join("\n").replace(OSC_SEQUENCE, ""));
 }

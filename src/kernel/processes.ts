@@ -15,11 +15,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ProcessRef } from "./processes.ts";
  * const ref: ProcessRef = { pid: 1234, startTime: 98765 };
+ * assert.equal(ref.pid, 1234);
  * ```
  */
 export interface ProcessRef {
+  /** The process id. */
   pid: number;
   /** Clock ticks after boot at which the process started (`/proc/<pid>/stat` field 22). */
   startTime: number;
@@ -43,8 +46,13 @@ interface ProcessInfo extends ProcessRef {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { relatedProcesses } from "./processes.ts";
+ * const child = new Deno.Command("/bin/sleep", { args: ["60"] }).spawn();
  * const refs = await relatedProcesses(Deno.pid, "ZEST_JUPYTER_RUN=/tmp/zest-jupyter-abc");
+ * assert.ok(refs.some(({ pid }) => pid === child.pid), "a child is related"); // with --allow-all
+ * child.kill();
+ * await child.status;
  * ```
  */
 export async function relatedProcesses(rootPid: number, marker = ""): Promise<ProcessRef[]> {
@@ -73,9 +81,11 @@ export async function relatedProcesses(rootPid: number, marker = ""): Promise<Pr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isRunning, relatedProcesses } from "./processes.ts";
- * const [self] = await relatedProcesses(Deno.pid);
- * await isRunning(self); // true
+ * const [self] = await relatedProcesses(Deno.pid); // with --allow-all
+ * assert.equal(await isRunning(self), true);
+ * assert.equal(await isRunning({ ...self, startTime: self.startTime + 1 }), false, "pid reused");
  * ```
  */
 export async function isRunning(ref: ProcessRef): Promise<boolean> {

@@ -14,12 +14,16 @@ export type { LaunchOptions } from "./server_process.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ConnectOptions } from "./server.ts";
  * const options: ConnectOptions = { url: "http://lab-pc:8888/", token: "secret" };
+ * assert.equal(options.unreachableAfterMs, undefined); // 30 s by default
  * ```
  */
 export interface ConnectOptions {
+  /** The server's base URL, e.g. `http://lab-pc:8888/`. */
   url: string;
+  /** The server's token. */
   token: string;
   /**
    * A running execution fails with `JupyterServerGoneError` once the
@@ -38,11 +42,14 @@ export interface ConnectOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { JupyterServer } from "./server.ts";
+ * // With the repo root on the path, kernels/calibration/kernel.json is found.
  * const server = await JupyterServer.launch({ jupyterPath: [Deno.cwd()] });
  * try {
  *   const kernel = await server.startKernel({ name: "calibration" });
- *   console.log((await kernel.execute("calibration_graph.status()")).value);
+ *   const status = (await kernel.execute("calibration_graph.status()")).value;
+ *   assert.equal(typeof status, "object");
  * } finally {
  *   await server.stop();
  * }
@@ -51,6 +58,7 @@ export interface ConnectOptions {
 export class JupyterServer implements AsyncDisposable {
   /** Base URL, ending with `/`. */
   readonly url: string;
+  /** The token requests to the server carry. */
   readonly token: string;
   readonly #settings: ServerConnection.ISettings;
   readonly #manager: KernelManager;
@@ -58,6 +66,8 @@ export class JupyterServer implements AsyncDisposable {
   readonly #gone = new AbortController();
   readonly #kernels = new Set<JupyterKernel>();
   readonly #unreachableAfterMs?: number;
+  /** Lets go of the console filter for the library's chatter (see `library_logs.ts`). */
+  readonly #releaseLibraryLogs: () => void;
   #stopping?: Promise<void>;
 
   /**
@@ -67,9 +77,10 @@ export class JupyterServer implements AsyncDisposable {
    * @throws {JupyterServerStartError} it exited or did not answer in time
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { JupyterServer } from "./server.ts";
    * await using server = await JupyterServer.launch({ jupyterPath: [Deno.cwd()] });
-   * server.url; // e.g. "http://127.0.0.1:41234/"
+   * assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
    * ```
    */
   static async launch(options: LaunchOptions = {}): Promise<JupyterServer> {
@@ -83,8 +94,14 @@ export class JupyterServer implements AsyncDisposable {
    * @throws {JupyterServerGoneError} unreachable, or the token is refused
    * @example
    * ```ts
-   * import { JupyterServer } from "./server.ts";
-   * const server = await JupyterServer.connect({ url: "http://127.0.0.1:8888/", token: "t" });
+   * import assert from "node:assert/strict";
+   * import { JupyterServer, JupyterServerGoneError } from "./mod.ts";
+   * await using launched = await JupyterServer.launch();
+   * const { url, token } = launched;
+   * const server = await JupyterServer.connect({ url, token });
+   * assert.deepEqual(await server.processes(), [], "not ours: no process of its own");
+   * await server.stop(); // shuts down its kernels only: the launched server runs on
+   * await assert.rejects(JupyterServer.connect({ url, token: "wrong" }), JupyterServerGoneError);
    * ```
    */
   static async connect(options: ConnectOptions): Promise<JupyterServer> {
@@ -100,7 +117,7 @@ export class JupyterServer implements AsyncDisposable {
     owned?: ServerProcess,
     unreachableAfterMs?: number,
   ) {
-    quietLibraryLogs();
+    this.#releaseLibraryLogs = quietLibraryLogs();
     this.url = url;
     this.token = token;
     this.#process = owned;
@@ -135,9 +152,10 @@ export class JupyterServer implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { JupyterServer } from "./server.ts";
    * await using server = await JupyterServer.launch();
-   * (await server.processes()).length; // 1: the server, no kernel yet
+   * assert.deepEqual((await server.processes()).map(({ pid }) => pid), [server.pid]); // no kernel yet
    * ```
    */
   processes(): Promise<ProcessRef[]> {
@@ -149,15 +167,18 @@ export class JupyterServer implements AsyncDisposable {
    * done). Kernels started here are shut down by {@link stop}.
    *
    * @throws {KernelNotFoundError} no kernelspec has that name
-   * @throws {KernelStartupError} the startup code raised
+   * @throws {KernelLaunchError} the server could not launch the kernel process
+   * @throws {KernelStartupCodeError} the startup code raised
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { JupyterServer } from "./server.ts";
    * await using server = await JupyterServer.launch({ jupyterPath: [Deno.cwd()] });
    * const kernel = await server.startKernel({
    *   name: "calibration",
    *   startupCode: "calibration_graph.reset()",
    * });
+   * assert.equal(kernel.status, "idle");
    * ```
    */
   async startKernel(options: KernelStartOptions): Promise<JupyterKernel> {
@@ -182,9 +203,13 @@ export class JupyterServer implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { JupyterServer } from "./server.ts";
    * const server = await JupyterServer.launch();
+   * const kernel = await server.startKernel({ name: "python3" });
    * await server.stop();
+   * assert.equal(kernel.status, "dead");
+   * await server.stop(); // again: nothing more to do
    * ```
    */
   stop(): Promise<void> {
@@ -204,7 +229,11 @@ export class JupyterServer implements AsyncDisposable {
     await Promise.allSettled([...this.#kernels].map((kernel) => kernel.shutdown()));
     this.#gone.abort(new JupyterServerGoneError(this.url, "stopped"));
     this.#manager.dispose();
-    await this.#process?.terminate();
+    try {
+      await this.#process?.terminate();
+    } finally {
+      this.#releaseLibraryLogs();
+    }
   }
 
   async #checkKernelSpec(name: string): Promise<void> {

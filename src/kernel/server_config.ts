@@ -8,8 +8,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RUN_MARKER } from "./server_config.ts";
  * const env = { [RUN_MARKER]: "/tmp/zest-jupyter-abc" };
+ * assert.deepEqual(env, { ZEST_JUPYTER_RUN: "/tmp/zest-jupyter-abc" });
  * ```
  */
 export const RUN_MARKER = "ZEST_JUPYTER_RUN";
@@ -19,8 +21,12 @@ export const RUN_MARKER = "ZEST_JUPYTER_RUN";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { basename } from "node:path";
  * import { RUN_FOLDER_PREFIX } from "./server_config.ts";
- * await Deno.makeTempDir({ prefix: RUN_FOLDER_PREFIX });
+ * const runFolder = await Deno.makeTempDir({ prefix: RUN_FOLDER_PREFIX });
+ * assert.ok(basename(runFolder).startsWith("zest-jupyter-"));
+ * await Deno.remove(runFolder);
  * ```
  */
 export const RUN_FOLDER_PREFIX = "zest-jupyter-";
@@ -30,13 +36,15 @@ export const RUN_FOLDER_PREFIX = "zest-jupyter-";
  *
  * @example
  * ```ts
- * import type { ServerConfigOptions } from "./server_config.ts";
+ * import assert from "node:assert/strict";
+ * import { type ServerConfigOptions, serverConfigPython } from "./server_config.ts";
  * const options: ServerConfigOptions = {
  *   kernelHeartbeatSeconds: 0.5,
  *   parentPid: Deno.pid,
  *   token: crypto.randomUUID(),
  *   runFolder: "/tmp/zest-jupyter-abc",
  * };
+ * assert.match(serverConfigPython(options), /c\.KernelRestarter\.time_to_dead = 0\.5/);
  * ```
  */
 export interface ServerConfigOptions {
@@ -64,10 +72,13 @@ export interface ServerConfigOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RUN_CLEANUP_PYTHON } from "./server_config.ts";
  * const sweep = `${RUN_CLEANUP_PYTHON}\nimport sys\n_zest_sweep(sys.argv[1])\n`;
- * await new Deno.Command("/usr/bin/python3", { args: ["-c", sweep, "/tmp/zest-jupyter-abc"] })
- *   .output();
+ * const { success } = await new Deno.Command("/usr/bin/python3", {
+ *   args: ["-c", sweep, "/tmp/zest-jupyter-abc"], // nothing carries that marker: nothing to kill
+ * }).output();
+ * assert.equal(success, true);
  * ```
  */
 export const RUN_CLEANUP_PYTHON = `import os
@@ -182,12 +193,19 @@ def _zest_clean_stale_runs(run_folder):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serverConfigPython } from "./server_config.ts";
  * const runFolder = await Deno.makeTempDir({ prefix: "zest-jupyter-" });
  * await Deno.writeTextFile(
  *   `${runFolder}/jupyter_server_config.py`,
  *   serverConfigPython({ kernelHeartbeatSeconds: 0.5, parentPid: Deno.pid, token: "secret", runFolder }),
+ *   { mode: 0o600 },
  * );
+ * assert.throws(
+ *   () => serverConfigPython({ kernelHeartbeatSeconds: 0, parentPid: 1, token: "t", runFolder }),
+ *   RangeError,
+ * );
+ * await Deno.remove(runFolder, { recursive: true });
  * ```
  */
 export function serverConfigPython(options: ServerConfigOptions): string {

@@ -1,6 +1,8 @@
 /** Launching, watching and ending a `jupyter-server` process on this machine. */
-import { delay } from "./delay.ts";
-import { JupyterServerNotFoundError, JupyterServerStartError } from "./errors.ts";
+import { delay } from "../util/async.ts";
+import { randomToken } from "../util/random.ts";
+import { findJupyterServer, jupyterPython, kernelSpecDirs } from "./discovery.ts";
+import { JupyterServerStartError } from "./errors.ts";
 import { type ProcessRef, relatedProcesses } from "./processes.ts";
 import {
   RUN_CLEANUP_PYTHON,
@@ -8,6 +10,7 @@ import {
   RUN_MARKER,
   serverConfigPython,
 } from "./server_config.ts";
+import { StderrTail } from "./stderr_tail.ts";
 
 /**
  * How to launch a Jupyter Server.
@@ -44,7 +47,6 @@ const DEFAULT_HEARTBEAT_SECONDS = 0.5;
 const STOP_GRACE_MS = 10_000;
 /** Launch attempts when the free port we picked was taken meanwhile. */
 const PORT_ATTEMPTS = 3;
-const STDERR_TAIL_CHARS = 16_000;
 
 /**
  * A `jupyter-server` process this process started, on 127.0.0.1 with a free
@@ -61,14 +63,19 @@ const STDERR_TAIL_CHARS = 16_000;
  *
  * @example
  * ```ts
- * import { ServerProcess } from "./server_process.ts";
+ * import assert from "node:assert/strict";
+ * import { ServerProcess, statusProblem } from "./server_process.ts";
  * const server = await ServerProcess.launch({ jupyterPath: [Deno.cwd()] });
- * console.log(server.url, server.pid);
+ * assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+ * assert.equal(await statusProblem(server.url, server.token), undefined);
  * await server.terminate();
+ * assert.notEqual(await statusProblem(server.url, server.token), undefined, "gone");
  * ```
  */
 export class ServerProcess {
+  /** Base URL on 127.0.0.1, ending with `/`. */
   readonly url: string;
+  /** The random token the server requires (kept off its command line). */
   readonly token: string;
   readonly #child: Deno.ChildProcess;
   readonly #stderr: StderrTail;
@@ -194,24 +201,8 @@ export class ServerProcess {
   }
 
   /** Jupyter's own list of kernelspec folders, asked from the server's Python. */
-  async kernelSpecDirs(): Promise<string[]> {
-    const python = await jupyterPython(this.#executable);
-    if (!python) return [];
-    try {
-      const { success, stdout } = await new Deno.Command(python, {
-        args: [
-          "-c",
-          "import json; from jupyter_client.kernelspec import KernelSpecManager as M; " +
-          "print(json.dumps(M().kernel_dirs))",
-        ],
-        env: this.#env,
-        stdin: "null",
-        stderr: "null",
-      }).output();
-      return success ? JSON.parse(new TextDecoder().decode(stdout)) : [];
-    } catch {
-      return [];
-    }
+  kernelSpecDirs(): Promise<string[]> {
+    return kernelSpecDirs(this.#executable, this.#env);
   }
 
   /**
@@ -277,8 +268,12 @@ export class ServerProcess {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { statusProblem } from "./server_process.ts";
- * await statusProblem("http://127.0.0.1:8888/", "t"); // e.g. "Connection refused (os error 111)"
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr;
+ * listener.close(); // nobody listens there now
+ * assert.equal(typeof await statusProblem(`http://127.0.0.1:${port}/`, "t"), "string");
  * ```
  */
 export async function statusProblem(url: string, token: string): Promise<string | undefined> {
@@ -294,100 +289,10 @@ export async function statusProblem(url: string, token: string): Promise<string 
   }
 }
 
-/** Keeps the last part of a process's stderr, for error messages. */
-class StderrTail {
-  #text = "";
-  readonly #pump: Promise<void>;
-  readonly #stream: ReadableStream<Uint8Array>;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#stream = stream;
-    this.#pump = this.#read();
-  }
-
-  text(): string {
-    return this.#text.trim();
-  }
-
-  /**
-   * Resolves once the stream ended. Kernels inherit the server's stderr;
-   * one that somehow outlived it would hold the pipe open, so give up
-   * waiting after a while.
-   */
-  async closed(): Promise<void> {
-    const ended = new AbortController();
-    const stuck = await Promise.race([
-      this.#pump.then(() => false),
-      delay(2_000, ended.signal).then(() => true),
-    ]);
-    ended.abort();
-    if (stuck) await this.#stream.cancel().catch(() => {});
-  }
-
-  async #read(): Promise<void> {
-    try {
-      for await (const chunk of this.#stream.pipeThrough(new TextDecoderStream())) {
-        this.#text = (this.#text + chunk).slice(-STDERR_TAIL_CHARS);
-      }
-    } catch {
-      // Cancelled by closed(): what was read is kept.
-    }
-  }
-}
-
-/**
- * The `jupyter-server` executable: `explicit`, else Debian's, else the first
- * on `PATH`.
- *
- * @throws {JupyterServerNotFoundError} none found; the message names the apt command
- * @example
- * ```ts
- * import { findJupyterServer } from "./server_process.ts";
- * await findJupyterServer(); // "/usr/bin/jupyter-server"
- * ```
- */
-export async function findJupyterServer(explicit?: string): Promise<string> {
-  const candidates = explicit ? [explicit] : [
-    "/usr/bin/jupyter-server",
-    ...(Deno.env.get("PATH") ?? "").split(":").filter((dir) => dir.startsWith("/"))
-      .map((dir) => `${dir}/jupyter-server`),
-  ];
-  for (const candidate of candidates) {
-    try {
-      const info = await Deno.stat(candidate);
-      if (info.isFile && (info.mode ?? 0o111) & 0o111) return candidate;
-    } catch {
-      // Not there; try the next.
-    }
-  }
-  throw new JupyterServerNotFoundError(candidates);
-}
-
-/**
- * The Python interpreter that runs `executable` (from its `#!` line), if it
- * names one by absolute path.
- *
- * @example
- * ```ts
- * import { jupyterPython } from "./server_process.ts";
- * await jupyterPython("/usr/bin/jupyter-server"); // "/usr/bin/python3"
- * ```
- */
-export async function jupyterPython(executable: string): Promise<string | undefined> {
-  const firstLine = (await Deno.readTextFile(executable)).split("\n", 1)[0];
-  const python = firstLine.startsWith("#!") ? firstLine.slice(2).trim().split(/\s+/)[0] : "";
-  return python.startsWith("/") ? python : undefined;
-}
-
 /** A port nobody listens on now: the OS picks it for a listener we close at once. */
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
   return port;
-}
-
-function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

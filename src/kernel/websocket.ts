@@ -41,9 +41,12 @@ const tooLargeListeners = new Map<string, () => void>();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { onMessageTooLarge } from "./websocket.ts";
- * const stop = onMessageTooLarge("session-id", () => console.log("an output was dropped"));
- * stop();
+ * let dropped = 0;
+ * const stop = onMessageTooLarge("session-id", () => dropped++);
+ * stop(); // the socket of "session-id" reports to nobody now
+ * assert.equal(dropped, 0);
  * ```
  */
 export function onMessageTooLarge(sessionId: string, listener: () => void): () => void {
@@ -60,6 +63,7 @@ export function onMessageTooLarge(sessionId: string, listener: () => void): () =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ServerConnection } from "@jupyterlab/services";
  * import { KernelWebSocket } from "./websocket.ts";
  * const settings = ServerConnection.makeSettings({
@@ -69,6 +73,7 @@ export function onMessageTooLarge(sessionId: string, listener: () => void): () =
  *   appendToken: true,
  *   WebSocket: KernelWebSocket as unknown as typeof globalThis.WebSocket,
  * });
+ * assert.equal(settings.WebSocket, KernelWebSocket);
  * ```
  */
 export class KernelWebSocket extends WsClient {

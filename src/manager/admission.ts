@@ -11,6 +11,9 @@ import {
   UnknownTaskTypeError,
 } from "../task/errors.ts";
 import { durationProblem, jsonProblem, RECORD_LIMITS } from "../task/limits.ts";
+import { parseAfter, parseOnDependencyFailure } from "./graph.ts";
+import { keyProblem } from "./idempotency.ts";
+import { priorityProblem } from "./priority_lane.ts";
 import type { ServiceEndpoint, SubmitRequest } from "./types.ts";
 
 /**
@@ -22,6 +25,10 @@ export interface Admitted {
   type: TaskType;
   fields: unknown;
   timeoutMs: number | undefined;
+  /** The request's, else the type's expiry: queued this long, the task ends `expired`. */
+  expiresInMs: number | undefined;
+  /** The tasks it waits for (duplicates removed), if any. */
+  after: string[] | undefined;
 }
 
 /**
@@ -29,9 +36,12 @@ export interface Admitted {
  * Throws, in this order: `TaskValidationError` for a service or type name
  * over 200 characters; `UnknownServiceError`; `UnknownTaskTypeError`;
  * `TaskValidationError` for attributes (a plain object of at most 16 KiB of
- * JSON, 32 levels), a bad `timeoutMs` (above 0, at most 2³¹−1 ms), fields
- * nested deeper than 32 levels or over 1 MiB of JSON, or fields that fail
- * the type's schema.
+ * JSON, 32 levels), a bad `timeoutMs` or `expiresInMs` (above 0, at most
+ * 2³¹−1 ms), a `priority` that is not a whole number from −1000 to 1000, a
+ * `key` that is not 1 to 200 characters, an `after` that is not a list of
+ * at most 10 000 task ids, an `onDependencyFailure` other than `"cancel"`
+ * or `"run"`, fields nested deeper than 32 levels or over 1 MiB of JSON, or
+ * fields that fail the type's schema.
  *
  * @example
  * ```ts
@@ -71,20 +81,38 @@ export function admit(
     : attributes === null || typeof attributes !== "object" || Array.isArray(attributes)
     ? "must be a plain object"
     : jsonProblem(attributes, RECORD_LIMITS.attributesChars);
-  const timeoutProblem = timeoutMs === undefined ? undefined : durationProblem(timeoutMs);
-  const fieldsProblem = jsonProblem(request.fields, RECORD_LIMITS.fieldsChars);
-  if (attributesProblem || timeoutProblem || fieldsProblem) {
-    const issues: FieldIssue[] = [];
-    if (attributesProblem) issues.push({ path: "attributes", message: attributesProblem });
-    if (timeoutProblem) issues.push({ path: "timeoutMs", message: timeoutProblem });
-    if (fieldsProblem) issues.push({ path: "", message: `the fields are ${fieldsProblem}` });
-    throw new TaskValidationError(type.name, issues);
+  const issues: FieldIssue[] = [];
+  const check = (path: string, problem: string | undefined) => {
+    if (problem) issues.push({ path, message: problem });
+  };
+  check("attributes", attributesProblem);
+  check("timeoutMs", timeoutMs === undefined ? undefined : durationProblem(timeoutMs));
+  const { expiresInMs, priority, key, onDependencyFailure } = request;
+  check("expiresInMs", expiresInMs === undefined ? undefined : durationProblem(expiresInMs));
+  check("priority", priority === undefined ? undefined : priorityProblem(priority));
+  check("key", key === undefined ? undefined : keyProblem(key));
+  let after: string[] | undefined;
+  try {
+    if (request.after !== undefined) after = parseAfter(request.after);
+    parseOnDependencyFailure(onDependencyFailure);
+  } catch (error) {
+    const [path, ...reason] = (error as Error).message.split(" ");
+    check(path, reason.join(" "));
   }
+  const fieldsProblem = jsonProblem(request.fields, RECORD_LIMITS.fieldsChars);
+  if (fieldsProblem) check("", `the fields are ${fieldsProblem}`);
+  if (issues.length > 0) throw new TaskValidationError(type.name, issues);
   // A `Task` from `Type.create` was validated by this very type already.
   const fields = Task.definitionOf(request.task) === type
     ? request.fields
     : type.parse(request.fields);
-  return { type, fields, timeoutMs: timeoutMs ?? type.timeoutMs ?? endpoint.taskTimeoutMs };
+  return {
+    type,
+    fields,
+    timeoutMs: timeoutMs ?? type.timeoutMs ?? endpoint.taskTimeoutMs,
+    expiresInMs: expiresInMs ?? type.expiresInMs,
+    after: after && after.length > 0 ? after : undefined,
+  };
 }
 
 /** Why a service or type name is refused, if it is. */

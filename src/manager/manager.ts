@@ -1,41 +1,55 @@
 /**
  * The task manager: one actor that every task passes through. It gives each
- * task a UUID and answers at once, routes parallel tasks straight to their
- * service and serial ones through that service's FIFO (one in flight), and
- * owns timeouts, retries, cancellation, retention and task events.
+ * task a UUID, keeps its record in the store (on disk before anyone is told
+ * the id, or a handler starts), and routes it: a parallel task straight to
+ * its service; a serial one through its service's lane (by priority, FIFO
+ * within one; one in flight); a task with dependencies once they have
+ * ended. It owns timeouts, retries, cancellation, expiry and the events; at
+ * start it takes up what the store says was unfinished.
+ *
+ * @module
  */
-import type { ActorRef, ActorSystem, Deadline } from "../actor/mod.ts";
-import { RingQueue } from "../actor/queue.ts";
+import type { ActorRef, ActorSystem } from "../actor/mod.ts";
 import type { TaskType } from "../task/define.ts";
 import {
   QueueFullError,
   RuntimeErrorName,
   RuntimeStoppingError,
   ServiceStoppedError,
+  TaskConflictError,
+  UnknownServiceError,
+  UnknownTaskError,
 } from "../task/errors.ts";
-import {
-  cutText,
-  durationProblem,
-  jsonProblem,
-  limitOutcome,
-  MAX_DURATION_MS,
-  RECORD_LIMITS,
-} from "../task/limits.ts";
+import { cutText, durationProblem, limitOutcome, RECORD_LIMITS } from "../task/limits.ts";
 import { errorOutcome, type TaskOutcome } from "../task/outcome.ts";
 import { TaskControl, type TaskReport, type TaskRun } from "../task/protocol.ts";
 import {
   appendLog,
   EMPTY_LOG,
   isTerminal,
-  summarize,
   type TaskLogEntry,
   type TaskRecord,
   type TaskState,
   transition,
 } from "../task/record.ts";
+import { uuidv7 } from "../util/uuid.ts";
 import { admit, type Admitted } from "./admission.ts";
-import { MemoryTaskStore, newestMatching, type TaskQuery, type TaskStore } from "./store.ts";
+import { EventHub } from "./events.ts";
+import {
+  type DependencyStatus,
+  DependencyTracker,
+  type EndState,
+  graphDot,
+  type GraphTask,
+  planGraph,
+} from "./graph.ts";
+import { IdempotencyKeys } from "./idempotency.ts";
+import { Journal } from "./journal.ts";
+import { LiveTask, PendingTask, ServiceLane } from "./lane.ts";
+import { MemoryTaskStore } from "./memory_store.ts";
+import type { StoreStats, TaskListQuery, TaskPage, TaskStore } from "./store.ts";
 import type {
+  GraphRequest,
   OutcomeSink,
   ServiceEndpoint,
   ServiceInfo,
@@ -43,18 +57,12 @@ import type {
   TaskEvent,
 } from "./types.ts";
 
-/** How long finished records are kept. */
-export interface RetentionOptions {
-  /** Most finished records kept (default 10 000); the oldest go first. */
-  maxRecords?: number;
-  /** How long a finished record is kept (default one hour); it goes within 0.1 s of that. */
-  ttlMs?: number;
-}
-
 /** Options of the task manager. */
 export interface ManagerOptions {
+  /** Where records live (default: in memory). */
   store?: TaskStore;
-  retention?: RetentionOptions;
+  /** How long a finished record is kept when its type says nothing (default one hour). */
+  retentionTtlMs?: number;
   /** Capacity of the manager's mailbox: submissions beyond it are refused. */
   mailboxCapacity?: number;
   /**
@@ -62,6 +70,12 @@ export interface ManagerOptions {
    * `QueueFullError` (HTTP 429). Default `DEFAULT_MAX_QUEUED_PER_SERVICE`.
    */
   maxQueuedPerService?: number;
+  /**
+   * How long a handler told to stop (timeout, cancel, stop) has to report
+   * what it did before its task ends without that report; a serial lane
+   * whose handler still runs after it shows `stuck`. Default 5 s.
+   */
+  abortGraceMs?: number;
 }
 
 /**
@@ -72,71 +86,38 @@ export interface ManagerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_MAX_QUEUED_PER_SERVICE } from "./manager.ts";
- * DEFAULT_MAX_QUEUED_PER_SERVICE; // 100000
+ * assert.equal(DEFAULT_MAX_QUEUED_PER_SERVICE, 100_000);
  * ```
  */
 export const DEFAULT_MAX_QUEUED_PER_SERVICE = 100_000;
 
-/** Expired records are swept at most this often (then all that are due go at once). */
-const EXPIRY_SWEEP_MS = 100;
+const DEFAULT_TTL_MS = 3_600_000;
+const DEFAULT_ABORT_GRACE_MS = 5_000;
 
 type ManagerMessage =
   | { kind: "submit"; request: SubmitRequest; sink: OutcomeSink }
+  | { kind: "graph"; graph: GraphRequest }
   | TaskReport
   | { kind: "cancel"; id: string }
+  | { kind: "delete"; id: string }
+  | { kind: "release"; service: string }
   | { kind: "wait"; id: string; sink: OutcomeSink }
   | { kind: "unwait"; id: string; sink: OutcomeSink }
   | { kind: "timeout"; id: string; attempt: number }
   | { kind: "retry"; id: string }
-  | { kind: "expire" }
+  | { kind: "grace"; id: string; attempt: number }
+  | { kind: "expire"; id: string }
   | { kind: "service-stopped"; service: string }
   | { kind: "service-changed"; service: string }
   | { kind: "close" };
 
-/**
- * A task a handler has been given: a parallel one, or the serial one holding
- * its service (retries included). A serial task still waiting in its lane is
- * only its record there, beside its submitter: a long queue costs the least.
- */
-class LiveTask {
-  /**
-   * The abort control of the attempt whose handler has not reported
-   * `finished` yet; undefined while no handler works on the task.
-   */
-  control: TaskControl | undefined = undefined;
-  timeout: Deadline | undefined = undefined;
-  /** Waiting for a retry; its timer, and whether it fired while the old attempt ran on. */
-  retry: { timer: Deadline; due: boolean } | undefined = undefined;
-
-  constructor(
-    readonly record: TaskRecord,
-    readonly type: TaskType,
-    readonly lane: ServiceLane,
-    /** Who submitted the task, until told the outcome. */
-    public sink: OutcomeSink | undefined,
-  ) {}
-}
-
-/** A serial task waiting in its lane: its record, and who submitted it. */
-class QueuedTask {
-  constructor(readonly record: TaskRecord, readonly sink: OutcomeSink) {}
-}
-
-/** A task not yet ended: live, or waiting in its lane. */
-type Unended = LiveTask | QueuedTask;
-
-/** Per-service routing state. */
-interface ServiceLane {
-  endpoint: ServiceEndpoint;
-  stopped: boolean;
-  /** Serial tasks waiting, in order (cancelled ones are skipped when reached). */
-  waiting: RingQueue<QueuedTask>;
-  queued: number;
-  /** The serial task holding the service, until its handler finishes. */
-  holder: LiveTask | undefined;
-  running: number;
-}
+/** What waits for this turn's records to be durable. */
+type Action =
+  | { kind: "accept"; sink: OutcomeSink; id: string }
+  | { kind: "dispatch"; live: LiveTask; attempt: number }
+  | { kind: "settle"; sink: OutcomeSink; outcome: TaskOutcome };
 
 const MANAGER_NAME = "$task-manager";
 
@@ -144,36 +125,47 @@ const MANAGER_NAME = "$task-manager";
 const NO_ATTRIBUTES: Record<string, unknown> = Object.freeze({});
 
 /**
- * The task-manager actor and the read side of its state.
+ * The task-manager actor, and the read side of its state.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem } from "../actor/mod.ts";
+ * import { UnknownServiceError } from "../task/errors.ts";
  * import { TaskManager } from "./manager.ts";
  * const system = new ActorSystem();
  * const manager = new TaskManager(system, []);
- * manager.submit(
- *   { service: "nowhere", type: "Greeting", fields: {} },
- *   { settled: (outcome) => console.log(outcome), refused: console.error }, // UnknownServiceError
+ * await manager.start();
+ * const refused = await new Promise<Error>((refused) =>
+ *   manager.submit({ service: "nowhere", type: "Greeting", fields: {} }, {
+ *     settled: () => {},
+ *     refused,
+ *   })
  * );
+ * assert.ok(refused instanceof UnknownServiceError);
+ * await manager.close();
  * await system.shutdown();
  * ```
  */
 export class TaskManager {
   readonly ref: ActorRef<ManagerMessage>;
   readonly store: TaskStore;
-  #live = new Map<string, Unended>();
+  /** Tasks a handler has been given (until it returns), and tasks not yet handed out. */
+  readonly #live = new Map<string, LiveTask | PendingTask>();
   /** Those waiting by id (`wait`) for tasks not yet ended. */
-  #waiters = new Map<string, Set<OutcomeSink>>();
-  #lanes = new Map<string, ServiceLane>();
-  #ended = new RingQueue<TaskRecord>();
-  #listeners = new Set<(event: TaskEvent) => void>();
-  #closed = false;
-  /** The timer that sweeps expired records, while one is due. */
-  #expiry: ReturnType<typeof setTimeout> | undefined;
-  readonly #maxRecords: number;
+  readonly #waiters = new Map<string, Set<OutcomeSink>>();
+  readonly #lanes = new Map<string, ServiceLane>();
+  readonly #events = new EventHub();
+  readonly #dependencies = new DependencyTracker();
+  readonly #keys = new IdempotencyKeys();
+  readonly #journal: Journal<Action>;
+  #accepting = false;
+  #closing = false;
+  /** Called when no handler runs any more (while closing). */
+  #idle: (() => void) | undefined;
   readonly #ttlMs: number;
   readonly #maxQueued: number;
+  readonly #abortGraceMs: number;
 
   /** Spawn the manager actor in `system`, routing to `endpoints`. Throws on a bad option. */
   constructor(
@@ -182,19 +174,16 @@ export class TaskManager {
     options: ManagerOptions = {},
   ) {
     this.store = options.store ?? new MemoryTaskStore();
-    this.#maxRecords = count(options.retention?.maxRecords, "retention.maxRecords", 10_000, 0);
-    const ttlMs = options.retention?.ttlMs ?? 3_600_000;
-    if (!(typeof ttlMs === "number" && ttlMs > 0 && Number.isFinite(ttlMs))) {
-      throw new TypeError(`retention.ttlMs must be a positive finite number of ms, got ${ttlMs}`);
-    }
-    this.#ttlMs = ttlMs;
+    this.#ttlMs = duration(options.retentionTtlMs, "retentionTtlMs", DEFAULT_TTL_MS);
     this.#maxQueued = count(
       options.maxQueuedPerService,
       "maxQueuedPerService",
       DEFAULT_MAX_QUEUED_PER_SERVICE,
       1,
     );
+    this.#abortGraceMs = duration(options.abortGraceMs, "abortGraceMs", DEFAULT_ABORT_GRACE_MS);
     const capacity = count(options.mailboxCapacity, "mailboxCapacity", 1_000_000, 1);
+    this.#journal = new Journal(this.store, (action) => this.#perform(action));
     this.ref = system.spawn<ManagerMessage>(
       MANAGER_NAME,
       () => ({ receive: (message) => this.#receive(message) }),
@@ -204,8 +193,21 @@ export class TaskManager {
   }
 
   /**
-   * Submit a task. The sink gets its id, then its outcome; or a typed
-   * refusal and no id (see `OutcomeSink.refused`).
+   * Open the store and take up what it says was unfinished: queued tasks
+   * queue again in their order; a task that was running ends
+   * `InterruptedError`, or is queued again at the head of its lane if its
+   * type says `onInterrupt: "requeue"`; a task whose service or type is
+   * gone ends failed, saying so. Then tasks are accepted.
+   */
+  async start(): Promise<void> {
+    const unfinished = await this.store.open();
+    await this.#recover(unfinished);
+    this.#accepting = true;
+  }
+
+  /**
+   * Submit a task. The sink gets its id (once its record is in the store),
+   * then its outcome; or a typed refusal and no id.
    */
   submit(request: SubmitRequest, sink: OutcomeSink): void {
     if (!this.ref.tell({ kind: "submit", request, sink })) {
@@ -215,6 +217,15 @@ export class TaskManager {
           : new RuntimeStoppingError("runtime stopped: the task manager takes no more tasks"),
       );
     }
+  }
+
+  /**
+   * Submit a graph of tasks named by the caller, all or nothing: resolves
+   * with the id of each name, or rejects (nothing queued) naming the
+   * problem: a cycle, an unknown name, a task refused by admission.
+   */
+  submitGraph(graph: GraphRequest): Promise<Record<string, string>> {
+    return this.ref.ask({ kind: "graph", graph }, { timeoutMs: 60_000 });
   }
 
   /** Wait for task `id`: the sink gets its outcome now if it ended, or when it ends. */
@@ -234,30 +245,80 @@ export class TaskManager {
     return this.ref.ask<boolean>({ kind: "cancel", id }, { timeoutMs: 10_000 });
   }
 
-  /** The record of task `id`, live or finished (the manager's own object: copy it to hand out). */
-  get(id: string): TaskRecord | undefined {
-    return this.#live.get(id)?.record ?? this.store.get(id);
+  /**
+   * Remove the record of a task that has ended; rejects with
+   * `UnknownTaskError` if there is none, `TaskConflictError` if it has not ended.
+   */
+  delete(id: string): Promise<void> {
+    return this.ref.ask<void>({ kind: "delete", id }, { timeoutMs: 10_000 });
   }
 
   /**
-   * Records matching `query`: tasks still queued or running first, newest
-   * first; then finished ones, the most recently finished first.
+   * Free a serial lane held by a handler that ignored its end (`stuck`), so
+   * the next task runs; the record of the task says so. Resolves false if
+   * the lane was not stuck; rejects with `UnknownServiceError`.
    */
-  list(query: TaskQuery = {}): TaskRecord[] {
-    // An ended task whose handler has not returned yet is live and stored: list it once.
-    const live = newestMatching(
-      [...this.#live.values()],
-      (task) => isTerminal(task.record.state) ? undefined : task.record,
-      query,
-    );
-    const limit = query.limit ?? 100;
-    if (live.length >= limit) return live;
-    return live.concat(this.store.list({ ...query, limit: limit - live.length }));
+  release(service: string): Promise<boolean> {
+    return this.ref.ask<boolean>({ kind: "release", service }, { timeoutMs: 10_000 });
+  }
+
+  /** The record of task `id`, live or finished (the manager's own object: copy it to hand out). */
+  get(id: string): Promise<TaskRecord | undefined> {
+    const live = this.#live.get(id);
+    return live ? Promise.resolve(live.record) : this.store.get(id);
+  }
+
+  /** Records matching `query`, newest first, a page at a time (see `TaskStore.list`). */
+  list(query?: TaskListQuery): Promise<TaskPage> {
+    return this.store.list(query);
+  }
+
+  /** What the store holds and where. */
+  storeStats(): Promise<StoreStats> {
+    return this.store.stats();
+  }
+
+  /**
+   * The graph of dependencies around task `id` as Graphviz DOT (its
+   * ancestors and descendants, up to `maxNodes`); `undefined` if no such task.
+   */
+  async graph(id: string, maxNodes?: number): Promise<string | undefined> {
+    const tasks = new Map<string, TaskRecord>();
+    const root = await this.get(id);
+    if (!root) return undefined;
+    const bound = Math.min(maxNodes ?? 100, 1_000);
+    const pending = [root];
+    tasks.set(root.id, root);
+    while (pending.length > 0 && tasks.size < bound) {
+      const record = pending.shift() as TaskRecord;
+      for (const next of [...(record.after ?? []), ...(record.dependents ?? [])]) {
+        if (tasks.has(next) || tasks.size >= bound) continue;
+        const found = await this.get(next);
+        if (found) {
+          tasks.set(next, found);
+          pending.push(found);
+        }
+      }
+    }
+    const view = (record: TaskRecord): GraphTask => ({
+      id: record.id,
+      type: record.type,
+      service: record.service,
+      state: record.state,
+      after: record.after,
+    });
+    return graphDot(id, {
+      task: (taskId) => {
+        const record = tasks.get(taskId);
+        return record && view(record);
+      },
+      dependents: (taskId) => tasks.get(taskId)?.dependents ?? [],
+    }, { maxNodes: bound });
   }
 
   /** Services as clients see them. */
   services(): ServiceInfo[] {
-    return [...this.#lanes.values()].map((lane) => this.#describe(lane));
+    return [...this.#lanes.values()].map((lane) => lane.describe());
   }
 
   /** Tell watchers that service `name` changed (e.g. its kernel's status). */
@@ -265,28 +326,37 @@ export class TaskManager {
     this.ref.tell({ kind: "service-changed", service: name });
   }
 
-  #describe(lane: ServiceLane): ServiceInfo {
-    return {
-      name: lane.endpoint.name,
-      ...lane.endpoint.describe(),
-      state: lane.stopped ? "stopped" : "running",
-      queued: lane.queued,
-      running: lane.running,
-    };
-  }
-
   /** Follow task events. */
   subscribe(listener: (event: TaskEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#events.subscribe(listener);
   }
 
   /**
-   * Refuse new tasks from now on (`RuntimeStoppingError`) and end every
-   * queued or running task with `ServiceStoppedError`, aborting their signals.
+   * Take no new tasks (`RuntimeStoppingError`). With a durable store, queued
+   * and waiting tasks stay in it for the next start; else they end
+   * `ServiceStoppedError`. Running handlers see their signal abort and get
+   * the abort grace period; then what still runs ends `InterruptedError`
+   * (queued again for the next start if its type says `onInterrupt:
+   * "requeue"` and the store is durable). Resolves once every record is in
+   * the store.
    */
-  close(): Promise<void> {
-    return this.ref.ask({ kind: "close" }, { timeoutMs: 10_000 });
+  async close(): Promise<void> {
+    const idle = Promise.withResolvers<void>();
+    this.#idle = idle.resolve;
+    await this.ref.ask({ kind: "close" }, { timeoutMs: 10_000 });
+    if (this.#running() > 0) {
+      // Handlers told to stop report within the grace period, or their tasks end without them.
+      const graceOver = AbortSignal.timeout(this.#abortGraceMs + 1_000);
+      await Promise.race([idle.promise, new Promise((resolve) => graceOver.onabort = resolve)]);
+    }
+    await this.#journal.settled();
+  }
+
+  /** Handlers running now, over every service. */
+  #running(): number {
+    let running = 0;
+    for (const lane of this.#lanes.values()) running += lane.running;
+    return running;
   }
 
   #addService(endpoint: ServiceEndpoint): void {
@@ -299,14 +369,7 @@ export class TaskManager {
     if (timeoutProblem) {
       throw new TypeError(`service '${endpoint.name}': taskTimeoutMs ${timeoutProblem}`);
     }
-    this.#lanes.set(endpoint.name, {
-      endpoint,
-      stopped: false,
-      waiting: new RingQueue(),
-      queued: 0,
-      holder: undefined,
-      running: 0,
-    });
+    this.#lanes.set(endpoint.name, new ServiceLane(endpoint));
     this.system.watch(
       endpoint.ref.name,
       () => this.ref.tell({ kind: "service-stopped", service: endpoint.name }),
@@ -317,14 +380,27 @@ export class TaskManager {
     switch (message.kind) {
       case "submit":
         return this.#submit(message.request, message.sink);
+      case "graph":
+        return this.#submitGraph(message.graph);
       case "started":
         return this.#started(message.id);
       case "finished":
         return this.#finished(message.id, message.outcome);
       case "log":
         return this.#log(message.id, message.entry);
+      case "progress":
+        return this.#progress(message);
+      case "output":
+        if (this.#events.listening && this.#live.has(message.id)) {
+          this.#events.send({ kind: "output", id: message.id, output: message.output });
+        }
+        return;
       case "cancel":
         return this.#cancel(message.id);
+      case "delete":
+        return this.#delete(message.id);
+      case "release":
+        return this.#release(message.service);
       case "wait":
         return this.#wait(message.id, message.sink);
       case "unwait": {
@@ -336,217 +412,429 @@ export class TaskManager {
         return this.#timeout(message.id, message.attempt);
       case "retry":
         return this.#retry(message.id);
+      case "grace":
+        return this.#graceOver(message.id, message.attempt);
       case "expire":
-        this.#evict(Date.now());
-        return this.#sweepLater();
+        return this.#expire(message.id);
       case "service-stopped":
         return this.#serviceStopped(message.service);
       case "service-changed": {
         const lane = this.#lanes.get(message.service);
-        if (lane && this.#listeners.size > 0) {
-          this.#send({ kind: "service", service: this.#describe(lane) });
-        }
+        if (lane) this.#serviceEvent(lane);
         return;
       }
       case "close":
-        this.#closed = true;
-        clearTimeout(this.#expiry);
-        for (const lane of this.#lanes.values()) {
-          this.#stopLane(lane, `the runtime stopped before the task finished`);
-        }
-        return;
+        return this.#close();
     }
   }
 
-  #submit(request: SubmitRequest, sink: OutcomeSink): void {
-    if (this.#closed) {
-      return sink.refused(
-        new RuntimeStoppingError("the runtime is stopping: it takes no new tasks"),
+  // --- Submission -----------------------------------------------------------
+
+  /** Why a submission is refused before admission, if it is. */
+  #doorClosed(service: string): Error | undefined {
+    if (!this.#accepting) {
+      return new RuntimeStoppingError("the runtime is stopping: it takes no new tasks");
+    }
+    if (this.#journal.failure) {
+      return new RuntimeStoppingError(
+        `the task store failed (${this.#journal.failure.message}): no new tasks are taken`,
       );
     }
-    const lane = this.#lanes.get(request.service);
-    if (lane?.stopped) {
-      return sink.refused(new ServiceStoppedError(`service '${request.service}' is stopped`));
+    if (this.#lanes.get(service)?.stopped) {
+      return new ServiceStoppedError(`service '${service}' is stopped`);
     }
-    let admitted: Admitted | undefined;
-    let problem: Error | undefined;
+    return undefined;
+  }
+
+  /** Admit `request`, or the typed refusal it gets. */
+  #admit(request: SubmitRequest): Admitted | Error {
+    const closed = this.#doorClosed(request.service);
+    if (closed) return closed;
+    let admitted: Admitted;
     try {
       admitted = admit(request, this.#lanes);
     } catch (error) {
-      problem = error instanceof Error ? error : new Error(String(error));
+      return error instanceof Error ? error : new Error(String(error));
     }
-    if (admitted && lane && !admitted.type.parallel && lane.queued >= this.#maxQueued) {
-      return sink.refused(
-        new QueueFullError(
-          `service '${lane.endpoint.name}' has ${lane.queued} serial tasks waiting (limit ${this.#maxQueued})`,
-        ),
+    const lane = this.#lanes.get(request.service) as ServiceLane;
+    if (!admitted.type.parallel && lane.waiting.length >= this.#maxQueued) {
+      return new QueueFullError(
+        `service '${lane.endpoint.name}' has ${lane.waiting.length} serial tasks waiting (limit ${this.#maxQueued})`,
       );
     }
-    if (problem && request.refuseInvalid) return sink.refused(problem);
-    const id = crypto.randomUUID();
-    const record: TaskRecord = {
-      id,
-      type: shortName(request.type),
-      service: shortName(request.service),
-      fields: admitted?.fields,
-      attributes: admitted || keepable(request.attributes)
-        ? request.attributes ?? NO_ATTRIBUTES
-        : NO_ATTRIBUTES,
-      parallel: admitted?.type.parallel ?? false,
-      state: "queued",
-      attempts: 0,
-      createdAt: Date.now(),
-      log: EMPTY_LOG,
-    };
-    if (admitted?.timeoutMs !== undefined) record.timeoutMs = admitted.timeoutMs;
-    sink.accepted?.(id);
-    this.#emit(record);
-    if (!admitted || !lane) {
-      const error = problem as Error;
-      const outcome = limitOutcome(errorOutcome(id, error.name, error.message));
-      return this.#finish(record, sink, outcome, "failed");
+    return admitted;
+  }
+
+  #submit(request: SubmitRequest, sink: OutcomeSink): void | Promise<void> {
+    const admitted = this.#admit(request);
+    if (admitted instanceof Error) return sink.refused(admitted);
+    const id = uuidv7();
+    if (request.key !== undefined) {
+      const claim = this.#keys.claim(request.key, { ...request, fields: admitted.fields }, id);
+      if (claim.kind === "same") return this.#answerWithFirst(claim.id, request, sink);
+      if (claim.kind === "conflict") return sink.refused(new TaskConflictError(claim.message));
     }
-    if (admitted.type.parallel) {
-      return this.#dispatchAfter(sink, this.#admit(record, admitted.type, lane, sink));
-    }
-    if (lane.holder) {
-      const queued = new QueuedTask(record, sink);
-      lane.waiting.push(queued);
-      lane.queued++;
-      this.#live.set(id, queued);
-    } else {
-      lane.holder = this.#admit(record, admitted.type, lane, sink);
-      this.#dispatchAfter(sink, lane.holder);
-    }
+    if (admitted.after) return this.#submitAfter(id, request, admitted, sink);
+    this.#accept(id, request, admitted, sink, NO_DEPENDENCIES);
   }
 
   /**
-   * Dispatch `live` once its submitter has seen the id: a caller awaiting
-   * `request()` has the id before even a synchronous handler runs (the
-   * dispatcher would otherwise run the handler in the same turn). A sink
-   * without `accepted` (`execute`) waits for nothing.
+   * A key already names a task: if its record is still there, the submitter
+   * gets that task's id and outcome; if it left retention, the key is free.
    */
-  #dispatchAfter(sink: OutcomeSink, live: LiveTask): void {
-    if (!sink.accepted) return this.#dispatch(live);
-    queueMicrotask(() => {
-      // Cancelled or stopped in between: nothing to run.
-      if (this.#live.get(live.record.id) === live && live.record.attempts === 0) {
-        this.#dispatch(live);
-      }
-    });
+  async #answerWithFirst(firstId: string, request: SubmitRequest, sink: OutcomeSink) {
+    const first = this.#live.get(firstId)?.record ?? await this.store.get(firstId);
+    if (!first) {
+      this.#keys.forgetTask(firstId);
+      return this.#submit(request, sink);
+    }
+    sink.accepted?.(firstId);
+    if (isTerminal(first.state) && first.outcome) return sink.settled(first.outcome);
+    this.#addWaiter(firstId, sink);
   }
 
-  /** A task a handler is about to get. */
-  #admit(record: TaskRecord, type: TaskType, lane: ServiceLane, sink?: OutcomeSink): LiveTask {
-    const live = new LiveTask(record, type, lane, sink);
-    this.#live.set(record.id, live);
+  /** A task with `after`: the state of each dependency, read from the store if not live. */
+  async #submitAfter(
+    id: string,
+    request: SubmitRequest,
+    admitted: Admitted,
+    sink: OutcomeSink,
+  ): Promise<void> {
+    const states = new Map<string, DependencyStatus>();
+    const unknown: string[] = [];
+    for (const dependency of admitted.after as string[]) {
+      const record = this.#live.get(dependency)?.record ?? await this.store.get(dependency);
+      if (!record) unknown.push(dependency);
+      else states.set(dependency, isTerminal(record.state) ? record.state as EndState : "pending");
+    }
+    // The door may have closed while the store was read.
+    const refusal = unknown.length > 0 ? undefined : this.#doorClosed(request.service);
+    if (unknown.length > 0 || refusal) {
+      if (request.key !== undefined) this.#keys.forget(request.key);
+    }
+    if (refusal) return sink.refused(refusal);
+    if (unknown.length > 0) {
+      return sink.refused(
+        new UnknownTaskError(
+          `after: no task with id ${
+            unknown.slice(0, 5).map((id) => `'${id}'`).join(", ")
+          } (unknown, or past its retention)`,
+        ),
+      );
+    }
+    this.#accept(id, request, admitted, sink, states);
+  }
+
+  /**
+   * Make the task's record and route it: ready ones to their lane, those
+   * with dependencies pending to wait, those whose dependency already failed
+   * to end at once. The submitter hears the id once the record is stored.
+   */
+  #accept(
+    id: string,
+    request: SubmitRequest,
+    admitted: Admitted,
+    sink: OutcomeSink | undefined,
+    dependencies: ReadonlyMap<string, DependencyStatus>,
+  ): TaskRecord {
+    const now = Date.now();
+    const record: TaskRecord = {
+      id,
+      type: admitted.type.name,
+      service: request.service,
+      fields: admitted.fields,
+      attributes: request.attributes ?? NO_ATTRIBUTES,
+      parallel: admitted.type.parallel,
+      state: "queued",
+      attempts: 0,
+      createdAt: now,
+      log: EMPTY_LOG,
+    };
+    if (admitted.timeoutMs !== undefined) record.timeoutMs = admitted.timeoutMs;
+    if (request.priority) record.priority = request.priority;
+    if (admitted.expiresInMs !== undefined) record.deadline = now + admitted.expiresInMs;
+    if (request.key !== undefined) record.key = request.key;
+    if (request.parent !== undefined) record.parent = request.parent;
+    if (request.rerunOf !== undefined) record.rerunOf = request.rerunOf;
+    if (request.schedule !== undefined) record.schedule = request.schedule;
+    if (admitted.after) {
+      record.after = admitted.after;
+      record.onDependencyFailure = request.onDependencyFailure ?? "cancel";
+      this.#linkDependents(record);
+    }
+    this.#journal.save(record);
+    if (sink?.accepted) this.#journal.after({ kind: "accept", sink, id: record.id });
+    const pending = new PendingTask(record, sink);
+    this.#live.set(record.id, pending);
+    if (!admitted.after) {
+      this.#events.task(record);
+      this.#enqueue(pending, admitted.type);
+      return record;
+    }
+    const decision = this.#dependencies.wait(
+      record.id,
+      admitted.after,
+      record.onDependencyFailure,
+      (id) => this.#statusOf(id, dependencies),
+    );
+    if (decision.kind === "waiting") {
+      record.state = "waiting";
+      this.#events.task(record);
+      this.#armExpiry(pending);
+    } else if (decision.kind === "cancel") {
+      this.#endPending(
+        pending,
+        "cancelled",
+        RuntimeErrorName.DependencyFailed,
+        decision.failure.message,
+      );
+    } else {
+      this.#events.task(record);
+      this.#enqueue(pending, admitted.type);
+    }
+    return record;
+  }
+
+  #statusOf(
+    id: string,
+    known: ReadonlyMap<string, DependencyStatus>,
+  ): DependencyStatus | undefined {
+    const live = this.#live.get(id);
+    if (live) return isTerminal(live.record.state) ? live.record.state as EndState : "pending";
+    return known.get(id);
+  }
+
+  /** Name `record` in the `dependents` of each task it waits for (for the graph view). */
+  #linkDependents(record: TaskRecord): void {
+    for (const id of record.after ?? []) {
+      const live = this.#live.get(id)?.record;
+      if (live) {
+        live.dependents = [...(live.dependents ?? []), record.id];
+        this.#journal.save(live);
+        continue;
+      }
+      this.store.get(id).then((stored) => {
+        if (!stored) return;
+        this.#journal.save({ ...stored, dependents: [...(stored.dependents ?? []), record.id] });
+      }).catch(() => {});
+    }
+  }
+
+  #submitGraph(graph: GraphRequest): Promise<Record<string, string>> | Record<string, string> {
+    const names = Object.keys(graph);
+    const nodes = Object.fromEntries(
+      names.map((name) => {
+        const node = graph[name];
+        const inGraph = (node.after ?? []).filter((dep) => Object.hasOwn(graph, dep));
+        return [name, {
+          service: node?.service,
+          task: { type: node?.type, fields: node?.fields },
+          after: inGraph,
+          onDependencyFailure: node?.onDependencyFailure,
+        }];
+      }),
+    );
+    const order = planGraph(nodes);
+    const admitted = new Map<string, Admitted>();
+    for (const name of order) {
+      const node = graph[name];
+      const result = this.#admit({ ...node, after: undefined });
+      if (result instanceof Error) {
+        result.message = `graph task '${name}': ${result.message}`;
+        throw result;
+      }
+      admitted.set(name, result);
+    }
+    const outside = [...new Set(names.flatMap((name) => graph[name].after ?? []))]
+      .filter((dep) => !Object.hasOwn(graph, dep));
+    const submitAll = (states: Map<string, DependencyStatus>) => {
+      const ids: Record<string, string> = {};
+      for (const name of order) {
+        const node = graph[name];
+        const after = (node.after ?? []).map((dep) => Object.hasOwn(ids, dep) ? ids[dep] : dep);
+        const entry = admitted.get(name) as Admitted;
+        const record = this.#accept(
+          uuidv7(),
+          { ...node, after, key: undefined },
+          { ...entry, after: after.length > 0 ? [...new Set(after)] : undefined },
+          undefined,
+          states,
+        );
+        ids[name] = record.id;
+      }
+      return ids;
+    };
+    if (outside.length === 0) return submitAll(new Map());
+    return (async () => {
+      const states = new Map<string, DependencyStatus>();
+      const unknown: string[] = [];
+      for (const id of outside) {
+        const record = this.#live.get(id)?.record ?? await this.store.get(id);
+        if (!record) unknown.push(id);
+        else states.set(id, isTerminal(record.state) ? record.state as EndState : "pending");
+      }
+      if (unknown.length > 0) {
+        throw new UnknownTaskError(
+          `graph: after names no task with id ${unknown.slice(0, 5).join(", ")}`,
+        );
+      }
+      return submitAll(states);
+    })();
+  }
+
+  // --- Lanes ----------------------------------------------------------------
+
+  /** A task ready to run: to its handler now (parallel, or a free lane), or into its lane. */
+  #enqueue(pending: PendingTask, type: TaskType): void {
+    const lane = this.#lanes.get(pending.record.service) as ServiceLane;
+    if (type.parallel) return this.#startAttempt(this.#hand(pending, type, lane));
+    if (lane.holder || lane.stuck) {
+      pending.handle = lane.waiting.push(pending, pending.record.priority ?? 0);
+      this.#armExpiry(pending);
+      return;
+    }
+    lane.holder = this.#hand(pending, type, lane);
+    this.#startAttempt(lane.holder);
+  }
+
+  /** A pending task becomes live: a handler is about to get it. */
+  #hand(pending: PendingTask, type: TaskType, lane: ServiceLane): LiveTask {
+    pending.expiry?.cancel();
+    const live = new LiveTask(pending.record, type, lane, pending.sink);
+    this.#live.set(pending.record.id, live);
     return live;
   }
 
-  #dispatch(live: LiveTask): void {
+  /**
+   * Start an attempt: the record says `running` (so a crash from here on
+   * counts as an interruption), and the handler gets the task once that is
+   * durable.
+   */
+  #startAttempt(live: LiveTask): void {
     const { record, lane } = live;
+    const now = Date.now();
     record.attempts++;
+    record.startedAt ??= now;
+    transition(record, "running", now, `attempt ${record.attempts}`);
     live.retry = undefined;
+    live.control = new TaskControl();
+    live.dispatched = false;
     lane.running++;
+    this.#journal.save(record);
+    this.#events.task(record);
+    this.#journal.after({ kind: "dispatch", live, attempt: record.attempts });
+  }
+
+  #dispatch(live: LiveTask, attempt: number): void {
+    const { record, lane } = live;
+    // Ended (cancel, stop) before its record was durable: nothing to run.
+    if (record.attempts !== attempt || !live.control || isTerminal(record.state)) {
+      if (live.control && isTerminal(record.state)) this.#handlerReturned(live);
+      return;
+    }
     const run: TaskRun = {
       id: record.id,
       type: live.type,
       fields: record.fields,
       attributes: record.attributes,
-      attempt: record.attempts,
-      control: live.control = new TaskControl(),
+      attempt,
+      control: live.control,
       replyTo: this.ref,
     };
-    if (!lane.endpoint.ref.tell(run)) {
-      live.control = undefined;
-      lane.running--;
-      const evalue = lane.endpoint.ref.isAlive
-        ? `service '${lane.endpoint.name}' is overloaded: its mailbox is full`
-        : `service '${lane.endpoint.name}' is stopped`;
-      const ename = lane.endpoint.ref.isAlive
-        ? RuntimeErrorName.QueueFull
-        : RuntimeErrorName.ServiceStopped;
-      this.#finishLive(live, errorOutcome(record.id, ename, evalue), "failed");
-      this.#release(live);
+    if (lane.endpoint.ref.tell(run)) {
+      live.dispatched = true;
+      return;
     }
+    const alive = lane.endpoint.ref.isAlive;
+    const evalue = alive
+      ? `service '${lane.endpoint.name}' is overloaded: its mailbox is full`
+      : `service '${lane.endpoint.name}' is stopped`;
+    this.#finishLive(
+      live,
+      errorOutcome(
+        record.id,
+        alive ? RuntimeErrorName.QueueFull : RuntimeErrorName.ServiceStopped,
+        evalue,
+      ),
+      "failed",
+    );
+    this.#handlerReturned(live);
   }
 
   #started(id: string): void {
     const live = this.#live.get(id);
-    if (!(live instanceof LiveTask) || live.record.state !== "queued") return;
-    this.#markRunning(live);
+    if (!(live instanceof LiveTask) || live.record.state !== "running" || live.timeout) return;
     const timeoutMs = live.record.timeoutMs;
-    if (timeoutMs !== undefined) {
-      const attempt = live.record.attempts;
-      live.timeout = this.system.deadlines.schedule(
-        timeoutMs,
-        () => this.ref.tell({ kind: "timeout", id, attempt }),
-      );
-    }
-  }
-
-  #markRunning(live: LiveTask): void {
-    const now = Date.now();
-    live.record.startedAt ??= now;
-    transition(live.record, "running", now, `attempt ${live.record.attempts}`);
-    this.#emit(live.record);
+    if (timeoutMs === undefined) return;
+    const attempt = live.record.attempts;
+    live.timeout = this.system.deadlines.schedule(
+      timeoutMs,
+      () => this.ref.tell({ kind: "timeout", id, attempt }),
+    );
   }
 
   #finished(id: string, outcome: TaskOutcome): void {
     const live = this.#live.get(id);
-    if (!(live instanceof LiveTask)) return;
+    if (!(live instanceof LiveTask) || !live.control) return;
     const control = live.control;
-    live.control = undefined;
-    live.lane.running--;
     live.timeout?.cancel();
-    if (live.retry) {
+    live.timeout = undefined;
+    const { record } = live;
+    if (live.ending) {
+      // Told to stop: it ends as it was told, with what its handler reports of what it did.
+      const { outcome: ending, grace } = live.ending;
+      live.ending = undefined;
+      grace.cancel();
+      const stopped = ending.status === "error" && ending.ename === RuntimeErrorName.Interrupted;
+      if (isTerminal(record.state)) {
+        // Ended meanwhile (the service stopped): nothing more to record.
+      } else if (stopped && outcome.status === "ok") {
+        // Told to stop, it finished its work anyway: that is how it ended.
+        this.#finishLive(live, limitOutcome(outcome), "succeeded");
+      } else if (stopped) this.#interrupted(live, withReport(ending, outcome));
+      else {
+        const finished = withReport(ending, outcome);
+        this.#finishLive(live, finished, stateOf(finished));
+      }
+    } else if (live.retry) {
       // A timed-out attempt has returned; its retry may start now.
-      if (live.retry.due) this.#dispatch(live);
+      live.control = undefined;
+      live.lane.running--;
+      if (live.retry.due) this.#startAttempt(live);
       return;
-    }
-    // A synchronous handler sends no "started": it ran, and has finished.
-    if (live.record.state === "queued") this.#markRunning(live);
-    if (!isTerminal(live.record.state)) {
+    } else if (!isTerminal(record.state)) {
       // Bounded once, here: what a record keeps, lists and sends stays readable.
       const limited = limitOutcome(outcome);
-      // A handler's own failure may be retried; a result over the limits would only be again.
-      if (
-        outcome.status === "error" && limited.status === "error" && this.#retryable(live, control)
-      ) {
-        this.#scheduleRetry(live, `${limited.ename}: ${limited.evalue}`);
-        return;
+      const delay = limited.status === "error" && !control.aborted && this.#accepting
+        ? live.type.retryPolicy.next(record.attempts, limited.ename)
+        : undefined;
+      if (delay !== undefined && limited.status === "error") {
+        live.control = undefined;
+        live.lane.running--;
+        return this.#scheduleRetry(live, `${limited.ename}: ${limited.evalue}`, delay);
       }
       this.#finishLive(live, limited, limited.status === "ok" ? "succeeded" : "failed");
-    } else if (outcome.execution) this.#keepLateExecution(live.record, outcome);
-    this.#release(live);
+    } else if (outcome.execution) {
+      this.#keepLateExecution(record, outcome);
+    }
+    this.#handlerReturned(live);
   }
 
   /**
-   * A task ended here (timeout, cancel) while its handler still ran; the
-   * handler's late report says what the code did until then (what a kernel
-   * printed and displayed, its `KeyboardInterrupt` traceback): keep it on
-   * the record, read by id. Its submitter already had the outcome.
+   * A task ended here (timeout, cancel, grace period over) while its handler
+   * still ran; the handler's late report says what the code did until then:
+   * keep it on the record, read by id.
    */
   #keepLateExecution(record: TaskRecord, late: TaskOutcome): void {
     const ended = record.outcome;
     if (ended?.status !== "error" || ended.execution) return;
-    const limited = limitOutcome(late);
-    const traceback = ended.traceback ||
-      (limited.status === "error" && limited.id === ended.id ? limited.traceback : "");
-    record.outcome = { ...ended, traceback, execution: limited.execution };
-    this.store.save(record);
-    this.#emit(record);
+    record.outcome = withReport(ended, late);
+    this.#journal.save(record);
+    this.#events.task(record);
   }
 
-  /** Whether a failed attempt is tried again: not if it was aborted (cancel, stop, timeout). */
-  #retryable(live: LiveTask, attempt: TaskControl | undefined): boolean {
-    return live.record.attempts <= live.type.retries && !attempt?.aborted && !live.lane.stopped &&
-      !this.#closed;
-  }
-
-  #scheduleRetry(live: LiveTask, reason: string): void {
+  #scheduleRetry(live: LiveTask, reason: string, delay: number): void {
     const { record } = live;
-    const delay = live.type.retryDelayMs;
     // The serial slot stays held: the next serial task waits for the retries.
     transition(
       record,
@@ -554,7 +842,8 @@ export class TaskManager {
       Date.now(),
       `attempt ${record.attempts} failed (${reason}); retry in ${delay} ms`,
     );
-    this.#emit(record);
+    this.#journal.save(record);
+    this.#events.task(record);
     const timer = this.system.deadlines.schedule(
       delay,
       () => this.ref.tell({ kind: "retry", id: record.id }),
@@ -564,63 +853,308 @@ export class TaskManager {
 
   #retry(id: string): void {
     const live = this.#live.get(id);
-    if (!(live instanceof LiveTask) || !live.retry) return;
+    if (!(live instanceof LiveTask) || !live.retry || isTerminal(live.record.state)) return;
     if (live.control) live.retry.due = true;
-    else this.#dispatch(live);
+    else this.#startAttempt(live);
   }
 
   #timeout(id: string, attempt: number): void {
     const live = this.#live.get(id);
-    if (!(live instanceof LiveTask) || live.record.state !== "running") return;
+    if (!(live instanceof LiveTask) || live.record.state !== "running" || live.ending) return;
     if (live.record.attempts !== attempt) return;
     const evalue = `task exceeded its timeout of ${live.record.timeoutMs} ms`;
     live.control?.abort(new DOMException(evalue, "TimeoutError"));
-    if (live.record.attempts <= live.type.retries) {
+    const delay = this.#accepting
+      ? live.type.retryPolicy.next(attempt, RuntimeErrorName.Timeout)
+      : undefined;
+    if (delay !== undefined) {
       // The handler was told to stop; the retry starts once it reports back.
-      this.#scheduleRetry(live, evalue);
-      return;
+      return this.#scheduleRetry(live, evalue, delay);
     }
-    this.#finishLive(live, errorOutcome(id, RuntimeErrorName.Timeout, evalue), "failed");
+    this.#endLive(live, errorOutcome(id, RuntimeErrorName.Timeout, evalue));
   }
+
+  /**
+   * End a live task as told (timeout, cancel, stop): its handler's signal
+   * aborts; the task ends when the handler reports (with that report), or
+   * when the grace period is over (without it).
+   */
+  #endLive(live: LiveTask, outcome: TaskOutcome, reason?: DOMException): void {
+    live.retry?.timer.cancel();
+    live.retry = undefined;
+    if (!live.control || !live.dispatched) {
+      // Waiting for a retry, or not handed to its service yet: no handler to wait for.
+      if (outcome.status === "error" && outcome.ename === RuntimeErrorName.Interrupted) {
+        return this.#interrupted(live, outcome);
+      }
+      this.#finishLive(live, outcome, stateOf(outcome));
+      return this.#handlerReturned(live);
+    }
+    if (reason) live.control.abort(reason);
+    if (live.ending) return;
+    const attempt = live.record.attempts;
+    live.ending = {
+      outcome,
+      grace: this.system.deadlines.schedule(
+        this.#abortGraceMs,
+        () => this.ref.tell({ kind: "grace", id: live.record.id, attempt }),
+      ),
+    };
+  }
+
+  /** The grace period of a task told to stop is over and its handler still runs. */
+  #graceOver(id: string, attempt: number): void {
+    const live = this.#live.get(id);
+    if (!(live instanceof LiveTask) || !live.ending || live.record.attempts !== attempt) return;
+    const { outcome } = live.ending;
+    live.ending = undefined;
+    const { record, lane } = live;
+    appendLog(record, {
+      at: Date.now(),
+      level: "warn",
+      message: `the handler did not return within ${this.#abortGraceMs} ms of being told to stop` +
+        (lane.holder === live
+          ? `; service '${lane.endpoint.name}' stays held until it returns, or release('${lane.endpoint.name}')`
+          : ""),
+    });
+    if (outcome.status === "error" && outcome.ename === RuntimeErrorName.Interrupted) {
+      this.#interrupted(live, outcome);
+    } else this.#finishLive(live, outcome, stateOf(outcome));
+    if (lane.holder === live) {
+      lane.stuck = { taskId: id, since: Date.now() };
+      this.#serviceEvent(lane);
+    }
+  }
+
+  /**
+   * The handler of a live task has returned (or will never be waited for):
+   * forget the task if it has ended and, for a serial one, hand the service
+   * to the next in line.
+   */
+  #handlerReturned(live: LiveTask): void {
+    const { lane } = live;
+    if (live.control) {
+      live.control = undefined;
+      lane.running--;
+      if (this.#idle && this.#running() === 0) this.#idle();
+    }
+    if (!isTerminal(live.record.state) && live.record.state !== "queued") return;
+    if (live.retry) return;
+    if (this.#live.get(live.record.id) === live && isTerminal(live.record.state)) {
+      this.#live.delete(live.record.id);
+    }
+    if (lane.holder !== live) return;
+    lane.holder = undefined;
+    if (lane.stuck?.taskId === live.record.id) {
+      lane.stuck = undefined;
+      this.#serviceEvent(lane);
+    }
+    this.#next(lane);
+  }
+
+  /** Hand a free serial lane to the next task in it. */
+  #next(lane: ServiceLane): void {
+    if (lane.holder || lane.stuck || lane.stopped || !this.#accepting) return;
+    const pending = lane.waiting.shift();
+    if (!pending) return;
+    pending.handle = undefined;
+    const type = lane.endpoint.resolve(pending.record.type) as TaskType;
+    lane.holder = this.#hand(pending, type, lane);
+    this.#startAttempt(lane.holder);
+  }
+
+  #release(service: string): boolean {
+    const lane = this.#lanes.get(service);
+    if (!lane) throw new UnknownServiceError(`no service named '${service}'`);
+    const holder = lane.holder;
+    if (!lane.stuck || !holder) return false;
+    appendLog(holder.record, {
+      at: Date.now(),
+      level: "warn",
+      message: `service '${service}' was released by an operator while this handler still ran`,
+    });
+    this.#journal.save(holder.record);
+    lane.stuck = undefined;
+    lane.holder = undefined;
+    // Its late report, if any, changes nothing but the record's execution.
+    this.#live.delete(holder.record.id);
+    if (holder.control) {
+      holder.control = undefined;
+      lane.running--;
+    }
+    this.#serviceEvent(lane);
+    this.#next(lane);
+    return true;
+  }
+
+  // --- Ending tasks ---------------------------------------------------------
 
   #cancel(id: string): boolean {
     const task = this.#live.get(id);
     if (!task || isTerminal(task.record.state)) return false;
     const evalue = "the task was cancelled";
-    const outcome = errorOutcome(id, RuntimeErrorName.Cancelled, evalue);
-    if (task instanceof QueuedTask) {
-      // Waiting in its lane: it ends now, and its slot is skipped when reached.
-      (this.#lanes.get(task.record.service) as ServiceLane).queued--;
-      this.#live.delete(id);
-      this.#finish(task.record, task.sink, outcome, "cancelled");
+    if (task instanceof PendingTask) {
+      this.#endPending(task, "cancelled", RuntimeErrorName.Cancelled, evalue);
       return true;
     }
-    task.control?.abort(new DOMException(evalue, "AbortError"));
-    task.timeout?.cancel();
-    task.retry?.timer.cancel();
-    task.retry = undefined;
-    this.#finishLive(task, outcome, "cancelled");
-    if (!task.control) this.#release(task);
+    if (task.ending) return true;
+    this.#endLive(
+      task,
+      errorOutcome(id, RuntimeErrorName.Cancelled, evalue),
+      new DOMException(evalue, "AbortError"),
+    );
     return true;
   }
 
-  #wait(id: string, sink: OutcomeSink): void {
+  #expire(id: string): void {
     const task = this.#live.get(id);
-    if (task && !isTerminal(task.record.state)) {
-      const waiters = this.#waiters.get(id);
-      if (waiters) waiters.add(sink);
-      else this.#waiters.set(id, new Set([sink]));
+    if (!(task instanceof PendingTask) || isTerminal(task.record.state)) return;
+    this.#endPending(
+      task,
+      "expired",
+      RuntimeErrorName.Expired,
+      `the task was still ${task.record.state} at its deadline, ${
+        new Date(task.record.deadline as number).toISOString()
+      }: it never ran`,
+    );
+  }
+
+  /** End a task that no handler has: it leaves its lane (or stops waiting) and never runs. */
+  #endPending(pending: PendingTask, state: TaskState, ename: string, evalue: string): void {
+    const { record } = pending;
+    pending.expiry?.cancel();
+    if (pending.handle !== undefined) {
+      this.#lanes.get(record.service)?.waiting.remove(pending.handle);
+      pending.handle = undefined;
+    }
+    this.#live.delete(record.id);
+    this.#finish(record, pending.sink, errorOutcome(record.id, ename, evalue), state);
+  }
+
+  #armExpiry(pending: PendingTask): void {
+    const deadline = pending.record.deadline;
+    if (deadline === undefined || pending.expiry) return;
+    const id = pending.record.id;
+    pending.expiry = this.system.deadlines.schedule(
+      Math.max(0, deadline - Date.now()),
+      () => this.ref.tell({ kind: "expire", id }),
+    );
+  }
+
+  /** A task ended because its runtime stopped while it ran: requeued for the next start, or failed. */
+  #interrupted(live: LiveTask, outcome: TaskOutcome): void {
+    const { record } = live;
+    if (live.type.onInterrupt === "requeue" && this.store.durable) {
+      transition(
+        record,
+        "queued",
+        Date.now(),
+        `the runtime stopped while attempt ${record.attempts} ran: queued again for its next start (onInterrupt: "requeue")`,
+      );
+      this.#journal.save(record);
+      this.#events.task(record);
+      // Nobody here will hear its outcome: a client asks for it by id after the restart.
+      this.#live.delete(record.id);
       return;
     }
-    const outcome = this.store.get(id)?.outcome;
-    if (outcome) sink.settled(outcome);
-    else {
-      sink.refused(new Error(`no task with id '${id}' (unknown, or past its retention)`));
+    this.#finishLive(live, outcome, "failed");
+  }
+
+  /** End a task: record its outcome, and tell its submitter and whoever waits by id. */
+  #finish(
+    record: TaskRecord,
+    submitter: OutcomeSink | undefined,
+    outcome: TaskOutcome,
+    state: TaskState,
+  ): void {
+    const now = Date.now();
+    const message = outcome.status === "ok" ? "" : `${outcome.ename}: ${outcome.evalue}`;
+    transition(record, state, now, message);
+    record.outcome = outcome;
+    record.finishedAt = now;
+    const type = this.#lanes.get(record.service)?.endpoint.resolve(record.type);
+    record.expiresAt = now + (type?.retention?.ttlMs ?? this.#ttlMs);
+    this.#journal.save(record);
+    this.#events.task(record);
+    if (submitter) this.#journal.after({ kind: "settle", sink: submitter, outcome });
+    const waiters = this.#waiters.get(record.id);
+    if (waiters) {
+      this.#waiters.delete(record.id);
+      for (const waiter of waiters) this.#journal.after({ kind: "settle", sink: waiter, outcome });
+    }
+    this.#dependencyEnded(record.id, state as EndState);
+  }
+
+  /** `#finish` a task a handler has: its submitter is told once, whatever reports later. */
+  #finishLive(live: LiveTask, outcome: TaskOutcome, state: TaskState): void {
+    const submitter = live.sink;
+    live.sink = undefined;
+    live.ending?.grace.cancel();
+    live.ending = undefined;
+    this.#finish(live.record, submitter, outcome, state);
+  }
+
+  /** Task `id` ended: the tasks waiting for it may run now, or end too. */
+  #dependencyEnded(id: string, state: EndState): void {
+    const { ready, cancelled } = this.#dependencies.ended(id, state);
+    for (const readyId of ready) {
+      const pending = this.#live.get(readyId);
+      if (!(pending instanceof PendingTask)) continue;
+      transition(pending.record, "queued", Date.now(), "its dependencies have ended");
+      this.#journal.save(pending.record);
+      this.#events.task(pending.record);
+      const type = this.#lanes.get(pending.record.service)?.endpoint.resolve(pending.record.type);
+      if (type) this.#enqueue(pending, type);
+    }
+    for (const failure of cancelled) {
+      const pending = this.#live.get(failure.id);
+      if (!(pending instanceof PendingTask)) continue;
+      this.#endPending(pending, "cancelled", RuntimeErrorName.DependencyFailed, failure.message);
     }
   }
 
+  // --- Reads, waits, the log ------------------------------------------------
+
+  #wait(id: string, sink: OutcomeSink): void | Promise<void> {
+    const task = this.#live.get(id);
+    if (task && !isTerminal(task.record.state)) return this.#addWaiter(id, sink);
+    if (task?.record.outcome) return sink.settled(task.record.outcome);
+    return this.store.get(id).then((record) => {
+      if (record?.outcome) sink.settled(record.outcome);
+      else if (record && !isTerminal(record.state)) this.#addWaiter(id, sink);
+      else {sink.refused(
+          new UnknownTaskError(`no task with id '${id}' (unknown, or past its retention)`),
+        );}
+    });
+  }
+
+  #addWaiter(id: string, sink: OutcomeSink): void {
+    const waiters = this.#waiters.get(id);
+    if (waiters) waiters.add(sink);
+    else this.#waiters.set(id, new Set([sink]));
+  }
+
+  async #delete(id: string): Promise<void> {
+    const live = this.#live.get(id);
+    if (live && !isTerminal(live.record.state)) {
+      throw new TaskConflictError(
+        `task ${id} is ${live.record.state}: cancel it first, or wait for it to end`,
+      );
+    }
+    const record = live?.record ?? await this.store.get(id);
+    if (!record) {
+      throw new UnknownTaskError(`no task with id '${id}' (unknown, or past its retention)`);
+    }
+    if (!isTerminal(record.state)) {
+      throw new TaskConflictError(`task ${id} is ${record.state}: it has not ended`);
+    }
+    this.#journal.delete(id);
+    if (record.key !== undefined) this.#keys.forgetTask(id);
+    if (this.#events.listening) this.#events.send({ kind: "removed", id });
+  }
+
   #log(id: string, line: TaskLogEntry): void {
-    const record = this.get(id);
+    const record = this.#live.get(id)?.record;
     const { logEntries, logMessageChars } = RECORD_LIMITS;
     if (!record || record.log.length >= logEntries) return;
     const entry: TaskLogEntry = record.log.length === logEntries - 1
@@ -633,135 +1167,242 @@ export class TaskManager {
       ? { ...line, message: cutText(line.message, logMessageChars) }
       : line;
     appendLog(record, entry);
-    if (isTerminal(record.state)) this.store.save(record);
-    if (this.#listeners.size > 0) this.#send({ kind: "log", id, entry });
+    if (isTerminal(record.state)) this.#journal.save(record);
+    if (this.#events.listening) this.#events.send({ kind: "log", id, entry });
+  }
+
+  #progress(report: Extract<TaskReport, { kind: "progress" }>): void {
+    const live = this.#live.get(report.id);
+    if (!(live instanceof LiveTask) || isTerminal(live.record.state)) return;
+    const fraction = report.progress.fraction;
+    if (!(fraction >= 0 && fraction <= 1)) return;
+    const message = report.progress.message;
+    live.record.progress = {
+      fraction,
+      at: report.progress.at,
+      ...(message === undefined ? {} : { message: cutText(String(message), 1_000) }),
+    };
+    if (this.#events.listening) {
+      this.#events.send({ kind: "progress", id: report.id, progress: live.record.progress });
+    }
+  }
+
+  #serviceEvent(lane: ServiceLane): void {
+    if (this.#events.listening) this.#events.send({ kind: "service", service: lane.describe() });
+  }
+
+  // --- After the flush ------------------------------------------------------
+
+  #perform(action: Action): void {
+    switch (action.kind) {
+      case "accept":
+        return action.sink.accepted?.(action.id);
+      case "dispatch":
+        return this.#dispatch(action.live, action.attempt);
+      case "settle":
+        return action.sink.settled(action.outcome);
+    }
+  }
+
+  // --- Start, stop ----------------------------------------------------------
+
+  /** Take up the unfinished records of the store (see `start`). */
+  async #recover(records: TaskRecord[]): Promise<void> {
+    const now = Date.now();
+    const requeued: [PendingTask, TaskType][] = [];
+    const queued: [PendingTask, TaskType][] = [];
+    for (const record of records) {
+      if (record.log !== EMPTY_LOG) record.log = [...record.log];
+      const pending = new PendingTask(record, undefined);
+      this.#live.set(record.id, pending);
+      if (record.key !== undefined) this.#keys.claim(record.key, record, record.id);
+      const lane = this.#lanes.get(record.service);
+      const type = lane?.endpoint.resolve(record.type);
+      if (!lane || !type) {
+        const problem = !lane
+          ? [
+            RuntimeErrorName.UnknownService,
+            `service '${record.service}' is not in this runtime's config`,
+          ]
+          : [
+            RuntimeErrorName.UnknownTaskType,
+            `service '${record.service}' no longer handles '${record.type}'`,
+          ];
+        appendLog(record, {
+          at: now,
+          level: "error",
+          message: `recovered from the store after a restart, but ${problem[1]}: it cannot run`,
+        });
+        this.#endPending(
+          pending,
+          "failed",
+          problem[0],
+          `${problem[1]}; the task was recovered after a restart`,
+        );
+        continue;
+      }
+      if (record.state === "running") {
+        const attempt = record.attempts;
+        if (type.onInterrupt === "requeue") {
+          transition(
+            record,
+            "queued",
+            now,
+            `the runtime stopped while attempt ${attempt} ran: queued again (onInterrupt: "requeue")`,
+          );
+          this.#journal.save(record);
+          requeued.push([pending, type]);
+        } else {
+          this.#endPending(
+            pending,
+            "failed",
+            RuntimeErrorName.Interrupted,
+            `the runtime stopped while the task ran (attempt ${attempt}); it was not run again, ` +
+              `since its type does not say onInterrupt: "requeue"`,
+          );
+        }
+        continue;
+      }
+      queued.push([pending, type]);
+    }
+    // Requeued first: each goes back to the head of its lane, before what was queued behind it.
+    for (const [pending, type] of requeued) this.#enqueue(pending, type);
+    for (const [pending, type] of queued) {
+      const { record } = pending;
+      if (record.deadline !== undefined && record.deadline <= now) {
+        this.#endPending(
+          pending,
+          "expired",
+          RuntimeErrorName.Expired,
+          `the task was still ${record.state} at its deadline, ${
+            new Date(record.deadline).toISOString()
+          }: it never ran`,
+        );
+        continue;
+      }
+      if (record.state === "waiting" && record.after) {
+        const ended = new Map<string, DependencyStatus>();
+        for (const id of record.after) {
+          if (this.#live.has(id)) continue;
+          // Gone past its retention: it ended long ago, and its outcome is unknown now.
+          const state = (await this.store.get(id))?.state ?? "failed";
+          ended.set(id, isTerminal(state) ? state as EndState : "pending");
+        }
+        const decision = this.#dependencies.wait(
+          record.id,
+          record.after,
+          record.onDependencyFailure,
+          (id) => this.#statusOf(id, ended),
+        );
+        if (decision.kind === "waiting") {
+          this.#armExpiry(pending);
+          continue;
+        }
+        if (decision.kind === "cancel") {
+          this.#endPending(
+            pending,
+            "cancelled",
+            RuntimeErrorName.DependencyFailed,
+            decision.failure.message,
+          );
+          continue;
+        }
+        transition(record, "queued", now, "its dependencies had ended when the runtime restarted");
+        this.#journal.save(record);
+      }
+      this.#enqueue(pending, type);
+    }
+  }
+
+  /** Stop taking tasks; end or keep what is queued; tell running handlers to stop. */
+  #close(): void {
+    if (!this.#accepting && this.#closing) return;
+    this.#accepting = false;
+    this.#closing = true;
+    const keep = this.store.durable;
+    const evalue = "the runtime stopped before the task finished";
+    for (const task of [...this.#live.values()]) {
+      if (task instanceof PendingTask) {
+        task.expiry?.cancel();
+        if (keep) continue; // queued for the next start
+        this.#endPending(task, "failed", RuntimeErrorName.ServiceStopped, evalue);
+        continue;
+      }
+      if (isTerminal(task.record.state)) continue;
+      if (!task.control && keep) {
+        // Waiting for its retry: still queued, for the next start.
+        task.retry?.timer.cancel();
+        this.#live.delete(task.record.id);
+        continue;
+      }
+      const outcome = keep
+        ? errorOutcome(
+          task.record.id,
+          RuntimeErrorName.Interrupted,
+          "the runtime stopped while the task ran",
+        )
+        : errorOutcome(task.record.id, RuntimeErrorName.ServiceStopped, evalue);
+      this.#endLive(task, outcome, new DOMException(evalue, "AbortError"));
+    }
+    for (const lane of this.#lanes.values()) lane.waiting.clear();
   }
 
   #serviceStopped(service: string): void {
     const lane = this.#lanes.get(service);
-    if (lane) this.#stopLane(lane, `service '${service}' stopped before the task finished`);
-  }
-
-  /** End every task of a stopping service: queued ones never run, running ones are aborted. */
-  #stopLane(lane: ServiceLane, evalue: string): void {
-    if (lane.stopped) return;
+    if (!lane || lane.stopped) return;
     lane.stopped = true;
-    const stopped = (id: string) => errorOutcome(id, RuntimeErrorName.ServiceStopped, evalue);
+    const evalue = `service '${service}' stopped before the task finished`;
     for (const task of [...this.#live.values()]) {
-      if (!(task instanceof LiveTask) || task.lane !== lane) continue;
+      if (task.record.service !== service || isTerminal(task.record.state)) continue;
+      if (task instanceof PendingTask) {
+        if (!this.#accepting && this.store.durable) continue; // kept for the next start
+        this.#endPending(task, "failed", RuntimeErrorName.ServiceStopped, evalue);
+        continue;
+      }
       task.control?.abort(new DOMException(evalue, "AbortError"));
-      task.timeout?.cancel();
+      task.ending?.grace.cancel();
+      task.ending = undefined;
       task.retry?.timer.cancel();
-      if (!isTerminal(task.record.state)) this.#finishLive(task, stopped(task.record.id), "failed");
+      task.retry = undefined;
+      this.#finishLive(
+        task,
+        errorOutcome(task.record.id, RuntimeErrorName.ServiceStopped, evalue),
+        "failed",
+      );
       this.#live.delete(task.record.id);
     }
-    for (let queued = lane.waiting.shift(); queued; queued = lane.waiting.shift()) {
-      const { record } = queued;
-      if (record.state !== "queued") continue; // cancelled while waiting
-      this.#live.delete(record.id);
-      this.#finish(record, queued.sink, stopped(record.id), "failed");
-    }
-    lane.queued = 0;
+    lane.waiting.clear();
     lane.holder = undefined;
     lane.running = 0;
+    lane.stuck = undefined;
+    this.#serviceEvent(lane);
   }
+}
 
-  /** End a task: record its outcome, and tell its submitter and whoever waits by id. */
-  #finish(
-    record: TaskRecord,
-    submitter: OutcomeSink | undefined,
-    outcome: TaskOutcome,
-    state: TaskState,
-  ): void {
-    const waiters = this.#waiters.get(record.id);
-    this.#waiters.delete(record.id);
-    this.#end(record, outcome, state);
-    submitter?.settled(outcome);
-    if (waiters) { for (const waiter of waiters) waiter.settled(outcome); }
-  }
+/** No dependency states to consult. */
+const NO_DEPENDENCIES: ReadonlyMap<string, DependencyStatus> = new Map();
 
-  /** `#finish` a task a handler has: its submitter is told once, whatever reports later. */
-  #finishLive(live: LiveTask, outcome: TaskOutcome, state: TaskState): void {
-    const submitter = live.sink;
-    live.sink = undefined;
-    this.#finish(live.record, submitter, outcome, state);
-  }
+/** The state a task ends in with `outcome`: an error outcome's `ename` says which. */
+function stateOf(outcome: TaskOutcome): TaskState {
+  if (outcome.status === "ok") return "succeeded";
+  if (outcome.ename === RuntimeErrorName.Cancelled) return "cancelled";
+  return "failed";
+}
 
-  #end(record: TaskRecord, outcome: TaskOutcome, state: TaskState): void {
-    const now = Date.now();
-    const message = outcome.status === "ok" ? "" : `${outcome.ename}: ${outcome.evalue}`;
-    transition(record, state, now, message);
-    record.outcome = outcome;
-    record.finishedAt = now;
-    record.expiresAt = now + this.#ttlMs;
-    this.store.save(record);
-    this.#ended.push(record);
-    this.#evict(now);
-    this.#sweepLater();
-    this.#emit(record);
-  }
-
-  /**
-   * The handler of an ended task has returned: forget the live task and, for
-   * a serial one, hand the service to the next in line.
-   */
-  #release(live: LiveTask): void {
-    if (live.control || !isTerminal(live.record.state)) return;
-    this.#live.delete(live.record.id);
-    const { lane } = live;
-    if (lane.holder !== live) return;
-    lane.holder = undefined;
-    for (let queued = lane.waiting.shift(); queued; queued = lane.waiting.shift()) {
-      const { record } = queued;
-      if (record.state !== "queued") continue; // cancelled while waiting
-      lane.queued--;
-      // Its type was resolved when it was submitted, and a service's handlers stay.
-      const type = lane.endpoint.resolve(record.type) as TaskType;
-      lane.holder = this.#admit(record, type, lane, queued.sink);
-      this.#dispatch(lane.holder);
-      return;
-    }
-  }
-
-  #evict(now: number): void {
-    const finished = this.#ended;
-    for (let oldest = finished.peek(); oldest; oldest = finished.peek()) {
-      if (finished.length <= this.#maxRecords && (oldest.expiresAt as number) > now) break;
-      finished.shift();
-      this.store.delete(oldest.id);
-    }
-  }
-
-  /**
-   * Sweep again when the oldest finished record expires: records go on time
-   * even when no other task ends. One timer at most, not keeping the process
-   * alive by itself.
-   */
-  #sweepLater(): void {
-    const oldest = this.#ended.peek();
-    if (this.#expiry !== undefined || this.#closed || !oldest) return;
-    const due = (oldest.expiresAt as number) - Date.now();
-    this.#expiry = setTimeout(() => {
-      this.#expiry = undefined;
-      this.ref.tell({ kind: "expire" });
-    }, Math.min(Math.max(due, EXPIRY_SWEEP_MS), MAX_DURATION_MS));
-    Deno.unrefTimer(this.#expiry);
-  }
-
-  #emit(record: TaskRecord): void {
-    if (this.#listeners.size === 0) return;
-    this.#send({ kind: "task", record: summarize(record) });
-  }
-
-  #send(event: TaskEvent): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        console.error("[zest] task event listener failed:", error);
-      }
-    }
-  }
+/**
+ * `ending` (the outcome a task was told to end with) with what its handler
+ * reported of what it did: a kernel's partial output and its
+ * `KeyboardInterrupt` traceback.
+ */
+function withReport(ending: TaskOutcome, report: TaskOutcome): TaskOutcome {
+  if (ending.status !== "error" || report.status !== "error" || !report.execution) return ending;
+  const limited = limitOutcome(report);
+  if (limited.status !== "error") return ending;
+  return {
+    ...ending,
+    traceback: ending.traceback || limited.traceback,
+    execution: limited.execution,
+  };
 }
 
 /** A whole-number option at least `min`, or its default; throws naming it otherwise. */
@@ -773,13 +1414,10 @@ function count(value: number | undefined, name: string, fallback: number, min: n
   return value;
 }
 
-/** A service or type name as a record keeps it: text, at most 200 characters. */
-function shortName(name: unknown): string {
-  return cutText(String(name), RECORD_LIMITS.nameChars);
-}
-
-/** Whether the attributes of a refused task can be kept on its record. */
-function keepable(attributes: unknown): boolean {
-  return attributes !== null && typeof attributes === "object" && !Array.isArray(attributes) &&
-    jsonProblem(attributes, RECORD_LIMITS.attributesChars) === undefined;
+/** A duration option, or its default; throws naming it otherwise. */
+function duration(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const problem = durationProblem(value);
+  if (problem) throw new TypeError(`${name} ${problem}`);
+  return value;
 }

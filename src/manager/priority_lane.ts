@@ -265,6 +265,13 @@ export class PriorityLane<T> {
     }
   }
 
+  /** Remove every entry. */
+  clear(): void {
+    for (const bucket of this.#active) bucket.clear();
+    this.#active = [];
+    this.#top = undefined;
+  }
+
   #bucketFor(priority: number): Bucket<T> {
     const problem = priorityProblem(priority);
     if (problem) throw new RangeError(`priority ${problem}`);

@@ -1,12 +1,32 @@
-/** The manager's contracts with services (below) and clients (above). */
-import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
+/**
+ * The manager's contracts: with the services below it (`ServiceEndpoint`),
+ * and with whatever carries tasks to it from clients above
+ * (`SubmitRequest`, `OutcomeSink`, `TaskEvent`). The transports of
+ * `src/transport/` build their port on these.
+ *
+ * @module
+ */
+import type { ServiceDescription, TaskOutput, TaskRun } from "../task/protocol.ts";
 import type { Task, TaskType } from "../task/define.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
-import type { TaskRecord, TaskRecordSummary } from "../task/record.ts";
+import type { TaskLogEntry, TaskProgress, TaskRecord, TaskRecordSummary } from "../task/record.ts";
 
 export type { TaskBrief, TaskRecordSummary } from "../task/record.ts";
 
-/** What the manager needs to know of a service. */
+/**
+ * What the manager needs to know of a service.
+ *
+ * @example
+ * ```ts
+ * import type { ServiceEndpoint } from "./types.ts";
+ * const idle: ServiceEndpoint = {
+ *   name: "idle",
+ *   ref: { tell: () => true, isAlive: true, name: "service:idle" },
+ *   resolve: () => undefined,
+ *   describe: () => ({ kind: "service", taskTypes: [] }),
+ * };
+ * ```
+ */
 export interface ServiceEndpoint {
   readonly name: string;
   /** Where runs are sent: the service's actor. */
@@ -23,17 +43,52 @@ export interface ServiceEndpoint {
   readonly taskTimeoutMs?: number;
 }
 
-/** A service as clients see it. */
+/**
+ * A serial lane held by a handler that did not return after its task was
+ * ended (timeout, cancel): the instrument behind it may still be busy, so
+ * the lane stays held until the handler returns or an operator releases it.
+ */
+export interface StuckTask {
+  taskId: string;
+  /** Since when (ms since the Unix epoch): the end of the grace period. */
+  since: number;
+}
+
+/**
+ * A service as clients see it.
+ *
+ * @example
+ * ```ts
+ * import type { ServiceInfo } from "./types.ts";
+ * const busy = (service: ServiceInfo) => service.queued + service.running > 0;
+ * ```
+ */
 export interface ServiceInfo extends ServiceDescription {
   name: string;
-  state: "running" | "stopped";
+  state: "running" | "stopped" | "stuck";
   /** Serial tasks waiting. */
   queued: number;
   /** Tasks running now. */
   running: number;
+  /** Set while the serial lane is held by a handler that ignored its end. */
+  stuck?: StuckTask;
 }
 
-/** A task as a client submits it. */
+/**
+ * A task as a client submits it. Every bound is checked by admission.
+ *
+ * @example
+ * ```ts
+ * import type { SubmitRequest } from "./types.ts";
+ * const request: SubmitRequest = {
+ *   service: "calibration",
+ *   type: "MaintainNode",
+ *   fields: { nodeId: "q0_rabi" },
+ *   priority: 5,
+ *   key: "nightly-q0",
+ * };
+ * ```
+ */
 export interface SubmitRequest {
   service: string;
   /** Task type name. */
@@ -43,60 +98,108 @@ export interface SubmitRequest {
   attributes?: Record<string, unknown>;
   /** Overrides the type's timeout (above 0, at most 2³¹−1 ms). */
   timeoutMs?: number;
+  /** Serial tasks: higher runs first, FIFO within a priority (an integer, −1000 to 1000). */
+  priority?: number;
+  /**
+   * Idempotency key: while the first task submitted with it is retained, the
+   * same key with the same fields answers that task's id; with other fields
+   * it is refused (`TaskConflictError`).
+   */
+  key?: string;
+  /** Run only once these tasks have ended. */
+  after?: readonly string[];
+  /** If a task of `after` fails, is cancelled or expires: `"cancel"` this one (default) or `"run"` it. */
+  onDependencyFailure?: "cancel" | "run";
+  /** Still queued (or waiting) this long after submission: it ends `expired`. */
+  expiresInMs?: number;
   /** An already-validated task, in-process only: skips a second validation. */
   task?: Task;
-  /**
-   * Refuse through `sink.refused` (a typed error, no task id) a request that
-   * names an unknown service or task type or fails validation, instead of
-   * ending it as a failed task. The server sets it: an HTTP 4xx, a WebSocket
-   * error reply.
-   */
-  refuseInvalid?: boolean;
+  /** The task whose handler submits this one. */
+  parent?: string;
+  /** The task this one re-runs. */
+  rerunOf?: string;
+  /** The schedule that submits it. */
+  schedule?: string;
 }
 
-/** Where the manager sends a submitted task's id and outcome. */
+/**
+ * Where the manager sends a submitted task's id and outcome.
+ *
+ * @example
+ * ```ts
+ * import type { OutcomeSink } from "./types.ts";
+ * const sink: OutcomeSink = {
+ *   accepted: (id) => console.log("queued as", id),
+ *   settled: (outcome) => console.log(outcome.status),
+ *   refused: (error) => console.error(error.name, error.message),
+ * };
+ * ```
+ */
 export interface OutcomeSink {
-  /** The task was given an id (always called first, exactly once, unless refused). */
+  /**
+   * The task was given an id (called first, once, unless refused), once the
+   * task is in the store: with a durable store, on disk.
+   */
   accepted?(id: string): void;
   /** The task ended. */
   settled(outcome: TaskOutcome): void;
   /**
    * The task was not accepted, and has no id: a typed error says why
-   * (`QueueFullError`, `RuntimeStoppingError`, `ServiceStoppedError`, and
-   * with `refuseInvalid` `TaskValidationError`, `UnknownServiceError`,
-   * `UnknownTaskTypeError`); or, for `wait`, the id is unknown.
+   * (`TaskValidationError`, `UnknownServiceError`, `UnknownTaskTypeError`,
+   * `UnknownTaskError`, `TaskConflictError`, `QueueFullError`,
+   * `RuntimeStoppingError`, `ServiceStoppedError`); or, for `wait`, the id
+   * is unknown.
    */
   refused(error: Error): void;
 }
 
-/** A change to a task (or to a service: its kernel status), for watchers and the dashboard. */
-export type TaskEvent =
-  | { kind: "task"; record: TaskRecordSummary }
-  | { kind: "log"; id: string; entry: TaskRecord["log"][number] }
-  | { kind: "service"; service: ServiceInfo };
+/**
+ * A graph of tasks submitted at once, by names of the caller's choosing:
+ * `after` names other tasks of the graph (or ids of tasks that exist).
+ *
+ * @example
+ * ```ts
+ * import type { GraphRequest } from "./types.ts";
+ * const graph: GraphRequest = {
+ *   resonator: { service: "calibration", type: "MaintainNode", fields: { nodeId: "q0_res" } },
+ *   rabi: { service: "calibration", type: "MaintainNode", fields: { nodeId: "q0_rabi" }, after: ["resonator"] },
+ * };
+ * ```
+ */
+export type GraphRequest = Record<string, Omit<SubmitRequest, "task" | "parent" | "schedule">>;
 
 /**
- * What a client talks to: the manager in-process, or a server over a socket.
- * The `Client` class adds the convenient API on top.
+ * A change, for watchers and the dashboard: a task's state (a summary of
+ * its record), a line of its log, its progress, output it produced while
+ * running, or a service's state.
+ *
+ * @example
+ * ```ts
+ * import type { TaskEvent } from "./types.ts";
+ * function describe(event: TaskEvent): string {
+ *   return event.kind === "task" ? `${event.record.id} ${event.record.state}` : event.kind;
+ * }
+ * ```
  */
-export interface TaskPort {
-  /** Submit a task; the sink gets its id, then its outcome. */
-  submit(request: SubmitRequest, sink: OutcomeSink): void;
-  /** The record of task `id`, if still retained. */
+export type TaskEvent =
+  | { kind: "task"; record: TaskRecordSummary }
+  | { kind: "log"; id: string; entry: TaskLogEntry }
+  | { kind: "progress"; id: string; progress: TaskProgress }
+  | { kind: "output"; id: string; output: TaskOutput }
+  | { kind: "service"; service: ServiceInfo }
+  | { kind: "removed"; id: string };
+
+/**
+ * A task record as the read side hands it out.
+ *
+ * @example
+ * ```ts
+ * import type { RecordReader } from "./types.ts";
+ * async function stateOf(reader: RecordReader, id: string) {
+ *   return (await reader.get(id))?.state;
+ * }
+ * ```
+ */
+export interface RecordReader {
   get(id: string): Promise<TaskRecord | undefined>;
-  /**
-   * Summaries (no fields, log or outcome; a `brief` of the outcome): live
-   * tasks first, newest first; then finished ones, latest first.
-   */
-  list(query?: { service?: string; state?: string; limit?: number }): Promise<TaskRecordSummary[]>;
-  /** Wait for task `id` to end; `undefined` if no such task is retained. */
-  wait(id: string, signal?: AbortSignal): Promise<TaskOutcome | undefined>;
-  /** Cancel task `id`; false if it had already ended or is unknown. */
-  cancel(id: string): Promise<boolean>;
-  /** Services, their task types and queue depths. */
-  services(): Promise<ServiceInfo[]>;
-  /** Follow task events until the returned function is called. */
-  subscribe(listener: (event: TaskEvent) => void): () => void;
-  /** Release the port (a connection, for remote ports). */
-  close(): Promise<void>;
 }

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { type FieldIssue, TaskValidationError } from "./errors.ts";
 import { durationProblem, RECORD_LIMITS } from "./limits.ts";
+import { parseRetryPolicy, type RetryOptions, type RetryPolicy } from "./retry.ts";
 
 /** What `defineTask` needs. */
 export interface TaskTypeOptions<S extends z.ZodType> {
@@ -16,10 +17,30 @@ export interface TaskTypeOptions<S extends z.ZodType> {
   description?: string;
   /** Default timeout of a task of this type, from when it starts running (at most 2³¹−1 ms). */
   timeoutMs?: number;
-  /** Extra attempts after a failure (not after a cancel or a refusal); default 0. */
-  retries?: number;
-  /** Delay before each retry (default 1 000 ms; 0 to 2³¹−1). */
+  /**
+   * Tries after a failure (not after a cancel, a timeout of the last try, or
+   * a refusal): a number of extra attempts with `retryDelayMs` between them,
+   * or a policy with exponential backoff and the errors worth a retry.
+   * Default: no retry.
+   */
+  retries?: number | RetryOptions;
+  /** With `retries` as a number: the delay before each retry (default 1 000 ms; 0 to 2³¹−1). */
   retryDelayMs?: number;
+  /**
+   * What happens to a task that was running when its runtime stopped or
+   * died: `"fail"` (the default: it ends `InterruptedError`, since lab code
+   * is not always safe to run twice) or `"requeue"` (it is queued again, at
+   * the head of its lane, and runs once more).
+   */
+  onInterrupt?: "fail" | "requeue";
+  /**
+   * A task of this type still queued (or waiting for its dependencies) this
+   * long after it was submitted ends `expired` and never runs; a request's
+   * `expiresInMs` overrides it. Default: never.
+   */
+  expiresInMs?: number;
+  /** How long finished records of this type are kept, and how many (default: the runtime's). */
+  retention?: { ttlMs?: number; maxRecords?: number };
 }
 
 /** What `zest services`, `GET /services` and the dashboard show of a task type. */
@@ -93,8 +114,11 @@ export class TaskType<S extends z.ZodType = z.ZodType> {
   readonly parallel: boolean;
   readonly description: string | undefined;
   readonly timeoutMs: number | undefined;
-  readonly retries: number;
-  readonly retryDelayMs: number;
+  /** When and how often a failed task is tried again. */
+  readonly retryPolicy: RetryPolicy;
+  readonly onInterrupt: "fail" | "requeue";
+  readonly expiresInMs: number | undefined;
+  readonly retention: { readonly ttlMs?: number; readonly maxRecords?: number } | undefined;
   #jsonSchema: Record<string, unknown> | undefined;
 
   /** Prefer `defineTask`. */
@@ -117,23 +141,23 @@ export class TaskType<S extends z.ZodType = z.ZodType> {
       ? undefined
       : durationProblem(options.timeoutMs);
     if (timeoutProblem) throw new TypeError(`task type '${name}': timeoutMs ${timeoutProblem}`);
-    const delayProblem = options.retryDelayMs === undefined
-      ? undefined
-      : durationProblem(options.retryDelayMs, true);
-    if (delayProblem) throw new TypeError(`task type '${name}': retryDelayMs ${delayProblem}`);
-    const retries = options.retries ?? 0;
-    if (!Number.isSafeInteger(retries) || retries < 0) {
-      throw new TypeError(
-        `task type '${name}': retries must be a whole number from 0, got ${retries}`,
-      );
-    }
     this.name = name;
     this.schema = options.schema;
     this.parallel = options.parallel;
     this.description = options.description;
     this.timeoutMs = options.timeoutMs;
-    this.retries = retries;
-    this.retryDelayMs = options.retryDelayMs ?? 1_000;
+    this.retryPolicy = retryPolicyOf(name, options);
+    const onInterrupt = options.onInterrupt ?? "fail";
+    if (onInterrupt !== "fail" && onInterrupt !== "requeue") {
+      throw new TypeError(`task type '${name}': onInterrupt must be "fail" or "requeue"`);
+    }
+    this.onInterrupt = onInterrupt;
+    const expiryProblem = options.expiresInMs === undefined
+      ? undefined
+      : durationProblem(options.expiresInMs);
+    if (expiryProblem) throw new TypeError(`task type '${name}': expiresInMs ${expiryProblem}`);
+    this.expiresInMs = options.expiresInMs;
+    this.retention = retentionOf(name, options.retention);
   }
 
   /** Validate `fields` (applying defaults) into a `Task`; throws `TaskValidationError`. */
@@ -201,4 +225,43 @@ export function defineTask<S extends z.ZodType>(
   options: TaskTypeOptions<S>,
 ): TaskType<S> {
   return new TaskType(name, options);
+}
+
+/** The retry policy of type `name`: from `retries` as a policy, or as a count and a fixed delay. */
+function retryPolicyOf(name: string, options: TaskTypeOptions<z.ZodType>): RetryPolicy {
+  const { retries, retryDelayMs } = options;
+  const field = `task type '${name}': retries`;
+  if (typeof retries === "object" && retries !== null) {
+    if (retryDelayMs !== undefined) {
+      throw new TypeError(
+        `task type '${name}': retryDelayMs goes with retries as a number; ` +
+          "with a policy, give retries.backoff.initialMs",
+      );
+    }
+    return parseRetryPolicy(retries, field);
+  }
+  const delayProblem = retryDelayMs === undefined ? undefined : durationProblem(retryDelayMs, true);
+  if (delayProblem) throw new TypeError(`task type '${name}': retryDelayMs ${delayProblem}`);
+  const delay = retryDelayMs ?? 1_000;
+  return parseRetryPolicy(
+    { attempts: retries ?? 0, backoff: { initialMs: delay, factor: 1, maxMs: delay } },
+    field,
+  );
+}
+
+/** The retention of type `name`, checked; `undefined` for the runtime's default. */
+function retentionOf(
+  name: string,
+  retention: TaskTypeOptions<z.ZodType>["retention"],
+): TaskType["retention"] {
+  if (retention === undefined) return undefined;
+  const { ttlMs, maxRecords } = retention;
+  const ttlProblem = ttlMs === undefined ? undefined : durationProblem(ttlMs);
+  if (ttlProblem) throw new TypeError(`task type '${name}': retention.ttlMs ${ttlProblem}`);
+  if (maxRecords !== undefined && !(Number.isSafeInteger(maxRecords) && maxRecords >= 0)) {
+    throw new TypeError(
+      `task type '${name}': retention.maxRecords must be a whole number from 0, got ${maxRecords}`,
+    );
+  }
+  return Object.freeze({ ttlMs, maxRecords });
 }

@@ -32,8 +32,9 @@ export class TaskValidationError extends Error {
 }
 
 /**
- * No service has the name a task was sent to. Remote clients get it as a
- * refusal (HTTP 404); in-process, the task ends with this `ename`.
+ * No service has the name a task was sent to: a refusal (HTTP 404), no task
+ * made. A recovered task whose service is no longer in the config ends with
+ * this `ename`.
  *
  * @example
  * ```ts
@@ -99,10 +100,40 @@ export class RuntimeStoppingError extends Error {
   override name = "RuntimeStoppingError";
 }
 
+/**
+ * No task has this id (unknown, or past its retention): for `after`,
+ * `rerun`, `delete` and `graph` (HTTP 404).
+ *
+ * @example
+ * ```ts
+ * import { UnknownTaskError } from "./errors.ts";
+ * throw new UnknownTaskError("no task with id '3b0c…' (unknown, or past its retention)");
+ * ```
+ */
+export class UnknownTaskError extends Error {
+  override name = "UnknownTaskError";
+}
+
+/**
+ * The request conflicts with a task that exists (HTTP 409): an idempotency
+ * key reused with other fields, or a task deleted while it has not ended.
+ *
+ * @example
+ * ```ts
+ * import { TaskConflictError } from "./errors.ts";
+ * throw new TaskConflictError("task 3b0c… is running: cancel it first, or wait for it to end");
+ * ```
+ */
+export class TaskConflictError extends Error {
+  override name = "TaskConflictError";
+}
+
 /** The refusals a client can get instead of a task id, by `name`. */
 const REFUSALS = {
   UnknownServiceError,
   UnknownTaskTypeError,
+  UnknownTaskError,
+  TaskConflictError,
   QueueFullError,
   ServiceStoppedError,
   RuntimeStoppingError,
@@ -217,4 +248,10 @@ export const RuntimeErrorName = {
   QueueFull: "QueueFullError",
   /** The handler's result is over the record's limits (too large, too deep, or unreadable). */
   ResultTooLarge: "ResultTooLargeError",
+  /** The task was running when its runtime stopped or died (and its type does not requeue). */
+  Interrupted: "InterruptedError",
+  /** A task it depended on failed, was cancelled or expired. */
+  DependencyFailed: "DependencyFailedError",
+  /** It was still queued, or waiting for its dependencies, at its deadline. */
+  Expired: "ExpiredError",
 } as const;

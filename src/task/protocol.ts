@@ -4,13 +4,25 @@
  */
 import type { TaskType, TaskTypeInfo } from "./define.ts";
 import type { TaskOutcome } from "./outcome.ts";
-import type { TaskLogEntry } from "./record.ts";
+import type { DisplayOutput } from "./outcome.ts";
+import type { TaskLogEntry, TaskProgress } from "./record.ts";
+
+/**
+ * What a running task produced so far, reported while it runs (a kernel
+ * task's stdout, stderr and displays), so watchers see it grow.
+ */
+export type TaskOutput =
+  | { kind: "stream"; name: "stdout" | "stderr"; text: string }
+  | { kind: "display"; display: DisplayOutput }
+  | { kind: "clear" };
 
 /** A service's report about one task. */
 export type TaskReport =
   | { kind: "started"; id: string }
   | { kind: "finished"; id: string; outcome: TaskOutcome }
-  | { kind: "log"; id: string; entry: TaskLogEntry };
+  | { kind: "log"; id: string; entry: TaskLogEntry }
+  | { kind: "progress"; id: string; progress: TaskProgress }
+  | { kind: "output"; id: string; output: TaskOutput };
 
 /** Where reports go (the manager's actor ref, or a transport's stand-in). */
 export interface ReportSink {

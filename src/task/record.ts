@@ -3,11 +3,49 @@ import { briefOf } from "./limits.ts";
 import type { TaskOutcome } from "./outcome.ts";
 
 /**
+ * - `waiting`: accepted, waiting for the tasks it depends on to end
  * - `queued`: accepted, waiting (in a serial queue, or for a retry)
  * - `running`: its handler (or kernel) is working on it
- * - `succeeded` / `failed` / `cancelled`: terminal, with an outcome
+ * - `succeeded` / `failed` / `cancelled` / `expired`: ended, with an outcome
+ *   (`expired`: still waiting or queued at its deadline; it never ran)
  */
-export type TaskState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type TaskState =
+  | "waiting"
+  | "queued"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "cancelled"
+  | "expired";
+
+/**
+ * Every state, in the order a task goes through them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TASK_STATES } from "./record.ts";
+ * assert.ok(TASK_STATES.includes("expired"));
+ * ```
+ */
+export const TASK_STATES: readonly TaskState[] = Object.freeze([
+  "waiting",
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "expired",
+]);
+
+/** The latest progress a handler reported (`context.progress`). */
+export interface TaskProgress {
+  /** From 0 to 1. */
+  fraction: number;
+  message?: string;
+  /** Milliseconds since the Unix epoch. */
+  at: number;
+}
 
 /** One line of a task's log: a state change, or a message from its handler. */
 export interface TaskLogEntry {
@@ -38,6 +76,25 @@ export interface TaskRecord {
   finishedAt?: number;
   /** When the record will be forgotten (set once it is terminal). */
   expiresAt?: number;
+  /** Serial tasks: higher runs first, FIFO within a priority (default 0). */
+  priority?: number;
+  /** A queued or waiting task still not started at this time ends `expired`. */
+  deadline?: number;
+  /** The idempotency key it was submitted with. */
+  key?: string;
+  /** The tasks it waits for, and what it does if one of them fails. */
+  after?: readonly string[];
+  onDependencyFailure?: "cancel" | "run";
+  /** The tasks submitted with this one in their `after`. */
+  dependents?: readonly string[];
+  /** The task whose handler submitted this one (through `context.client`). */
+  parent?: string;
+  /** The task this one re-runs (`client.rerun`). */
+  rerunOf?: string;
+  /** The schedule that submitted it. */
+  schedule?: string;
+  /** The latest progress its handler reported. */
+  progress?: TaskProgress;
   /**
    * What happened since the task was queued at `createdAt`: state changes
    * and the handler's messages. Empty (and shared) until the first entry, so
@@ -48,11 +105,14 @@ export interface TaskRecord {
 }
 
 const NEXT: Record<TaskState, readonly TaskState[]> = {
-  queued: ["running", "failed", "cancelled"],
+  waiting: ["queued", "failed", "cancelled", "expired"],
+  queued: ["running", "failed", "cancelled", "expired"],
+  // running → queued: a retry, or a task requeued after its runtime stopped.
   running: ["succeeded", "failed", "cancelled", "queued"],
   succeeded: [],
   failed: [],
   cancelled: [],
+  expired: [],
 };
 
 /** The log of every record that has none yet; `appendLog` replaces it on the first entry. */

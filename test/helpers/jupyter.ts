@@ -69,3 +69,46 @@ export async function launchTestServer(): Promise<TestServer> {
     },
   };
 }
+
+/**
+ * One test server for the tests of a file, where launching one per test is
+ * too slow: the first test that asks launches it, and {@link stop} (the
+ * file's last test that uses it) stops it. Tests that use it outlive no
+ * resource of their own but share the server's, so they run with Deno's
+ * resource and op sanitizers off. A server left running when a filter
+ * skipped the last test stops itself when the test process exits (its
+ * parent watchdog, `server_config.ts`).
+ *
+ * @example
+ * ```ts
+ * import { SharedTestServer } from "./jupyter.ts";
+ * const shared = new SharedTestServer();
+ * Deno.test({
+ *   name: "a kernel on the shared server",
+ *   sanitizeResources: false,
+ *   sanitizeOps: false,
+ *   fn: async () => {
+ *     const server = await shared.server();
+ *     const kernel = await server.startKernel({ name: "python3" });
+ *     await kernel.shutdown();
+ *   },
+ * });
+ * Deno.test("the shared server stops", () => shared.stop());
+ * ```
+ */
+export class SharedTestServer {
+  #launched?: Promise<TestServer>;
+
+  /** The server, launched on first use. */
+  async server(): Promise<JupyterServer> {
+    this.#launched ??= launchTestServer();
+    return (await this.#launched).server;
+  }
+
+  /** Stop the server if it was launched; a later {@link server} launches a new one. */
+  async stop(): Promise<void> {
+    const launched = this.#launched;
+    this.#launched = undefined;
+    if (launched) await (await launched).stop();
+  }
+}

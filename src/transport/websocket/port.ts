@@ -1,44 +1,56 @@
 /**
- * `RemotePort`: a `TaskPort` over one WebSocket to a Zest server, so that
- * `Client.connect(url, { token })` offers the same API as `runtime.client()`.
+ * The WebSocket port: a `TaskPort` over one connection to a Zest server, so
+ * that `Client.connect(url, { token })` offers the same API as
+ * `runtime.client()`.
+ *
+ * @module
  */
-import { errorOutcome, type TaskOutcome } from "../task/outcome.ts";
-import type { TaskRecord, TaskRecordSummary } from "../task/record.ts";
+import { errorOutcome, type TaskOutcome } from "../../task/outcome.ts";
+import type { TaskRecord } from "../../task/record.ts";
+import type { StoreStats, TaskListQuery } from "../../manager/store.ts";
 import type {
+  GraphRequest,
   OutcomeSink,
   ServiceInfo,
   SubmitRequest,
   TaskEvent,
-  TaskPort,
-} from "../manager/types.ts";
-import { isValidToken, PROTOCOL, TOKEN_PROTOCOL_PREFIX } from "./auth.ts";
-import type { ClientMessage, Ref, ServerMessage } from "./wire.ts";
-import { replyError, toJson } from "./wire.ts";
+} from "../../manager/types.ts";
+import { onAbort } from "../../util/async.ts";
+import type { SummaryPage, TaskPort } from "../port.ts";
+import { bodyError, toJson } from "../wire.ts";
+import {
+  type ClientMessage,
+  isValidToken,
+  PROTOCOL,
+  type Ref,
+  type ServerMessage,
+  TOKEN_PROTOCOL_PREFIX,
+} from "./protocol.ts";
 
 /**
  * `ename` of the outcome given to a request whose connection dropped before it ended.
  *
  * @example
  * ```ts
- * import { CONNECTION_LOST } from "./remote.ts";
- * import type { TaskOutcome } from "../task/outcome.ts";
- * declare const outcome: TaskOutcome;
- * const retry = outcome.status === "error" && outcome.ename === CONNECTION_LOST;
+ * import { CONNECTION_LOST } from "./port.ts";
+ * import type { TaskOutcome } from "../../task/outcome.ts";
+ * const retryable = (outcome: TaskOutcome) =>
+ *   outcome.status === "error" && outcome.ename === CONNECTION_LOST;
  * ```
  */
 export const CONNECTION_LOST = "ConnectionLostError";
 
 /**
- * Options of `RemotePort.connect` (and `Client.connect`).
+ * Options of `WebSocketPort.connect` (and `Client.connect`).
  *
  * @example
  * ```ts
- * import type { ConnectOptions } from "./remote.ts";
- * const options: ConnectOptions = { token: Deno.env.get("ZEST_TOKEN")!, timeoutMs: 5_000 };
+ * import type { ConnectOptions } from "./port.ts";
+ * const options: ConnectOptions = { token: "k3Rf9-Qx_2mZp7LwYb4Tn8Vc", timeoutMs: 5_000 };
  * ```
  */
 export interface ConnectOptions {
-  /** The server's token (see `deno task start`'s output, or `.zest/token`). */
+  /** The server's token (`.zest/token` where the server runs, or `ZEST_TOKEN`). */
   token: string;
   /** Give up connecting after this long (default 10 s). */
   timeoutMs?: number;
@@ -53,6 +65,12 @@ type Pending =
 /** Distributes `Omit` over a union, so each request keeps its own fields. */
 type Request = ClientMessage extends infer M ? M extends { ref: Ref } ? Omit<M, "ref"> : never
   : never;
+
+/** The reply of the request of type `T` (a `wait` is answered by an `outcome`). */
+type ReplyTo<T extends Request["type"]> = Extract<
+  Reply,
+  { type: T extends "wait" ? "outcome" : T }
+>;
 
 /** `ws:`/`wss:` for a `ws:`, `wss:`, `http:` or `https:` URL. */
 function socketUrl(url: string | URL): URL {
@@ -76,16 +94,16 @@ function socketUrl(url: string | URL): URL {
  * and fetch it with `client.outcome(id)`).
  *
  * @example
- * ```ts
- * import { RemotePort } from "./remote.ts";
- * import { Client } from "./client.ts";
- * const port = await RemotePort.connect("ws://127.0.0.1:8787", { token: Deno.env.get("ZEST_TOKEN")! });
+ * ```ts ignore
+ * import { WebSocketPort } from "./port.ts";
+ * import { Client } from "../client.ts";
+ * const port = await WebSocketPort.connect("ws://127.0.0.1:8787", { token: Deno.env.get("ZEST_TOKEN")! });
  * const client = new Client(port); // what Client.connect does
  * await client.services();
  * await client.close();
  * ```
  */
-export class RemotePort implements TaskPort {
+export class WebSocketPort implements TaskPort {
   readonly url: URL;
   readonly #socket: WebSocket;
   #nextRef = 1;
@@ -108,17 +126,18 @@ export class RemotePort implements TaskPort {
    * Open a connection and authenticate (the token travels as a WebSocket
    * subprotocol, never in the URL).
    */
-  static async connect(url: string | URL, options: ConnectOptions): Promise<RemotePort> {
+  static async connect(url: string | URL, options: ConnectOptions): Promise<WebSocketPort> {
     const target = socketUrl(url);
     if (typeof options.token !== "string" || !isValidToken(options.token)) {
       throw new TypeError("token must be the server's token (16+ URL-safe characters)");
     }
     const socket = new WebSocket(target, [PROTOCOL, TOKEN_PROTOCOL_PREFIX + options.token]);
     const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const timeoutMs = options.timeoutMs ?? 10_000;
     const timer = setTimeout(() => {
-      reject(new Error(`could not connect to ${target} within ${options.timeoutMs ?? 10_000} ms`));
+      reject(new Error(`could not connect to ${target} within ${timeoutMs} ms`));
       socket.close();
-    }, options.timeoutMs ?? 10_000);
+    }, timeoutMs);
     socket.addEventListener("open", () => resolve(), { once: true });
     socket.addEventListener("error", (event) => {
       const detail = (event as ErrorEvent).message ?? "";
@@ -133,7 +152,7 @@ export class RemotePort implements TaskPort {
     } finally {
       clearTimeout(timer);
     }
-    return new RemotePort(target, socket);
+    return new WebSocketPort(target, socket);
   }
 
   /** Settles with the reason once the connection has closed, for whatever cause. */
@@ -141,53 +160,77 @@ export class RemotePort implements TaskPort {
     return this.#closed.promise;
   }
 
-  /** Submit a task; the sink gets its id, then its outcome. */
+  /** Submit a task; the sink gets its id, then its outcome, or the typed refusal. */
   submit(request: SubmitRequest, sink: OutcomeSink): void {
-    const { service, type, fields, attributes, timeoutMs } = request;
+    const { task: _validated, parent: _parent, schedule: _schedule, ...task } = request;
     const ref = this.#nextRef++;
-    this.#pending.set(ref, { kind: "submit", sink, type });
-    this.#send({ type: "submit", ref, service, task: { type, fields }, attributes, timeoutMs });
+    this.#pending.set(ref, { kind: "submit", sink, type: request.type });
+    this.#send({ type: "submit", ref, task: { ...task, after: task.after && [...task.after] } });
+  }
+
+  /** Submit a graph of tasks by names. */
+  async submitGraph(graph: GraphRequest): Promise<Record<string, string>> {
+    const tasks = Object.fromEntries(
+      Object.entries(graph).map((
+        [name, { rerunOf: _rerunOf, ...node }],
+      ) => [name, { ...node, after: node.after && [...node.after] }]),
+    );
+    return (await this.#call("graph", { tasks })).ids;
   }
 
   /** The record of task `id`, if the server still has it. */
   async get(id: string): Promise<TaskRecord | undefined> {
-    const reply = await this.#call({ type: "get", taskId: id });
-    return (reply as { record: TaskRecord | null }).record ?? undefined;
+    return (await this.#call("get", { taskId: id })).record ?? undefined;
   }
 
-  /** Summaries: live tasks first, newest first; then finished ones, latest first. */
-  async list(
-    query: { service?: string; state?: string; limit?: number } = {},
-  ): Promise<TaskRecordSummary[]> {
-    const reply = await this.#call({ type: "list", ...query } as Request);
-    return (reply as { records: TaskRecordSummary[] }).records;
+  /** Summaries, newest first, a page at a time. */
+  async list(query?: TaskListQuery): Promise<SummaryPage> {
+    const { records, next } = await this.#call("list", { query });
+    return next === undefined ? { records } : { records, next };
   }
 
   /** Wait for task `id` to end; `undefined` if the server does not know it. */
   async wait(id: string, signal?: AbortSignal): Promise<TaskOutcome | undefined> {
-    const reply = await this.#call({ type: "wait", taskId: id }, signal);
-    return (reply as { outcome: TaskOutcome | null }).outcome ?? undefined;
+    return (await this.#call("wait", { taskId: id }, signal)).outcome ?? undefined;
   }
 
   /** Cancel task `id`. */
   async cancel(id: string): Promise<boolean> {
-    const reply = await this.#call({ type: "cancel", taskId: id });
-    return (reply as { cancelled: boolean }).cancelled;
+    return (await this.#call("cancel", { taskId: id })).cancelled;
+  }
+
+  /** Remove the record of an ended task. */
+  async delete(id: string): Promise<void> {
+    await this.#call("delete", { taskId: id });
+  }
+
+  /** The dependency graph around task `id`, as DOT. */
+  async graph(id: string): Promise<string | undefined> {
+    return (await this.#call("dot", { taskId: id })).dot ?? undefined;
   }
 
   /** Services, their task types (with JSON Schemas) and queue depths. */
   async services(): Promise<ServiceInfo[]> {
-    const reply = await this.#call({ type: "services" });
-    return (reply as { services: ServiceInfo[] }).services;
+    return (await this.#call("services", {})).services;
   }
 
-  /** Follow task events; the server is asked for them while anyone listens. */
+  /** Free a stuck serial lane. */
+  async release(service: string): Promise<boolean> {
+    return (await this.#call("release", { service })).released;
+  }
+
+  /** The server's store: path, size, records. */
+  async storeStats(): Promise<StoreStats> {
+    return (await this.#call("store", {})).store;
+  }
+
+  /** Follow events; the server is asked for them while anyone listens. */
   subscribe(listener: (event: TaskEvent) => void): () => void {
-    if (this.#listeners.size === 0) this.#call({ type: "subscribe" }).catch(() => {});
+    if (this.#listeners.size === 0) this.#call("subscribe", {}).catch(() => {});
     this.#listeners.add(listener);
     return () => {
       if (!this.#listeners.delete(listener) || this.#listeners.size > 0) return;
-      this.#call({ type: "unsubscribe" }).catch(() => {});
+      this.#call("unsubscribe", {}).catch(() => {});
     };
   }
 
@@ -205,23 +248,25 @@ export class RemotePort implements TaskPort {
     this.#socket.send(toJson(message));
   }
 
-  #call(request: Request, signal?: AbortSignal): Promise<Reply> {
+  #call<T extends Request["type"]>(
+    type: T,
+    fields: Omit<Extract<Request, { type: T }>, "type">,
+    signal?: AbortSignal,
+  ): Promise<ReplyTo<T>> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const ref = this.#nextRef++;
-    const { promise, resolve, reject } = Promise.withResolvers<Reply>();
-    const onAbort = () => {
+    const { promise, resolve, reject } = Promise.withResolvers<ReplyTo<T>>();
+    const stopListening = onAbort(signal, (reason) => {
       // The server may still answer; with the ref gone the answer is ignored.
       this.#pending.delete(ref);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const settle = () => signal?.removeEventListener("abort", onAbort);
+      reject(reason);
+    });
     this.#pending.set(ref, {
       kind: "call",
-      resolve: (reply) => (settle(), resolve(reply)),
-      reject: (error) => (settle(), reject(error)),
+      resolve: (reply) => (stopListening(), resolve(reply as ReplyTo<T>)),
+      reject: (error) => (stopListening(), reject(error)),
     });
-    this.#send({ ...request, ref } as ClientMessage);
+    this.#send({ ...fields, type, ref } as ClientMessage);
     return promise;
   }
 
@@ -243,7 +288,7 @@ export class RemotePort implements TaskPort {
       // A refused submission rejects with the typed error the server named.
       this.#fail(
         message.ref,
-        replyError(message, pending?.kind === "submit" ? pending.type : undefined),
+        bodyError(message, pending?.kind === "submit" ? pending.type : undefined),
       );
       return;
     }
@@ -266,9 +311,7 @@ export class RemotePort implements TaskPort {
     if (!pending) return;
     this.#pending.delete(ref as Ref);
     if (pending.kind === "call") return pending.reject(error);
-    if (pending.taskId === undefined) {
-      return pending.sink.refused(error);
-    }
+    if (pending.taskId === undefined) return pending.sink.refused(error);
     pending.sink.settled(
       errorOutcome(
         pending.taskId,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseRetryPolicy, RETRY_LIMITS, RetryPolicyError } from "./backoff.ts";
+import { parseRetryPolicy, RETRY_LIMITS, RetryPolicyError } from "./retry.ts";
 
 Deno.test("delays grow by the factor from initialMs, capped at maxMs", () => {
   const policy = parseRetryPolicy({

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { MAX_DURATION_MS } from "../task/limits.ts";
+import { MAX_DURATION_MS } from "./limits.ts";
 
 /** A retry policy as a task type declares it. */
 export interface RetryOptions {
@@ -37,7 +37,7 @@ export interface RetryOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { RETRY_LIMITS } from "./backoff.ts";
+ * import { RETRY_LIMITS } from "./retry.ts";
  * assert.equal(RETRY_LIMITS.attempts, 100);
  * ```
  */
@@ -55,7 +55,7 @@ export const RETRY_LIMITS = Object.freeze({
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseRetryPolicy } from "./backoff.ts";
+ * import { parseRetryPolicy } from "./retry.ts";
  * const policy = parseRetryPolicy({
  *   attempts: 5,
  *   backoff: { initialMs: 100, factor: 3, maxMs: 2_000 },
@@ -117,7 +117,7 @@ export class RetryPolicy {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseRetryPolicy, RetryPolicyError } from "./backoff.ts";
+ * import { parseRetryPolicy, RetryPolicyError } from "./retry.ts";
  * assert.throws(
  *   () => parseRetryPolicy({ attempts: 3, backoff: { initialMs: -1 } }),
  *   (error) => error instanceof RetryPolicyError && error.field === "retries.backoff.initialMs",
@@ -142,7 +142,7 @@ export class RetryPolicyError extends TypeError {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseRetryPolicy } from "./backoff.ts";
+ * import { parseRetryPolicy } from "./retry.ts";
  * const policy = parseRetryPolicy({ attempts: 2 });
  * assert.deepEqual([policy.initialMs, policy.factor, policy.maxMs, policy.jitter], [1_000, 2, 60_000, 0]);
  * assert.throws(() => parseRetryPolicy({ attempts: "3" }), /retries.attempts must be a whole number from 0 to 100, got "3"/);

@@ -1,0 +1,73 @@
+/**
+ * The port: what a `Client` talks to, whatever carries it — the manager in
+ * this process, a server over a WebSocket, a cluster over NATS. Each
+ * transport implements it once; `Client` builds the convenient API on top.
+ *
+ * @module
+ */
+import type { TaskOutcome } from "../task/outcome.ts";
+import type { TaskRecord, TaskRecordSummary } from "../task/record.ts";
+import type { StoreStats, TaskListQuery } from "../manager/store.ts";
+import type {
+  GraphRequest,
+  OutcomeSink,
+  ServiceInfo,
+  SubmitRequest,
+  TaskEvent,
+} from "../manager/types.ts";
+
+/**
+ * One page of task summaries, newest first; `next` goes back as the
+ * query's `cursor` for the following page.
+ *
+ * @example
+ * ```ts
+ * import type { SummaryPage } from "./port.ts";
+ * const empty: SummaryPage = { records: [] };
+ * ```
+ */
+export interface SummaryPage {
+  records: TaskRecordSummary[];
+  next?: string;
+}
+
+/**
+ * What a client talks to.
+ *
+ * @example
+ * ```ts
+ * import type { TaskPort } from "./port.ts";
+ * async function depth(port: TaskPort, service: string): Promise<number> {
+ *   const info = (await port.services()).find((s) => s.name === service);
+ *   return info ? info.queued : 0;
+ * }
+ * ```
+ */
+export interface TaskPort {
+  /** Submit a task; the sink gets its id, then its outcome, or a typed refusal. */
+  submit(request: SubmitRequest, sink: OutcomeSink): void;
+  /** Submit a graph of tasks by names, all or nothing: the id of each name. */
+  submitGraph(graph: GraphRequest): Promise<Record<string, string>>;
+  /** The record of task `id`, if still retained. */
+  get(id: string): Promise<TaskRecord | undefined>;
+  /** Summaries (no fields, log or outcome; a `brief` of the outcome), newest first, a page at a time. */
+  list(query?: TaskListQuery): Promise<SummaryPage>;
+  /** Wait for task `id` to end; `undefined` if no such task is retained. */
+  wait(id: string, signal?: AbortSignal): Promise<TaskOutcome | undefined>;
+  /** Cancel task `id`; false if it had already ended or is unknown. */
+  cancel(id: string): Promise<boolean>;
+  /** Remove the record of an ended task (`UnknownTaskError`, `TaskConflictError` if not ended). */
+  delete(id: string): Promise<void>;
+  /** The graph of dependencies around task `id`, as Graphviz DOT; `undefined` if unknown. */
+  graph(id: string): Promise<string | undefined>;
+  /** Services, their task types and queue depths. */
+  services(): Promise<ServiceInfo[]>;
+  /** Free a service's serial lane held by a stuck handler; false if it was not stuck. */
+  release(service: string): Promise<boolean>;
+  /** Where the records are, their count and size. */
+  storeStats(): Promise<StoreStats>;
+  /** Follow events until the returned function is called. */
+  subscribe(listener: (event: TaskEvent) => void): () => void;
+  /** Release the port (a connection, for remote ports). */
+  close(): Promise<void>;
+}
