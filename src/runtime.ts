@@ -7,6 +7,7 @@
 import { ActorSystem, type CrashLogger } from "./actor/mod.ts";
 import { type ManagerOptions, TaskManager } from "./manager/manager.ts";
 import { MemoryTaskStore } from "./manager/memory_store.ts";
+import type { ScheduleConfig } from "./manager/schedules.ts";
 import type { RetentionLimits, TaskStore } from "./manager/store.ts";
 import type { ServiceEndpoint } from "./manager/types.ts";
 import type { Service, ServiceEnvironment } from "./service/service.ts";
@@ -29,7 +30,13 @@ export interface RuntimeOptions {
   store?: "memory" | TaskStore;
   /** How long finished records are kept (default one hour) and how many (default 10 000). */
   retention?: RetentionLimits;
-  manager?: Omit<ManagerOptions, "store" | "retentionTtlMs">;
+  manager?: Omit<ManagerOptions, "store" | "retentionTtlMs" | "schedules">;
+  /**
+   * Tasks submitted on a clock: `{ name, service, task, every: "30m" }` or
+   * `{ name, service, task, cron: "0 3 * * *", timezone? }`. A schedule that
+   * does not parse, or whose task would be refused, fails the start naming it.
+   */
+  schedules?: readonly ScheduleConfig[];
   /** Receives every actor crash (default: `console.error`). */
   logCrash?: CrashLogger;
   /**
@@ -113,15 +120,18 @@ export class Runtime {
     const store = options.store === undefined || options.store === "memory"
       ? new MemoryTaskStore({ retention: retentionOf(services, options.retention) })
       : options.store;
-    const manager = late.manager = new TaskManager(system, endpoints, {
-      ...options.manager,
-      store,
-      retentionTtlMs: options.retention?.ttlMs,
-    });
+    let manager: TaskManager;
     try {
+      manager = late.manager = new TaskManager(system, endpoints, {
+        ...options.manager,
+        store,
+        retentionTtlMs: options.retention?.ttlMs,
+        schedules: options.schedules,
+      });
       await manager.start();
     } catch (error) {
-      // A store that cannot be used is a refusal at start: nothing keeps running.
+      // A bad schedule, or a store that cannot be used, is a refusal at start: nothing keeps running.
+      await late.manager?.close().catch(() => {});
       await Promise.allSettled(services.map((service) => service.stop()));
       await jupyter.stop();
       await system.shutdown();

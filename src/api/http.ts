@@ -377,6 +377,21 @@ async function release({ port, params }: Call): Promise<Response> {
   return json(200, { released: await port.release(params.service) });
 }
 
+async function schedule({ port, params }: Call): Promise<Response> {
+  const action = params.action;
+  if (action !== "pause" && action !== "resume" && action !== "run") {
+    throw new HttpError(404, `no route: a schedule can be paused, resumed or run, not '${action}'`);
+  }
+  try {
+    return json(200, await port.controlSchedule(params.name, action));
+  } catch (error) {
+    if (error instanceof Error && error.name === "ScheduleError") {
+      throw new HttpError(404, error.message, { name: error.name });
+    }
+    throw error;
+  }
+}
+
 function unknownTask(id: string): UnknownTaskError {
   return new UnknownTaskError(`no task with id '${id}' (unknown, or past its retention)`);
 }
@@ -410,6 +425,14 @@ const routes: { pattern: URLPattern; methods: Record<string, Handler> }[] = [
   { pattern: new URLPattern({ pathname: "/tasks/:id/cancel" }), methods: { POST: cancel } },
   { pattern: new URLPattern({ pathname: "/tasks/:id/rerun" }), methods: { POST: rerun } },
   { pattern: new URLPattern({ pathname: "/tasks/:id/graph" }), methods: { GET: dot } },
+  {
+    pattern: new URLPattern({ pathname: "/schedules" }),
+    methods: { GET: async ({ port }) => json(200, await port.schedules()) },
+  },
+  {
+    pattern: new URLPattern({ pathname: "/schedules/:name/:action" }),
+    methods: { POST: schedule },
+  },
 ];
 
 /**

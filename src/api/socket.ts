@@ -188,6 +188,14 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
         });
       case "store":
         return send({ type: "store", ref: message.ref, store: await port.storeStats() });
+      case "schedules":
+        return send({ type: "schedules", ref: message.ref, schedules: await port.schedules() });
+      case "schedule":
+        return send({
+          type: "schedule",
+          ref: message.ref,
+          schedule: await port.controlSchedule(message.name, message.action),
+        });
       case "subscribe":
         unsubscribe ??= port.subscribe((event) => send({ type: "event", event }));
         return send({ type: "subscribe", ref: message.ref });

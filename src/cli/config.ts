@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ManagerOptions } from "../manager/manager.ts";
+import type { ScheduleConfig } from "../manager/schedules.ts";
 import { Service } from "../service/service.ts";
 
 /**
@@ -37,7 +38,9 @@ export interface ServerConfig {
 export interface ZestConfig {
   services: Service[];
   server?: ServerConfig;
-  manager?: ManagerOptions;
+  manager?: Omit<ManagerOptions, "store" | "retentionTtlMs" | "schedules">;
+  /** Tasks submitted on a clock; see `RuntimeOptions.schedules`. */
+  schedules?: ScheduleConfig[];
 }
 
 /**
@@ -101,13 +104,20 @@ export async function loadConfig(path: string): Promise<ZestConfig> {
       `${path} must default-export a config { services, server } or a function returning one`,
     );
   }
-  const { services, server, manager } = config as Record<string, unknown>;
+  const { services, server, manager, schedules } = config as Record<string, unknown>;
   if (!Array.isArray(services) || !services.every((service) => service instanceof Service)) {
     throw new ConfigError(`${path}: 'services' must be an array of services (new MyService(…))`);
+  }
+  if (schedules !== undefined && !Array.isArray(schedules)) {
+    // Each schedule is checked when the runtime starts: a ScheduleError names it and the reason.
+    throw new ConfigError(
+      `${path}: 'schedules' must be an array of schedules { name, service, task, every | cron }`,
+    );
   }
   return {
     services,
     server: checkServer(server, path),
-    manager: manager as ManagerOptions | undefined,
+    manager: manager as ZestConfig["manager"],
+    schedules: schedules as ScheduleConfig[] | undefined,
   };
 }

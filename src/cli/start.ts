@@ -164,7 +164,11 @@ export async function start(args: string[]): Promise<number> {
   // Read once: the Jupyter Server and every kernel (any Python code a task
   // runs) inherit this process's environment, and must not see the token.
   Deno.env.delete("ZEST_TOKEN");
-  const runtime = await Runtime.start({ services: config.services, manager: config.manager });
+  const runtime = await Runtime.start({
+    services: config.services,
+    manager: config.manager,
+    schedules: config.schedules,
+  });
   let server: ZestServer;
   try {
     server = serve(runtime, {

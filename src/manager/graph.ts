@@ -632,13 +632,13 @@ export function graphDot(
     if (!task) {
       lines.push(
         `  ${name} [id=${element}, class="task gone", label=${
-          quote(`${taskId.slice(0, 8)}\n(record gone)`)
+          quote(`${taskId.slice(-8)}\n(record gone)`)
         }, style="rounded,dashed"];`,
       );
       continue;
     }
     const state = /^[a-z]{1,20}$/.test(task.state) ? task.state : "unknown";
-    const label = `${short(task.type)}\n${short(task.service)}\n${state} ${taskId.slice(0, 8)}`;
+    const label = `${short(task.type)}\n${short(task.service)}\n${state} ${taskId.slice(-8)}`;
     const attributes = [
       `id=${element}`,
       `class="task state-${state}"`,

@@ -17,6 +17,7 @@ import {
   RuntimeStoppingError,
   ServiceStoppedError,
   TaskConflictError,
+  TaskValidationError,
   UnknownServiceError,
   UnknownTaskError,
 } from "../task/errors.ts";
@@ -47,6 +48,8 @@ import { IdempotencyKeys } from "./idempotency.ts";
 import { Journal } from "./journal.ts";
 import { LiveTask, PendingTask, ServiceLane } from "./lane.ts";
 import { MemoryTaskStore } from "./memory_store.ts";
+import type { ScheduleStatus } from "./schedule.ts";
+import { type ScheduleConfig, Schedules } from "./schedules.ts";
 import type { StoreStats, TaskListQuery, TaskPage, TaskStore } from "./store.ts";
 import type {
   GraphRequest,
@@ -76,6 +79,8 @@ export interface ManagerOptions {
    * whose handler still runs after it shows `stuck`. Default 5 s.
    */
   abortGraceMs?: number;
+  /** Tasks submitted on a clock (checked at construction: `ScheduleError` names a bad one). */
+  schedules?: readonly ScheduleConfig[];
 }
 
 /**
@@ -99,6 +104,7 @@ const DEFAULT_ABORT_GRACE_MS = 5_000;
 type ManagerMessage =
   | { kind: "submit"; request: SubmitRequest; sink: OutcomeSink }
   | { kind: "graph"; graph: GraphRequest }
+  | { kind: "adopt"; record: TaskRecord; sink: OutcomeSink }
   | TaskReport
   | { kind: "cancel"; id: string }
   | { kind: "delete"; id: string }
@@ -159,6 +165,7 @@ export class TaskManager {
   readonly #dependencies = new DependencyTracker();
   readonly #keys = new IdempotencyKeys();
   readonly #journal: Journal<Action>;
+  readonly #schedules: Schedules;
   #accepting = false;
   #closing = false;
   /** Called when no handler runs any more (while closing). */
@@ -190,6 +197,14 @@ export class TaskManager {
       { mailbox: { capacity, overflow: "reject" } },
     );
     for (const endpoint of endpoints) this.#addService(endpoint);
+    this.#schedules = new Schedules(options.schedules ?? [], {
+      submit: (request, sink) => this.submit(request, sink),
+      check: (request) => admit(request, this.#lanes),
+      skipped: (id, message) =>
+        this.ref.tell({ kind: "log", id, entry: { at: Date.now(), level: "warn", message } }),
+      changed: (schedule) => this.#events.send({ kind: "schedule", schedule }),
+      store: this.store,
+    });
   }
 
   /**
@@ -203,6 +218,7 @@ export class TaskManager {
     const unfinished = await this.store.open();
     await this.#recover(unfinished);
     this.#accepting = true;
+    await this.#schedules.start();
   }
 
   /**
@@ -226,6 +242,37 @@ export class TaskManager {
    */
   submitGraph(graph: GraphRequest): Promise<Record<string, string>> {
     return this.ref.ask({ kind: "graph", graph }, { timeoutMs: 60_000 });
+  }
+
+  /**
+   * Admit `request` and make its record, without queueing it: what a
+   * cluster's submitting process does before it publishes the task for the
+   * replica that runs it. Throws the typed refusal. The record is `queued`,
+   * with a new id; nothing is stored.
+   */
+  prepare(request: SubmitRequest): TaskRecord {
+    const admitted = this.#admit(request);
+    if (admitted instanceof Error) throw admitted;
+    if (admitted.after) {
+      throw new TaskValidationError(admitted.type.name, [{
+        path: "after",
+        message: "dependencies are not supported across a cluster",
+      }]);
+    }
+    return this.#recordOf(uuidv7(), request, admitted);
+  }
+
+  /**
+   * Run a task admitted elsewhere (made by `prepare` in another process, or
+   * redelivered after its replica died): it joins its service's lane as it
+   * is; the sink hears its outcome once the final record is stored.
+   */
+  adopt(record: TaskRecord, sink: OutcomeSink): void {
+    if (!this.ref.tell({ kind: "adopt", record, sink })) {
+      sink.refused(
+        new RuntimeStoppingError("runtime stopped: the task manager takes no more tasks"),
+      );
+    }
   }
 
   /** Wait for task `id`: the sink gets its outcome now if it ended, or when it ends. */
@@ -316,6 +363,19 @@ export class TaskManager {
     }, { maxNodes: bound });
   }
 
+  /** Every schedule: its state, last and next run, runs and skips. */
+  schedules(): ScheduleStatus[] {
+    return this.#schedules.list();
+  }
+
+  /**
+   * Pause, resume or run schedule `name` now; its status after. Throws
+   * `ScheduleError` for an unknown name.
+   */
+  controlSchedule(name: string, action: "pause" | "resume" | "run"): ScheduleStatus {
+    return this.#schedules.control(name, action);
+  }
+
   /** Services as clients see them. */
   services(): ServiceInfo[] {
     return [...this.#lanes.values()].map((lane) => lane.describe());
@@ -341,6 +401,7 @@ export class TaskManager {
    * the store.
    */
   async close(): Promise<void> {
+    this.#schedules.stop();
     const idle = Promise.withResolvers<void>();
     this.#idle = idle.resolve;
     await this.ref.ask({ kind: "close" }, { timeoutMs: 10_000 });
@@ -382,6 +443,8 @@ export class TaskManager {
         return this.#submit(message.request, message.sink);
       case "graph":
         return this.#submitGraph(message.graph);
+      case "adopt":
+        return this.#adopt(message.record, message.sink);
       case "started":
         return this.#started(message.id);
       case "finished":
@@ -537,31 +600,8 @@ export class TaskManager {
     sink: OutcomeSink | undefined,
     dependencies: ReadonlyMap<string, DependencyStatus>,
   ): TaskRecord {
-    const now = Date.now();
-    const record: TaskRecord = {
-      id,
-      type: admitted.type.name,
-      service: request.service,
-      fields: admitted.fields,
-      attributes: request.attributes ?? NO_ATTRIBUTES,
-      parallel: admitted.type.parallel,
-      state: "queued",
-      attempts: 0,
-      createdAt: now,
-      log: EMPTY_LOG,
-    };
-    if (admitted.timeoutMs !== undefined) record.timeoutMs = admitted.timeoutMs;
-    if (request.priority) record.priority = request.priority;
-    if (admitted.expiresInMs !== undefined) record.deadline = now + admitted.expiresInMs;
-    if (request.key !== undefined) record.key = request.key;
-    if (request.parent !== undefined) record.parent = request.parent;
-    if (request.rerunOf !== undefined) record.rerunOf = request.rerunOf;
-    if (request.schedule !== undefined) record.schedule = request.schedule;
-    if (admitted.after) {
-      record.after = admitted.after;
-      record.onDependencyFailure = request.onDependencyFailure ?? "cancel";
-      this.#linkDependents(record);
-    }
+    const record = this.#recordOf(id, request, admitted);
+    if (admitted.after) this.#linkDependents(record);
     this.#journal.save(record);
     if (sink?.accepted) this.#journal.after({ kind: "accept", sink, id: record.id });
     const pending = new PendingTask(record, sink);
@@ -593,6 +633,61 @@ export class TaskManager {
       this.#enqueue(pending, admitted.type);
     }
     return record;
+  }
+
+  /** The record of an admitted request, `queued`. */
+  #recordOf(id: string, request: SubmitRequest, admitted: Admitted): TaskRecord {
+    const now = Date.now();
+    const record: TaskRecord = {
+      id,
+      type: admitted.type.name,
+      service: request.service,
+      fields: admitted.fields,
+      attributes: request.attributes ?? NO_ATTRIBUTES,
+      parallel: admitted.type.parallel,
+      state: "queued",
+      attempts: 0,
+      createdAt: now,
+      log: EMPTY_LOG,
+    };
+    if (admitted.timeoutMs !== undefined) record.timeoutMs = admitted.timeoutMs;
+    if (request.priority) record.priority = request.priority;
+    if (admitted.expiresInMs !== undefined) record.deadline = now + admitted.expiresInMs;
+    if (request.key !== undefined) record.key = request.key;
+    if (request.parent !== undefined) record.parent = request.parent;
+    if (request.rerunOf !== undefined) record.rerunOf = request.rerunOf;
+    if (request.schedule !== undefined) record.schedule = request.schedule;
+    if (admitted.after) {
+      record.after = admitted.after;
+      record.onDependencyFailure = request.onDependencyFailure ?? "cancel";
+    }
+    return record;
+  }
+
+  /** A task admitted elsewhere joins its lane here (see `adopt`). */
+  #adopt(record: TaskRecord, sink: OutcomeSink): void {
+    const lane = this.#lanes.get(record.service);
+    const type = lane?.endpoint.resolve(record.type);
+    if (!this.#accepting) {
+      return sink.refused(
+        new RuntimeStoppingError("the runtime is stopping: it takes no new tasks"),
+      );
+    }
+    if (record.log !== EMPTY_LOG) record.log = [...record.log];
+    const pending = new PendingTask(record, sink);
+    this.#live.set(record.id, pending);
+    if (!lane || !type) {
+      const [ename, evalue] = !lane
+        ? [RuntimeErrorName.UnknownService, `no service named '${record.service}' here`]
+        : [
+          RuntimeErrorName.UnknownTaskType,
+          `service '${record.service}' has no task type '${record.type}'`,
+        ];
+      return this.#endPending(pending, "failed", ename, evalue);
+    }
+    this.#journal.save(record);
+    this.#events.task(record);
+    this.#enqueue(pending, type);
   }
 
   #statusOf(

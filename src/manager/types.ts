@@ -7,6 +7,7 @@
  * @module
  */
 import type { ServiceDescription, TaskOutput, TaskRun } from "../task/protocol.ts";
+import type { ScheduleStatus } from "./schedule.ts";
 import type { Task, TaskType } from "../task/define.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import type { TaskLogEntry, TaskProgress, TaskRecord, TaskRecordSummary } from "../task/record.ts";
@@ -187,19 +188,5 @@ export type TaskEvent =
   | { kind: "progress"; id: string; progress: TaskProgress }
   | { kind: "output"; id: string; output: TaskOutput }
   | { kind: "service"; service: ServiceInfo }
+  | { kind: "schedule"; schedule: ScheduleStatus }
   | { kind: "removed"; id: string };
-
-/**
- * A task record as the read side hands it out.
- *
- * @example
- * ```ts
- * import type { RecordReader } from "./types.ts";
- * async function stateOf(reader: RecordReader, id: string) {
- *   return (await reader.get(id))?.state;
- * }
- * ```
- */
-export interface RecordReader {
-  get(id: string): Promise<TaskRecord | undefined>;
-}

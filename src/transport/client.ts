@@ -8,6 +8,7 @@ import { Task } from "../task/define.ts";
 import { TaskExecutionError, UnknownTaskError } from "../task/errors.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import type { TaskRecord } from "../task/record.ts";
+import type { ScheduleStatus } from "../manager/schedule.ts";
 import type { StoreStats, TaskListQuery } from "../manager/store.ts";
 import type {
   GraphRequest,
@@ -308,6 +309,26 @@ export class Client {
   /** Where the runtime keeps its records, their count and size on disk. */
   store(): Promise<StoreStats> {
     return this.port.storeStats();
+  }
+
+  /** Every schedule: state, last and next run, runs and skips. */
+  schedules(): Promise<ScheduleStatus[]> {
+    return this.port.schedules();
+  }
+
+  /** Pause schedule `name`: no run starts until it is resumed (a run going on ends as it does). */
+  pauseSchedule(name: string): Promise<ScheduleStatus> {
+    return this.port.controlSchedule(name, "pause");
+  }
+
+  /** Resume a paused schedule, from its next slot (missed slots are not caught up). */
+  resumeSchedule(name: string): Promise<ScheduleStatus> {
+    return this.port.controlSchedule(name, "resume");
+  }
+
+  /** Run schedule `name` now (unless its previous run is still going); its grid is unchanged. */
+  runSchedule(name: string): Promise<ScheduleStatus> {
+    return this.port.controlSchedule(name, "run");
   }
 
   /** Follow events until the returned function is called. */

@@ -6,6 +6,7 @@
 import type { TaskOutcome } from "../task/outcome.ts";
 import { summarize, type TaskRecord } from "../task/record.ts";
 import type { TaskManager } from "../manager/manager.ts";
+import type { ScheduleStatus } from "../manager/schedule.ts";
 import type { StoreStats, TaskListQuery } from "../manager/store.ts";
 import type {
   GraphRequest,
@@ -15,7 +16,7 @@ import type {
   TaskEvent,
 } from "../manager/types.ts";
 import { onAbort } from "../util/async.ts";
-import type { SummaryPage, TaskPort } from "./port.ts";
+import type { ScheduleAction, SummaryPage, TaskPort } from "./port.ts";
 
 /**
  * A port onto a manager in the same process.
@@ -118,6 +119,20 @@ export class LocalPort implements TaskPort {
   /** The store's path, size and record count. */
   storeStats(): Promise<StoreStats> {
     return this.manager.storeStats();
+  }
+
+  /** Every schedule's status. */
+  schedules(): Promise<ScheduleStatus[]> {
+    return Promise.resolve(this.manager.schedules());
+  }
+
+  /** Pause, resume or run a schedule now. */
+  controlSchedule(name: string, action: ScheduleAction): Promise<ScheduleStatus> {
+    try {
+      return Promise.resolve(this.manager.controlSchedule(name, action));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Follow events. */

@@ -7,6 +7,7 @@
  */
 import type { TaskOutcome } from "../task/outcome.ts";
 import type { TaskRecord, TaskRecordSummary } from "../task/record.ts";
+import type { ScheduleStatus } from "../manager/schedule.ts";
 import type { StoreStats, TaskListQuery } from "../manager/store.ts";
 import type {
   GraphRequest,
@@ -30,6 +31,17 @@ export interface SummaryPage {
   records: TaskRecordSummary[];
   next?: string;
 }
+
+/**
+ * What can be done to a schedule.
+ *
+ * @example
+ * ```ts
+ * import type { ScheduleAction } from "./port.ts";
+ * const actions: ScheduleAction[] = ["pause", "resume", "run"];
+ * ```
+ */
+export type ScheduleAction = "pause" | "resume" | "run";
 
 /**
  * What a client talks to.
@@ -66,6 +78,10 @@ export interface TaskPort {
   release(service: string): Promise<boolean>;
   /** Where the records are, their count and size. */
   storeStats(): Promise<StoreStats>;
+  /** Every schedule: state, last and next run, runs and skips. */
+  schedules(): Promise<ScheduleStatus[]>;
+  /** Pause, resume or run a schedule now (`ScheduleError` for an unknown name); its status after. */
+  controlSchedule(name: string, action: ScheduleAction): Promise<ScheduleStatus>;
   /** Follow events until the returned function is called. */
   subscribe(listener: (event: TaskEvent) => void): () => void;
   /** Release the port (a connection, for remote ports). */

@@ -7,6 +7,7 @@
  */
 import { errorOutcome, type TaskOutcome } from "../../task/outcome.ts";
 import type { TaskRecord } from "../../task/record.ts";
+import type { ScheduleStatus } from "../../manager/schedule.ts";
 import type { StoreStats, TaskListQuery } from "../../manager/store.ts";
 import type {
   GraphRequest,
@@ -16,7 +17,7 @@ import type {
   TaskEvent,
 } from "../../manager/types.ts";
 import { onAbort } from "../../util/async.ts";
-import type { SummaryPage, TaskPort } from "../port.ts";
+import type { ScheduleAction, SummaryPage, TaskPort } from "../port.ts";
 import { bodyError, toJson } from "../wire.ts";
 import {
   type ClientMessage,
@@ -222,6 +223,16 @@ export class WebSocketPort implements TaskPort {
   /** The server's store: path, size, records. */
   async storeStats(): Promise<StoreStats> {
     return (await this.#call("store", {})).store;
+  }
+
+  /** Every schedule's status. */
+  async schedules(): Promise<ScheduleStatus[]> {
+    return (await this.#call("schedules", {})).schedules;
+  }
+
+  /** Pause, resume or run a schedule now. */
+  async controlSchedule(name: string, action: ScheduleAction): Promise<ScheduleStatus> {
+    return (await this.#call("schedule", { name, action })).schedule;
   }
 
   /** Follow events; the server is asked for them while anyone listens. */

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import type { TaskOutcome } from "../../task/outcome.ts";
 import type { TaskRecord } from "../../task/record.ts";
+import type { ScheduleStatus } from "../../manager/schedule.ts";
 import type { StoreStats } from "../../manager/store.ts";
 import type { ServiceInfo, TaskEvent } from "../../manager/types.ts";
 import type { SummaryPage } from "../port.ts";
@@ -87,6 +88,13 @@ const clientMessages = {
   services: z.strictObject({ type: z.literal("services"), ref }),
   release: z.strictObject({ type: z.literal("release"), ref, service: z.string().min(1) }),
   store: z.strictObject({ type: z.literal("store"), ref }),
+  schedules: z.strictObject({ type: z.literal("schedules"), ref }),
+  schedule: z.strictObject({
+    type: z.literal("schedule"),
+    ref,
+    name: z.string().min(1).max(200),
+    action: z.enum(["pause", "resume", "run"]),
+  }),
   subscribe: z.strictObject({ type: z.literal("subscribe"), ref }),
   unsubscribe: z.strictObject({ type: z.literal("unsubscribe"), ref }),
 };
@@ -139,6 +147,8 @@ export type ServerMessage =
   | { type: "services"; ref: Ref; services: ServiceInfo[] }
   | { type: "release"; ref: Ref; released: boolean }
   | { type: "store"; ref: Ref; store: StoreStats }
+  | { type: "schedules"; ref: Ref; schedules: ScheduleStatus[] }
+  | { type: "schedule"; ref: Ref; schedule: ScheduleStatus }
   | { type: "subscribe"; ref: Ref }
   | { type: "unsubscribe"; ref: Ref }
   | { type: "event"; event: TaskEvent }

@@ -1,0 +1,189 @@
+/**
+ * The runtime's schedules: each submits its task on its clock through the
+ * manager (so a scheduled task is a task like any other, with a record that
+ * names its schedule), never twice at once, and remembers its last run and
+ * whether it is paused in the store, so a restart runs a missed slot once.
+ *
+ * @module
+ */
+import { Task } from "../task/define.ts";
+import type { TaskOutcome } from "../task/outcome.ts";
+import { parseSchedules, type Schedule, Scheduler, type ScheduleStatus } from "./schedule.ts";
+import type { TaskStore } from "./store.ts";
+import type { OutcomeSink, SubmitRequest } from "./types.ts";
+
+/**
+ * What a scheduled run submits: a `Task` (from `Type.create`), or a type and
+ * fields validated when the runtime starts; and the request's options.
+ */
+export interface ScheduledTask {
+  type: string;
+  fields?: unknown;
+  attributes?: Record<string, unknown>;
+  timeoutMs?: number;
+  priority?: number;
+  expiresInMs?: number;
+}
+
+/**
+ * A schedule as a config or `Runtime.start({ schedules })` gives it:
+ * `{ name, service, task, every: "30m" }` or `{ name, service, task, cron:
+ * "0 3 * * *", timezone? }`.
+ *
+ * @example
+ * ```ts
+ * import type { ScheduleConfig } from "./schedules.ts";
+ * const nightly: ScheduleConfig = {
+ *   name: "nightly-q0",
+ *   service: "calibration",
+ *   task: { type: "MaintainNode", fields: { nodeId: "q0_rabi" } },
+ *   cron: "0 3 * * *",
+ *   timezone: "Europe/Paris",
+ * };
+ * ```
+ */
+export type ScheduleConfig =
+  & { name: string; service: string; task: Task | ScheduledTask }
+  & ({ every: string | number; cron?: undefined; timezone?: undefined } | {
+    cron: string;
+    timezone?: string;
+    every?: undefined;
+  });
+
+/** What the schedules need of the manager. */
+export interface ScheduleHost {
+  submit(request: SubmitRequest, sink: OutcomeSink): void;
+  /** Check a request as admission would (throws the refusal), at start. */
+  check(request: SubmitRequest): void;
+  /** A run was skipped while `taskId` (the run still going) ran: say so on its record. */
+  skipped(taskId: string, message: string): void;
+  /** A schedule's status changed. */
+  changed(status: ScheduleStatus): void;
+  readonly store: TaskStore;
+}
+
+/** Where the schedules keep what a restart needs. */
+const MEMORY = "schedules";
+
+/** The request a schedule's run submits. */
+function requestOf(schedule: Schedule<Task | ScheduledTask>): SubmitRequest {
+  const { task, service, name } = schedule;
+  if (task instanceof Task) {
+    return { service, type: task.type, fields: task.fields, task, schedule: name };
+  }
+  const { type, fields, ...options } = task;
+  return { ...options, service, type, fields: fields ?? {}, schedule: name };
+}
+
+/**
+ * The schedules of one runtime.
+ *
+ * @example
+ * ```ts ignore
+ * import { Schedules } from "./schedules.ts";
+ * declare const host: import("./schedules.ts").ScheduleHost;
+ * const schedules = new Schedules([
+ *   { name: "probe", service: "lab", task: { type: "Probe" }, every: "30s" },
+ * ], host);
+ * await schedules.start();
+ * schedules.pause("probe");
+ * ```
+ */
+export class Schedules {
+  readonly #scheduler: Scheduler<Task | ScheduledTask>;
+  readonly #host: ScheduleHost;
+  /** The task of each run still going, by schedule name. */
+  readonly #running = new Map<string, string>();
+  readonly #schedules: Schedule<Task | ScheduledTask>[];
+
+  /** Check every schedule (a `ScheduleError` names the one that is wrong and why). */
+  constructor(configs: readonly ScheduleConfig[], host: ScheduleHost) {
+    this.#host = host;
+    this.#schedules = parseSchedules(configs);
+    this.#scheduler = new Scheduler(this.#schedules, {
+      run: (schedule) => this.#run(schedule),
+      onSkip: (skip) => {
+        const taskId = this.#running.get(skip.schedule);
+        if (taskId) {
+          host.skipped(
+            taskId,
+            `schedule '${skip.schedule}': the run due at ${
+              new Date(skip.dueAt).toISOString()
+            } was skipped: this run was still going`,
+          );
+        }
+      },
+      onChange: (status) => {
+        host.changed(status);
+        this.#remember();
+      },
+      onError: (name, error) => {
+        console.error(`[zest] schedule '${name}' could not submit its task:`, error);
+      },
+    });
+  }
+
+  /**
+   * Check that each schedule's task would be accepted (service, type,
+   * fields), then arm the schedules from what the store remembers.
+   */
+  async start(): Promise<void> {
+    for (const schedule of this.#schedules) {
+      try {
+        this.#host.check(requestOf(schedule));
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(`schedule '${schedule.name}': its task is refused: ${reason}`);
+      }
+    }
+    const remembered = await this.#host.store.getMeta(MEMORY);
+    this.#scheduler.start(remembered ? JSON.parse(remembered) : {});
+  }
+
+  /** Disarm every schedule; runs going on end as their tasks do. */
+  stop(): void {
+    this.#scheduler.stop();
+  }
+
+  /** Every schedule's status. */
+  list(): ScheduleStatus[] {
+    return this.#scheduler.list();
+  }
+
+  /**
+   * Pause, resume or run a schedule now; its status after. Throws
+   * `ScheduleError` for an unknown name.
+   */
+  control(name: string, action: "pause" | "resume" | "run"): ScheduleStatus {
+    if (action === "pause") this.#scheduler.pause(name);
+    else if (action === "resume") this.#scheduler.resume(name);
+    else this.#scheduler.runNow(name);
+    return this.#scheduler.status(name) as ScheduleStatus;
+  }
+
+  /** Submit the schedule's task; the run goes on until the task ends. */
+  #run(schedule: Schedule<Task | ScheduledTask>): Promise<TaskOutcome | undefined> {
+    const { promise, resolve, reject } = Promise.withResolvers<TaskOutcome | undefined>();
+    this.#host.submit(requestOf(schedule), {
+      accepted: (id) => this.#running.set(schedule.name, id),
+      settled: (outcome) => {
+        this.#running.delete(schedule.name);
+        resolve(outcome);
+      },
+      refused: (error) => {
+        this.#running.delete(schedule.name);
+        reject(error);
+      },
+    });
+    return promise;
+  }
+
+  /** Keep each schedule's last run and pause in the store, for the next start. */
+  #remember(): void {
+    const memory: Record<string, { lastRunAt?: number; paused?: boolean }> = {};
+    for (const status of this.#scheduler.list()) {
+      memory[status.name] = { lastRunAt: status.lastRunAt, paused: status.state === "paused" };
+    }
+    this.#host.store.putMeta(MEMORY, JSON.stringify(memory));
+  }
+}

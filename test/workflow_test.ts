@@ -1,0 +1,404 @@
+/**
+ * Workflows through the in-process runtime: dependencies (chains, fan-out
+ * and fan-in across services, failure passed on), graphs submitted by
+ * names, expiry, priorities, idempotency keys, delete and re-run, backoff,
+ * schedules — each with its bad inputs.
+ */
+import assert from "node:assert/strict";
+import { z } from "zod";
+import {
+  defineTask,
+  Runtime,
+  Service,
+  TaskConflictError,
+  type TaskEvent,
+  type TaskOutcome,
+  TaskValidationError,
+  UnknownTaskError,
+} from "../src/mod.ts";
+
+/** A gate a test opens by key; a handler waits on it. */
+class Gates {
+  #gates = new Map<string, PromiseWithResolvers<void>>();
+  get(key: string): PromiseWithResolvers<void> {
+    let gate = this.#gates.get(key);
+    if (!gate) this.#gates.set(key, gate = Promise.withResolvers<void>());
+    return gate;
+  }
+  open(key: string): void {
+    this.get(key).resolve();
+  }
+}
+
+const Step = defineTask("WfStep", {
+  schema: z.object({
+    label: z.string(),
+    fail: z.boolean().default(false),
+    gate: z.string().optional(),
+  }),
+  parallel: true,
+});
+const SerialStep = defineTask("WfSerial", {
+  schema: z.object({ label: z.string(), gate: z.string().optional() }),
+  parallel: false,
+});
+const Flaky = defineTask("WfFlaky", {
+  schema: z.object({ failures: z.number().int() }),
+  parallel: true,
+  retries: {
+    attempts: 3,
+    backoff: { initialMs: 5, factor: 2, maxMs: 40 },
+    retryOn: ["FlakyError"],
+  },
+});
+const Expiring = defineTask("WfExpiring", {
+  schema: z.object({ label: z.string() }),
+  parallel: false,
+  expiresInMs: 60_000,
+});
+
+class FlakyError extends Error {
+  override name = "FlakyError";
+}
+
+/** A service that records what ran, in order. */
+class Lab extends Service {
+  readonly ran: string[] = [];
+  readonly attempts = new Map<number, number>();
+  constructor(name: string, readonly gates: Gates) {
+    super(name);
+    this.registerHandler(Step, async ({ label, fail, gate }) => {
+      if (gate) await gates.get(gate).promise;
+      this.ran.push(label);
+      if (fail) throw new RangeError(`${label} failed on purpose`);
+      return label;
+    });
+    this.registerHandler(SerialStep, async ({ label, gate }) => {
+      if (gate) await gates.get(gate).promise;
+      this.ran.push(label);
+      return label;
+    });
+    this.registerHandler(Flaky, ({ failures }, { attempt }) => {
+      if (attempt <= failures) throw new FlakyError(`attempt ${attempt} failed`);
+      return attempt;
+    });
+    this.registerHandler(Expiring, ({ label }) => {
+      this.ran.push(label);
+      return label;
+    });
+  }
+}
+
+async function withLabs(
+  body: (runtime: Runtime, labs: { a: Lab; b: Lab }, gates: Gates) => Promise<void>,
+): Promise<void> {
+  const gates = new Gates();
+  const a = new Lab("a", gates);
+  const b = new Lab("b", gates);
+  const runtime = await Runtime.start({ services: [a, b] });
+  try {
+    await body(runtime, { a, b }, gates);
+  } finally {
+    await runtime.stop();
+  }
+}
+
+function errorOf(outcome: TaskOutcome) {
+  assert.equal(outcome.status, "error", JSON.stringify(outcome));
+  return outcome as Extract<TaskOutcome, { status: "error" }>;
+}
+
+Deno.test("dependencies: a chain runs in order; a failure cancels what follows, naming it", async () => {
+  await withLabs(async (runtime, { a }, gates) => {
+    const client = runtime.client();
+    const first = await client.request("a", Step.create({ label: "1", gate: "g1" }));
+    const second = await client.request("a", Step.create({ label: "2" }), {
+      after: [first.taskId],
+    });
+    const third = await client.request("a", Step.create({ label: "3", fail: true }), {
+      after: [second.taskId],
+    });
+    const fourth = await client.request("a", Step.create({ label: "4" }), {
+      after: [third.taskId],
+    });
+    const fifth = await client.request("a", Step.create({ label: "5" }), {
+      after: [fourth.taskId],
+    });
+    assert.equal((await client.status(second.taskId))?.state, "waiting");
+    assert.deepEqual(a.ran, []);
+    // Open the gate: 1, 2, 3 run; 3 fails; 4 and 5 are cancelled naming the root cause.
+    gates.open("g1");
+    assert.equal((await second.outcome).status, "ok");
+    assert.equal(errorOf(await third.outcome).ename, "RangeError");
+    const cancelled = errorOf(await fourth.outcome);
+    assert.equal(cancelled.ename, "DependencyFailedError");
+    assert.match(cancelled.evalue, new RegExp(`dependency ${third.taskId} failed`));
+    const downstream = errorOf(await fifth.outcome);
+    assert.match(downstream.evalue, new RegExp(`upstream task ${third.taskId} failed`));
+    assert.equal((await client.status(fifth.taskId))?.state, "cancelled");
+    assert.deepEqual(a.ran, ["1", "2", "3"]);
+    const record = await client.status(second.taskId);
+    assert.deepEqual(record?.after, [first.taskId]);
+    assert.deepEqual((await client.status(first.taskId))?.dependents, [second.taskId]);
+  });
+});
+
+Deno.test("dependencies: fan-out and fan-in across two services; 'run' runs anyway", async () => {
+  await withLabs(async (runtime, { a, b }) => {
+    const client = runtime.client();
+    const ids = await client.submitGraph({
+      scan: { service: "a", task: Step.create({ label: "scan" }) },
+      fitA: { service: "a", task: Step.create({ label: "fitA" }), after: ["scan"] },
+      fitB: { service: "b", task: Step.create({ label: "fitB", fail: true }), after: ["scan"] },
+      report: { service: "b", task: Step.create({ label: "report" }), after: ["fitA", "fitB"] },
+      cleanup: {
+        service: "a",
+        task: Step.create({ label: "cleanup" }),
+        after: ["fitA", "fitB"],
+        onDependencyFailure: "run",
+      },
+    });
+    assert.deepEqual(Object.keys(ids).sort(), ["cleanup", "fitA", "fitB", "report", "scan"]);
+    const report = errorOf((await client.outcome(ids.report)) as TaskOutcome);
+    assert.equal(report.ename, "DependencyFailedError");
+    assert.equal((await client.outcome(ids.cleanup))?.status, "ok");
+    assert.deepEqual(a.ran.sort(), ["cleanup", "fitA", "scan"]);
+    assert.deepEqual(b.ran, ["fitB"]);
+    // The graph around a task: its ancestors and its descendants.
+    const dot = await client.graph(ids.scan);
+    assert.ok(dot?.startsWith("digraph"));
+    for (const id of Object.values(ids)) assert.ok(dot?.includes(id), `the graph shows ${id}`);
+    const around = await client.graph(ids.fitA);
+    assert.ok(around?.includes(ids.scan) && around.includes(ids.report));
+    assert.ok(!around?.includes(ids.fitB), "a sibling is neither ancestor nor descendant");
+    assert.equal(await client.graph("no-such-task"), undefined);
+  });
+});
+
+Deno.test("dependencies and graphs: bad input is refused, nothing queued", async () => {
+  await withLabs(async (runtime, { a }) => {
+    const client = runtime.client();
+    await assert.rejects(
+      client.request("a", Step.create({ label: "x" }), { after: ["no-such-task"] }),
+      (error) => error instanceof UnknownTaskError && /no-such-task/.test(error.message),
+    );
+    await assert.rejects(
+      client.request("a", Step.create({ label: "x" }), { after: "nope" as never }),
+      TaskValidationError,
+    );
+    await assert.rejects(
+      client.submitGraph({
+        x: { service: "a", task: Step.create({ label: "x" }), after: ["y"] },
+        y: { service: "a", task: Step.create({ label: "y" }), after: ["x"] },
+      }),
+      /a cycle: "x" waits for "y" waits for "x"|a cycle: "y" waits for "x" waits for "y"/,
+    );
+    await assert.rejects(
+      client.submitGraph({
+        x: { service: "a", task: Step.create({ label: "x" }) },
+        y: { service: "a", task: { type: "WfStep", fields: { label: 3 } }, after: ["x"] },
+      }),
+      (error) => error instanceof TaskValidationError && /graph task 'y'/.test(error.message),
+    );
+    assert.deepEqual((await client.tasks()).records, [], "nothing was queued");
+    assert.deepEqual(a.ran, []);
+  });
+});
+
+Deno.test("expiry: a task still queued at its deadline ends expired and never runs", async () => {
+  await withLabs(async (runtime, { a }, gates) => {
+    const client = runtime.client();
+    const holder = await client.request("a", SerialStep.create({ label: "hold", gate: "hold" }));
+    const soon = await client.request("a", SerialStep.create({ label: "soon" }), {
+      expiresInMs: 50,
+    });
+    const later = await client.request("a", Expiring.create({ label: "later" }));
+    const expired = errorOf(await soon.outcome);
+    assert.equal(expired.ename, "ExpiredError");
+    assert.equal((await client.status(soon.taskId))?.state, "expired");
+    gates.open("hold");
+    assert.equal((await holder.outcome).status, "ok");
+    assert.equal(
+      (await later.outcome).status,
+      "ok",
+      "the type's own expiry (60 s) was not reached",
+    );
+    assert.deepEqual(a.ran, ["hold", "later"]);
+    await assert.rejects(
+      client.request("a", SerialStep.create({ label: "x" }), { expiresInMs: -1 }),
+      /expiresInMs: must be/,
+    );
+  });
+});
+
+Deno.test("priorities: higher first, FIFO within a priority; bad ones refused", async () => {
+  await withLabs(async (runtime, { a }, gates) => {
+    const client = runtime.client();
+    const holder = await client.request("a", SerialStep.create({ label: "hold", gate: "hold" }));
+    const requests = [];
+    for (
+      const [label, priority] of [["low1", 0], ["high1", 5], ["low2", 0], ["high2", 5], [
+        "top",
+        9,
+      ]] as const
+    ) {
+      requests.push(await client.request("a", SerialStep.create({ label }), { priority }));
+    }
+    gates.open("hold");
+    await Promise.all([holder, ...requests].map((request) => request.outcome));
+    assert.deepEqual(a.ran, ["hold", "top", "high1", "high2", "low1", "low2"]);
+    for (const priority of [1.5, 5000, "3"]) {
+      await assert.rejects(
+        client.request("a", SerialStep.create({ label: "x" }), { priority: priority as number }),
+        /priority: must be a whole number from -1000 to 1000/,
+      );
+    }
+  });
+});
+
+Deno.test("idempotency keys: the same key and fields give the first id; other fields are refused", async () => {
+  await withLabs(async (runtime, { a }) => {
+    const client = runtime.client();
+    const first = await client.request("a", Step.create({ label: "k" }), { key: "nightly" });
+    const again = await client.request("a", Step.create({ label: "k" }), { key: "nightly" });
+    assert.equal(again.taskId, first.taskId);
+    assert.deepEqual(await again.outcome, await first.outcome);
+    await assert.rejects(
+      client.request("a", Step.create({ label: "other" }), { key: "nightly" }),
+      (error) => error instanceof TaskConflictError && /other fields/.test(error.message),
+    );
+    assert.deepEqual(a.ran, ["k"]);
+    await client.delete(first.taskId);
+    const fresh = await client.request("a", Step.create({ label: "k" }), { key: "nightly" });
+    assert.notEqual(fresh.taskId, first.taskId, "a deleted record frees its key");
+  });
+});
+
+Deno.test("delete and re-run: ended records go; live ones are refused; re-runs name the original", async () => {
+  await withLabs(async (runtime, { a }, gates) => {
+    const client = runtime.client();
+    const events: TaskEvent[] = [];
+    const unwatch = client.watch((event) => events.push(event));
+    const done = await client.request("a", Step.create({ label: "once" }), {
+      attributes: { by: "ada" },
+    });
+    await done.outcome;
+    const rerun = await client.rerun(done.taskId);
+    assert.equal((await rerun.outcome).status, "ok");
+    const record = await client.status(rerun.taskId);
+    assert.equal(record?.rerunOf, done.taskId);
+    assert.deepEqual(record?.attributes, { by: "ada" });
+    assert.deepEqual(a.ran, ["once", "once"]);
+    await client.delete(done.taskId);
+    assert.equal(await client.status(done.taskId), undefined);
+    assert.ok(events.some((event) => event.kind === "removed" && event.id === done.taskId));
+    await assert.rejects(client.delete(done.taskId), UnknownTaskError);
+    await assert.rejects(client.rerun("no-such-task"), UnknownTaskError);
+    const running = await client.request("a", Step.create({ label: "live", gate: "live" }));
+    await assert.rejects(client.delete(running.taskId), TaskConflictError);
+    gates.open("live");
+    await running.outcome;
+    unwatch();
+  });
+});
+
+Deno.test("backoff: each attempt's error and delay are in the record; retryOn limits retries", async () => {
+  await withLabs(async (runtime) => {
+    const client = runtime.client();
+    const request = await client.request("a", Flaky.create({ failures: 2 }));
+    assert.deepEqual(await request.outcome, { status: "ok", id: request.taskId, result: 3 });
+    const record = await client.status(request.taskId);
+    assert.equal(record?.attempts, 3);
+    const retries = record?.log.filter((entry) => /retry in/.test(entry.message)) ?? [];
+    assert.deepEqual(retries.map((entry) => entry.message), [
+      "attempt 1 failed (FlakyError: attempt 1 failed); retry in 5 ms",
+      "attempt 2 failed (FlakyError: attempt 2 failed); retry in 10 ms",
+    ]);
+    const exhausted = errorOf(
+      await (await client.request("a", Flaky.create({ failures: 9 }))).outcome,
+    );
+    assert.equal(exhausted.ename, "FlakyError");
+    assert.throws(
+      () =>
+        defineTask("WfBad", {
+          schema: z.object({}),
+          parallel: true,
+          retries: { attempts: 2, backoff: { factor: 0 } },
+        }),
+      /retries.backoff.factor must be a number from 1 to 1000, got 0/,
+    );
+  });
+});
+
+Deno.test("schedules: every 100 ms for 2 s with a slow run: no overlap, skips logged on the run", async () => {
+  const gates = new Gates();
+  const lab = new Lab("a", gates);
+  let running = 0;
+  let overlapped = false;
+  const Tick = defineTask("WfTick", { schema: z.object({}), parallel: true });
+  lab.registerHandler(Tick, async () => {
+    running++;
+    if (running > 1) overlapped = true;
+    // The first run is slow: it spans several slots.
+    await new Promise((resolve) => setTimeout(resolve, lab.ran.length === 0 ? 450 : 10));
+    lab.ran.push("tick");
+    running--;
+  });
+  const runtime = await Runtime.start({
+    services: [lab],
+    schedules: [{ name: "tick", service: "a", task: Tick.create({}), every: "100ms" }],
+  });
+  try {
+    const client = runtime.client();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const [status] = await client.schedules();
+    assert.equal(status.name, "tick");
+    assert.equal(overlapped, false);
+    assert.ok(status.skips >= 2, `skips: ${status.skips}`);
+    assert.ok(status.runs >= 8, `runs: ${status.runs}`);
+    const scheduled = (await client.tasks({ service: "a", limit: 1000 })).records;
+    assert.ok(scheduled.every((record) => record.schedule === "tick"));
+    const slow = scheduled.at(-1)!;
+    const log = (await client.status(slow.id))?.log ?? [];
+    assert.ok(log.some((entry) => /was skipped: this run was still going/.test(entry.message)));
+    // Pause: no run starts; run now: one does; resume: the grid goes on.
+    const paused = await client.pauseSchedule("tick");
+    assert.equal(paused.state, "paused");
+    const before = (await client.schedules())[0].runs;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await client.schedules())[0].runs, before);
+    await client.runSchedule("tick");
+    assert.equal((await client.schedules())[0].runs, before + 1);
+    assert.equal((await client.resumeSchedule("tick")).state, "scheduled");
+    await assert.rejects(client.pauseSchedule("nope"), /schedule 'nope'/);
+  } finally {
+    await runtime.stop();
+  }
+});
+
+Deno.test("schedules: a bad schedule refuses the start, naming it and the reason", async () => {
+  const Tick = defineTask("WfTick2", { schema: z.object({ n: z.number() }), parallel: true });
+  const lab = new Service("a").registerHandler(Tick, () => 1);
+  for (
+    const [schedule, reason] of [
+      [
+        { name: "x", service: "a", task: Tick.create({ n: 1 }), every: "soon" },
+        /schedule 'x': .*every/,
+      ],
+      [{ name: "y", service: "a", task: Tick.create({ n: 1 }), cron: "not cron" }, /schedule 'y'/],
+      [
+        { name: "z", service: "nope", task: Tick.create({ n: 1 }), every: "1s" },
+        /schedule 'z': its task is refused: no service named 'nope'/,
+      ],
+      [
+        { name: "w", service: "a", task: { type: "WfTick2", fields: { n: "1" } }, every: "1s" },
+        /schedule 'w': its task is refused: invalid WfTick2: n:/,
+      ],
+    ] as const
+  ) {
+    await assert.rejects(
+      Runtime.start({ services: [lab], schedules: [schedule as never] }),
+      reason,
+    );
+  }
+});
