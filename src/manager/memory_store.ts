@@ -1,12 +1,14 @@
 /**
  * The in-memory task store: records in a `Map`, retention by a timer. Nothing
  * survives the process; `store: "memory"` and the in-process default.
+ *
+ * @module
  */
+import { RingQueue } from "../actor/queue.ts";
 import { isTerminal, type TaskRecord } from "../task/record.ts";
 import { Retention, retentionDelay } from "./retention.ts";
 import {
   checkListQuery,
-  encodeCursor,
   matches,
   type RetentionOptions,
   type StoreStats,
@@ -15,12 +17,19 @@ import {
   type TaskStore,
 } from "./store.ts";
 
-/** A record held, with its submission order and, once finished, its expiry. */
-interface Entry {
-  record: TaskRecord;
-  readonly seq: number;
-  expiresAt: number | undefined;
-}
+/**
+ * Which store holds a record object, and which has it among its finished
+ * records: marks on the record itself. A property read is what a task's
+ * three puts cost; a `WeakSet` of hundreds of thousands of records cost
+ * microseconds a lookup here.
+ */
+const HELD: unique symbol = Symbol("held by a memory store");
+const RETAINED: unique symbol = Symbol("finished, in a memory store's retention");
+
+type Marked = TaskRecord & {
+  [HELD]?: MemoryTaskStore | undefined;
+  [RETAINED]?: MemoryTaskStore | undefined;
+};
 
 /** Options of {@linkcode MemoryTaskStore}. */
 export interface MemoryStoreOptions {
@@ -28,30 +37,41 @@ export interface MemoryStoreOptions {
 }
 
 /**
- * A {@linkcode TaskStore} in memory: `put` is a `Map` set, `flush` does
+ * The finished records of one task type, in the order they finished: with
+ * one time-to-live per type, also the order they expire in.
+ */
+class Finished {
+  readonly records = new RingQueue<TaskRecord>();
+  /** Records of this ring still held (stale ring slots not counted). */
+  count = 0;
+}
+
+/**
+ * A {@linkcode TaskStore} in memory: `put` is a `Map` lookup, `flush` does
  * nothing. Finished records are removed at their expiry by a timer, and
  * beyond `maxRecords` (overall and per type) those due to expire first go.
+ * Every step is O(1) per record (O(task types) to find the next expiry), so
+ * the store costs a task almost nothing.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryTaskStore } from "./memory_store.ts";
  * const store = new MemoryTaskStore({ retention: { ttlMs: 60_000 } });
- * await store.open(); // []
- * (await store.stats()).records; // 0
+ * assert.deepEqual(await store.open(), []);
+ * assert.equal((await store.stats()).records, 0);
  * await store.close();
  * ```
  */
 export class MemoryTaskStore implements TaskStore {
   /** Nothing outlives the process. */
   readonly durable = false;
-  readonly #records = new Map<string, Entry>();
+  /** Every record by id, in the order it was first put: the order of submission. */
+  readonly #records = new Map<string, TaskRecord>();
   readonly #meta = new Map<string, string>();
   readonly #retention: Retention;
-  #seq = 0;
-  readonly #byExpiry = new ExpiryHeap();
-  /** Finished records held, overall and of each type that has its own cap. */
+  readonly #finishedOfType = new Map<string, Finished>();
   #finished = 0;
-  readonly #finishedOfType = new Map<string, { count: number; byExpiry: ExpiryHeap }>();
   #timer: ReturnType<typeof setTimeout> | undefined = undefined;
   #timerAt = Infinity;
   #lastRun = -Infinity;
@@ -59,9 +79,6 @@ export class MemoryTaskStore implements TaskStore {
   /** A store with these retention rules (checked here). */
   constructor(options: MemoryStoreOptions = {}) {
     this.#retention = new Retention(options.retention);
-    for (const type of this.#retention.typeCaps.keys()) {
-      this.#finishedOfType.set(type, { count: 0, byExpiry: new ExpiryHeap() });
-    }
   }
 
   /** Nothing survives a process: always `[]`. */
@@ -71,54 +88,53 @@ export class MemoryTaskStore implements TaskStore {
 
   /** Insert or replace by id. */
   put(record: TaskRecord): void {
-    let entry = this.#records.get(record.id);
-    if (entry === undefined) {
-      entry = { record, seq: ++this.#seq, expiresAt: undefined };
-      this.#records.set(record.id, entry);
-    } else entry.record = record;
-    if (entry.expiresAt !== undefined || isTerminal(record.state)) this.#retain(entry);
+    const marked = record as Marked;
+    if (marked[HELD] !== this) {
+      const held = this.#records.get(record.id);
+      if (held !== undefined) this.#forget(held as Marked);
+      this.#records.set(record.id, record);
+      marked[HELD] = this;
+    }
+    if (isTerminal(record.state) && marked[RETAINED] !== this) this.#retain(marked);
   }
 
   /** Forget a record. */
   delete(id: string): void {
-    const entry = this.#records.get(id);
-    if (entry) this.#remove(entry);
+    const held = this.#records.get(id);
+    if (held === undefined) return;
+    this.#records.delete(id);
+    this.#forget(held as Marked);
   }
 
   /** Nothing to do: memory is as durable as it gets. */
   flush(): void {}
 
   /** The record with id `id` (the object put). */
-  // deno-lint-ignore require-await -- async like every store's
-  async get(id: string): Promise<TaskRecord | undefined> {
-    return this.#records.get(id)?.record;
+  get(id: string): Promise<TaskRecord | undefined> {
+    return Promise.resolve(this.#records.get(id));
   }
 
-  /** Matching records, newest first, a page at a time. */
+  /**
+   * Matching records, newest first, a page at a time: the cursor is the id
+   * of the last record of the previous page.
+   */
   // deno-lint-ignore require-await -- async: a bad query rejects the promise instead of throwing
   async list(query?: TaskListQuery): Promise<TaskPage> {
-    const checked = checkListQuery(query);
-    const entries = [...this.#records.values()];
-    // Entries are in submission order: find the cursor's place by bisection.
-    let low = 0;
-    let high = entries.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (entries[middle].seq < checked.before) low = middle + 1;
-      else high = middle;
+    const checked = checkListQuery({ ...query, cursor: undefined });
+    const records = [...this.#records.values()];
+    let from = records.length - 1;
+    if (query?.cursor !== undefined) {
+      const after = cursorId(query.cursor);
+      while (from >= 0 && records[from].id !== after) from--;
+      from--;
     }
-    const records: TaskRecord[] = [];
-    let last = 0;
-    for (let i = low - 1; i >= 0; i--) {
-      const { record, seq } = entries[i];
-      if (!matches(record, checked)) continue;
-      if (records.length === checked.limit) {
-        return { records, next: encodeCursor(last) };
-      }
-      records.push(record);
-      last = seq;
+    const page: TaskRecord[] = [];
+    for (let i = from; i >= 0; i--) {
+      if (!matches(records[i], checked)) continue;
+      if (page.length === checked.limit) return { records: page, next: `m${page.at(-1)!.id}` };
+      page.push(records[i]);
     }
-    return { records };
+    return { records: page };
   }
 
   /** The value kept under `name`. */
@@ -144,119 +160,94 @@ export class MemoryTaskStore implements TaskStore {
     return Promise.resolve();
   }
 
-  /** A finished record was put: (re)schedule its removal, and apply the caps. */
-  #retain(entry: Entry): void {
-    const at = this.#retention.expiryOf(entry.record, Date.now());
-    if (at === entry.expiresAt) return;
-    const typeCap = this.#finishedOfType.get(entry.record.type);
-    if (entry.expiresAt === undefined) {
-      this.#finished++;
-      if (typeCap) typeCap.count++;
-    }
-    entry.expiresAt = at;
-    this.#byExpiry.push(entry);
-    if (typeCap) {
-      typeCap.byExpiry.push(entry);
-      const cap = this.#retention.typeCaps.get(entry.record.type) as number;
-      while (typeCap.count > cap) this.#remove(this.#dueFirst(typeCap.byExpiry) as Entry);
+  /** A record finished: it joins its type's ring; the caps apply. */
+  #retain(record: Marked): void {
+    record[RETAINED] = this;
+    let finished = this.#finishedOfType.get(record.type);
+    if (!finished) this.#finishedOfType.set(record.type, finished = new Finished());
+    finished.records.push(record);
+    finished.count++;
+    this.#finished++;
+    const cap = this.#retention.typeCaps.get(record.type);
+    if (cap !== undefined) {
+      while (finished.count > cap) this.#removeHead(finished);
     }
     while (this.#finished > this.#retention.maxRecords) {
-      this.#remove(this.#dueFirst(this.#byExpiry) as Entry);
+      const due = this.#dueFirst();
+      if (!due) break;
+      this.#removeHead(due);
     }
+    const at = this.#retention.expiryOf(record, Date.now());
     if (at < this.#timerAt) this.#schedule();
   }
 
-  /** The held entry of `heap` due first, dropping stale ones on the way. */
-  #dueFirst(heap: ExpiryHeap): Entry | undefined {
-    for (let top = heap.peek(); top; top = heap.peek()) {
-      if (this.#records.get(top.entry.record.id) === top.entry && top.entry.expiresAt === top.at) {
-        return top.entry;
-      }
-      heap.pop();
+  /** A record leaves the store: if it was finished, it no longer counts. */
+  #forget(record: Marked): void {
+    record[HELD] = undefined;
+    if (record[RETAINED] !== this) return;
+    record[RETAINED] = undefined;
+    this.#finished--;
+    (this.#finishedOfType.get(record.type) as Finished).count--;
+  }
+
+  /** The live head of a ring, its stale slots (deleted or replaced records) dropped. */
+  #head(finished: Finished): TaskRecord | undefined {
+    for (let head = finished.records.peek(); head; head = finished.records.peek()) {
+      if ((head as Marked)[RETAINED] === this) return head;
+      finished.records.shift();
     }
     return undefined;
   }
 
-  #remove(entry: Entry): void {
-    this.#records.delete(entry.record.id);
-    if (entry.expiresAt === undefined) return;
-    entry.expiresAt = undefined; // its heap items are stale now
-    this.#finished--;
-    const typeCap = this.#finishedOfType.get(entry.record.type);
-    if (typeCap) typeCap.count--;
+  #removeHead(finished: Finished): void {
+    const head = this.#head(finished);
+    if (head) this.delete(head.id);
+  }
+
+  /** The ring whose head expires first. */
+  #dueFirst(): Finished | undefined {
+    let first: Finished | undefined;
+    let firstAt = Infinity;
+    for (const finished of this.#finishedOfType.values()) {
+      const head = this.#head(finished);
+      if (!head) continue;
+      const at = this.#retention.expiryOf(head, 0);
+      if (at < firstAt) {
+        first = finished;
+        firstAt = at;
+      }
+    }
+    return first;
   }
 
   #schedule(): void {
-    const next = this.#dueFirst(this.#byExpiry)?.expiresAt;
+    const due = this.#dueFirst();
+    const next = due && this.#retention.expiryOf(this.#head(due) as TaskRecord, 0);
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = next ?? Infinity;
     if (next === undefined) return;
-    const delay = retentionDelay(next, this.#lastRun, Date.now());
-    const timer = this.#timer = setTimeout(() => this.#expire(), delay);
+    const timer = this.#timer = setTimeout(
+      () => this.#expire(),
+      retentionDelay(next, this.#lastRun, Date.now()),
+    );
     Deno.unrefTimer(timer);
   }
 
   #expire(): void {
     const now = this.#lastRun = Date.now();
-    for (
-      let entry = this.#dueFirst(this.#byExpiry);
-      entry;
-      entry = this.#dueFirst(this.#byExpiry)
-    ) {
-      if ((entry.expiresAt as number) > now) break;
-      this.#remove(entry);
+    for (let due = this.#dueFirst(); due; due = this.#dueFirst()) {
+      if (this.#retention.expiryOf(this.#head(due) as TaskRecord, now) > now) break;
+      this.#removeHead(due);
     }
     this.#schedule();
   }
 }
 
-/** An entry and the expiry it had when pushed (stale once they differ). */
-interface ExpiryItem {
-  entry: Entry;
-  at: number;
-}
-
-/** Whether `a` is due before `b`: the earlier expiry, or on a tie the earlier submitted. */
-function dueBefore(a: ExpiryItem, b: ExpiryItem): boolean {
-  return a.at < b.at || (a.at === b.at && a.entry.seq < b.entry.seq);
-}
-
-/** A binary min-heap of entries by expiry, then submission order. */
-class ExpiryHeap {
-  readonly #items: ExpiryItem[] = [];
-
-  peek(): ExpiryItem | undefined {
-    return this.#items[0];
+/** The id a memory store's cursor names; a `RangeError` for anything else. */
+function cursorId(cursor: string): string {
+  if (typeof cursor === "string" && cursor.startsWith("m") && cursor.length <= 201) {
+    return cursor.slice(1);
   }
-
-  push(entry: Entry): void {
-    const items = this.#items;
-    const item = { entry, at: entry.expiresAt as number };
-    let i = items.length;
-    items.push(item);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!dueBefore(item, items[parent])) break;
-      items[i] = items[parent];
-      i = parent;
-    }
-    items[i] = item;
-  }
-
-  pop(): void {
-    const items = this.#items;
-    const last = items.pop() as ExpiryItem;
-    if (items.length === 0) return;
-    let i = 0;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= items.length) break;
-      if (child + 1 < items.length && dueBefore(items[child + 1], items[child])) child++;
-      if (!dueBefore(items[child], last)) break;
-      items[i] = items[child];
-      i = child;
-    }
-    items[i] = last;
-  }
+  throw new RangeError("cursor: not a cursor this store gave (pass back a page's `next`)");
 }

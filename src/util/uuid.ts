@@ -1,37 +1,28 @@
-/** Time-ordered UUIDs (RFC 9562 version 7). */
-
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
-/** Random bytes are drawn in blocks: one `getRandomValues` call per 512 ids. */
-const POOL_IDS = 512;
-const pool = new Uint8Array(POOL_IDS * 10);
-let poolIndex = POOL_IDS * 10;
+/**
+ * Time-ordered UUIDs (RFC 9562 version 7).
+ *
+ * @module
+ */
 
 /**
- * A version-7 UUID: 48 bits of Unix milliseconds, then 74 random bits. Ids
- * made later sort after earlier ones (same text form as
- * `crypto.randomUUID()`), so a database index of them grows at its end
- * instead of at random places; ids made in the same millisecond are in a
- * random order.
+ * A version-7 UUID: 48 bits of Unix milliseconds, then 74 random bits (the
+ * system's CSPRNG, through `crypto.randomUUID`). Ids made later sort after
+ * earlier ones (same text form as `crypto.randomUUID()`), so a database
+ * index of them grows at its end instead of at random places; ids made in
+ * the same millisecond are in a random order.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { uuidv7 } from "./uuid.ts";
- * uuidv7(); // e.g. "0192f6a3-7c1e-7b5d-9a0c-3f5e2d1c4b6a"
+ * const id = uuidv7(Date.UTC(2026, 10, 29));
+ * assert.match(id, /^01a22499-f800-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
  * ```
  */
 export function uuidv7(now: number = Date.now()): string {
-  if (poolIndex === pool.length) {
-    crypto.getRandomValues(pool);
-    poolIndex = 0;
-  }
-  const r = poolIndex;
-  poolIndex += 10;
-  const high = Math.floor(now / 0x1000000); // the top 24 bits of the 48-bit time
-  const low = now % 0x1000000;
-  return HEX[(high >>> 16) & 0xff] + HEX[(high >>> 8) & 0xff] + HEX[high & 0xff] +
-    HEX[(low >>> 16) & 0xff] + "-" + HEX[(low >>> 8) & 0xff] + HEX[low & 0xff] + "-" +
-    HEX[0x70 | (pool[r] & 0x0f)] + HEX[pool[r + 1]] + "-" +
-    HEX[0x80 | (pool[r + 2] & 0x3f)] + HEX[pool[r + 3]] + "-" +
-    HEX[pool[r + 4]] + HEX[pool[r + 5]] + HEX[pool[r + 6]] + HEX[pool[r + 7]] +
-    HEX[pool[r + 8]] + HEX[pool[r + 9]];
+  // A v4 UUID already has the random bits and the variant in place: its
+  // first 13 characters become the time, and its version digit a 7.
+  const random = crypto.randomUUID();
+  const time = now.toString(16).padStart(12, "0");
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${random.slice(15)}`;
 }
