@@ -146,7 +146,7 @@ export async function kernelInfoAnswered(
  *   unreachableAfterMs: 30_000,
  *   interruptGraceMs: 2_000,
  *   closedError: () => undefined,
- *   restart: () => void connection.restart(),
+ *   restart: () => void connection.restart().catch(() => {}),
  * };
  * const reply = await new Execution(context, "print('hi')\n6 * 7", { silent: false }).run();
  * assert.equal(reply.stdout, "hi\n");

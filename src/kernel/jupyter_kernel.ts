@@ -142,6 +142,7 @@ export class JupyterKernel implements Kernel {
   /** The server is restarting the kernel process (from its death or `restart()`). */
   #serverRestarting = false;
   readonly #stopWatchingMessages: () => void;
+  #stopWatchingServer?: () => void;
 
   /**
    * Start kernel `options.name` through `manager`, wait until it answers,
@@ -230,7 +231,7 @@ export class JupyterKernel implements Kernel {
     });
     // Synchronously when already gone: the revival below must see it.
     if (host.gone.aborted) this.#close(host.gone.reason);
-    else onAbort(host.gone, (reason) => this.#close(reason as Error));
+    else this.#stopWatchingServer = onAbort(host.gone, (reason) => this.#close(reason as Error));
     firstRevival.settle(this.#reviveUntilSettled(firstRevival));
   }
 
@@ -465,6 +466,7 @@ export class JupyterKernel implements Kernel {
     if (this.#closedError()) return;
     this.#enter({ kind: "closed", error });
     this.#stopWatchingMessages();
+    this.#stopWatchingServer?.();
     this.#running?.fail(error);
     if (error instanceof JupyterServerGoneError) this.#connection.dispose();
   }

@@ -39,6 +39,8 @@ export const TINY_PNG_BASE64 =
  */
 export interface TestServer {
   server: JupyterServer;
+  /** The server's root folder (the kernels' working folder), removed by `stop()`. */
+  rootDir: string;
   /** Stop the server and remove its folder. */
   stop(): Promise<void>;
 }
@@ -63,6 +65,7 @@ export async function launchTestServer(): Promise<TestServer> {
   const server = await JupyterServer.launch({ jupyterPath: [REPO_ROOT], rootDir });
   return {
     server,
+    rootDir,
     async stop() {
       await server.stop();
       await Deno.remove(rootDir, { recursive: true });
@@ -77,7 +80,8 @@ export async function launchTestServer(): Promise<TestServer> {
  * resource of their own but share the server's, so they run with Deno's
  * resource and op sanitizers off. A server left running when a filter
  * skipped the last test stops itself when the test process exits (its
- * parent watchdog, `server_config.ts`).
+ * parent watchdog, `server_config.ts`): at the test process's `unload` it is
+ * sent SIGTERM and its folder is removed.
  *
  * @example
  * ```ts
@@ -98,10 +102,26 @@ export async function launchTestServer(): Promise<TestServer> {
  */
 export class SharedTestServer {
   #launched?: Promise<TestServer>;
+  #running?: TestServer;
+  /** A filter skipped the test that stops it: end it as the test process exits. */
+  readonly #stopAtExit = () => {
+    const running = this.#running;
+    if (!running) return;
+    try {
+      Deno.kill(running.server.pid!, "SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    Deno.removeSync(running.rootDir, { recursive: true });
+  };
 
   /** The server, launched on first use. */
   async server(): Promise<JupyterServer> {
-    this.#launched ??= launchTestServer();
+    this.#launched ??= launchTestServer().then((launched) => {
+      this.#running = launched;
+      globalThis.addEventListener("unload", this.#stopAtExit);
+      return launched;
+    });
     return (await this.#launched).server;
   }
 
@@ -109,6 +129,10 @@ export class SharedTestServer {
   async stop(): Promise<void> {
     const launched = this.#launched;
     this.#launched = undefined;
-    if (launched) await (await launched).stop();
+    if (!launched) return;
+    const running = await launched;
+    this.#running = undefined;
+    globalThis.removeEventListener("unload", this.#stopAtExit);
+    await running.stop();
   }
 }
