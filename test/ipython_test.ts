@@ -242,6 +242,33 @@ kernelTest("IPythonService runs generated code on a real kernel", async (t) => {
       assert.ok(statuses.includes("busy"), statuses.join(", "));
     });
 
+    await t.step("watchers see a running task's output as it prints and displays", async () => {
+      const gate = await Deno.makeTempFile({ prefix: "zest-output-" });
+      await Deno.remove(gate);
+      const seen: string[] = [];
+      const stop = client.watch((event) => {
+        if (event.kind === "output") {
+          const { output } = event;
+          seen.push(
+            output.kind === "stream"
+              ? output.text.trim()
+              : output.kind === "display"
+              ? String(output.display.data["text/plain"])
+              : "clear",
+          );
+        }
+      });
+      const request = await client.request("py", Chatty.create({ gate }));
+      // The task still runs (until cancelled): what it printed and displayed came already.
+      while (!seen.includes("progress")) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(seen.slice(0, 2), ["working", "progress"]);
+      assert.equal((await client.status(request.taskId))?.state, "running");
+      await client.cancel(request.taskId);
+      await request.outcome;
+      stop();
+      await Deno.remove(gate).catch(() => {});
+    });
+
     await t.step("the service lists its kernel and its status", async () => {
       const [info] = await client.services();
       assert.equal(info.kind, "ipython");

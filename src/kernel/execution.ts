@@ -6,7 +6,9 @@
  *
  * @module
  */
-import type { Kernel as JupyterKernelApi, KernelMessage } from "@jupyterlab/services";
+import { type Kernel as JupyterKernelApi, KernelMessage } from "@jupyterlab/services";
+import type { DisplayOutput } from "../task/outcome.ts";
+import type { TaskOutput } from "../task/protocol.ts";
 import { delay, onAbort } from "../util/async.ts";
 import {
   JupyterServerGoneError,
@@ -243,9 +245,14 @@ export class Execution {
       },
       true,
     );
+    const onOutput = this.#options.onOutput;
     future.onIOPub = (msg) => {
       if (isStartMessage(msg)) start();
       outputs.add(msg);
+      if (onOutput) {
+        const live = liveOutput(msg);
+        if (live) onOutput(live);
+      }
     };
     future.onReply = (msg) => {
       reply = msg as KernelMessage.IExecuteReplyMsg;
@@ -433,4 +440,18 @@ function isStartMessage(msg: KernelMessage.IIOPubMessage): boolean {
   return msg.header.msg_type === "execute_input" ||
     (msg.header.msg_type === "status" &&
       (msg as KernelMessage.IStatusMsg).content.execution_state === "busy");
+}
+
+/** What a watcher of a running execution is shown of `msg`, if anything. */
+function liveOutput(msg: KernelMessage.IIOPubMessage): TaskOutput | undefined {
+  if (KernelMessage.isStreamMsg(msg)) {
+    const { name, text } = msg.content;
+    return { kind: "stream", name: name === "stderr" ? "stderr" : "stdout", text };
+  }
+  if (KernelMessage.isDisplayDataMsg(msg) || KernelMessage.isUpdateDisplayDataMsg(msg)) {
+    const { data, metadata } = msg.content;
+    return { kind: "display", display: { data, metadata } as DisplayOutput };
+  }
+  if (KernelMessage.isClearOutputMsg(msg)) return { kind: "clear" };
+  return undefined;
 }

@@ -1,4 +1,5 @@
 /** The `Kernel` interface: what services need from a Python kernel. */
+import type { TaskOutput } from "../task/protocol.ts";
 
 /**
  * A kernel's state as callers see it. `restarting` covers the whole
@@ -139,6 +140,12 @@ export interface ExecuteOptions {
    * partial reply has `status: "error"` and that error's traceback.
    */
   onCutShort?: (partial: ExecutionReply) => void;
+  /**
+   * Called with each output as the kernel sends it (text written to stdout
+   * or stderr, a display, a clear), so a watcher sees a long run grow;
+   * everything is also in the reply at the end.
+   */
+  onOutput?: (output: TaskOutput) => void;
 }
 
 /**

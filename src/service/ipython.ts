@@ -9,6 +9,7 @@ import {
 } from "../task/outcome.ts";
 import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
 import type { ExecutionReply, Kernel } from "../kernel/kernel.ts";
+import { OutputRelay } from "./output_relay.ts";
 import { report, Service, type ServiceEnvironment, type ServiceOptions } from "./service.ts";
 
 /** Options of an `IPythonService`. */
@@ -142,6 +143,8 @@ export class IPythonService extends Service {
     let code = "";
     let partial: ExecutionReply | undefined;
     let outcome: TaskOutcome;
+    // What the code prints and displays reaches watchers while it runs.
+    const relay = new OutputRelay(run.id, run.replyTo);
     try {
       code = (run.type as CodeTaskType).generate(run.fields);
       const kernel = this.#kernel;
@@ -150,10 +153,13 @@ export class IPythonService extends Service {
         signal: run.control.signal,
         onStart: markStarted,
         onCutShort: (cut) => partial = cut,
+        onOutput: (output) => relay.add(output),
       });
       outcome = replyOutcome(run.id, code, reply);
     } catch (error) {
       outcome = cutShortOutcome(run.id, code, error, partial);
+    } finally {
+      relay.close();
     }
     // A task that never reached the kernel (died while queued) still starts before it ends.
     markStarted();
