@@ -3,6 +3,11 @@
  * ship inside the module graph: no build step, and no read permission needed
  * to serve them. The page is at `/`, its style and modules under
  * `/dashboard/`, where the modules import each other by relative URL.
+ *
+ * Graphviz for the dependency graph is Viz.js (npm `@viz-js/viz`, pinned in
+ * deno.json): its package's main file, `dist/viz.js`, is one self-contained
+ * ES module with the WebAssembly inside (1.1 MiB), imported as text like the
+ * rest and served at `/dashboard/viz.js`.
  */
 import page from "./dashboard/index.html" with { type: "text" };
 import style from "./dashboard/style.css" with { type: "text" };
@@ -16,6 +21,13 @@ import services from "./dashboard/services.js" with { type: "text" };
 import submitForm from "./dashboard/submit_form.js" with { type: "text" };
 import taskDetail from "./dashboard/task_detail.js" with { type: "text" };
 import taskTable from "./dashboard/task_table.js" with { type: "text" };
+import liveOutput from "./dashboard/live_output.js" with { type: "text" };
+import history from "./dashboard/history.js" with { type: "text" };
+import graphView from "./dashboard/graph_view.js" with { type: "text" };
+import graphWorker from "./dashboard/graph_worker.js" with { type: "text" };
+import schedules from "./dashboard/schedules.js" with { type: "text" };
+import store from "./dashboard/store.js" with { type: "text" };
+import viz from "@viz-js/viz" with { type: "text" };
 
 /**
  * The page holds no secret (the token stays in the URL fragment, read by its
@@ -30,6 +42,9 @@ import taskTable from "./dashboard/task_table.js" with { type: "text" };
  * `<style>` is dropped), no fetch, images only as the page may have them.
  * The empty `sandbox` blocks its scripts on its own too (both checked in
  * Chromium; test/dashboard_test.ts pins the sandbox).
+ *
+ * The page may not compile WebAssembly: that takes `'wasm-unsafe-eval'`,
+ * which only `WORKER_POLICY` grants.
  */
 const POLICY = [
   "default-src 'none'",
@@ -42,12 +57,26 @@ const POLICY = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+/**
+ * The policy of the Graphviz worker (`graph_worker.js`): a dedicated
+ * worker runs under the policy of its own script's response, not the
+ * page's. It loads Viz.js from here and compiles its WebAssembly
+ * (`'wasm-unsafe-eval'`: compiling only, no `eval` of text); nothing else
+ * (no fetch, no import from elsewhere). Checked in Chromium: without it the
+ * worker's `WebAssembly.instantiate` is refused, and the page's own compile
+ * stays refused with it.
+ */
+const WORKER_POLICY = [
+  "default-src 'none'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+].join("; ");
+
 const HTML = "text/html; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
 const JAVASCRIPT = "text/javascript; charset=utf-8";
 
 /** Each file by the path it is served at (`test/dashboard_test.ts` checks that none is missing). */
-const files = new Map<string, { body: string; type: string }>([
+const files = new Map<string, { body: string; type: string; policy?: string }>([
   ["/", { body: page, type: HTML }],
   ["/dashboard/style.css", { body: style, type: CSS }],
   ["/dashboard/main.js", { body: main, type: JAVASCRIPT }],
@@ -60,6 +89,13 @@ const files = new Map<string, { body: string; type: string }>([
   ["/dashboard/submit_form.js", { body: submitForm, type: JAVASCRIPT }],
   ["/dashboard/task_detail.js", { body: taskDetail, type: JAVASCRIPT }],
   ["/dashboard/task_table.js", { body: taskTable, type: JAVASCRIPT }],
+  ["/dashboard/live_output.js", { body: liveOutput, type: JAVASCRIPT }],
+  ["/dashboard/history.js", { body: history, type: JAVASCRIPT }],
+  ["/dashboard/graph_view.js", { body: graphView, type: JAVASCRIPT }],
+  ["/dashboard/graph_worker.js", { body: graphWorker, type: JAVASCRIPT, policy: WORKER_POLICY }],
+  ["/dashboard/schedules.js", { body: schedules, type: JAVASCRIPT }],
+  ["/dashboard/store.js", { body: store, type: JAVASCRIPT }],
+  ["/dashboard/viz.js", { body: viz, type: JAVASCRIPT }],
 ]);
 
 /**
@@ -75,6 +111,7 @@ const files = new Map<string, { body: string; type: string }>([
  * assert.equal(script?.headers.get("content-type"), "text/javascript; charset=utf-8");
  * assert.equal(script?.body, null);
  * assert.equal(dashboardAsset("/tasks"), undefined);
+ * assert.match(dashboardAsset("/dashboard/viz.js")?.headers.get("content-type") ?? "", /javascript/);
  * ```
  */
 export function dashboardAsset(pathname: string, method = "GET"): Response | undefined {
@@ -83,7 +120,7 @@ export function dashboardAsset(pathname: string, method = "GET"): Response | und
   return new Response(method === "HEAD" ? null : file.body, {
     headers: {
       "content-type": file.type,
-      "content-security-policy": POLICY,
+      "content-security-policy": file.policy ?? POLICY,
       "x-content-type-options": "nosniff",
       "referrer-policy": "no-referrer",
       "cache-control": "no-cache",

@@ -5,7 +5,8 @@
  *
  * The token comes from the URL fragment (`#token=…`), which never reaches the
  * server or its logs; it is kept in `sessionStorage` (this tab only) and sent
- * as the WebSocket subprotocol `token.<token>`.
+ * as the WebSocket subprotocol `token.<token>` (and as a bearer token on the
+ * one HTTP call the socket has no message for: a re-run).
  *
  * @module
  */
@@ -172,6 +173,27 @@ export class Connection {
         accepted,
       });
     });
+  }
+
+  /**
+   * Submit task `taskId` again (`POST /tasks/:id/rerun`): the same service,
+   * type, fields and attributes, and a record that names it in `rerunOf`.
+   * Resolves with the new task's id; rejects with the server's refusal, e.g.
+   * `UnknownTaskError: …`.
+   *
+   * @param {string} taskId
+   * @returns {Promise<string>}
+   */
+  async rerun(taskId) {
+    const response = await fetch(`/tasks/${encodeURIComponent(taskId)}/rerun`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.#token}` },
+    });
+    const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+    if (!response.ok) {
+      throw new Error(body.name ? `${body.name}: ${body.error}` : String(body.error));
+    }
+    return String(body.taskId);
   }
 
   /**

@@ -1,11 +1,12 @@
 // @ts-check
 /**
- * How values read as text on the page: ids, times, durations, JSON.
+ * How values read as text on the page: ids, times, durations, sizes, JSON;
+ * and which task states are ends.
  *
  * @module
  */
 
-/** @import { TaskSummary } from "./types.d.ts" */
+/** @import { TaskState, TaskSummary } from "./types.d.ts" */
 
 /**
  * The last 8 characters of a task id, enough to tell tasks apart on screen:
@@ -76,4 +77,72 @@ export function duration(task, now = Date.now()) {
  */
 export function pretty(value) {
   return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+}
+
+/**
+ * A moment as text: its time of day if it is today, else its date and time
+ * (local, 24-hour clock).
+ *
+ * @example
+ * ```js
+ * import { moment } from "./format.js";
+ * moment(Date.now()); // "14:03:27"
+ * moment(Date.now() - 86_400_000 * 2); // "2025-03-01 14:03:27"
+ * ```
+ *
+ * @param {number} ms since the Unix epoch
+ * @param {number} [now] what "today" is measured from
+ * @returns {string}
+ */
+export function moment(ms, now = Date.now()) {
+  const date = new Date(ms);
+  if (date.toDateString() === new Date(now).toDateString()) return clock(ms);
+  const day = [
+    date.getFullYear(),
+    String(date.getMonth() + 1).padStart(2, "0"),
+    String(date.getDate()).padStart(2, "0"),
+  ].join("-");
+  return `${day} ${clock(ms)}`;
+}
+
+/**
+ * A size in bytes as text, in binary units.
+ *
+ * @example
+ * ```js
+ * import { bytes } from "./format.js";
+ * bytes(512); // "512 B"
+ * bytes(3_500_000); // "3.3 MiB"
+ * ```
+ *
+ * @param {number} count
+ * @returns {string}
+ */
+export function bytes(count) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = count;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${count} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * Whether a task in `state` has ended (and so has an outcome).
+ *
+ * @example
+ * ```js
+ * import { hasEnded } from "./format.js";
+ * hasEnded("running"); // false
+ * hasEnded("expired"); // true
+ * ```
+ *
+ * @param {TaskState} state
+ * @returns {boolean}
+ */
+export function hasEnded(state) {
+  return state === "succeeded" || state === "failed" || state === "cancelled" ||
+    state === "expired";
 }

@@ -1,12 +1,15 @@
 // @ts-check
 /**
  * The services panel: each service with its state, its kernel's status and
- * its queue depths, kept fresh as tasks come and go.
+ * its queue depths, kept fresh as tasks come and go. A service whose serial
+ * lane is held by a handler that did not stop shows `stuck` (which task,
+ * since when) and a Release button.
  *
  * @module
  */
 
 import { el } from "./dom.js";
+import { moment, shortId } from "./format.js";
 
 /**
  * @import { Connection } from "./connection.js"
@@ -27,6 +30,7 @@ const REFRESH_DELAY_MS = 100;
  * declare const connection: Connection;
  * const panel = new ServicesPanel(find(document, "#services", HTMLUListElement), connection, {
  *   changed: (services) => console.log(services.length, "services"),
+ *   chosen: (taskId) => console.log("show task", taskId),
  * });
  * panel.refreshSoon();
  * ```
@@ -34,7 +38,7 @@ const REFRESH_DELAY_MS = 100;
 export class ServicesPanel {
   #list;
   #connection;
-  #changed;
+  #handlers;
   /** @type {ServiceInfo[]} */
   #services = [];
   /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -43,12 +47,16 @@ export class ServicesPanel {
   /**
    * @param {HTMLUListElement} list
    * @param {Connection} connection where services are read from
-   * @param {{ changed: (services: readonly ServiceInfo[]) => void }} handlers
+   * @param {{
+   *   changed: (services: readonly ServiceInfo[]) => void,
+   *   chosen: (taskId: string) => void,
+   * }} handlers `changed`: the services were read again; `chosen`: the task a
+   *   stuck service is held by was clicked
    */
   constructor(list, connection, handlers) {
     this.#list = list;
     this.#connection = connection;
-    this.#changed = handlers.changed;
+    this.#handlers = handlers;
   }
 
   /**
@@ -58,8 +66,8 @@ export class ServicesPanel {
    */
   showAll(services) {
     this.#services = services;
-    this.#list.replaceChildren(...services.map(serviceItem));
-    this.#changed(services);
+    this.#list.replaceChildren(...services.map((service) => this.#item(service)));
+    this.#handlers.changed(services);
   }
 
   /**
@@ -82,6 +90,64 @@ export class ServicesPanel {
       }
     }, REFRESH_DELAY_MS);
   }
+
+  /**
+   * Free the serial lane of `service` from its stuck handler; what it did
+   * arrives as the service's event.
+   *
+   * @param {string} service
+   * @param {HTMLElement} note where a failure is shown
+   */
+  async #release(service, note) {
+    try {
+      const { released } = await this.#connection.request({ type: "release", service });
+      if (!released) note.textContent = "not stuck any more";
+    } catch (error) {
+      note.textContent = /** @type {Error} */ (error).message;
+    }
+    this.refreshSoon();
+  }
+
+  /**
+   * @param {ServiceInfo} service
+   * @returns {HTMLLIElement}
+   */
+  #item(service) {
+    const item = serviceItem(service);
+    const { stuck } = service;
+    if (stuck) {
+      const note = el("span", { className: "message error" });
+      item.append(
+        el(
+          "div",
+          { className: "stuck", role: "alert" },
+          el(
+            "p",
+            {},
+            "Held since ",
+            moment(stuck.since),
+            " by the handler of task ",
+            el("button", {
+              type: "button",
+              className: "link",
+              title: stuck.taskId,
+              dataset: { id: stuck.taskId },
+              onclick: () => this.#handlers.chosen(stuck.taskId),
+            }, shortId(stuck.taskId)),
+            ", which ended but did not return: the next serial task waits. Release the lane " +
+              "once the instrument is free.",
+          ),
+          el("button", {
+            type: "button",
+            className: "danger release",
+            onclick: () => this.#release(service.name, note),
+          }, "Release"),
+          note,
+        ),
+      );
+    }
+    return item;
+  }
 }
 
 /**
@@ -91,7 +157,7 @@ export class ServicesPanel {
 function serviceItem(service) {
   return el(
     "li",
-    { className: "service", dataset: { service: service.name } },
+    { className: "service", dataset: { service: service.name, state: service.state } },
     el(
       "div",
       { className: "service-head" },

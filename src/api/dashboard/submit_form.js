@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * The submit form: pick a service and one of its task types, fill in the
- * fields (inputs built from the type's JSON Schema) and attributes, submit,
- * and read how it went.
+ * fields (inputs built from the type's JSON Schema), attributes and options
+ * (priority, idempotency key, tasks to wait for, expiry), submit, and read
+ * how it went.
  *
  * @module
  */
@@ -39,6 +40,7 @@ export class SubmitForm {
   #description;
   #fields;
   #attributes;
+  #options;
   #button;
   #message;
   /** @type {readonly ServiceInfo[]} */
@@ -58,6 +60,12 @@ export class SubmitForm {
     this.#description = find(form, "#submit-description", HTMLElement);
     this.#fields = find(form, "#submit-fields", HTMLFieldSetElement);
     this.#attributes = find(form, "#submit-attributes", HTMLTextAreaElement);
+    this.#options = {
+      priority: find(form, "#submit-priority", HTMLInputElement),
+      key: find(form, "#submit-key", HTMLInputElement),
+      after: find(form, "#submit-after", HTMLInputElement),
+      expiresInMs: find(form, "#submit-expires", HTMLInputElement),
+    };
     this.#button = find(form, "#submit-button", HTMLButtonElement);
     this.#message = find(form, "#submit-message", HTMLElement);
     this.#service.addEventListener("change", () => this.#showTypes());
@@ -111,6 +119,26 @@ export class SubmitForm {
     renderSchemaFields(this.#fields, type?.schema ?? {});
   }
 
+  /**
+   * The options filled in; those left empty are not sent. Numbers are sent
+   * as typed: the server checks them and names a bad one.
+   *
+   * @returns {Pick<TaskSubmission, "priority" | "key" | "after" | "expiresInMs">}
+   */
+  #readOptions() {
+    const { priority, key, after, expiresInMs } = this.#options;
+    /** @type {Pick<TaskSubmission, "priority" | "key" | "after" | "expiresInMs">} */
+    const options = {};
+    const priorityValue = optionalNumber(priority, "priority");
+    if (priorityValue !== undefined) options.priority = priorityValue;
+    if (key.value.trim()) options.key = key.value.trim();
+    const ids = after.value.split(/[\s,]+/).filter(Boolean);
+    if (ids.length > 0) options.after = ids;
+    const expiry = optionalNumber(expiresInMs, "expires in");
+    if (expiry !== undefined) options.expiresInMs = expiry;
+    return options;
+  }
+
   async #submit() {
     const message = this.#message;
     message.className = "message";
@@ -124,6 +152,7 @@ export class SubmitForm {
         attributes: attributes
           ? /** @type {Record<string, unknown>} */ (parseJson(attributes, "attributes"))
           : undefined,
+        ...this.#readOptions(),
       };
       this.#button.disabled = true;
       const outcome = await this.#connection.submit(task, (taskId) => {
@@ -140,6 +169,23 @@ export class SubmitForm {
       this.#button.disabled = false;
     }
   }
+}
+
+/**
+ * The number in `input`, `undefined` if it is empty; throws naming `field`
+ * if what was typed is not a number.
+ *
+ * @param {HTMLInputElement} input
+ * @param {string} field
+ * @returns {number | undefined}
+ */
+function optionalNumber(input, field) {
+  if (input.validity.badInput) throw new Error(`${field}: not a number`);
+  const text = input.value.trim();
+  if (!text) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value)) throw new Error(`${field}: not a number: ${text}`);
+  return value;
 }
 
 /**

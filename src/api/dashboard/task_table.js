@@ -8,7 +8,7 @@
  */
 
 import { el } from "./dom.js";
-import { clock, duration, shortId } from "./format.js";
+import { duration, moment, shortId } from "./format.js";
 
 /** @import { TaskBrief, TaskSummary } from "./types.d.ts" */
 
@@ -83,17 +83,26 @@ export class TaskTable {
     let entry = this.#rows.get(task.id);
     if (entry) entry.task = task;
     else {
-      const row = el("tr", {
-        tabIndex: 0,
-        dataset: { id: task.id },
-        onclick: () => this.#chosen(task.id),
-        onkeydown: (event) => event.key === "Enter" && this.#chosen(task.id),
-      });
-      entry = { task, row };
+      entry = { task, row: taskRow(task.id, this.#chosen) };
       this.#rows.set(task.id, entry);
       this.#insert(entry);
     }
-    renderRow(entry.row, task, task.id === this.#highlighted);
+    renderTaskRow(entry.row, task, task.id === this.#highlighted);
+    this.#counted();
+  }
+
+  /**
+   * Take the row of task `id` away (its record was deleted).
+   *
+   * @param {string} id
+   */
+  remove(id) {
+    this.#rows.get(id)?.row.remove();
+    this.#rows.delete(id);
+    this.#counted();
+  }
+
+  #counted() {
     this.#emptyNote.hidden = this.#rows.size > 0;
     this.#count.textContent = `${this.#rows.size} task${this.#rows.size === 1 ? "" : "s"}`;
   }
@@ -136,15 +145,50 @@ export class TaskTable {
 }
 
 /**
+ * An empty row for task `id` (`renderTaskRow` fills it) that calls `chosen`
+ * when clicked, or on Enter.
+ *
+ * @example
+ * ```js
+ * import { taskRow } from "./task_table.js";
+ * const row = taskRow("0192f6a3-7c1e-7b5d-9a0c-3f5e2d1c4b6a", (id) => console.log(id));
+ * row.dataset.id; // "0192f6a3-7c1e-7b5d-9a0c-3f5e2d1c4b6a"
+ * ```
+ *
+ * @param {string} id
+ * @param {(id: string) => void} chosen
+ * @returns {HTMLTableRowElement}
+ */
+export function taskRow(id, chosen) {
+  return el("tr", {
+    tabIndex: 0,
+    dataset: { id },
+    onclick: () => chosen(id),
+    onkeydown: (event) => event.key === "Enter" && chosen(id),
+  });
+}
+
+/**
+ * Fill `row` with the cells of `task`: created, type and short id, service,
+ * state, duration, and the brief of its outcome.
+ *
+ * @example
+ * ```ts
+ * import { renderTaskRow, taskRow } from "./task_table.js";
+ * import type { TaskSummary } from "./types.d.ts";
+ * declare const task: TaskSummary;
+ * renderTaskRow(taskRow(task.id, () => {}), task, false);
+ * ```
+ *
  * @param {HTMLTableRowElement} row
  * @param {TaskSummary} task
  * @param {boolean} highlighted
  */
-function renderRow(row, task, highlighted) {
+export function renderTaskRow(row, task, highlighted) {
   row.classList.toggle("selected", highlighted);
   row.dataset.state = task.state;
   row.replaceChildren(
-    el("td", { className: "muted" }, clock(task.createdAt)),
+    el("td", { className: "muted" }, moment(task.createdAt)),
     el(
       "td",
       {},

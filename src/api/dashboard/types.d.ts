@@ -36,6 +36,15 @@ export interface TaskBrief {
   text: string;
 }
 
+/** The latest progress a handler reported (`context.progress`). */
+export interface TaskProgress {
+  /** From 0 to 1. */
+  fraction: number;
+  message?: string;
+  /** Milliseconds since the Unix epoch. */
+  at: number;
+}
+
 /** A task as lists and events carry it: no fields, log or outcome. */
 export interface TaskSummary {
   id: string;
@@ -49,6 +58,25 @@ export interface TaskSummary {
   createdAt: number;
   startedAt?: number;
   finishedAt?: number;
+  /** Serial tasks: higher runs first (default 0). */
+  priority?: number;
+  /** A task still waiting or queued at this time ends `expired`. */
+  deadline?: number;
+  /** The idempotency key it was submitted with. */
+  key?: string;
+  /** The tasks it waits for. */
+  after?: readonly string[];
+  onDependencyFailure?: "cancel" | "run";
+  /** The tasks that wait for it. */
+  dependents?: readonly string[];
+  /** The task whose handler submitted it. */
+  parent?: string;
+  /** The task it re-runs. */
+  rerunOf?: string;
+  /** The schedule that submitted it. */
+  schedule?: string;
+  /** The latest progress its handler reported. */
+  progress?: TaskProgress;
   /** Set once the task has ended. */
   brief?: TaskBrief;
 }
@@ -118,27 +146,83 @@ export interface ServiceInfo {
   name: string;
   /** `"service"` or `"ipython"`. */
   kind: string;
-  state: string;
+  /** `stuck`: its serial lane is held by a handler that did not stop (see `stuck`). */
+  state: "running" | "stopped" | "stuck";
   /** Serial tasks waiting. */
   queued: number;
   /** Tasks running now. */
   running: number;
   taskTypes: TaskTypeInfo[];
   kernel?: { name: string; status: string };
+  /** Set while its serial lane is held by a handler that ignored the end of its task. */
+  stuck?: { taskId: string; since: number };
 }
+
+/** Where the records are kept, and how many. */
+export interface StoreStats {
+  /** `sqlite`, `memory`, `nats` (a cluster's key-value bucket); shown as is if another. */
+  kind: string;
+  /** The database file. */
+  path?: string;
+  /** Bytes on disk. */
+  bytes?: number;
+  /** Records held, ended or not. */
+  records: number;
+}
+
+/** A schedule: what it submits, on which clock, and how its runs go. */
+export interface ScheduleStatus {
+  name: string;
+  service: string;
+  /** A duration as given (`"30m"`), for an `every` schedule. */
+  every?: string;
+  cron?: string;
+  timezone?: string;
+  state: "scheduled" | "paused" | "stopped";
+  /** A run is going. */
+  running: boolean;
+  lastRunAt?: number;
+  /** None while paused or stopped. */
+  nextRunAt?: number;
+  runs: number;
+  skips: number;
+}
+
+/** What can be done to a schedule. */
+export type ScheduleAction = "pause" | "resume" | "run";
+
+/** Output of a running task: printed text, a display, or the clearing of what it showed. */
+export type TaskOutput =
+  | { kind: "stream"; name: "stdout" | "stderr"; text: string }
+  | { kind: "display"; display: DisplayOutput }
+  | { kind: "clear" };
 
 /** A change pushed to a subscribed connection; kinds the page does not show are ignored. */
 export type TaskEvent =
   | { kind: "task"; record: TaskSummary }
   | { kind: "log"; id: string; entry: TaskLogEntry }
-  | { kind: "service"; service: ServiceInfo };
+  | { kind: "progress"; id: string; progress: TaskProgress }
+  | { kind: "output"; id: string; output: TaskOutput }
+  | { kind: "service"; service: ServiceInfo }
+  | { kind: "schedule"; schedule: ScheduleStatus }
+  | { kind: "removed"; id: string };
 
-/** Which tasks a `list` request asks for. */
+/** Which tasks a `list` request asks for: newest first, a page at a time. */
 export interface TaskListQuery {
   service?: string;
-  state?: TaskState;
-  /** At most 1 000. */
+  /** The task type's name. */
+  type?: string;
+  key?: string;
+  /** One state, or any of several. */
+  state?: TaskState | TaskState[];
+  /** Created at or after this time (ms since the Unix epoch). */
+  createdSince?: number;
+  /** Created before this time. */
+  createdUntil?: number;
+  /** 1 to 1 000 (default 100). */
   limit?: number;
+  /** The `next` of the page before. */
+  cursor?: string;
 }
 
 /** A request that has one reply, of the same `type`. */
@@ -147,16 +231,32 @@ export type SocketRequest =
   | { type: "list"; query?: TaskListQuery }
   | { type: "subscribe" }
   | { type: "get"; taskId: string }
-  | { type: "cancel"; taskId: string };
+  | { type: "cancel"; taskId: string }
+  | { type: "delete"; taskId: string }
+  | { type: "dot"; taskId: string }
+  | { type: "release"; service: string }
+  | { type: "store" }
+  | { type: "schedules" }
+  | { type: "schedule"; name: string; action: ScheduleAction };
 
 /** What each request's reply carries besides its `type` and `ref`. */
 export interface Replies {
   services: { services: ServiceInfo[] };
-  /** Live tasks first, newest first; then ended ones, latest first. */
-  list: { records: TaskSummary[] };
+  /** Newest first; `next`, when there are more, is the `cursor` of the next page. */
+  list: { records: TaskSummary[]; next?: string };
   subscribe: Record<never, never>;
   get: { record: TaskRecord | null };
   cancel: { cancelled: boolean };
+  /** Refused (`TaskConflictError`) while the task has not ended. */
+  delete: Record<never, never>;
+  /** Graphviz DOT of the tasks around it; `null` for an unknown task. */
+  dot: { dot: string | null };
+  /** `false` if the service was not stuck. */
+  release: { released: boolean };
+  store: { store: StoreStats };
+  schedules: { schedules: ScheduleStatus[] };
+  /** Its status after the action. */
+  schedule: { schedule: ScheduleStatus };
 }
 
 /** The reply to `R`. */
@@ -172,6 +272,14 @@ export interface TaskSubmission {
   type: string;
   fields: unknown;
   attributes?: Record<string, unknown>;
+  /** Serial tasks: higher runs first (an integer, −1000 to 1000). */
+  priority?: number;
+  /** Idempotency key: the same key with the same fields answers the first task's id. */
+  key?: string;
+  /** Ids of tasks to wait for. */
+  after?: string[];
+  /** Still waiting or queued this long after submission: the task ends `expired`. */
+  expiresInMs?: number;
 }
 
 /** Correlates a request with its replies: the page numbers its requests. */
