@@ -73,6 +73,7 @@ export const GROUPS: Record<string, () => Promise<Bench | undefined>> = {
   workers: () => optional("./workers.ts", "benchWorkers", true),
   // BullMQ on Redis and the raw NATS JetStream floor; loaded only when run.
   peers: () => import("./peers.ts").then((module) => module.benchPeers),
+  store: () => import("./store.ts").then((module) => module.benchStore),
 };
 
 /**

@@ -4,24 +4,24 @@
  *
  * - per-task overhead: sequential no-op tasks through the runtime, on a
  *   worker vs inline (and `pool.run` alone, without the runtime);
- * - a 10M-element `Float64Array` result from a worker (`pool.run`):
- *   transferred as it is (its buffer beside the serializer's bytes) vs as
- *   JSON text parsed back;
+ * - a 10M-element `Float64Array` result from a worker (`pool.run`: the
+ *   runtime bounds a task's result to 1 MiB of JSON): transferred as it is
+ *   (its buffer beside the serializer's bytes) vs copied (its bare
+ *   `ArrayBuffer` through V8's serializer) vs as JSON text parsed back;
  * - the main loop's responsiveness while 4 CPU-heavy tasks run: round trips
  *   of an in-process no-op task (and a 10 ms timer's lateness), with the
  *   heavy tasks on workers vs inline.
  *
- * Tasks reach the pool through a `Service` whose `handle` calls `runInPool`:
- * the glue `registerHandler(Type, url, { worker: true })` will use.
+ * Worker tasks are registered as users do: `registerHandler(Type, url,
+ * { worker: true })`, on the runtime's pool.
  *
  * Run alone: `deno run --allow-all bench/workers.ts [--rounds N] [--quick]`
  *
  * @module
  */
 import { z } from "zod";
-import { type Client, defineTask, Runtime, Service, type TaskType } from "../src/mod.ts";
-import { runInPool, WorkerHandler, WorkerPool } from "../src/service/pool/mod.ts";
-import type { TaskRun } from "../src/task/protocol.ts";
+import { type Client, defineTask, Runtime, Service } from "../src/mod.ts";
+import { WorkerHandler } from "../src/service/pool/mod.ts";
 import {
   type BenchOptions,
   compare,
@@ -32,8 +32,7 @@ import {
   runStandalone,
 } from "./common.ts";
 
-const fixture = (name: string) =>
-  new WorkerHandler(new URL(`../test/fixtures/workers/${name}.ts`, import.meta.url));
+const fixture = (name: string) => new URL(`../test/fixtures/workers/${name}.ts`, import.meta.url);
 
 const NoopWorker = defineTask("BenchNoopWorker", { schema: z.object({}), parallel: true });
 const NoopInline = defineTask("BenchNoopInline", { schema: z.object({}), parallel: true });
@@ -56,29 +55,13 @@ function busyInline({ ms }: { ms: number }): number {
   return x;
 }
 
-/** A service that runs some task types on a pool through `runInPool`. */
-class BenchService extends Service {
-  readonly #workers = new Map<string, WorkerHandler>();
-
-  constructor(readonly pool: WorkerPool) {
-    super("bench-workers");
-    this.registerHandler(NoopInline, () => null);
-    this.registerHandler(BusyInline, busyInline);
-    this.#worker(NoopWorker, fixture("noop"));
-    this.#worker(BusyWorker, fixture("busy"));
-  }
-
-  #worker(type: TaskType, handler: WorkerHandler): void {
-    this.#workers.set(type.name, handler);
-    this.registerHandler(type, () => {
-      throw new Error(`${type.name} runs in a worker`);
-    });
-  }
-
-  override handle(run: TaskRun): Promise<void> | void {
-    const worker = this.#workers.get(run.type.name);
-    return worker ? runInPool(this.pool, worker, run) : super.handle(run);
-  }
+/** Each load inline and on a worker. */
+function benchService(): Service {
+  return new Service("bench-workers")
+    .registerHandler(NoopInline, () => null)
+    .registerHandler(BusyInline, busyInline)
+    .registerHandler(NoopWorker, fixture("noop"), { worker: true })
+    .registerHandler(BusyWorker, fixture("busy"), { worker: true });
 }
 
 function percentile(values: readonly number[], p: number): number {
@@ -137,9 +120,9 @@ const ms = (value: number) => `${value < 1 ? value.toFixed(3) : value.toFixed(1)
  */
 export async function benchWorkers(options: BenchOptions = {}): Promise<Row[]> {
   const opts = resolveOptions(options);
-  const pool = new WorkerPool(); // the default size: one fewer than the cores
-
-  const runtime = await Runtime.start({ services: [new BenchService(pool)] });
+  // The pool's default size: one fewer than the cores.
+  const runtime = await Runtime.start({ services: [benchService()] });
+  const pool = runtime.workerPool;
   const client = runtime.client();
   const execute = (task: Parameters<Client["execute"]>[1]) => client.execute("bench-workers", task);
   const rows: Row[] = [];
@@ -148,7 +131,7 @@ export async function benchWorkers(options: BenchOptions = {}): Promise<Row[]> {
     // another handler makes way for it, and a start is not what is measured.
     await execute(NoopWorker.create({}));
     const n = opts.quick ? 100 : 1_000;
-    const noopHandler = fixture("noop");
+    const noopHandler = new WorkerHandler(fixture("noop"));
     const noop = await compare(`no-op task, ${n} sequential (ms per task)`, opts, {
       worker: { run: () => msPerCall(n, () => execute(NoopWorker.create({}))) },
       inline: { run: () => msPerCall(n, () => execute(NoopInline.create({}))) },
@@ -164,23 +147,30 @@ export async function benchWorkers(options: BenchOptions = {}): Promise<Row[]> {
 
     // Straight from the pool: the manager may bound what a result holds.
     const elements = opts.quick ? 1_000_000 : 10_000_000;
-    const makeArray = fixture("make_array");
-    const arrayResult = async (as: "typed" | "json") => {
+    const makeArray = new WorkerHandler(fixture("make_array"));
+    const arrayResult = async (as: "typed" | "copied" | "json") => {
       const started = performance.now();
       const result = await pool.run(makeArray, { fields: { n: elements, as }, taskId: "bench" });
-      const values = as === "json" ? Float64Array.from(JSON.parse(result as string)) : result;
-      if ((values as Float64Array).length !== elements) throw new Error("short array");
+      const values = as === "json"
+        ? Float64Array.from(JSON.parse(result as string))
+        : as === "copied"
+        ? new Float64Array(result as ArrayBuffer)
+        : result as Float64Array;
+      if (values.length !== elements || values[elements - 1] !== (elements - 1) * 0.5) {
+        throw new Error(`the ${as} array did not arrive whole`);
+      }
       return performance.now() - started;
     };
     await arrayResult("typed");
     const array = await compare(`${elements}-element Float64Array result (ms)`, opts, {
       transferred: { run: () => arrayResult("typed") },
+      copied: { run: () => arrayResult("copied") },
       json: { run: () => arrayResult("json") },
     }, ms);
     rows.push({
       name: `${(elements / 1e6).toFixed(0)}M-element Float64Array result from a worker`,
       zest: `transferred ${ms(array.transferred)}`,
-      peer: `as JSON ${ms(array.json)}`,
+      peer: `copied ${ms(array.copied)} · as JSON ${ms(array.json)}`,
     });
 
     const busyMs = opts.quick ? 100 : 500;
@@ -214,8 +204,7 @@ export async function benchWorkers(options: BenchOptions = {}): Promise<Row[]> {
       peer: `inline ${mid("inline", "lateMax")}`,
     });
   } finally {
-    await runtime.stop();
-    await pool.close();
+    await runtime.stop(); // the pool with it
   }
   return rows;
 }

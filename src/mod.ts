@@ -40,7 +40,16 @@ export {
   type TaskContext,
   type TaskHandler,
   type TaskLogger,
+  type WorkerRegistration,
 } from "./service/service.ts";
+export {
+  HandlerLoadError,
+  type WorkerContext,
+  WorkerCrashedError,
+  type WorkerPermissions,
+  WorkerPoolClosedError,
+  type WorkerPoolOptions,
+} from "./service/pool/mod.ts";
 export {
   defineTask,
   Task,

@@ -8,12 +8,15 @@ import { ActorSystem, type CrashLogger } from "./actor/mod.ts";
 import { type ManagerOptions, TaskManager } from "./manager/manager.ts";
 import { MemoryTaskStore } from "./manager/memory_store.ts";
 import type { ScheduleConfig } from "./manager/schedules.ts";
-import type { RetentionLimits, TaskStore } from "./manager/store.ts";
-import type { ServiceEndpoint } from "./manager/types.ts";
+import type { RetentionLimits, RetentionOptions, TaskStore } from "./manager/store.ts";
+import type { GraphRequest, OutcomeSink, ServiceEndpoint, SubmitRequest } from "./manager/types.ts";
 import type { Service, ServiceEnvironment } from "./service/service.ts";
+import { SqliteTaskStore, type Synchronous } from "./store/mod.ts";
+import { WorkerPool, type WorkerPoolOptions } from "./service/pool/mod.ts";
 import type { TaskRun } from "./task/protocol.ts";
 import { Client } from "./transport/client.ts";
 import { LocalPort } from "./transport/local.ts";
+import type { ClusterMember, ClusterOptions } from "./transport/nats/cluster.ts";
 import { type ConnectOptions, JupyterServer, type LaunchOptions } from "./kernel/server.ts";
 
 /** The repo root: `kernels/<name>/kernel.json` under it are found by name. */
@@ -24,10 +27,15 @@ export interface RuntimeOptions {
   services: Service[];
   /**
    * Where task records live: `"memory"` (the default in-process: nothing
-   * outlives the process), or a `TaskStore` (e.g. an SQLite file). A task
-   * type's `retention` overrides `retention` for its records.
+   * outlives the process, and stopping ends queued tasks
+   * `ServiceStoppedError`); `{ path, synchronous? }`, an SQLite file (made
+   * if missing; queued tasks and history survive a stop, a crash or a
+   * `kill -9`; `synchronous: "full"` also a power cut — see the README); or
+   * a `TaskStore` of your own. A task type's `retention` overrides
+   * `retention` for its records. A file that cannot be used fails the start
+   * with a `StoreOpenError` naming it and the cause.
    */
-  store?: "memory" | TaskStore;
+  store?: "memory" | { path: string; synchronous?: Synchronous } | TaskStore;
   /** How long finished records are kept (default one hour) and how many (default 10 000). */
   retention?: RetentionLimits;
   manager?: Omit<ManagerOptions, "store" | "retentionTtlMs" | "schedules">;
@@ -46,6 +54,22 @@ export interface RuntimeOptions {
    * Enterprise Gateway. Nothing is launched unless a service asks for it.
    */
   jupyter?: LaunchOptions | ConnectOptions;
+  /**
+   * The worker pool of handlers registered with `{ worker: true }`: `size`
+   * (1 to 256, default one fewer than the cores, at least 1), `graceMs`
+   * (how long a handler told to stop may take before its process is killed,
+   * 0 to 600 000, default 2 000), `maxHeapMb` (16 to 65 536, default 1 024).
+   * No process starts until a worker task runs.
+   */
+  workers?: WorkerPoolOptions;
+  /**
+   * Join a cluster on NATS JetStream: this runtime hosts `services` for the
+   * whole cluster (replicas of a service share its work), keeps its records
+   * in the cluster's KV bucket (so no `store`), and its clients see every
+   * service of the cluster. Schedules, dependencies and idempotency keys are
+   * embedded-only in this version. See the README's "Cluster".
+   */
+  cluster?: ClusterOptions;
 }
 
 /**
@@ -63,7 +87,10 @@ export class Runtime {
   readonly system: ActorSystem;
   readonly manager: TaskManager;
   readonly services: readonly Service[];
+  /** Where worker handlers run. */
+  readonly workerPool: WorkerPool;
   readonly #jupyter: JupyterHolder;
+  readonly #cluster: ClusterMember | undefined;
   #stopping: Promise<void> | undefined;
 
   private constructor(
@@ -71,11 +98,15 @@ export class Runtime {
     manager: TaskManager,
     services: Service[],
     jupyter: JupyterHolder,
+    workerPool: WorkerPool,
+    cluster: ClusterMember | undefined,
   ) {
     this.system = system;
     this.manager = manager;
     this.services = services;
     this.#jupyter = jupyter;
+    this.workerPool = workerPool;
+    this.#cluster = cluster;
   }
 
   /** Start every service (in parallel), then the manager. A service that fails to start stops the rest. */
@@ -86,6 +117,21 @@ export class Runtime {
       if (names.has(service.name)) throw new Error(`two services are named '${service.name}'`);
       names.add(service.name);
     }
+    if (options.cluster && (options.store !== undefined || (options.schedules?.length ?? 0) > 0)) {
+      throw new TypeError(
+        "cluster: records live in the cluster's KV bucket (no 'store'), and schedules are embedded-only",
+      );
+    }
+    // First: an unreachable cluster fails the start before any kernel starts.
+    // Loaded only then: an embedded runtime never loads the NATS client.
+    const cluster = options.cluster &&
+      await (await import("./transport/nats/cluster.ts")).ClusterMember.join(
+        options.cluster,
+        options.retention?.ttlMs ?? 3_600_000,
+      );
+    const store = cluster?.store ??
+      storeOf(options.store, retentionOf(services, options.retention));
+    const workerPool = new WorkerPool(options.workers);
     const system = new ActorSystem({ logCrash: options.logCrash });
     const jupyter = new JupyterHolder(options.jupyter);
     // Services may report changes while starting, before the manager exists.
@@ -94,16 +140,24 @@ export class Runtime {
       system,
       jupyter: () => jupyter.get(),
       changed: () => late.manager?.serviceChanged(service.name),
+      workers: workerPool,
+      client: (parent) => {
+        if (!late.manager) throw new Error("the runtime has not started: no client yet");
+        if (cluster) return cluster.client(parent);
+        return new Client(new ChildPort(late.manager, parent));
+      },
     });
     const results = await Promise.allSettled(
-      services.map((service) => service.start(envOf(service))),
+      services.map((service) => service.startIn(envOf(service))),
     );
     const failed = results.findIndex((result) => result.status === "rejected");
     if (failed >= 0) {
       const started = services.filter((_, i) => results[i].status === "fulfilled");
       await Promise.allSettled(started.map((service) => service.stop()));
+      await workerPool.close();
       await jupyter.stop();
       await system.shutdown();
+      await cluster?.close();
       throw (results[failed] as PromiseRejectedResult).reason;
     }
     const endpoints: ServiceEndpoint[] = services.map((service) => ({
@@ -117,9 +171,6 @@ export class Runtime {
       describe: () => service.describe(),
       taskTimeoutMs: service.taskTimeoutMs,
     }));
-    const store = options.store === undefined || options.store === "memory"
-      ? new MemoryTaskStore({ retention: retentionOf(services, options.retention) })
-      : options.store;
     let manager: TaskManager;
     try {
       manager = late.manager = new TaskManager(system, endpoints, {
@@ -129,16 +180,19 @@ export class Runtime {
         schedules: options.schedules,
       });
       await manager.start();
+      await cluster?.host(manager, services);
     } catch (error) {
       // A bad schedule, or a store that cannot be used, is a refusal at start: nothing keeps running.
       await late.manager?.close().catch(() => {});
       await Promise.allSettled(services.map((service) => service.stop()));
+      await workerPool.close();
       await jupyter.stop();
       await system.shutdown();
       await store.close().catch(() => {});
+      await cluster?.close();
       throw error;
     }
-    return new Runtime(system, manager, services, jupyter);
+    return new Runtime(system, manager, services, jupyter, workerPool, cluster);
   }
 
   /** The Jupyter Server the IPython services use, once one was launched or connected. */
@@ -146,35 +200,62 @@ export class Runtime {
     return this.#jupyter.server;
   }
 
-  /** A client for this runtime, in-process. */
+  /** A client for this runtime, in-process; in a cluster, a client of the whole cluster. */
   client(): Client {
-    return new Client(new LocalPort(this.manager));
+    return this.#cluster?.client() ?? new Client(new LocalPort(this.manager));
   }
 
   /**
    * Stop: refuse new tasks; queued ones stay in a durable store for the next
    * start, or end `ServiceStoppedError` in memory; running handlers see
    * their signal abort and get a grace period (see `TaskManager.close`).
-   * Then each service stops (kernels shut down), the Jupyter Server the
-   * runtime launched, the actors, and the store. Safe to call more than once.
+   * Then each service stops (kernels shut down), the worker pool (its
+   * processes killed), the Jupyter Server the runtime launched, the actors,
+   * and the store. Safe to call more than once.
    */
   stop(): Promise<void> {
     return this.#stopping ??= this.#stop();
   }
 
   async #stop(): Promise<void> {
+    // In a cluster: no more tasks for this process; what it did not finish goes back to the stream.
+    await this.#cluster?.stopTaking();
     await this.manager.close().catch((error) => {
       console.error("[zest] the task manager did not close cleanly:", error);
     });
+    await this.#cluster?.leave();
     await Promise.allSettled(
       this.services.map(async (service) => {
         await this.system.stop(`service:${service.name}`);
         await service.stop();
       }),
     );
+    await this.workerPool.close();
     await this.#jupyter.stop();
     await this.system.shutdown();
     await this.manager.store.close();
+    await this.#cluster?.close();
+  }
+}
+
+/**
+ * The port of a handler's `context.client`: in-process, and every task it
+ * submits (alone, re-run, or in a graph) names the handler's task as `parent`.
+ */
+class ChildPort extends LocalPort {
+  constructor(manager: TaskManager, readonly parent: string) {
+    super(manager);
+  }
+
+  override submit(request: SubmitRequest, sink: OutcomeSink): void {
+    super.submit({ ...request, parent: this.parent }, sink);
+  }
+
+  override submitGraph(graph: GraphRequest): Promise<Record<string, string>> {
+    const parent = this.parent;
+    return super.submitGraph(
+      Object.fromEntries(Object.entries(graph).map(([name, node]) => [name, { ...node, parent }])),
+    );
   }
 }
 
@@ -202,11 +283,38 @@ class JupyterHolder {
   }
 }
 
+/** The store `option` names, with `retention` (checked: a `TypeError` names the field). */
+function storeOf(option: RuntimeOptions["store"], retention: RetentionOptions): TaskStore {
+  if (option === undefined || option === "memory") return new MemoryTaskStore({ retention });
+  if (option !== null && typeof option === "object") {
+    if (typeof (option as TaskStore).open === "function") return option as TaskStore;
+    if ("path" in option) {
+      const { path, synchronous, ...unknown } = option;
+      const extra = Object.keys(unknown);
+      if (extra.length > 0) {
+        throw new TypeError(`store: unknown option '${extra[0]}' (known: path, synchronous)`);
+      }
+      if (typeof path !== "string" || path === "") {
+        throw new TypeError("store.path: expected the path of the database file");
+      }
+      if (synchronous !== undefined && synchronous !== "normal" && synchronous !== "full") {
+        throw new TypeError(`store.synchronous: expected "normal" or "full", got ${synchronous}`);
+      }
+      return new SqliteTaskStore({ path, synchronous, retention });
+    }
+  }
+  throw new TypeError(
+    `store: expected "memory", { path, synchronous? } or a TaskStore, got ${
+      JSON.stringify(option) ?? typeof option
+    }`,
+  );
+}
+
 /**
  * The retention of a store for these services: the runtime-wide limits, and
  * those of every task type that sets its own.
  */
-function retentionOf(services: readonly Service[], limits: RetentionLimits = {}) {
+function retentionOf(services: readonly Service[], limits: RetentionLimits = {}): RetentionOptions {
   const perType: Record<string, RetentionLimits> = {};
   for (const service of services) {
     for (const { name } of service.taskTypes()) {

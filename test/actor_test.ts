@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ActorStoppedError, ActorSystem, MailboxFullError } from "../src/actor/mod.ts";
 import { RingQueue } from "../src/actor/queue.ts";
-import { DeadlineWheel } from "../src/actor/deadlines.ts";
+import { Deadlines } from "../src/actor/deadlines.ts";
 
 Deno.test("ring queue keeps FIFO order across growth and wrap-around", () => {
   const queue = new RingQueue<number>();
@@ -252,8 +252,8 @@ Deno.test("spawn names are unique and lookup finds live actors only", async () =
   await system.shutdown();
 });
 
-Deno.test("deadline wheel fires due entries only, in order, with one timer", async () => {
-  const wheel = new DeadlineWheel();
+Deno.test("deadline lanes fires due entries only, in order, with one timer", async () => {
+  const wheel = new Deadlines();
   const fired: string[] = [];
   wheel.schedule(30, () => fired.push("b"));
   const cancelled = wheel.schedule(10, () => fired.push("never"));

@@ -65,12 +65,18 @@ Deno.test("codegen: attribute names are snake_case, safe, and say where they cam
     ["self", "self_"],
     ["toFields", "to_fields_"],
     ["validate", "validate_"],
+    ["list", "list_"],
+    ["str", "str_"],
   ];
   for (const [name, expected] of cases) assert.equal(pythonAttributeName(name), expected, name);
   assert.equal(pythonClassName("lab.Measure-T1"), "lab_Measure_T1");
   assert.equal(pythonClassName("ZestTask"), "ZestTask_");
   assert.equal(pythonClassName("list"), "list_");
   assert.equal(pythonClassName("None"), "None_");
+  assert.equal(pythonClassName("_t"), "T_t", "the module's helpers start with _");
+  assert.equal(pythonClassName("__init__"), "T__init__");
+  assert.equal(pythonClassName("isinstance"), "isinstance_", "every builtin is reserved");
+  assert.equal(pythonClassName("Exception"), "Exception_");
 });
 
 Deno.test("codegen: one dataclass per type and schema, with hints, defaults and mapping", () => {
@@ -189,6 +195,62 @@ Deno.test("codegen: the module imports with python3 and checks what the schema s
     await Deno.writeTextFile(`${dir}/tasks.py`, generatePython(SERVICES));
     const { code, stdout, stderr } = await new Deno.Command("/usr/bin/python3", {
       args: ["-W", "error", "-c", CHECKS, dir],
+      env: { PYTHONDONTWRITEBYTECODE: "1" },
+      stdin: "null",
+    }).output();
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    assert.equal(code, 0, decode(stderr));
+    assert.equal(decode(stdout), "ok\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("codegen: names that would shadow the module's own, or builtins, still import and check", async () => {
+  const type = (name: string, schema: unknown) => ({ name, parallel: true, kind: "task", schema });
+  const object = { type: "object", properties: { x: { type: "string" } }, required: ["x"] };
+  const source = generatePython([{
+    name: "svc",
+    taskTypes: [
+      type("_t", object),
+      type("isinstance", object),
+      type("_check", object),
+      type("Lists", {
+        type: "object",
+        description: "lone \ud800 surrogate",
+        properties: {
+          list: { type: "array", items: { type: "string" }, default: [] },
+          tags: { type: "array", items: { type: "string" } },
+          str: { type: "string", default: "a" },
+          name: { type: "string", description: "lone \udc00 too" },
+        },
+        required: ["tags", "name"],
+      }),
+    ],
+  }] as CodegenService[]);
+  assert.doesNotMatch(source, /[\ud800-\udfff]/, "lone surrogates are escaped");
+  const dir = await Deno.makeTempDir({ prefix: "zest-codegen-" });
+  try {
+    await Deno.writeTextFile(`${dir}/tasks.py`, source);
+    const check = String.raw`
+import sys
+sys.path.insert(0, sys.argv[1])
+from tasks import TASK_CLASSES, T_t, T_check, Lists, TaskFieldsError, isinstance_
+assert [c.__name__ for c in TASK_CLASSES] == ["T_t", "isinstance_", "T_check", "Lists"]
+assert T_t(x="a").to_fields() == {"x": "a"} and T_t.TASK_TYPE == "_t"
+assert isinstance_(x="b").to_fields() == {"x": "b"}
+try:
+    T_check(x=1)
+    raise AssertionError("accepted x=1")
+except TaskFieldsError as error:
+    assert "x: expected string" in str(error), error
+fields = Lists(tags=["t"], name="n").to_fields()
+assert fields == {"list": [], "tags": ["t"], "str": "a", "name": "n"}, fields
+assert Lists.FIELD_NAMES == {"list_": "list", "tags": "tags", "str_": "str", "name": "name"}
+print("ok")
+`;
+    const { code, stdout, stderr } = await new Deno.Command("/usr/bin/python3", {
+      args: ["-W", "error", "-c", check, dir],
       env: { PYTHONDONTWRITEBYTECODE: "1" },
       stdin: "null",
     }).output();

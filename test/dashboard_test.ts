@@ -16,7 +16,7 @@ import { basename, dirname, extname, resolve } from "node:path";
 import { chromium, type Page as BrowserPage } from "playwright-core";
 import { dashboardAsset } from "../src/api/assets.ts";
 import type * as Page from "../src/api/dashboard/types.d.ts";
-import type { ScheduleStatus } from "../src/manager/schedule.ts";
+import type { ScheduleInfo } from "../src/manager/schedules.ts";
 import type * as Server from "../src/mod.ts";
 import type * as Protocol from "../src/transport/websocket/protocol.ts";
 import { STORE_PREFIX } from "./fixtures/dashboard_live.config.ts";
@@ -35,7 +35,7 @@ type _ThePageReadsWhatTheServerSends = [
   Fits<Server.TaskOutcome, Page.TaskOutcome>,
   Fits<Server.ServiceInfo, Page.ServiceInfo>,
   Fits<Server.StoreStats, Page.StoreStats>,
-  Fits<ScheduleStatus, Page.ScheduleStatus>,
+  Fits<ScheduleInfo, Page.ScheduleInfo>,
   // Events of other kinds are ignored by the page.
   Fits<Extract<Server.TaskEvent, { kind: PageEventKind }>, Page.TaskEvent>,
   Fits<
@@ -564,7 +564,7 @@ Deno.test("dashboard: schedules are listed, paused, resumed and run, live", asyn
     await yearly.locator("button.pause").click();
     await page.locator('#schedules [data-schedule="yearly"][data-state="paused"]').waitFor();
     assert.equal(await yearly.locator('[data-fact="next"]').textContent(), "—");
-    const statuses = await read<ScheduleStatus[]>(server, "/schedules");
+    const statuses = await read<ScheduleInfo[]>(server, "/schedules");
     assert.equal(statuses.find((status) => status.name === "yearly")?.state, "paused");
 
     // Resumed by another client: the page hears it from the event.

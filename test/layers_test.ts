@@ -22,12 +22,12 @@ const RANK: Record<string, number> = {
   manager: 2,
   kernel: 2,
   store: 3,
-  service: 3,
   transport: 4,
-  "runtime.ts": 5,
-  api: 6,
-  cli: 7,
-  "mod.ts": 8,
+  service: 5,
+  "runtime.ts": 6,
+  api: 7,
+  cli: 8,
+  "mod.ts": 9,
 };
 
 /** The layer of a path under `src/`: its first segment. */

@@ -5,6 +5,9 @@
  * reconnects by itself, and stopping leaves no process and no folder.
  */
 import assert from "node:assert/strict";
+// Before any connection: a refused or reset connection must not kill the process
+// (see the module).
+import "../src/transport/nats/socket_guard.ts";
 import { connect, type NatsConnection, type Status } from "@nats-io/transport-node";
 import {
   AckPolicy,

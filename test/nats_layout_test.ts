@@ -8,6 +8,9 @@
  * with `info.deliveryCount` 2, and the task queued behind it runs after it.
  */
 import assert from "node:assert/strict";
+// Before any connection: a refused or reset connection must not kill the process
+// (see the module).
+import "../src/transport/nats/socket_guard.ts";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
 import {
   AckPolicy,

@@ -193,6 +193,28 @@ Deno.test("python client against the server: calls, errors, events, tokens", asy
   }
 });
 
+/** The workflow calls, each on a server of its own (`test/fixtures/workflow.config.ts`). */
+for (
+  const name of [
+    "dependencies",
+    "request_options",
+    "history",
+    "stuck_lane",
+    "schedules",
+    "watch_progress",
+    "async_workflow",
+  ]
+) {
+  Deno.test(`python client: ${name}`, async () => {
+    const server = await startServer({ config: "test/fixtures/workflow.config.ts" });
+    try {
+      assertPassed(await scenario(server, name), name);
+    } finally {
+      await server.stop();
+    }
+  });
+}
+
 for (const name of ["server_gone_sync", "server_gone_async"]) {
   Deno.test(`python client: ${name}: the server is killed mid-wait`, async () => {
     const server = await startServer({ config: CONFIG });

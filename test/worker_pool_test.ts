@@ -4,7 +4,7 @@
  * permissions narrowed, nothing left behind.
  */
 import assert from "node:assert/strict";
-import { defineTask, Runtime, Service, type TaskType } from "../src/mod.ts";
+import { defineTask } from "../src/mod.ts";
 import {
   HandlerLoadError,
   runInPool,
@@ -17,6 +17,7 @@ import {
 } from "../src/service/pool/mod.ts";
 import { TaskControl, type TaskReport, type TaskRun } from "../src/task/protocol.ts";
 import { z } from "zod";
+import { cpuTicks, percentile, treeTicks, until } from "./helpers/cpu.ts";
 
 function fixture(name: string, options?: WorkerHandlerOptions): WorkerHandler {
   return new WorkerHandler(new URL(`./fixtures/workers/${name}.ts`, import.meta.url), options);
@@ -30,60 +31,7 @@ function quietPool(options: WorkerPoolOptions = {}): WorkerPool & { stderr: stri
   });
 }
 
-/** CPU time (user + system, in clock ticks) of a process, or `undefined` once it is gone. */
-function cpuTicks(pid: number): number | undefined {
-  let stat: string;
-  try {
-    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return undefined;
-  }
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  if (fields[0] === "Z" || fields[0] === "X") return undefined;
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/**
- * CPU ticks of processes `roots` and all their descendants. (Not this whole
- * process's tree: `deno test --parallel` runs other test files beside this one.)
- */
-function treeTicks(roots: number[]): number {
-  const children = new Map<number, number[]>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    const pid = Number(entry.name);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  let total = 0;
-  const pending = [...roots];
-  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
-    total += cpuTicks(pid) ?? 0;
-    pending.push(...(children.get(pid) ?? []));
-  }
-  return total;
-}
-
-/** Poll `condition` until it holds; fail after a generous deadline. */
-async function until(condition: () => boolean | Promise<boolean>, what: string) {
-  const deadline = performance.now() + 30_000;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
 
 Deno.test("a CPU-bound handler runs off the runtime's thread: its timers keep firing", async () => {
   await using pool = quietPool({ size: 1 });
@@ -506,9 +454,17 @@ Deno.test("bad handler and pool options are refused with a clear error", () => {
   });
   assert.throws(() => fixture("noop", { maxHeapMb: 1 }), { name: "RangeError" });
   assert.throws(() => new WorkerPool({ size: 0 }), {
-    message: "pool size must be a whole number from 1 to 256, got 0",
+    message: "workers.size must be a whole number from 1 to 256, got 0",
   });
-  assert.throws(() => new WorkerPool({ graceMs: -1 }), { name: "RangeError" });
+  assert.throws(() => new WorkerPool({ graceMs: -1 }), {
+    name: "RangeError",
+    message: "workers.graceMs must be a whole number of ms from 0 to 600000, got -1",
+  });
+  assert.throws(() => new WorkerPool({ sizes: 2 } as never), {
+    name: "TypeError",
+    message: "unknown workers option 'sizes' (known: size, graceMs, maxHeapMb)",
+  });
+  assert.throws(() => fixture("noop", { graceMs: 1.5 }), { name: "RangeError" });
 });
 
 Deno.test("close() ends every worker: running tasks fail clearly and no process is left", async () => {
@@ -620,79 +576,4 @@ Deno.test("runInPool reports a worker task to the manager as Service.handle repo
   assert.equal(finished.outcome.ename, "TimeoutError");
   assert.equal(finished.outcome.evalue, "task exceeded its timeout of 50 ms");
   assert.deepEqual(pool.workers(), []);
-});
-
-/**
- * A service whose worker task types run on a pool through `runInPool`: the
- * stand-in, until `Service` has it, for `registerHandler(Type, url, { worker: true })`.
- */
-class WorkerBackedService extends Service {
-  readonly #workers = new Map<string, WorkerHandler>();
-
-  constructor(name: string, readonly pool: WorkerPool) {
-    super(name);
-  }
-
-  registerWorker(type: TaskType, handler: WorkerHandler): this {
-    this.#workers.set(type.name, handler);
-    return this.registerHandler(type, () => {
-      throw new Error(`${type.name} runs in a worker`);
-    });
-  }
-
-  override handle(run: TaskRun): Promise<void> | void {
-    const worker = this.#workers.get(run.type.name);
-    return worker ? runInPool(this.pool, worker, run) : super.handle(run);
-  }
-}
-
-Deno.test("through the runtime: in-process tasks are answered during a CPU-heavy worker task, and a worker that ignores its timeout frees its serial lane for real", async () => {
-  await using pool = quietPool({ size: 1, graceMs: 300 });
-  const Busy = defineTask("Busy", { schema: z.object({ ms: z.number() }), parallel: true });
-  const Spin = defineTask("Spin", { schema: z.object({}), parallel: false, timeoutMs: 300 });
-  const Ping = defineTask("Ping", { schema: z.object({}), parallel: true });
-  const Next = defineTask("Next", { schema: z.object({}), parallel: false });
-  const service = new WorkerBackedService("lab", pool)
-    .registerWorker(Busy, fixture("busy"))
-    .registerWorker(Spin, fixture("spin"))
-    .registerHandler(Ping, () => "pong")
-    .registerHandler(Next, () => "next ran");
-  const runtime = await Runtime.start({ services: [service] });
-  try {
-    const client = runtime.client();
-    await client.execute("lab", Busy.create({ ms: 0 })); // the worker's start is not measured
-    const busy = await client.request("lab", Busy.create({ ms: 1_000 }));
-    let done = false;
-    busy.outcome.then(() => done = true);
-    const rounds: number[] = [];
-    while (!done) {
-      const started = performance.now();
-      assert.equal(await client.execute("lab", Ping.create({})), "pong");
-      rounds.push(performance.now() - started);
-      // An in-process execute settles without a macrotask: let I/O (the worker's reply) in.
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    assert.equal((await busy.outcome).status, "ok");
-    assert.ok(rounds.length > 1, "in-process tasks were answered while the worker computed");
-    console.log(
-      `${rounds.length} in-process tasks answered during a 1 s worker task: round trip ` +
-        `p50 ${percentile(rounds, 0.5).toFixed(2)} ms, p99 ${
-          percentile(rounds, 0.99).toFixed(2)
-        } ms`,
-    );
-
-    const spin = await client.request("lab", Spin.create({}));
-    const next = client.execute("lab", Next.create({}));
-    const outcome = await spin.outcome;
-    assert.equal(outcome.status === "error" && outcome.ename, "TimeoutError");
-    assert.equal(await next, "next ran", "the serial lane was freed once the worker was killed");
-    assert.deepEqual(pool.workers(), []);
-    const record = await client.status(spin.taskId);
-    assert.ok(
-      record?.log.some(({ message }) => /spin\.ts did not stop within 300 ms/.test(message)),
-      "the kill is in the task's log",
-    );
-  } finally {
-    await runtime.stop();
-  }
 });

@@ -402,3 +402,34 @@ Deno.test("schedules: a bad schedule refuses the start, naming it and the reason
     );
   }
 });
+
+Deno.test("refused deletes and graphs never crash the manager: it keeps serving", async () => {
+  await withLabs(async (runtime, { a }) => {
+    const client = runtime.client();
+    for (let i = 0; i < 6; i++) {
+      await assert.rejects(client.delete(`no-such-task-${i}`), UnknownTaskError);
+      await assert.rejects(
+        client.submitGraph({
+          x: { service: "a", task: Step.create({ label: "x" }), after: ["x"] },
+        }),
+        /graph: /,
+      );
+    }
+    assert.equal(await client.execute("a", Step.create({ label: "still here" })), "still here");
+    assert.deepEqual(a.ran, ["still here"]);
+  });
+});
+
+Deno.test("a task that depends on an ended one is named in its dependents, and in its graph", async () => {
+  await withLabs(async (runtime) => {
+    const client = runtime.client();
+    const first = await client.request("a", Step.create({ label: "first" }));
+    await first.outcome;
+    const second = await client.request("a", Step.create({ label: "second" }), {
+      after: [first.taskId],
+    });
+    await second.outcome;
+    assert.deepEqual((await client.status(first.taskId))?.dependents, [second.taskId]);
+    assert.ok((await client.graph(first.taskId))?.includes(second.taskId));
+  });
+});

@@ -19,11 +19,22 @@ is needed only for live events (``watch``). Use it from a checkout::
 A task is a type name and its fields (the schema's own names, as in the README), or an
 object of a class written by ``deno task zest codegen python`` (``MaintainNode(node_id=...)``),
 which carries its type name and turns its snake_case attributes into the schema's names.
+Workflows::
+
+    first = client.request("lab", "Scan", {}, priority=5, key="scan-q0", expires_in_ms=60_000)
+    client.request("lab", "Fit", {}, after=[first])          # runs once the Scan has ended
+    ids = client.submit_graph({"scan": {"service": "lab", "task": "Scan"},
+                               "fit": {"service": "lab", "task": "Fit", "after": ["scan"]}})
+    client.graph(ids["fit"])                                 # Graphviz DOT
+    for record in client.iter_tasks(state=["failed", "expired"], since=timedelta(hours=2)): ...
+    client.rerun(record["id"]); client.delete(record["id"])
+    client.schedules(); client.pause_schedule("nightly"); client.run_schedule("nightly")
 
 Outcomes are the server's JSON, as dicts: ``{"status": "ok", "id", "result"}`` or
 ``{"status": "error", "id", "ename", "evalue", "traceback"}``, with ``execution`` for
-kernel tasks. A failed task raises ``TaskExecutionError``; a refused submission raises a
-``RefusedError`` subclass naming the HTTP status and the server's reason; an unreachable
+kernel tasks. A failed task raises ``TaskExecutionError``; a refused request raises a
+``RefusedError`` subclass naming the HTTP status and the server's reason (``TaskValidationError``
+422, ``GraphError`` 422, ``UnknownTaskError`` 404, ``TaskConflictError`` 409, …); an unreachable
 server raises ``ZestConnectionError`` (a ``ConnectionError``).
 
 Bounds: a response body over 256 MiB, or a live event over 64 MiB, is refused; ``watch``
@@ -34,8 +45,10 @@ behind); a long wait is asked of the server in chunks of at most 60 s (it caps o
 from __future__ import annotations
 
 import asyncio
+import datetime
 import http.client
 import json
+import math
 import os
 import queue
 import re
@@ -45,7 +58,7 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +70,21 @@ __all__ = [
     "Client",
     "ConfigError",
     "EventStream",
+    "GraphError",
     "NotFoundError",
     "PayloadTooLargeError",
     "QueueFullError",
     "RefusedError",
     "ServerStoppingError",
+    "TASK_STATES",
+    "TaskConflictError",
     "TaskExecutionError",
+    "TaskPage",
     "TaskRequest",
     "TaskTimeoutError",
     "TaskValidationError",
     "UnauthorizedError",
+    "UnknownScheduleError",
     "UnknownServiceError",
     "UnknownTaskError",
     "UnknownTaskTypeError",
@@ -94,6 +112,9 @@ MAX_EVENT_BYTES = 64 * 1024 * 1024
 
 MAX_BUFFERED_EVENTS = 10_000
 """Unread events ``Client.watch`` keeps before it stops reading from the server."""
+
+MAX_WATCHED_TASKS = 10_000
+"""Tasks whose service ``watch(service=...)`` remembers, to filter their progress and output."""
 
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{16,512}")
 _PROTOCOL = "zest.v1"
@@ -177,6 +198,20 @@ class TaskValidationError(RefusedError, ValueError):
         self.fields = [str(issue.get("path", "")) for issue in self.issues if isinstance(issue, dict)]
 
 
+class UnknownScheduleError(NotFoundError):
+    """404: no schedule of that name."""
+
+
+class TaskConflictError(RefusedError):
+    """409: the request conflicts with a task that exists: an idempotency ``key`` reused with
+    other fields, or ``delete`` of a task that has not ended (cancel it first)."""
+
+
+class GraphError(RefusedError, ValueError):
+    """422: a graph of tasks that cannot be submitted (a cycle, an ``after`` naming nothing in
+    the graph, a malformed node); nothing of it was queued."""
+
+
 class QueueFullError(RefusedError):
     """429: the service's queue is full; try again later."""
 
@@ -189,16 +224,21 @@ _REFUSALS: dict[int, type[RefusedError]] = {
     400: BadRequestError,
     401: UnauthorizedError,
     404: NotFoundError,
+    409: TaskConflictError,
     413: PayloadTooLargeError,
     422: TaskValidationError,
     429: QueueFullError,
     503: ServerStoppingError,
 }
 
-_NOT_FOUND_BY_NAME: dict[str, type[NotFoundError]] = {
-    "UnknownServiceError": UnknownServiceError,
-    "UnknownTaskTypeError": UnknownTaskTypeError,
+_REFUSALS_BY_NAME: dict[tuple[int, str], type[RefusedError]] = {
+    (404, "UnknownServiceError"): UnknownServiceError,
+    (404, "UnknownTaskTypeError"): UnknownTaskTypeError,
+    (404, "UnknownTaskError"): UnknownTaskError,
+    (404, "ScheduleError"): UnknownScheduleError,
+    (422, "GraphError"): GraphError,
 }
+"""Refusals told apart by the error ``name`` the server gives beside the status."""
 
 
 class TaskExecutionError(ZestError):
@@ -358,12 +398,14 @@ def _refusal(response: _Response, call: _Call, token_source: str) -> RefusedErro
     if response.status == 401:
         error = f"{error}: the server refused the token from {token_source}"
     cls = _REFUSALS.get(response.status, RefusedError)
-    if cls is NotFoundError:
-        name = body.get("name") if isinstance(body, dict) else None
-        if name in _NOT_FOUND_BY_NAME:
-            cls = _NOT_FOUND_BY_NAME[name]
-        elif call.path.startswith("/tasks/"):
-            cls = UnknownTaskError
+    name = body.get("name") if isinstance(body, dict) else None
+    by_name = _REFUSALS_BY_NAME.get((response.status, name)) if isinstance(name, str) else None
+    if by_name is not None:
+        cls = by_name
+    elif cls is NotFoundError and call.path.startswith("/tasks/"):
+        cls = UnknownTaskError
+    elif cls is NotFoundError and call.path.startswith("/schedules/"):
+        cls = UnknownScheduleError
     return cls(response.status, error, body)
 
 
@@ -388,14 +430,70 @@ def _encode(payload: Mapping[str, Any]) -> bytes:
         raise ValueError(f"the task cannot be sent as JSON: {error}") from None
 
 
-def _submit_body(
-    service: str,
-    task: Any,
-    fields: Mapping[str, Any] | None,
-    attributes: Mapping[str, Any] | None,
-    timeout_ms: float | None,
-) -> tuple[bytes, str]:
-    """The ``POST /tasks`` body for any accepted way of naming a task; and the type's name."""
+def _attributes(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"attributes must be a dict, got {type(value).__name__}")
+    return dict(value)
+
+
+def _milliseconds(name: str) -> Any:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{name} must be a positive number of milliseconds, got {value!r}")
+        return value
+
+    return check
+
+
+def _priority(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"priority must be a whole number (-1000 to 1000), got {value!r}")
+    return value
+
+
+def _key(value: Any) -> str:
+    if not isinstance(value, str) or value == "":
+        raise TypeError(f"key must be a non-empty string, got {value!r}")
+    return value
+
+
+def _after(value: Any) -> list[str]:
+    """Task ids (in a graph, also names of its nodes), from ids or submitted requests."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"after must be a list of task ids or requests, got {value!r}")
+    ids = []
+    for item in value:
+        task_id = getattr(item, "task_id", item)  # a TaskRequest or AsyncTaskRequest
+        if not isinstance(task_id, str) or task_id == "":
+            raise TypeError(f"after must hold task ids or requests, got {item!r}")
+        ids.append(task_id)
+    return ids
+
+
+def _on_dependency_failure(value: Any) -> str:
+    if value not in ("cancel", "run"):
+        raise ValueError(f'on_dependency_failure must be "cancel" or "run", got {value!r}')
+    return value
+
+
+_REQUEST_OPTIONS: dict[str, tuple[str, Any]] = {
+    "attributes": ("attributes", _attributes),
+    "timeout_ms": ("timeoutMs", _milliseconds("timeout_ms")),
+    "priority": ("priority", _priority),
+    "key": ("key", _key),
+    "after": ("after", _after),
+    "on_dependency_failure": ("onDependencyFailure", _on_dependency_failure),
+    "expires_in_ms": ("expiresInMs", _milliseconds("expires_in_ms")),
+}
+"""Each request option: its name on the wire, and the check of its type (the server checks
+every bound and has the last word)."""
+
+
+def _task_payload(
+    service: str, task: Any, fields: Mapping[str, Any] | None, options: Mapping[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """The submission of a task (the ``POST /tasks`` body, a graph's node) for any accepted way
+    of naming a task, with ``options`` under their Python names; and the type's name."""
     if not isinstance(service, str) or service == "":
         raise TypeError(f"service must be a non-empty string, got {service!r}")
     if isinstance(task, str):
@@ -421,19 +519,39 @@ def _submit_body(
     if type_name == "":
         raise TypeError("the task type name must not be empty")
     payload: dict[str, Any] = {"service": service, "type": type_name, "fields": task_fields}
-    if attributes is not None:
-        if not isinstance(attributes, Mapping):
-            raise TypeError(f"attributes must be a dict, got {type(attributes).__name__}")
-        payload["attributes"] = dict(attributes)
-    if timeout_ms is not None:
-        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, (int, float)) or not timeout_ms > 0:
-            raise ValueError(f"timeout_ms must be a positive number of milliseconds, got {timeout_ms!r}")
-        payload["timeoutMs"] = timeout_ms
-    return _encode(payload), type_name
+    for name, value in options.items():
+        if value is not None:
+            wire, check = _REQUEST_OPTIONS[name]
+            payload[wire] = check(value)
+    return payload, type_name
 
 
-def _submit_op(token_source: str, body: bytes) -> _Op:
-    call = _Call("POST", "/tasks", body)
+_GRAPH_NODE_KEYS = ("service", "task", "fields", *(n for n in _REQUEST_OPTIONS if n != "key"))
+
+
+def _graph_body(graph: Mapping[str, Mapping[str, Any]]) -> bytes:
+    """The ``POST /graphs`` body: each node named, as ``_task_payload`` makes it."""
+    if not isinstance(graph, Mapping) or not graph:
+        raise TypeError("graph must be a non-empty dict of {name: {service, task, ...}}")
+    nodes = {}
+    for name, node in graph.items():
+        if not isinstance(name, str) or name == "":
+            raise TypeError(f"graph names must be non-empty strings, got {name!r}")
+        if not isinstance(node, Mapping):
+            raise TypeError(f"graph node {name!r} must be a dict {{service, task, ...}}, got {node!r}")
+        unknown = [key for key in node if key not in _GRAPH_NODE_KEYS]
+        if unknown:
+            raise TypeError(
+                f"graph node {name!r} has unknown keys {unknown} (it takes {', '.join(_GRAPH_NODE_KEYS)})"
+            )
+        options = {key: value for key, value in node.items() if key in _REQUEST_OPTIONS}
+        nodes[name], _ = _task_payload(node.get("service"), node.get("task"), node.get("fields"), options)
+    return _encode(nodes)
+
+
+def _submit_op(token_source: str, body: bytes, path: str = "/tasks") -> _Op:
+    """The id of the task ``body`` submits (``path``: ``/tasks/:id/rerun`` submits one again)."""
+    call = _Call("POST", path, body)
     response = yield call
     data = _expect(response, call, token_source, 202, 200, 201)
     if not isinstance(data, dict) or not isinstance(data.get("taskId"), str):
@@ -484,17 +602,131 @@ def _cancel_op(token_source: str, task_id: str) -> _Op:
     return bool(isinstance(data, dict) and data.get("cancelled"))
 
 
+def _post_op(token_source: str, path: str) -> _Op:
+    """``POST path`` without a body; its JSON."""
+    call = _Call("POST", path, b"")
+    response = yield call
+    return _expect(response, call, token_source, 200)
+
+
+def _delete_op(token_source: str, task_id: str) -> _Op:
+    call = _Call("DELETE", f"/tasks/{_quote(task_id)}")
+    response = yield call
+    _expect(response, call, token_source, 204, 200)
+
+
+def _rerun_op(token_source: str, task_id: str) -> _Op:
+    """The new task's id, and the service and type of the task it re-runs."""
+    path = f"/tasks/{_quote(task_id)}"
+    record = yield from _get_op(token_source, path)
+    new_id = yield from _submit_op(token_source, b"", f"{path}/rerun")
+    return new_id, record["service"], record["type"]
+
+
+def _dot_op(token_source: str, task_id: str) -> _Op:
+    call = _Call("GET", f"/tasks/{_quote(task_id)}/graph")
+    response = yield call
+    if response.status != 200:
+        raise _refusal(response, call, token_source)
+    return response.body.decode("utf-8")
+
+
+def _graph_op(token_source: str, body: bytes) -> _Op:
+    call = _Call("POST", "/graphs", body)
+    response = yield call
+    data = _expect(response, call, token_source, 202, 200, 201)
+    if not isinstance(data, dict) or not isinstance(data.get("ids"), dict):
+        raise ZestError(f"the server accepted the graph but sent no ids: {response.body[:200]!r}")
+    return data["ids"]
+
+
+def _schedules_op(token_source: str) -> _Op:
+    data = yield from _get_op(token_source, "/schedules")
+    return data["schedules"] if isinstance(data, dict) else data
+
+
+TASK_STATES = ("waiting", "queued", "running", "succeeded", "failed", "cancelled", "expired")
+"""Every state a task can be in, in the order a task goes through them."""
+
+
+class TaskPage(list):  # type: ignore[type-arg]
+    """One page of task summaries, newest first: a list, and ``next``, the ``cursor`` of the
+    following page (None on the last one)."""
+
+    def __init__(self, records: Iterable[dict[str, Any]], next: str | None = None) -> None:
+        super().__init__(records)
+        self.next = next
+
+    def __repr__(self) -> str:
+        return f"TaskPage({list.__repr__(self)}, next={self.next!r})"
+
+
 def _tasks_op(token_source: str, path: str) -> _Op:
     page = yield from _get_op(token_source, path)
-    return page["records"] if isinstance(page, dict) else page
+    if isinstance(page, list):  # a server from before pages
+        return TaskPage(page)
+    return TaskPage(page.get("records") or [], page.get("next"))
 
 
-def _tasks_path(service: str | None, state: str | None, limit: int | None) -> str:
-    query = {
-        key: value
-        for key, value in (("service", service), ("state", state), ("limit", limit))
-        if value is not None
-    }
+def _time_param(value: Any, name: str) -> int | str:
+    """A time for a list query: ms since the epoch, or an ISO text the server reads."""
+    if isinstance(value, datetime.datetime):  # a naive one is local time, as Python says
+        return int(value.timestamp() * 1000)
+    if isinstance(value, datetime.date):
+        return value.isoformat()  # midnight UTC
+    if isinstance(value, datetime.timedelta):
+        return int((time.time() - value.total_seconds()) * 1000)
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return int(value * 1000)  # seconds since the epoch, as time.time() gives
+    raise TypeError(
+        f"{name} must be a datetime, a date, a timedelta (that long ago), an ISO date text or "
+        f"seconds since the epoch; got {value!r}"
+    )
+
+
+def _states_param(state: Any) -> str:
+    states = [state] if isinstance(state, str) else state
+    if not isinstance(states, Iterable) or isinstance(states, Mapping):
+        raise TypeError(f"state must be a state or a list of states, got {state!r}")
+    states = list(states)
+    for one in states:
+        if one not in TASK_STATES:
+            raise ValueError(f"{one!r} is not a task state (states: {', '.join(TASK_STATES)})")
+    if not states:
+        raise ValueError("state must name at least one state")
+    return ",".join(states)
+
+
+def _tasks_path(
+    service: str | None = None,
+    state: Any = None,
+    limit: int | None = None,
+    type: str | None = None,
+    key: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    cursor: str | None = None,
+) -> str:
+    """``GET /tasks`` with the query of these filters (checked here where the client can say
+    more than the server would)."""
+    query: dict[str, Any] = {}
+    for name, value in (("service", service), ("type", type), ("key", key), ("cursor", cursor)):
+        if value is not None:
+            if not isinstance(value, str) or value == "":
+                raise TypeError(f"{name} must be a non-empty string, got {value!r}")
+            query[name] = value
+    if state is not None:
+        query["state"] = _states_param(state)
+    if since is not None:
+        query["createdSince"] = _time_param(since, "since")
+    if until is not None:
+        query["createdUntil"] = _time_param(until, "until")
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise TypeError(f"limit must be a whole number (1 to 1000), got {limit!r}")
+        query["limit"] = limit
     return "/tasks" + (f"?{urllib.parse.urlencode(query)}" if query else "")
 
 
@@ -750,7 +982,9 @@ class _AsyncHTTP:
                 raise _EmptyResponse("the server closed the connection mid-response")
             name, _, value = line.decode("latin-1").partition(":")
             response_headers[name.strip().lower()] = value.strip()
-        if response_headers.get("transfer-encoding", "").lower() == "chunked":
+        if status in (204, 304) or 100 <= status < 200:
+            data = b""  # a response without a body, whatever its headers say
+        elif response_headers.get("transfer-encoding", "").lower() == "chunked":
             data = await self._chunked(reader)
         elif "content-length" in response_headers:
             length = int(response_headers["content-length"])
@@ -956,16 +1190,35 @@ class Client:
         fields: Mapping[str, Any] | None = None,
         attributes: Mapping[str, Any] | None = None,
         timeout_ms: float | None = None,
+        *,
+        priority: int | None = None,
+        key: str | None = None,
+        after: Iterable[str | TaskRequest] | None = None,
+        on_dependency_failure: str | None = None,
+        expires_in_ms: float | None = None,
     ) -> TaskRequest:
         """Submit a task; returns as soon as the server has given it an id.
 
         ``task``: a type name with ``fields`` (the schema's names), an object of a generated
         task class, or ``{"type", "fields"}``. ``attributes``: metadata kept on the record;
-        ``timeout_ms``: overrides the type's timeout. Raises a ``RefusedError`` subclass if the
-        server refuses it (422 ``TaskValidationError`` names the bad fields).
+        ``timeout_ms``: overrides the type's timeout. ``priority``: on a serial service, higher
+        runs first (-1000 to 1000, FIFO within one). ``key``: an idempotency key — the same key
+        with the same fields gives the first task's id again. ``after``: ids (or requests) of
+        tasks this one waits for; if one fails, this one is cancelled, or runs anyway with
+        ``on_dependency_failure="run"``. ``expires_in_ms``: still queued this long after
+        submission, it ends ``expired`` without running.
+
+        Raises a ``RefusedError`` subclass if the server refuses it: 422
+        ``TaskValidationError`` names the bad fields or options, 404 ``UnknownServiceError``,
+        ``UnknownTaskTypeError``, ``UnknownTaskError`` (an id in ``after``), 409
+        ``TaskConflictError`` (the key was used with other fields), 429 ``QueueFullError``.
         """
-        body, type_name = _submit_body(service, task, fields, attributes, timeout_ms)
-        task_id = self._run(_submit_op(self._endpoint.token_source, body))
+        options = dict(
+            attributes=attributes, timeout_ms=timeout_ms, priority=priority, key=key, after=after,
+            on_dependency_failure=on_dependency_failure, expires_in_ms=expires_in_ms,
+        )
+        payload, type_name = _task_payload(service, task, fields, options)
+        task_id = self._run(_submit_op(self._endpoint.token_source, _encode(payload)))
         return TaskRequest(self, task_id, service, type_name)
 
     def execute(
@@ -977,13 +1230,29 @@ class Client:
         timeout_ms: float | None = None,
         *,
         timeout: float | None = None,
+        priority: int | None = None,
+        key: str | None = None,
+        after: Iterable[str | TaskRequest] | None = None,
+        on_dependency_failure: str | None = None,
+        expires_in_ms: float | None = None,
     ) -> Any:
-        """Submit a task and wait (``timeout`` s, None: until it ends): its result, or raises
-        ``TaskExecutionError``."""
-        return self.request(service, task, fields, attributes, timeout_ms).result(timeout)
+        """Submit a task (as ``request``) and wait (``timeout`` s, None: until it ends): its
+        result, or raises ``TaskExecutionError``."""
+        request = self.request(
+            service, task, fields, attributes, timeout_ms, priority=priority, key=key, after=after,
+            on_dependency_failure=on_dependency_failure, expires_in_ms=expires_in_ms,
+        )
+        return request.result(timeout)
+
+    def submit_graph(self, graph: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+        """Submit tasks that depend on each other at once, all or none: ``{name: {"service",
+        "task", "fields"?, "after"?: [names of the graph, or ids], ...}}`` (a node takes the
+        options of ``request`` but ``key``). Returns ``{name: task id}``. A cycle or an
+        ``after`` naming nothing raises ``GraphError`` (422); nothing is queued then."""
+        return self._run(_graph_op(self._endpoint.token_source, _graph_body(graph)))
 
     def status(self, task_id: str) -> dict[str, Any]:
-        """The task's record: state, attempts, timestamps, log, outcome."""
+        """The task's record: state, attempts, timestamps, log, outcome, dependencies."""
         return self._run(_get_op(self._endpoint.token_source, f"/tasks/{_quote(task_id)}"))
 
     def outcome(self, task_id: str, wait: float | None = 0.0) -> dict[str, Any] | None:
@@ -992,25 +1261,114 @@ class Client:
         return self._run(_wait_op(self._endpoint.token_source, task_id, wait))
 
     def cancel(self, task_id: str) -> bool:
-        """Cancel a task: a queued one never runs, a running one is told to stop. False if it
-        had already ended."""
+        """Cancel a task: a waiting or queued one never runs, a running one is told to stop.
+        False if it had already ended."""
         return self._run(_cancel_op(self._endpoint.token_source, task_id))
 
+    def delete(self, task_id: str) -> None:
+        """Remove the record of a task that has ended. Raises ``TaskConflictError`` (409) if it
+        has not (cancel it first), ``UnknownTaskError`` if there is no such task."""
+        self._run(_delete_op(self._endpoint.token_source, task_id))
+
+    def rerun(self, task_id: str) -> TaskRequest:
+        """Submit a task again: the same service, type, fields and attributes; the new record
+        names the old one in ``rerunOf``. Raises ``UnknownTaskError`` for an unknown id."""
+        new_id, service, type_name = self._run(_rerun_op(self._endpoint.token_source, task_id))
+        return TaskRequest(self, new_id, service, type_name)
+
+    def graph(self, task_id: str) -> str:
+        """The dependency graph around a task, as Graphviz DOT text."""
+        return self._run(_dot_op(self._endpoint.token_source, task_id))
+
     def tasks(
-        self, service: str | None = None, state: str | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
-        """Task summaries (no fields, log or outcome; a ``brief``), newest first.
-        ``limit`` 1-1000 (server default 100)."""
-        return self._run(_tasks_op(self._endpoint.token_source, _tasks_path(service, state, limit)))
+        self,
+        service: str | None = None,
+        state: str | Iterable[str] | None = None,
+        limit: int | None = None,
+        *,
+        type: str | None = None,
+        key: str | None = None,
+        since: datetime.datetime | datetime.date | datetime.timedelta | str | float | None = None,
+        until: datetime.datetime | datetime.date | datetime.timedelta | str | float | None = None,
+        cursor: str | None = None,
+    ) -> TaskPage:
+        """One page of task summaries (no fields, log or outcome; a ``brief`` of it), newest
+        first: a list whose ``next`` is the ``cursor`` of the following page (None on the last).
+
+        Filters: ``service``, ``type``, ``key`` (the idempotency key), ``state`` (one, or a list
+        of them: any of them), created ``since`` / ``until`` (a datetime — a naive one is local
+        time —, a date, a timedelta meaning that long ago, an ISO text, or seconds since the
+        epoch). ``limit``: 1-1000 per page (server default 100). ``iter_tasks`` follows the
+        pages for you."""
+        path = _tasks_path(service, state, limit, type, key, since, until, cursor)
+        return self._run(_tasks_op(self._endpoint.token_source, path))
+
+    def iter_tasks(
+        self,
+        service: str | None = None,
+        state: str | Iterable[str] | None = None,
+        *,
+        type: str | None = None,
+        key: str | None = None,
+        since: datetime.datetime | datetime.date | datetime.timedelta | str | float | None = None,
+        until: datetime.datetime | datetime.date | datetime.timedelta | str | float | None = None,
+        page_size: int | None = None,
+        cursor: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every task summary the filters of ``tasks`` match, newest first, asking for the
+        next page (``page_size`` at a time) as the iteration goes."""
+        while True:
+            path = _tasks_path(service, state, page_size, type, key, since, until, cursor)
+            page = self._run(_tasks_op(self._endpoint.token_source, path))
+            yield from page
+            if page.next is None:
+                return
+            if page.next == cursor:
+                raise ZestError(f"the server gave the same page twice (cursor {cursor!r})")
+            cursor = page.next
 
     def services(self) -> list[dict[str, Any]]:
-        """Services, their task types with JSON Schemas, queue depths, kernel status."""
+        """Services, their task types with JSON Schemas, queue depths, kernel status, and a
+        stuck serial lane (``state: "stuck"``, ``stuck: {taskId, since}``)."""
         return self._run(_get_op(self._endpoint.token_source, "/services"))
 
+    def release(self, service: str) -> bool:
+        """Free a service's serial lane that a handler still holds after its task ended (the
+        service shows ``stuck``), so the next task runs. False if it was not stuck."""
+        data = self._run(_post_op(self._endpoint.token_source, f"/services/{_quote(service)}/release"))
+        return bool(isinstance(data, dict) and data.get("released"))
+
+    def store(self) -> dict[str, Any]:
+        """Where the server keeps its records: ``kind`` (``sqlite`` or ``memory``), ``path``,
+        ``bytes`` on disk, ``records``."""
+        return self._run(_get_op(self._endpoint.token_source, "/store"))
+
+    def schedules(self) -> list[dict[str, Any]]:
+        """The server's schedules: ``name``, ``service``, ``every`` or ``cron`` (and
+        ``timezone``), ``state`` (``scheduled``, ``paused``, ``stopped``), ``running``,
+        ``lastRunAt``, ``nextRunAt`` (ms since the epoch), ``runs``, ``skips``."""
+        return self._run(_schedules_op(self._endpoint.token_source))
+
+    def pause_schedule(self, name: str) -> dict[str, Any]:
+        """Pause a schedule: no run starts until it is resumed. Its new status;
+        ``UnknownScheduleError`` if there is none of that name."""
+        return self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/pause"))
+
+    def resume_schedule(self, name: str) -> dict[str, Any]:
+        """Resume a paused schedule from its next slot (missed slots are not caught up)."""
+        return self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/resume"))
+
+    def run_schedule(self, name: str) -> dict[str, Any]:
+        """Run a schedule now, unless its last run is still going; its clock is unchanged."""
+        return self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/run"))
+
     def watch(self, service: str | None = None) -> EventStream:
-        """Live task events (``{"kind": "task" | "log" | "service", ...}``) over the WebSocket
-        API; only ``service``'s if given. Iterate it; use ``with`` to be subscribed before the
-        block runs and to close it. Needs ``python3-websockets``."""
+        """Live events over the WebSocket API: ``{"kind": "task", "record"}`` (a task changed
+        state), ``"log"``, ``"progress"`` (``{fraction, message, at}``), ``"output"`` (what a
+        running task prints or displays), ``"removed"`` (a record deleted), ``"service"`` and
+        ``"schedule"``. Only ``service``'s if given (events of a task that began before the
+        watch are kept). Iterate it; use ``with`` to be subscribed before the block runs and
+        to close it. Needs ``python3-websockets``."""
         return EventStream(self._endpoint, service)
 
 
@@ -1072,10 +1430,20 @@ class AsyncClient:
         fields: Mapping[str, Any] | None = None,
         attributes: Mapping[str, Any] | None = None,
         timeout_ms: float | None = None,
+        *,
+        priority: int | None = None,
+        key: str | None = None,
+        after: Iterable[str | AsyncTaskRequest] | None = None,
+        on_dependency_failure: str | None = None,
+        expires_in_ms: float | None = None,
     ) -> AsyncTaskRequest:
         """As ``Client.request``."""
-        body, type_name = _submit_body(service, task, fields, attributes, timeout_ms)
-        task_id = await self._run(_submit_op(self._endpoint.token_source, body))
+        options = dict(
+            attributes=attributes, timeout_ms=timeout_ms, priority=priority, key=key, after=after,
+            on_dependency_failure=on_dependency_failure, expires_in_ms=expires_in_ms,
+        )
+        payload, type_name = _task_payload(service, task, fields, options)
+        task_id = await self._run(_submit_op(self._endpoint.token_source, _encode(payload)))
         return AsyncTaskRequest(self, task_id, service, type_name)
 
     async def execute(
@@ -1087,10 +1455,22 @@ class AsyncClient:
         timeout_ms: float | None = None,
         *,
         timeout: float | None = None,
+        priority: int | None = None,
+        key: str | None = None,
+        after: Iterable[str | AsyncTaskRequest] | None = None,
+        on_dependency_failure: str | None = None,
+        expires_in_ms: float | None = None,
     ) -> Any:
         """As ``Client.execute``."""
-        request = await self.request(service, task, fields, attributes, timeout_ms)
+        request = await self.request(
+            service, task, fields, attributes, timeout_ms, priority=priority, key=key, after=after,
+            on_dependency_failure=on_dependency_failure, expires_in_ms=expires_in_ms,
+        )
         return await request.result(timeout)
+
+    async def submit_graph(self, graph: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+        """As ``Client.submit_graph``."""
+        return await self._run(_graph_op(self._endpoint.token_source, _graph_body(graph)))
 
     async def status(self, task_id: str) -> dict[str, Any]:
         """As ``Client.status``."""
@@ -1104,15 +1484,88 @@ class AsyncClient:
         """As ``Client.cancel``."""
         return await self._run(_cancel_op(self._endpoint.token_source, task_id))
 
+    async def delete(self, task_id: str) -> None:
+        """As ``Client.delete``."""
+        await self._run(_delete_op(self._endpoint.token_source, task_id))
+
+    async def rerun(self, task_id: str) -> AsyncTaskRequest:
+        """As ``Client.rerun``."""
+        new_id, service, type_name = await self._run(_rerun_op(self._endpoint.token_source, task_id))
+        return AsyncTaskRequest(self, new_id, service, type_name)
+
+    async def graph(self, task_id: str) -> str:
+        """As ``Client.graph``."""
+        return await self._run(_dot_op(self._endpoint.token_source, task_id))
+
     async def tasks(
-        self, service: str | None = None, state: str | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
+        self,
+        service: str | None = None,
+        state: str | Iterable[str] | None = None,
+        limit: int | None = None,
+        *,
+        type: str | None = None,
+        key: str | None = None,
+        since: datetime.datetime | datetime.date | datetime.timedelta | str | float | None = None,
+        until: datetime.datetime | datetime.date | datetime.timedelta | str | float | None = None,
+        cursor: str | None = None,
+    ) -> TaskPage:
         """As ``Client.tasks``."""
-        return await self._run(_tasks_op(self._endpoint.token_source, _tasks_path(service, state, limit)))
+        path = _tasks_path(service, state, limit, type, key, since, until, cursor)
+        return await self._run(_tasks_op(self._endpoint.token_source, path))
+
+    async def iter_tasks(
+        self,
+        service: str | None = None,
+        state: str | Iterable[str] | None = None,
+        *,
+        type: str | None = None,
+        key: str | None = None,
+        since: datetime.datetime | datetime.date | datetime.timedelta | str | float | None = None,
+        until: datetime.datetime | datetime.date | datetime.timedelta | str | float | None = None,
+        page_size: int | None = None,
+        cursor: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """As ``Client.iter_tasks``: ``async for record in client.iter_tasks(...)``."""
+        while True:
+            path = _tasks_path(service, state, page_size, type, key, since, until, cursor)
+            page = await self._run(_tasks_op(self._endpoint.token_source, path))
+            for record in page:
+                yield record
+            if page.next is None:
+                return
+            if page.next == cursor:
+                raise ZestError(f"the server gave the same page twice (cursor {cursor!r})")
+            cursor = page.next
 
     async def services(self) -> list[dict[str, Any]]:
         """As ``Client.services``."""
         return await self._run(_get_op(self._endpoint.token_source, "/services"))
+
+    async def release(self, service: str) -> bool:
+        """As ``Client.release``."""
+        path = f"/services/{_quote(service)}/release"
+        data = await self._run(_post_op(self._endpoint.token_source, path))
+        return bool(isinstance(data, dict) and data.get("released"))
+
+    async def store(self) -> dict[str, Any]:
+        """As ``Client.store``."""
+        return await self._run(_get_op(self._endpoint.token_source, "/store"))
+
+    async def schedules(self) -> list[dict[str, Any]]:
+        """As ``Client.schedules``."""
+        return await self._run(_schedules_op(self._endpoint.token_source))
+
+    async def pause_schedule(self, name: str) -> dict[str, Any]:
+        """As ``Client.pause_schedule``."""
+        return await self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/pause"))
+
+    async def resume_schedule(self, name: str) -> dict[str, Any]:
+        """As ``Client.resume_schedule``."""
+        return await self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/resume"))
+
+    async def run_schedule(self, name: str) -> dict[str, Any]:
+        """As ``Client.run_schedule``."""
+        return await self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/run"))
 
     def watch(self, service: str | None = None) -> AsyncEventStream:
         """As ``Client.watch``: ``async with client.watch() as events: async for event in events``."""
@@ -1132,12 +1585,36 @@ def _websockets() -> Any:
     return websockets
 
 
-def _event_service(event: Mapping[str, Any]) -> str | None:
-    if event.get("kind") == "task" and isinstance(event.get("record"), Mapping):
-        return event["record"].get("service")
-    if event.get("kind") == "service" and isinstance(event.get("service"), Mapping):
-        return event["service"].get("name")
-    return None
+class _ServiceFilter:
+    """Which events ``watch(service=...)`` keeps. A task's progress, output, log and removal
+    carry only its id, so the service of each task seen is remembered (the latest
+    ``MAX_WATCHED_TASKS``); the events of a task not seen (it began before the watch) are kept."""
+
+    def __init__(self, service: str | None) -> None:
+        self.service = service
+        self._services: dict[str, str] = {}
+
+    def keeps(self, event: Mapping[str, Any]) -> bool:
+        if self.service is None:
+            return True
+        kind = event.get("kind")
+        part = event.get({"task": "record", "service": "service", "schedule": "schedule"}.get(kind, ""))
+        part = part if isinstance(part, Mapping) else {}
+        if kind == "task":
+            task_id, service = part.get("id"), part.get("service")
+            if isinstance(task_id, str) and task_id not in self._services:
+                self._services[task_id] = service
+                if len(self._services) > MAX_WATCHED_TASKS:
+                    del self._services[next(iter(self._services))]
+            return service == self.service
+        if kind == "service":
+            return part.get("name") == self.service
+        if kind == "schedule":
+            return part.get("service") == self.service
+        known = self._services.get(event.get("id"))
+        if kind == "removed":
+            self._services.pop(event.get("id"), None)
+        return known is None or known == self.service
 
 
 class AsyncEventStream:
@@ -1147,7 +1624,7 @@ class AsyncEventStream:
 
     def __init__(self, endpoint: _Endpoint, service: str | None) -> None:
         self._endpoint = endpoint
-        self._service = service
+        self._filter = _ServiceFilter(service)
         self._socket: Any = None
         self._closed = False
 
@@ -1211,7 +1688,7 @@ class AsyncEventStream:
             if message.get("type") != "event" or not isinstance(message.get("event"), dict):
                 continue
             event = message["event"]
-            if self._service is None or _event_service(event) in (None, self._service):
+            if self._filter.keeps(event):
                 return event
 
     async def __aenter__(self) -> AsyncEventStream:

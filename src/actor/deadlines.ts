@@ -23,7 +23,7 @@ class Entry implements Deadline {
     readonly at: number,
     readonly fire: () => void,
     readonly lane: RingQueue<Entry>,
-    readonly wheel: DeadlineWheel,
+    readonly wheel: Deadlines,
   ) {}
   cancel(): void {
     if (this.done) return;
@@ -40,14 +40,14 @@ class Entry implements Deadline {
  *
  * @example
  * ```ts
- * import { DeadlineWheel } from "./deadlines.ts";
- * const wheel = new DeadlineWheel();
+ * import { Deadlines } from "./deadlines.ts";
+ * const wheel = new Deadlines();
  * const d = wheel.schedule(1000, () => console.log("late"));
  * d.cancel(); // nothing fires
  * wheel.close();
  * ```
  */
-export class DeadlineWheel {
+export class Deadlines {
   #lanes = new Map<number, RingQueue<Entry>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #armedAt = Infinity;

@@ -12,7 +12,7 @@ export {
   type StopReason,
   type SupervisionOptions,
 } from "./cell.ts";
-export { type Deadline, DeadlineWheel } from "./deadlines.ts";
+export { type Deadline, Deadlines } from "./deadlines.ts";
 export { ActorStoppedError, AskTimeoutError, MailboxFullError } from "./errors.ts";
 export { type MailboxOptions, type OverflowPolicy, type ReplyTo } from "./mailbox.ts";
 export { ActorRef, type AskOptions } from "./ref.ts";

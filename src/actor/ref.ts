@@ -2,7 +2,7 @@
 import { onAbort } from "../util/async.ts";
 import type { Cell } from "./cell.ts";
 import { Asked } from "./mailbox.ts";
-import type { Deadline, DeadlineWheel } from "./deadlines.ts";
+import type { Deadline, Deadlines } from "./deadlines.ts";
 import { ActorStoppedError, AskTimeoutError, MailboxFullError } from "./errors.ts";
 
 /** Options of an ask: the timeout is mandatory, so no ask can hang forever. */
@@ -86,7 +86,7 @@ class PendingAsk<M, R> extends Asked<M> {
  */
 export class ActorRef<M> {
   /** @internal refs are made by `ActorSystem.spawn`. */
-  constructor(readonly cell: Cell<M>, readonly wheel: DeadlineWheel) {}
+  constructor(readonly cell: Cell<M>, readonly wheel: Deadlines) {}
 
   /** The actor's unique name. */
   get name(): string {

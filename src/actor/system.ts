@@ -6,7 +6,7 @@ import {
   type SpawnOptions,
   type StopReason,
 } from "./cell.ts";
-import { DeadlineWheel } from "./deadlines.ts";
+import { Deadlines } from "./deadlines.ts";
 import { ActorRef } from "./ref.ts";
 
 /** A message nobody received. */
@@ -48,7 +48,7 @@ export class ActorSystem {
   #deadLetterListeners = new Set<(letter: DeadLetter) => void>();
   #deadLetterCount = 0;
   #anonymous = 0;
-  readonly #wheel = new DeadlineWheel();
+  readonly #wheel = new Deadlines();
   readonly #logCrash: CrashLogger;
   readonly #host: CellHost;
 
@@ -67,8 +67,8 @@ export class ActorSystem {
     return this.#deadLetterCount;
   }
 
-  /** The shared deadline wheel, for timeouts that should not each cost a timer. */
-  get deadlines(): DeadlineWheel {
+  /** The shared deadline lanes, for timeouts that should not each cost a timer. */
+  get deadlines(): Deadlines {
     return this.#wheel;
   }
 

@@ -37,24 +37,57 @@ const PYTHON_KEYWORDS = new Set(
     "with yield").split(" "),
 );
 
-/** Attribute names the base class uses (`self` would clash in `__init__`). */
-const RESERVED_ATTRIBUTES = new Set(["self", "validate", "to_fields", "from_fields"]);
-
-/** Names the module defines or its annotations use, which a class must not shadow. */
-const RESERVED_CLASSES = new Set([
-  "ZestTask",
-  "ZestRawTask",
-  "TaskFieldsError",
-  "TASK_CLASSES",
+/**
+ * Attribute names the base class uses (`self` would clash in `__init__`),
+ * and the builtins the class body's annotations and defaults name: a field
+ * `list` assigned before a later field's `list[str]` would be read there.
+ */
+const RESERVED_ATTRIBUTES = new Set([
+  "self",
+  "validate",
+  "to_fields",
+  "from_fields",
   "str",
   "int",
   "float",
   "bool",
   "list",
   "dict",
-  "tuple",
-  "type",
-  "object",
+]);
+
+/**
+ * Python's builtin names (3.10 to 3.13): a class named like one would shadow
+ * it in the module's own checks and in a `from lab_tasks import *`.
+ */
+const PYTHON_BUILTINS = (
+  "ArithmeticError AssertionError AttributeError BaseException BaseExceptionGroup " +
+  "BlockingIOError BrokenPipeError BufferError BytesWarning ChildProcessError " +
+  "ConnectionAbortedError ConnectionError ConnectionRefusedError ConnectionResetError " +
+  "DeprecationWarning EOFError Ellipsis EncodingWarning EnvironmentError Exception " +
+  "ExceptionGroup FileExistsError FileNotFoundError FloatingPointError FutureWarning " +
+  "GeneratorExit IOError ImportError ImportWarning IndentationError IndexError " +
+  "InterruptedError IsADirectoryError KeyError KeyboardInterrupt LookupError MemoryError " +
+  "ModuleNotFoundError NameError NotADirectoryError NotImplemented NotImplementedError " +
+  "OSError OverflowError PendingDeprecationWarning PermissionError ProcessLookupError " +
+  "PythonFinalizationError RecursionError ReferenceError ResourceWarning RuntimeError " +
+  "RuntimeWarning StopAsyncIteration StopIteration SyntaxError SyntaxWarning SystemError " +
+  "SystemExit TabError TimeoutError TypeError UnboundLocalError UnicodeDecodeError " +
+  "UnicodeEncodeError UnicodeError UnicodeTranslateError UnicodeWarning UserWarning " +
+  "ValueError Warning ZeroDivisionError abs aiter all anext any ascii bin bool breakpoint " +
+  "bytearray bytes callable chr classmethod compile complex copyright credits delattr dict " +
+  "dir divmod enumerate eval exec exit filter float format frozenset getattr globals " +
+  "hasattr hash help hex id input int isinstance issubclass iter len license list locals " +
+  "map max memoryview min next object oct open ord pow print property quit range repr " +
+  "reversed round set setattr slice sorted staticmethod str sum super tuple type vars zip"
+).split(" ");
+
+/** Names the module defines, and Python's builtins: a class must not shadow them. */
+const RESERVED_CLASSES = new Set([
+  "ZestTask",
+  "ZestRawTask",
+  "TaskFieldsError",
+  "TASK_CLASSES",
+  ...PYTHON_BUILTINS,
 ]);
 
 function isObject(value: unknown): value is Json {
@@ -65,8 +98,9 @@ function isObject(value: unknown): value is Json {
  * The snake_case attribute for a schema field name: words split at case changes
  * (`nodeId` → `node_id`, `qubitIDs` → `qubit_ids`, `HTTPPort` → `http_port`),
  * other characters as `_`, leading underscores dropped (`__x` would be mangled
- * in a class), `f_` before a leading digit, `_` after a Python keyword or a name
- * the task classes use (`class` → `class_`, `to_fields` → `to_fields_`).
+ * in a class), `f_` before a leading digit, `_` after a Python keyword, a name
+ * the task classes use or a builtin their annotations name (`class` →
+ * `class_`, `to_fields` → `to_fields_`, `list` → `list_`).
  *
  * @example
  * ```ts
@@ -90,18 +124,22 @@ export function pythonAttributeName(name: string): string {
 
 /**
  * The Python class name for a task type name: characters a Python name cannot
- * hold (`.` and `-`) become `_`; a keyword, builtin type or name the module
- * defines gets a trailing `_`.
+ * hold (`.` and `-`) become `_`; a name starting with `_` (the module's own
+ * helpers are named so: `_t`, `_check`) or a digit gets a leading `T`, `T_`; a
+ * keyword, builtin or name the module defines gets a trailing `_`.
  *
  * @example
  * ```ts
  * import { pythonClassName } from "./codegen.ts";
  * pythonClassName("lab.Measure-T1"); // "lab_Measure_T1"
+ * pythonClassName("_t"); // "T_t"
+ * pythonClassName("isinstance"); // "isinstance_"
  * ```
  */
 export function pythonClassName(name: string): string {
   let cls = name.replace(/[^A-Za-z0-9_]/g, "_");
   if (cls === "" || /^[0-9]/.test(cls)) cls = `T_${cls}`;
+  else if (cls.startsWith("_")) cls = `T${cls}`;
   if (PYTHON_KEYWORDS.has(cls) || RESERVED_CLASSES.has(cls)) cls += "_";
   return cls;
 }
@@ -148,9 +186,14 @@ function pyLiteral(value: unknown): string {
   return "None";
 }
 
-/** Text for inside a `"""` docstring: no escape sequences, no closing quotes. */
+/**
+ * Text for inside a `"""` docstring: no escape sequences, no closing quotes;
+ * a lone surrogate as U+FFFD (Python refuses a class whose docstring holds one).
+ */
 function docText(text: string): string {
-  return escapeInvisible(text.replaceAll("\\", "\\\\").replaceAll('"""', '\\"\\"\\"'));
+  return escapeInvisible(
+    text.toWellFormed().replaceAll("\\", "\\\\").replaceAll('"""', '\\"\\"\\"'),
+  );
 }
 
 function union(hints: string[]): string {

@@ -4,6 +4,9 @@ import { pathToFileURL } from "node:url";
 import type { ManagerOptions } from "../manager/manager.ts";
 import type { ScheduleConfig } from "../manager/schedules.ts";
 import { Service } from "../service/service.ts";
+import type { Synchronous } from "../store/mod.ts";
+import { checkPoolOptions, type WorkerPoolOptions } from "../service/pool/mod.ts";
+import { checkClusterOptions, type ClusterOptions } from "../transport/nats/options.ts";
 
 /**
  * Where the server listens; all optional.
@@ -41,7 +44,39 @@ export interface ZestConfig {
   manager?: Omit<ManagerOptions, "store" | "retentionTtlMs" | "schedules">;
   /** Tasks submitted on a clock; see `RuntimeOptions.schedules`. */
   schedules?: ScheduleConfig[];
+  /**
+   * Where task records live: an SQLite file, `{ path, synchronous? }` (path
+   * relative to the working directory; default `{ path: ".zest/zest.db" }`),
+   * or `"memory"` (nothing kept after a stop). See the README's "The task store".
+   */
+  store?: StoreConfig;
+  /**
+   * The worker pool of `{ worker: true }` handlers: `size` (1 to 256,
+   * default one fewer than the cores), `graceMs` (0 to 600 000, default
+   * 2 000), `maxHeapMb` (16 to 65 536, default 1 024).
+   */
+  workers?: Omit<WorkerPoolOptions, "stderr">;
+  /**
+   * Join a cluster on NATS JetStream (as `--nats URL` does):
+   * `{ nats: { servers, token | user + password | credsFile, tls? }, settings? }`.
+   * Credentials may instead come from `ZEST_NATS_TOKEN`, `ZEST_NATS_USER` +
+   * `ZEST_NATS_PASSWORD` or `ZEST_NATS_CREDS`. This process then hosts its
+   * `services` for the cluster, and serves HTTP only if the config has
+   * `server` (or `--port` is given). See the README's "Cluster".
+   */
+  cluster?: ClusterOptions;
 }
+
+/**
+ * The `store` of a config file.
+ *
+ * @example
+ * ```ts
+ * import type { StoreConfig } from "./config.ts";
+ * const store: StoreConfig = { path: "/var/lib/zest/lab.db", synchronous: "full" };
+ * ```
+ */
+export type StoreConfig = "memory" | { path: string; synchronous?: Synchronous };
 
 /**
  * Why a config could not be used; the message names the file and the problem.
@@ -79,6 +114,48 @@ function checkServer(server: unknown, path: string): ServerConfig {
   return server as ServerConfig;
 }
 
+function checkCluster(cluster: unknown, path: string): ClusterOptions | undefined {
+  if (cluster === undefined) return undefined;
+  try {
+    return checkClusterOptions(cluster as ClusterOptions);
+  } catch (error) {
+    throw new ConfigError(`${path}: ${(error as Error).message}`);
+  }
+}
+
+function checkWorkers(workers: unknown, path: string): ZestConfig["workers"] {
+  if (workers === undefined) return undefined;
+  if (workers !== null && typeof workers === "object" && "stderr" in workers) {
+    throw new ConfigError(
+      `${path}: unknown workers option 'stderr' (known: size, graceMs, maxHeapMb)`,
+    );
+  }
+  try {
+    checkPoolOptions(workers as WorkerPoolOptions);
+  } catch (error) {
+    throw new ConfigError(`${path}: ${(error as Error).message}`);
+  }
+  return workers as ZestConfig["workers"];
+}
+
+function checkStore(store: unknown, path: string): StoreConfig | undefined {
+  if (store === undefined || store === "memory") return store;
+  const shape = `'store' must be "memory" or { path, synchronous? }`;
+  if (store === null || typeof store !== "object") throw new ConfigError(`${path}: ${shape}`);
+  const { path: file, synchronous, ...unknown } = store as Record<string, unknown>;
+  const extra = Object.keys(unknown)[0];
+  if (extra !== undefined) {
+    throw new ConfigError(`${path}: unknown store option '${extra}' (known: path, synchronous)`);
+  }
+  if (typeof file !== "string" || file === "") {
+    throw new ConfigError(`${path}: store.path must be the path of the database file`);
+  }
+  if (synchronous !== undefined && synchronous !== "normal" && synchronous !== "full") {
+    throw new ConfigError(`${path}: store.synchronous must be "normal" or "full"`);
+  }
+  return store as StoreConfig;
+}
+
 /**
  * Import the config file at `path` (relative to the working directory) and
  * check its shape.
@@ -104,7 +181,10 @@ export async function loadConfig(path: string): Promise<ZestConfig> {
       `${path} must default-export a config { services, server } or a function returning one`,
     );
   }
-  const { services, server, manager, schedules } = config as Record<string, unknown>;
+  const { services, server, manager, schedules, workers, store, cluster } = config as Record<
+    string,
+    unknown
+  >;
   if (!Array.isArray(services) || !services.every((service) => service instanceof Service)) {
     throw new ConfigError(`${path}: 'services' must be an array of services (new MyService(…))`);
   }
@@ -116,8 +196,12 @@ export async function loadConfig(path: string): Promise<ZestConfig> {
   }
   return {
     services,
-    server: checkServer(server, path),
+    // Absent stays absent: a cluster process serves HTTP only where its config asks.
+    server: server === undefined ? undefined : checkServer(server, path),
     manager: manager as ZestConfig["manager"],
     schedules: schedules as ScheduleConfig[] | undefined,
+    workers: checkWorkers(workers, path),
+    store: checkStore(store, path),
+    cluster: checkCluster(cluster, path),
   };
 }

@@ -1,9 +1,40 @@
-/** How `zest` shows outcomes, records, services and events to a person. */
+/** How `zest` shows outcomes, records, services, task lists, schedules and events to a person. */
 import type { TaskOutcome } from "../task/outcome.ts";
-import type { TaskRecord } from "../task/record.ts";
+import type { TaskProgress, TaskRecord } from "../task/record.ts";
+import type { ScheduleInfo } from "../manager/schedules.ts";
+import type { StoreStats } from "../manager/store.ts";
 import type { ServiceInfo, TaskEvent, TaskRecordSummary } from "../manager/types.ts";
 
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+/** A date and time to the second, UTC: `2026-11-29 18:34:20`. */
+const dateTime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
+
+/**
+ * A task id as people read it: its last 8 hex digits. Ids are UUIDv7, whose
+ * first digits are a timestamp shared by every task of the same minute.
+ *
+ * @example
+ * ```ts
+ * import { shortId } from "./format.ts";
+ * shortId("01a22898-0844-7b09-887c-207dde3de3be"); // "de3de3be"
+ * ```
+ */
+export function shortId(id: string): string {
+  return id.slice(-8);
+}
+
+/**
+ * A task's progress as people read it.
+ *
+ * @example
+ * ```ts
+ * import { progressText } from "./format.ts";
+ * progressText({ fraction: 0.4, message: "calibrating", at: 0 }); // "40% calibrating"
+ * ```
+ */
+export function progressText({ fraction, message }: TaskProgress): string {
+  return `${Math.round(fraction * 100)}%${message ? ` ${message}` : ""}`;
+}
 
 /**
  * How long a task ran (or has been running), e.g. `12 ms`, `3.4 s`.
@@ -86,6 +117,20 @@ export function formatRecord(record: TaskRecord): string {
   ];
   const duration = formatDuration(record);
   if (duration) facts.push(["duration", duration]);
+  if (record.progress) facts.push(["progress", progressText(record.progress)]);
+  if (record.priority) facts.push(["priority", String(record.priority)]);
+  if (record.key !== undefined) facts.push(["key", record.key]);
+  if (record.after?.length) {
+    const onFailure = record.onDependencyFailure === "run" ? "runs" : "is cancelled";
+    facts.push(["after", `${record.after.join(", ")} (if one fails, this ${onFailure})`]);
+  }
+  if (record.dependents?.length) facts.push(["dependents", record.dependents.join(", ")]);
+  if (record.deadline !== undefined) {
+    facts.push(["deadline", `${new Date(record.deadline).toISOString()} (expires if not started)`]);
+  }
+  if (record.parent !== undefined) facts.push(["parent", record.parent]);
+  if (record.rerunOf !== undefined) facts.push(["rerun of", record.rerunOf]);
+  if (record.schedule !== undefined) facts.push(["schedule", record.schedule]);
   if (Object.keys(record.attributes).length) {
     facts.push(["attributes", JSON.stringify(record.attributes)]);
   }
@@ -116,7 +161,9 @@ export function table(rows: string[][]): string {
 }
 
 /**
- * Services as a table: state, kernel, queue depths, task types.
+ * Services as a table: state, kernel, queue depths, task types; then a line
+ * for each `stuck` service: the task whose handler holds it, since when, and
+ * how to free it.
  *
  * @example
  * ```ts
@@ -128,7 +175,16 @@ export function table(rows: string[][]): string {
  */
 export function formatServices(services: ServiceInfo[]): string {
   if (services.length === 0) return "no services";
-  return table([
+  const stuck = services.flatMap(({ name, stuck }) =>
+    stuck
+      ? [
+        `${name} is stuck since ${new Date(stuck.since).toISOString()}: the handler of task ` +
+        `${stuck.taskId} did not return after it was told to stop; ` +
+        `'deno task zest release ${name}' frees its lane`,
+      ]
+      : []
+  );
+  const rows = table([
     ["SERVICE", "KIND", "STATE", "KERNEL", "QUEUED", "RUNNING", "TASK TYPES"],
     ...services.map((s) => [
       s.name,
@@ -140,6 +196,7 @@ export function formatServices(services: ServiceInfo[]): string {
       s.taskTypes.map((t) => t.name).join(", ") || "-",
     ]),
   ]);
+  return [rows, ...stuck].join("\n");
 }
 
 /** An ended task's one-line preview (a JSON preview of the result, or `ename: evalue`), for a row. */
@@ -170,20 +227,26 @@ export function formatEvent(event: TaskEvent, now = Date.now()): string {
       (kernel ? `, kernel ${kernel.name} ${kernel.status}` : "");
   }
   if (event.kind === "progress") {
-    const { fraction, message } = event.progress;
-    return `${time(event.progress.at)}  ${"progress".padEnd(9)}  ${event.id}  ` +
-      `${Math.round(fraction * 100)}%${message ? ` ${message}` : ""}`;
+    return `${time(now)}  ${"progress".padEnd(9)}  ${event.id}  ` +
+      progressText(event.progress);
   }
   if (event.kind === "output") {
     const { output } = event;
     const text = output.kind === "stream"
-      ? output.text.trimEnd()
+      ? `${output.name === "stderr" ? "stderr: " : ""}${output.text.trimEnd()}`
       : output.kind === "display"
       ? `(a display: ${Object.keys(output.display.data).join(", ")})`
       : "(output cleared)";
-    return `${time(now)}  ${"output".padEnd(9)}  ${event.id}  ${text}`;
+    const head = `${time(now)}  ${"output".padEnd(9)}  ${event.id}  `;
+    // Printed lines stay under the first, so the columns of the next events stay readable.
+    return head + text.replaceAll("\n", `\n${" ".repeat(head.length)}`);
   }
   if (event.kind === "removed") return `${time(now)}  ${"removed".padEnd(9)}  ${event.id}`;
+  if (event.kind === "schedule") {
+    const { name, service, state, running, nextRunAt } = event.schedule;
+    return `${time(now)}  ${"schedule".padEnd(9)}  ${name} on ${service} ${state}` +
+      (running ? ", running" : "") + (nextRunAt ? `, next run ${dateTime(nextRunAt)}` : "");
+  }
   const record = event.record;
   return [
     time(now),
@@ -193,4 +256,124 @@ export function formatEvent(event: TaskEvent, now = Date.now()): string {
     formatDuration(record, now),
     summary(record),
   ].filter(Boolean).join("  ");
+}
+
+/**
+ * Task summaries as a table, newest first: full ids (what other commands
+ * take), state, creation time (UTC), duration, type, service, and a preview
+ * of the result or error (or the progress of a running task).
+ *
+ * @example
+ * ```ts
+ * import { formatTasks } from "./format.ts";
+ * console.log(formatTasks([{
+ *   id: "01a22898-0844-7b09-887c-207dde3de3be", type: "Sum", service: "lab", attributes: {},
+ *   parallel: true, state: "succeeded", attempts: 1, createdAt: 0, startedAt: 0, finishedAt: 2,
+ *   brief: { status: "ok", text: '"3 V"' },
+ * }]));
+ * ```
+ */
+export function formatTasks(records: readonly TaskRecordSummary[], now = Date.now()): string {
+  if (records.length === 0) return "no tasks";
+  return table([
+    ["ID", "STATE", "CREATED (UTC)", "DURATION", "TYPE", "SERVICE", "RESULT"],
+    ...records.map((record) => [
+      record.id,
+      record.state,
+      dateTime(record.createdAt),
+      formatDuration(record, now) || "-",
+      record.type,
+      record.service,
+      record.brief
+        ? summary(record)
+        : record.progress
+        ? progressText(record.progress)
+        : record.after?.length && record.state === "waiting"
+        ? `waits for ${record.after.map(shortId).join(", ")}`
+        : "",
+    ]),
+  ]);
+}
+
+/**
+ * A size for people: `512 B`, `4.0 KiB`, `1.2 MiB`.
+ *
+ * @example
+ * ```ts
+ * import { formatBytes } from "./format.ts";
+ * formatBytes(1_258_291); // "1.2 MiB"
+ * ```
+ */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let unit = 0;
+  let value = bytes;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * Where the server keeps its records: kind, path, size, count.
+ *
+ * @example
+ * ```ts
+ * import { formatStore } from "./format.ts";
+ * formatStore({ kind: "memory", records: 3 }); // "store    memory\nrecords  3"
+ * ```
+ */
+export function formatStore(stats: StoreStats): string {
+  const facts: [string, string][] = [["store", stats.kind]];
+  if (stats.path !== undefined) facts.push(["path", stats.path]);
+  if (stats.bytes !== undefined) facts.push(["size", `${formatBytes(stats.bytes)} on disk`]);
+  facts.push(["records", String(stats.records)]);
+  return facts.map(([key, text]) => `${key.padEnd(8)} ${text}`).join("\n");
+}
+
+/** When a schedule runs: `every 30m`, `cron 0 3 * * * (Europe/Paris)`. */
+function scheduleWhen(schedule: ScheduleInfo): string {
+  if (schedule.every !== undefined) return `every ${schedule.every}`;
+  return `cron ${schedule.cron}${schedule.timezone ? ` (${schedule.timezone})` : ""}`;
+}
+
+/**
+ * Schedules as a table: the service each submits to and when, its state,
+ * its last and next run (UTC), and how many runs it started and slots it
+ * skipped.
+ *
+ * @example
+ * ```ts
+ * import { formatSchedules } from "./format.ts";
+ * console.log(formatSchedules([{
+ *   name: "nightly", service: "calibration", cron: "0 3 * * *", timezone: "UTC",
+ *   state: "scheduled", running: false, nextRunAt: Date.UTC(2026, 10, 30, 3), runs: 0, skips: 0,
+ * }]));
+ * ```
+ */
+export function formatSchedules(schedules: readonly ScheduleInfo[]): string {
+  if (schedules.length === 0) return "no schedules";
+  return table([
+    [
+      "NAME",
+      "SERVICE",
+      "WHEN",
+      "STATE",
+      "LAST RUN (UTC)",
+      "NEXT RUN (UTC)",
+      "RUNS",
+      "SKIPS",
+    ],
+    ...schedules.map((s) => [
+      s.name,
+      s.service,
+      scheduleWhen(s),
+      s.running ? `${s.state}, running` : s.state,
+      s.lastRunAt === undefined ? "-" : dateTime(s.lastRunAt),
+      s.nextRunAt === undefined ? "-" : dateTime(s.nextRunAt),
+      String(s.runs),
+      String(s.skips),
+    ]),
+  ]);
 }

@@ -2,24 +2,35 @@
  * `deno task start`: load the config, start the runtime and its server,
  * print where they are, and stop cleanly on Ctrl-C (SIGINT) or SIGTERM.
  *
- * Usage: `deno task start [--config zest.config.ts] [--port N] [--hostname H] [--show-token]`
+ * Usage: `deno task start [--config zest.config.ts] [--port N] [--hostname H] [--show-token] [--nats URL] [--store FILE|memory]`
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { Runtime } from "../runtime.ts";
+import { StoreOpenError, type TaskStore } from "../manager/store.ts";
+import { SqliteTaskStore } from "../store/mod.ts";
 import { DEFAULT_PORT, serve, type ZestServer } from "../api/server.ts";
-import { loadConfig } from "./config.ts";
+import { loadConfig, type StoreConfig } from "./config.ts";
 import { ensureJupyter } from "./prerequisites.ts";
 import { IPythonService } from "../service/ipython.ts";
 import { serverToken, TOKEN_FILE } from "./token.ts";
+import { clusterLine, clusterOf } from "./cluster_mode.ts";
 
-const USAGE = `usage: deno task start [--config FILE] [--port N] [--hostname HOST] [--show-token]
+const USAGE =
+  `usage: deno task start [--config FILE] [--port N] [--hostname HOST] [--show-token] [--nats URL]
+                       [--store FILE|memory]
 
   --config FILE    config module (default zest.config.ts)
   --port N         port to listen on, 0 for any free one (default: the config's, else ${DEFAULT_PORT})
   --hostname HOST  interface to bind (default: the config's, else 127.0.0.1)
   --show-token     print the dashboard link with the token in it (default: without)
+  --store FILE     keep tasks in this SQLite file, or 'memory' for nothing kept after a stop
+                   (default: the config's store, else .zest/zest.db)
+  --nats URL       join the cluster at nats://host:port: host the config's services there; serve
+                   HTTP only if the config has 'server' or --port is given. Credentials from the
+                   config's cluster.nats or ZEST_NATS_TOKEN / ZEST_NATS_USER + ZEST_NATS_PASSWORD /
+                   ZEST_NATS_CREDS, never in the URL
 
 The token is ZEST_TOKEN if set, else ${TOKEN_FILE} (created with mode 0600 on first start).`;
 
@@ -48,6 +59,10 @@ export interface StartOptions {
   hostname?: string;
   /** Print the dashboard link with the token (stdout often ends up in logs). */
   showToken: boolean;
+  /** Join the cluster at this NATS URL (`--nats`). */
+  nats?: string;
+  /** `--store`: an SQLite file, or `"memory"`; overrides the config's `store`. */
+  store?: string;
 }
 
 /**
@@ -68,6 +83,8 @@ export function parseStartArgs(args: string[]): StartOptions {
       port: { type: "string" },
       hostname: { type: "string" },
       "show-token": { type: "boolean", default: false },
+      nats: { type: "string" },
+      store: { type: "string" },
     },
     allowPositionals: false,
   });
@@ -83,6 +100,8 @@ export function parseStartArgs(args: string[]): StartOptions {
     port,
     hostname: values.hostname,
     showToken: values["show-token"],
+    nats: values.nats,
+    store: values.store,
   };
 }
 
@@ -96,6 +115,7 @@ function banner(
   token: string,
   tokenFrom: string,
   showToken: boolean,
+  storeLine: string,
 ): string {
   const dashboard = new URL(server.url);
   // A fragment never reaches the server or its logs; the page's script reads it.
@@ -112,8 +132,60 @@ function banner(
     dashboardLine,
     `zest: token ${tokenWhere}`,
     `zest: services ${services}`,
+    storeLine,
     "zest: press Ctrl-C to stop",
   ].join("\n");
+}
+
+/** The default task store of `deno task start` (inside `.zest/`, which the task may write). */
+const DEFAULT_STORE = { path: ".zest/zest.db" };
+
+/** The store to use: `--store` (a file keeps the config's `synchronous`), the config's, the default. */
+function storeOption(flag: string | undefined, configured: StoreConfig | undefined): StoreConfig {
+  if (flag === undefined) return configured ?? DEFAULT_STORE;
+  if (flag === "memory") return "memory";
+  return { ...(typeof configured === "object" ? configured : {}), path: flag };
+}
+
+/** A path as the user would write it: relative to the working directory when inside it. */
+function shown(path: string): string {
+  const cwd = `${Deno.cwd()}/`;
+  return path.startsWith(cwd) ? path.slice(cwd.length) : path;
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * The banner's store line: where records are kept, how many, and what the
+ * start took up from the previous run, e.g. `zest: store .zest/zest.db
+ * (SQLite, 1.2 MB, 340 records): 12 queued tasks and 1 interrupted task taken up`.
+ */
+async function storeLine(store: TaskStore): Promise<string> {
+  const stats = await store.stats();
+  if (!(store instanceof SqliteTaskStore)) {
+    return stats.kind === "memory"
+      ? "zest: store memory (tasks and their history end with the process)"
+      : `zest: store ${stats.kind} (${plural(stats.records, "record")})`;
+  }
+  const recovery = store.recovery;
+  const { waiting = 0, queued = 0, running = 0 } = recovery?.unfinished ?? {};
+  const taken = [
+    queued > 0 ? plural(queued, "queued task") : "",
+    waiting > 0 ? plural(waiting, "waiting task") : "",
+    running > 0 ? plural(running, "interrupted task") : "",
+  ].filter(Boolean);
+  const found = taken.length === 0
+    ? "nothing unfinished to take up"
+    : `${taken.slice(0, -1).join(", ")}${taken.length > 1 ? " and " : ""}${taken.at(-1)} taken up`;
+  const migrated = recovery?.migratedFrom === undefined
+    ? ""
+    : `; migrated from schema version ${recovery.migratedFrom}`;
+  const megabytes = ((stats.bytes ?? 0) / 1e6).toFixed(1);
+  return `zest: store ${shown(store.path)} (SQLite, ${megabytes} MB, ${
+    plural(stats.records, "record")
+  }): ${found}${migrated}`;
 }
 
 /**
@@ -160,23 +232,39 @@ export async function start(args: string[]): Promise<number> {
   if (config.services.some((service) => service instanceof IPythonService)) {
     await ensureJupyter({ log: (line) => console.error(line) });
   }
-  const { token, from } = await serverToken();
+  const cluster = clusterOf(options.nats, config.cluster);
+  // In a cluster, a process serves HTTP, WebSocket and the dashboard only where asked (a gateway).
+  const serving = !cluster || config.server !== undefined || options.port !== undefined;
+  const { token, from } = serving ? await serverToken() : { token: "", from: "" };
   // Read once: the Jupyter Server and every kernel (any Python code a task
   // runs) inherit this process's environment, and must not see the token.
   Deno.env.delete("ZEST_TOKEN");
-  const runtime = await Runtime.start({
-    services: config.services,
-    manager: config.manager,
-    schedules: config.schedules,
-  });
-  let server: ZestServer;
+  let runtime: Runtime;
   try {
-    server = serve(runtime, {
-      token,
-      hostname: options.hostname ?? config.server?.hostname,
-      port: options.port ?? config.server?.port,
-      maxBodyBytes: config.server?.maxBodyBytes,
+    runtime = await Runtime.start({
+      services: config.services,
+      manager: config.manager,
+      schedules: config.schedules,
+      workers: config.workers,
+      store: cluster ? undefined : storeOption(options.store, config.store),
+      cluster,
     });
+  } catch (error) {
+    if (!(error instanceof StoreOpenError)) throw error;
+    // The message names the file and the cause (in use, corrupt, not writable, newer schema).
+    console.error(`zest: cannot open the task store: ${error.message}`);
+    return 1;
+  }
+  let server: ZestServer | undefined;
+  try {
+    if (serving) {
+      server = serve(runtime, {
+        token,
+        hostname: options.hostname ?? config.server?.hostname,
+        port: options.port ?? config.server?.port,
+        maxBodyBytes: config.server?.maxBodyBytes,
+      });
+    }
   } catch (error) {
     await runtime.stop();
     if (error instanceof Deno.errors.AddrInUse) {
@@ -184,15 +272,26 @@ export async function start(args: string[]): Promise<number> {
     }
     throw error;
   }
-  console.log(banner(server, runtime, token, from, options.showToken));
+  const hosted = runtime.services.map((service) => service.name);
+  if (cluster) console.log(clusterLine(cluster, hosted));
+  const stored = await storeLine(runtime.manager.store);
+  console.log(
+    server
+      ? banner(server, runtime, token, from, options.showToken, stored)
+      : [stored, "zest: press Ctrl-C to stop"].join("\n"),
+  );
   await stopped.promise;
   console.log(
-    "zest: stopping: queued and running tasks end with ServiceStoppedError (Ctrl-C again to force)",
+    cluster
+      ? "zest: stopping: tasks this process has not started go back to the cluster; running ones are told to stop, then end InterruptedError (Ctrl-C again to force)"
+      : runtime.manager.store.durable
+      ? "zest: stopping: queued tasks stay in the store for the next start; running ones are told to stop, then end InterruptedError (Ctrl-C again to force)"
+      : "zest: stopping: queued and running tasks end with ServiceStoppedError (Ctrl-C again to force)",
   );
   // The runtime first: tasks end and their waiters (HTTP or WebSocket) hear
   // it; then the sockets close and the listener stops.
   await runtime.stop();
-  await server.shutdown();
+  await server?.shutdown();
   console.log("zest: stopped");
   return 0;
 }

@@ -41,6 +41,7 @@ import {
   DependencyTracker,
   type EndState,
   graphDot,
+  GraphError,
   type GraphTask,
   planGraph,
 } from "./graph.ts";
@@ -48,8 +49,7 @@ import { IdempotencyKeys } from "./idempotency.ts";
 import { Journal } from "./journal.ts";
 import { LiveTask, PendingTask, ServiceLane } from "./lane.ts";
 import { MemoryTaskStore } from "./memory_store.ts";
-import type { ScheduleStatus } from "./schedule.ts";
-import { type ScheduleConfig, Schedules } from "./schedules.ts";
+import { type ScheduleConfig, type ScheduleInfo, Schedules } from "./schedules.ts";
 import type { StoreStats, TaskListQuery, TaskPage, TaskStore } from "./store.ts";
 import type {
   GraphRequest,
@@ -241,7 +241,7 @@ export class TaskManager {
    * problem: a cycle, an unknown name, a task refused by admission.
    */
   submitGraph(graph: GraphRequest): Promise<Record<string, string>> {
-    return this.ref.ask({ kind: "graph", graph }, { timeoutMs: 60_000 });
+    return this.#ask({ kind: "graph", graph }, 60_000);
   }
 
   /**
@@ -297,7 +297,7 @@ export class TaskManager {
    * `UnknownTaskError` if there is none, `TaskConflictError` if it has not ended.
    */
   delete(id: string): Promise<void> {
-    return this.ref.ask<void>({ kind: "delete", id }, { timeoutMs: 10_000 });
+    return this.#ask({ kind: "delete", id });
   }
 
   /**
@@ -306,7 +306,17 @@ export class TaskManager {
    * the lane was not stuck; rejects with `UnknownServiceError`.
    */
   release(service: string): Promise<boolean> {
-    return this.ref.ask<boolean>({ kind: "release", service }, { timeoutMs: 10_000 });
+    return this.#ask({ kind: "release", service });
+  }
+
+  /**
+   * Ask the actor for something it may refuse: the refusal comes back as a
+   * value and is thrown here, so a refused request never crashes the actor.
+   */
+  async #ask<T>(message: ManagerMessage, timeoutMs = 10_000): Promise<T> {
+    const answer = await this.ref.ask<Answer<T>>(message, { timeoutMs });
+    if ("refusal" in answer) throw answer.refusal;
+    return answer.value;
   }
 
   /** The record of task `id`, live or finished (the manager's own object: copy it to hand out). */
@@ -364,7 +374,7 @@ export class TaskManager {
   }
 
   /** Every schedule: its state, last and next run, runs and skips. */
-  schedules(): ScheduleStatus[] {
+  schedules(): ScheduleInfo[] {
     return this.#schedules.list();
   }
 
@@ -372,7 +382,7 @@ export class TaskManager {
    * Pause, resume or run schedule `name` now; its status after. Throws
    * `ScheduleError` for an unknown name.
    */
-  controlSchedule(name: string, action: "pause" | "resume" | "run"): ScheduleStatus {
+  controlSchedule(name: string, action: "pause" | "resume" | "run"): ScheduleInfo {
     return this.#schedules.control(name, action);
   }
 
@@ -442,7 +452,7 @@ export class TaskManager {
       case "submit":
         return this.#submit(message.request, message.sink);
       case "graph":
-        return this.#submitGraph(message.graph);
+        return answered(() => this.#submitGraph(message.graph));
       case "adopt":
         return this.#adopt(message.record, message.sink);
       case "started":
@@ -461,9 +471,9 @@ export class TaskManager {
       case "cancel":
         return this.#cancel(message.id);
       case "delete":
-        return this.#delete(message.id);
+        return answered(() => this.#delete(message.id));
       case "release":
-        return this.#release(message.service);
+        return answered(() => this.#release(message.service));
       case "wait":
         return this.#wait(message.id, message.sink);
       case "unwait": {
@@ -531,6 +541,22 @@ export class TaskManager {
   #submit(request: SubmitRequest, sink: OutcomeSink): void | Promise<void> {
     const admitted = this.#admit(request);
     if (admitted instanceof Error) return sink.refused(admitted);
+    const { key } = request;
+    if (key !== undefined && this.store.durable && this.#keys.idOf(key) === undefined) {
+      // A key of a task from before a restart is known only to the store.
+      return this.store.list({ key, limit: 1 }).then(({ records: [first] }) => {
+        if (first && this.#keys.idOf(key) === undefined) this.#keys.claim(key, first, first.id);
+        return this.#submitAdmitted(request, admitted, sink);
+      });
+    }
+    return this.#submitAdmitted(request, admitted, sink);
+  }
+
+  #submitAdmitted(
+    request: SubmitRequest,
+    admitted: Admitted,
+    sink: OutcomeSink,
+  ): void | Promise<void> {
     const id = uuidv7();
     if (request.key !== undefined) {
       const claim = this.#keys.claim(request.key, { ...request, fields: admitted.fields }, id);
@@ -710,7 +736,8 @@ export class TaskManager {
       }
       this.store.get(id).then((stored) => {
         if (!stored) return;
-        this.#journal.save({ ...stored, dependents: [...(stored.dependents ?? []), record.id] });
+        stored.dependents = [...(stored.dependents ?? []), record.id];
+        this.#journal.save(stored);
       }).catch(() => {});
     }
   }
@@ -769,8 +796,11 @@ export class TaskManager {
         else states.set(id, isTerminal(record.state) ? record.state as EndState : "pending");
       }
       if (unknown.length > 0) {
-        throw new UnknownTaskError(
-          `graph: after names no task with id ${unknown.slice(0, 5).join(", ")}`,
+        const shown = unknown.slice(0, 5).map((name) => `"${name}"`).join(", ");
+        throw new GraphError(
+          "unknown",
+          unknown,
+          `after names ${shown}, neither a task of the graph nor an existing task's id`,
         );
       }
       return submitAll(states);
@@ -1471,6 +1501,23 @@ export class TaskManager {
     lane.running = 0;
     lane.stuck = undefined;
     this.#serviceEvent(lane);
+  }
+}
+
+/** What the actor answers to a request it may refuse. */
+type Answer<T> = { value: T } | { refusal: Error };
+
+/** The answer of `work`: its value, or the error it threw (never a throw: the actor must not crash). */
+function answered<T>(work: () => T | Promise<T>): Answer<T> | Promise<Answer<T>> {
+  const refusal = (error: unknown) => ({
+    refusal: error instanceof Error ? error : new Error(String(error)),
+  });
+  try {
+    const value = work();
+    if (value instanceof Promise) return value.then((value) => ({ value }), refusal);
+    return { value };
+  } catch (error) {
+    return refusal(error);
   }
 }
 

@@ -31,6 +31,19 @@ type Marked = TaskRecord & {
   [RETAINED]?: MemoryTaskStore | undefined;
 };
 
+/**
+ * Set a mark on a record. Not enumerable: a copy of the record (`{...record}`)
+ * must not carry the marks of the object it was copied from.
+ */
+function mark(
+  record: Marked,
+  key: typeof HELD | typeof RETAINED,
+  store: MemoryTaskStore | undefined,
+) {
+  if (Object.hasOwn(record, key)) record[key] = store;
+  else Object.defineProperty(record, key, { value: store, writable: true, configurable: true });
+}
+
 /** Options of {@linkcode MemoryTaskStore}. */
 export interface MemoryStoreOptions {
   retention?: RetentionOptions;
@@ -93,7 +106,7 @@ export class MemoryTaskStore implements TaskStore {
       const held = this.#records.get(record.id);
       if (held !== undefined) this.#forget(held as Marked);
       this.#records.set(record.id, record);
-      marked[HELD] = this;
+      mark(marked, HELD, this);
     }
     if (isTerminal(record.state) && marked[RETAINED] !== this) this.#retain(marked);
   }
@@ -162,7 +175,7 @@ export class MemoryTaskStore implements TaskStore {
 
   /** A record finished: it joins its type's ring; the caps apply. */
   #retain(record: Marked): void {
-    record[RETAINED] = this;
+    mark(record, RETAINED, this);
     let finished = this.#finishedOfType.get(record.type);
     if (!finished) this.#finishedOfType.set(record.type, finished = new Finished());
     finished.records.push(record);

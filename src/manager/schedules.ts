@@ -50,6 +50,18 @@ export type ScheduleConfig =
     every?: undefined;
   });
 
+/**
+ * A schedule as listings show it: its state, last and next run, runs and
+ * skips (see `ScheduleStatus`), and the task type it submits.
+ *
+ * @example
+ * ```ts
+ * import type { ScheduleInfo } from "./schedules.ts";
+ * const due = (schedule: ScheduleInfo) => schedule.state === "scheduled" && schedule.nextRunAt;
+ * ```
+ */
+export type ScheduleInfo = ScheduleStatus & { type: string };
+
 /** What the schedules need of the manager. */
 export interface ScheduleHost {
   submit(request: SubmitRequest, sink: OutcomeSink): void;
@@ -58,7 +70,7 @@ export interface ScheduleHost {
   /** A run was skipped while `taskId` (the run still going) ran: say so on its record. */
   skipped(taskId: string, message: string): void;
   /** A schedule's status changed. */
-  changed(status: ScheduleStatus): void;
+  changed(status: ScheduleInfo): void;
   readonly store: TaskStore;
 }
 
@@ -95,6 +107,7 @@ export class Schedules {
   /** The task of each run still going, by schedule name. */
   readonly #running = new Map<string, string>();
   readonly #schedules: Schedule<Task | ScheduledTask>[];
+  #stopped = false;
 
   /** Check every schedule (a `ScheduleError` names the one that is wrong and why). */
   constructor(configs: readonly ScheduleConfig[], host: ScheduleHost) {
@@ -114,7 +127,7 @@ export class Schedules {
         }
       },
       onChange: (status) => {
-        host.changed(status);
+        host.changed(this.#info(status));
         this.#remember();
       },
       onError: (name, error) => {
@@ -140,25 +153,34 @@ export class Schedules {
     this.#scheduler.start(remembered ? JSON.parse(remembered) : {});
   }
 
-  /** Disarm every schedule; runs going on end as their tasks do. */
+  /**
+   * Disarm every schedule; runs going on end as their tasks do. What the
+   * store remembers stays as it was (a schedule paused stays paused).
+   */
   stop(): void {
+    this.#stopped = true;
     this.#scheduler.stop();
   }
 
   /** Every schedule's status. */
-  list(): ScheduleStatus[] {
-    return this.#scheduler.list();
+  list(): ScheduleInfo[] {
+    return this.#scheduler.list().map((status) => this.#info(status));
   }
 
   /**
    * Pause, resume or run a schedule now; its status after. Throws
    * `ScheduleError` for an unknown name.
    */
-  control(name: string, action: "pause" | "resume" | "run"): ScheduleStatus {
+  control(name: string, action: "pause" | "resume" | "run"): ScheduleInfo {
     if (action === "pause") this.#scheduler.pause(name);
     else if (action === "resume") this.#scheduler.resume(name);
     else this.#scheduler.runNow(name);
-    return this.#scheduler.status(name) as ScheduleStatus;
+    return this.#info(this.#scheduler.status(name) as ScheduleStatus);
+  }
+
+  #info(status: ScheduleStatus): ScheduleInfo {
+    const schedule = this.#schedules.find((each) => each.name === status.name);
+    return { ...status, type: schedule ? requestOf(schedule).type : "" };
   }
 
   /** Submit the schedule's task; the run goes on until the task ends. */
@@ -180,6 +202,8 @@ export class Schedules {
 
   /** Keep each schedule's last run and pause in the store, for the next start. */
   #remember(): void {
+    // Stopped, every schedule says "stopped": that is not what to remember.
+    if (this.#stopped) return;
     const memory: Record<string, { lastRunAt?: number; paused?: boolean }> = {};
     for (const status of this.#scheduler.list()) {
       memory[status.name] = { lastRunAt: status.lastRunAt, paused: status.state === "paused" };

@@ -126,7 +126,8 @@ export interface TaskPage {
  * ```
  */
 export interface StoreStats {
-  kind: "sqlite" | "memory";
+  /** `nats`: a cluster's JetStream KV bucket (`src/store/jetstream_kv.ts`). */
+  kind: "sqlite" | "memory" | "nats";
   /** The database file. */
   path?: string;
   /** Bytes on disk: the database, its WAL and the intent logs. */

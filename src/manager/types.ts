@@ -7,7 +7,7 @@
  * @module
  */
 import type { ServiceDescription, TaskOutput, TaskRun } from "../task/protocol.ts";
-import type { ScheduleStatus } from "./schedule.ts";
+import type { ScheduleInfo } from "./schedules.ts";
 import type { Task, TaskType } from "../task/define.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import type { TaskLogEntry, TaskProgress, TaskRecord, TaskRecordSummary } from "../task/record.ts";
@@ -188,5 +188,5 @@ export type TaskEvent =
   | { kind: "progress"; id: string; progress: TaskProgress }
   | { kind: "output"; id: string; output: TaskOutput }
   | { kind: "service"; service: ServiceInfo }
-  | { kind: "schedule"; schedule: ScheduleStatus }
+  | { kind: "schedule"; schedule: ScheduleInfo }
   | { kind: "removed"; id: string };

@@ -1,4 +1,5 @@
 /** `Service`: an actor with a name that runs one handler per task type. */
+import type { Client } from "../transport/client.ts";
 import type { z } from "zod";
 import type { ActorSystem, SpawnOptions } from "../actor/mod.ts";
 import type { TaskType, TaskTypeInfo } from "../task/define.ts";
@@ -7,6 +8,9 @@ import { outcomeFromError, type TaskOutcome } from "../task/outcome.ts";
 import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
 import type { TaskLogEntry } from "../task/record.ts";
 import type { JupyterServer } from "../kernel/server.ts";
+import { WorkerHandler, type WorkerHandlerOptions, type WorkerPool } from "./pool/mod.ts";
+import { ProgressGate } from "./pool/progress.ts";
+import { runInPool } from "./pool/run_in_pool.ts";
 
 /** Writes lines to the task's log (shown by `zest status` and the dashboard). */
 export interface TaskLogger {
@@ -26,6 +30,27 @@ export interface TaskContext {
   /** Aborted when the task times out, is cancelled, or the service stops. */
   readonly signal: AbortSignal;
   readonly log: TaskLogger;
+  /**
+   * Say how far the task is: `fraction` from 0 to 1 (else a `RangeError`)
+   * and a message (its record keeps the first 1 000 characters). The record
+   * keeps the latest; watchers get a `progress` event at most every 100 ms,
+   * the latest value winning, and the last one before the task ends.
+   */
+  progress(fraction: number, message?: string): void;
+  /**
+   * A client of this runtime, to queue follow-up work: every task submitted
+   * through it names this task as its `parent`.
+   */
+  readonly client: Client;
+}
+
+/**
+ * `registerHandler(Type, moduleUrl, options)`: run the module's default
+ * export in the runtime's worker pool, off its thread (see the README's
+ * "CPU-bound handlers").
+ */
+export interface WorkerRegistration extends WorkerHandlerOptions {
+  worker: true;
 }
 
 /** A task handler: a function or a method, sync or async. Its return value is the result. */
@@ -52,11 +77,17 @@ export interface ServiceEnvironment {
   jupyter(): Promise<JupyterServer>;
   /** Say that `describe()` changed (e.g. kernel status), so watchers see it live. */
   changed(): void;
+  /** The runtime's worker pool, where worker handlers run. */
+  readonly workers: WorkerPool;
+  /** A client of the runtime whose submissions name task `parent` as theirs (`context.client`). */
+  client(parent: string): Client;
 }
 
 class Context implements TaskContext {
   #log: TaskLogger | undefined;
-  constructor(readonly run: TaskRun) {}
+  #progress: ProgressGate | undefined;
+  #client: Client | undefined;
+  constructor(readonly run: TaskRun, readonly env: ServiceEnvironment | undefined) {}
   get taskId(): string {
     return this.run.id;
   }
@@ -70,12 +101,30 @@ class Context implements TaskContext {
     return this.run.control.signal;
   }
   get log(): TaskLogger {
-    return this.#log ??= taskLogger(this.run);
+    // Progress kept back goes first: the log and the progress arrive in the order written.
+    return this.#log ??= taskLogger(this.run, () => this.#progress?.flush());
+  }
+  get client(): Client {
+    if (!this.env) {
+      throw new Error(`context.client needs the service to run in a Runtime (task ${this.run.id})`);
+    }
+    return this.#client ??= this.env.client(this.run.id);
+  }
+  progress(fraction: number, message?: string): void {
+    this.#progress ??= new ProgressGate((progress) => {
+      this.run.replyTo.tell({ kind: "progress", id: this.run.id, progress });
+    });
+    this.#progress.report(fraction, message);
+  }
+  /** The handler has returned: send the progress kept back; later reports are dropped. */
+  finish(): void {
+    this.#progress?.close();
   }
 }
 
-function taskLogger(run: TaskRun): TaskLogger {
+function taskLogger(run: TaskRun, beforeWrite: () => void): TaskLogger {
   const write = (level: TaskLogEntry["level"]) => (message: string) => {
+    beforeWrite();
     run.replyTo.tell({
       kind: "log",
       id: run.id,
@@ -122,7 +171,11 @@ export function report(run: TaskRun, outcome: TaskOutcome): void {
 export class Service {
   readonly name: string;
   readonly options: ServiceOptions;
-  #handlers = new Map<string, { type: TaskType; handler: TaskHandler<unknown> }>();
+  #handlers = new Map<
+    string,
+    { type: TaskType; handler: TaskHandler<unknown> } | { type: TaskType; worker: WorkerHandler }
+  >();
+  #env: ServiceEnvironment | undefined;
 
   /** Create a service named `name` (unique within a runtime). */
   constructor(name: string, options: ServiceOptions = {}) {
@@ -153,12 +206,51 @@ export class Service {
   registerHandler<S extends z.ZodType>(
     type: TaskType<S>,
     handler: TaskHandler<z.output<S>>,
+  ): this;
+  /**
+   * Handle tasks of `type` in the runtime's worker pool, off its thread: the
+   * default export of `module` (a `file:` URL, e.g. `new URL("./fit.ts",
+   * import.meta.url)`) is the handler, `(fields, context) => result`; its
+   * fields and result cross by structured clone. `options.permissions`
+   * widens what its workers may do (by default: read the module's folder,
+   * nothing else), `graceMs` and `maxHeapMb` override the pool's.
+   */
+  registerHandler<S extends z.ZodType>(
+    type: TaskType<S>,
+    module: URL,
+    options: WorkerRegistration,
+  ): this;
+  registerHandler<S extends z.ZodType>(
+    type: TaskType<S>,
+    handler: TaskHandler<z.output<S>> | URL,
+    options?: WorkerRegistration,
   ): this {
     if (this.#handlers.has(type.name)) {
       throw new Error(`service '${this.name}' already has a handler for task type '${type.name}'`);
     }
+    const where = `handler for '${type.name}' on '${this.name}'`;
+    if (options?.worker === true) {
+      if (typeof handler === "function") {
+        throw new TypeError(
+          `${where}: { worker: true } needs the handler's module URL, e.g. ` +
+            `new URL("./fit.ts", import.meta.url), not a function (a function cannot move to a worker process)`,
+        );
+      }
+      const { worker: _worker, ...workerOptions } = options;
+      this.#handlers.set(type.name, {
+        type: type as TaskType,
+        worker: new WorkerHandler(handler, workerOptions),
+      });
+      return this;
+    }
+    if (handler instanceof URL) {
+      throw new TypeError(
+        `${where}: a module URL runs in a worker: pass { worker: true } ` +
+          `(registerHandler(${type.name}, url, { worker: true }))`,
+      );
+    }
     if (typeof handler !== "function") {
-      throw new TypeError(`handler for '${type.name}' on '${this.name}' must be a function`);
+      throw new TypeError(`${where} must be a function`);
     }
     this.#handlers.set(type.name, {
       type: type as TaskType,
@@ -190,6 +282,16 @@ export class Service {
     };
   }
 
+  /**
+   * How the runtime starts this service: it keeps `env` (handlers' worker
+   * pool and `context.client` come from it), then calls `start(env)`.
+   * Override `start`, not this.
+   */
+  async startIn(env: ServiceEnvironment): Promise<void> {
+    this.#env = env;
+    await this.start(env);
+  }
+
   /** Called once before the first task (e.g. to start a kernel). Override as needed. */
   start(_env: ServiceEnvironment): Promise<void> | void {}
 
@@ -198,17 +300,32 @@ export class Service {
 
   /**
    * Run one task attempt and report to the manager: `started` (unless the
-   * handler returns synchronously), then `finished`.
+   * handler returns synchronously), then `finished`; `log` and `progress`
+   * as the handler writes them. A worker handler runs in the runtime's pool.
    * Handler errors become error outcomes: they never crash the service.
    * Returns a promise only while an async handler runs.
    */
   handle(run: TaskRun): Promise<void> | void {
+    const entry = this.#handlers.get(run.type.name);
+    if (entry && "worker" in entry) {
+      if (!this.#env) {
+        return report(
+          run,
+          outcomeFromError(
+            run.id,
+            new Error(`service '${this.name}' runs worker handlers only in a Runtime`),
+          ),
+        );
+      }
+      return runInPool(this.#env.workers, entry.worker, run);
+    }
+    const context = new Context(run, this.#env);
     let result: unknown;
     try {
-      const entry = this.#handlers.get(run.type.name);
       if (!entry) throw new Error(`service '${this.name}' has no handler for '${run.type.name}'`);
-      result = entry.handler.call(this, run.fields, new Context(run));
+      result = entry.handler.call(this, run.fields, context);
     } catch (error) {
+      context.finish();
       return report(run, outcomeFromError(run.id, error));
     }
     if (result instanceof Promise) {
@@ -216,10 +333,17 @@ export class Service {
       // one has finished already, and the manager infers the start.
       run.replyTo.tell({ kind: "started", id: run.id });
       return result.then(
-        (value) => report(run, { status: "ok", id: run.id, result: value }),
-        (error) => report(run, outcomeFromError(run.id, error)),
+        (value) => {
+          context.finish();
+          report(run, { status: "ok", id: run.id, result: value });
+        },
+        (error) => {
+          context.finish();
+          report(run, outcomeFromError(run.id, error));
+        },
       );
     }
+    context.finish();
     report(run, { status: "ok", id: run.id, result });
   }
 }

@@ -157,8 +157,8 @@ export function isRefusal(error: unknown): error is Error {
 }
 
 /**
- * The typed refusal named `name` (as a server reports it), or a plain
- * `Error` for any other name.
+ * The typed refusal named `name` (as a server reports it), or an `Error`
+ * with that `name` for any other.
  *
  * @example
  * ```ts
@@ -178,10 +178,13 @@ export function refusal(
     error.message = message;
     return error;
   }
-  const Refusal = name !== undefined && Object.hasOwn(REFUSALS, name)
-    ? REFUSALS[name as keyof typeof REFUSALS]
-    : Error;
-  return new Refusal(message);
+  if (name !== undefined && Object.hasOwn(REFUSALS, name)) {
+    return new REFUSALS[name as keyof typeof REFUSALS](message);
+  }
+  // A name this layer has no class for (GraphError, ScheduleError): keep it all the same.
+  const error = new Error(message);
+  if (name !== undefined && /^[A-Za-z_]\w{0,99}$/.test(name)) error.name = name;
+  return error;
 }
 
 /**

@@ -8,7 +8,7 @@ import { Task } from "../task/define.ts";
 import { TaskExecutionError, UnknownTaskError } from "../task/errors.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import type { TaskRecord } from "../task/record.ts";
-import type { ScheduleStatus } from "../manager/schedule.ts";
+import type { ScheduleInfo } from "../manager/schedules.ts";
 import type { StoreStats, TaskListQuery } from "../manager/store.ts";
 import type {
   GraphRequest,
@@ -19,6 +19,7 @@ import type {
 } from "../manager/types.ts";
 import type { SummaryPage, TaskPort } from "./port.ts";
 import { type ConnectOptions, WebSocketPort } from "./websocket/port.ts";
+import type { NatsConnectOptions } from "./nats/port.ts";
 
 /**
  * A task to send: a `Task` from `Type.create(...)`, or `{ type, fields }` to
@@ -152,10 +153,14 @@ export class Client {
 
   /**
    * A client of the runtime served at `url` (`ws://…` or `http://…`, as
-   * `deno task start` prints it). Same API as in-process; if the connection
-   * drops, pending calls reject and accepted requests end with a
-   * `ConnectionLostError` outcome — the tasks run on, so connect again and
-   * fetch them with `outcome(id)`.
+   * `deno task start` prints it), or of a whole cluster straight over NATS
+   * (`nats://host:4222` or `tls://…`, with the NATS credentials in `options`:
+   * `{ token }`, `{ user, password }` or `{ credsFile }`, and `tls`). Same API
+   * as in-process. Over WebSocket, if the connection drops, pending calls
+   * reject and accepted requests end with a `ConnectionLostError` outcome —
+   * the tasks run on, so connect again and fetch them with `outcome(id)`.
+   * Over NATS the client reconnects by itself; submissions made while it is
+   * disconnected are refused (`RuntimeStoppingError`).
    *
    * @example
    * ```ts ignore
@@ -163,10 +168,22 @@ export class Client {
    * const client = await Client.connect("ws://127.0.0.1:8787", { token: Deno.env.get("ZEST_TOKEN")! });
    * await client.execute("greeter", { type: "Greeting", fields: { name: "Ada" } }); // "Hello Ada from greeter"
    * await client.close();
+   * const cluster = await Client.connect("nats://127.0.0.1:4222", { token: Deno.env.get("ZEST_NATS_TOKEN") });
+   * await cluster.execute("greeter", { type: "Greeting", fields: { name: "Ada" } });
+   * await cluster.close();
    * ```
    */
-  static async connect(url: string | URL, options: ConnectOptions): Promise<Client> {
-    return new Client(await WebSocketPort.connect(url, options));
+  static async connect(
+    url: string | URL,
+    options: ConnectOptions | NatsConnectOptions = {},
+  ): Promise<Client> {
+    const scheme = new URL(url).protocol;
+    if (scheme === "nats:" || scheme === "tls:") {
+      // Loaded only for a cluster: other clients never load the NATS client.
+      const { NatsPort } = await import("./nats/port.ts");
+      return new Client(await NatsPort.connect(url, options as NatsConnectOptions));
+    }
+    return new Client(await WebSocketPort.connect(url, options as ConnectOptions));
   }
 
   /**
@@ -312,22 +329,22 @@ export class Client {
   }
 
   /** Every schedule: state, last and next run, runs and skips. */
-  schedules(): Promise<ScheduleStatus[]> {
+  schedules(): Promise<ScheduleInfo[]> {
     return this.port.schedules();
   }
 
   /** Pause schedule `name`: no run starts until it is resumed (a run going on ends as it does). */
-  pauseSchedule(name: string): Promise<ScheduleStatus> {
+  pauseSchedule(name: string): Promise<ScheduleInfo> {
     return this.port.controlSchedule(name, "pause");
   }
 
   /** Resume a paused schedule, from its next slot (missed slots are not caught up). */
-  resumeSchedule(name: string): Promise<ScheduleStatus> {
+  resumeSchedule(name: string): Promise<ScheduleInfo> {
     return this.port.controlSchedule(name, "resume");
   }
 
   /** Run schedule `name` now (unless its previous run is still going); its grid is unchanged. */
-  runSchedule(name: string): Promise<ScheduleStatus> {
+  runSchedule(name: string): Promise<ScheduleInfo> {
     return this.port.controlSchedule(name, "run");
   }
 

@@ -6,7 +6,7 @@
 import type { TaskOutcome } from "../task/outcome.ts";
 import { summarize, type TaskRecord } from "../task/record.ts";
 import type { TaskManager } from "../manager/manager.ts";
-import type { ScheduleStatus } from "../manager/schedule.ts";
+import type { ScheduleInfo } from "../manager/schedules.ts";
 import type { StoreStats, TaskListQuery } from "../manager/store.ts";
 import type {
   GraphRequest,
@@ -122,12 +122,12 @@ export class LocalPort implements TaskPort {
   }
 
   /** Every schedule's status. */
-  schedules(): Promise<ScheduleStatus[]> {
+  schedules(): Promise<ScheduleInfo[]> {
     return Promise.resolve(this.manager.schedules());
   }
 
   /** Pause, resume or run a schedule now. */
-  controlSchedule(name: string, action: ScheduleAction): Promise<ScheduleStatus> {
+  controlSchedule(name: string, action: ScheduleAction): Promise<ScheduleInfo> {
     try {
       return Promise.resolve(this.manager.controlSchedule(name, action));
     } catch (error) {

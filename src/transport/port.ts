@@ -7,7 +7,7 @@
  */
 import type { TaskOutcome } from "../task/outcome.ts";
 import type { TaskRecord, TaskRecordSummary } from "../task/record.ts";
-import type { ScheduleStatus } from "../manager/schedule.ts";
+import type { ScheduleInfo } from "../manager/schedules.ts";
 import type { StoreStats, TaskListQuery } from "../manager/store.ts";
 import type {
   GraphRequest,
@@ -79,9 +79,9 @@ export interface TaskPort {
   /** Where the records are, their count and size. */
   storeStats(): Promise<StoreStats>;
   /** Every schedule: state, last and next run, runs and skips. */
-  schedules(): Promise<ScheduleStatus[]>;
+  schedules(): Promise<ScheduleInfo[]>;
   /** Pause, resume or run a schedule now (`ScheduleError` for an unknown name); its status after. */
-  controlSchedule(name: string, action: ScheduleAction): Promise<ScheduleStatus>;
+  controlSchedule(name: string, action: ScheduleAction): Promise<ScheduleInfo>;
   /** Follow events until the returned function is called. */
   subscribe(listener: (event: TaskEvent) => void): () => void;
   /** Release the port (a connection, for remote ports). */

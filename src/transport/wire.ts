@@ -14,7 +14,9 @@ import type { TaskListQuery } from "../manager/store.ts";
 import type { GraphRequest, SubmitRequest } from "../manager/types.ts";
 
 const attributes = z.record(z.string(), z.unknown());
-const taskState = z.enum(TASK_STATES as [TaskState, ...TaskState[]]);
+const taskState = z.enum(TASK_STATES as [TaskState, ...TaskState[]], {
+  error: `must be one of ${TASK_STATES.join(", ")}`,
+});
 
 /**
  * A task as a client sends it: the body of `POST /tasks`, the `task` of a
@@ -40,6 +42,8 @@ export const submitBody = z.strictObject({
   after: z.array(z.string()).optional(),
   onDependencyFailure: z.enum(["cancel", "run"]).optional(),
   expiresInMs: z.number().optional(),
+  /** The task this one re-runs (`client.rerun`). */
+  rerunOf: z.string().min(1).max(200).optional(),
 });
 
 /**
@@ -160,6 +164,9 @@ export interface ErrorBody {
   issues?: FieldIssue[];
 }
 
+/** Errors outside the task layer's refusals whose name a client should still get. */
+const NAMED = new Set(["GraphError", "ScheduleError"]);
+
 /**
  * The JSON of `error`.
  *
@@ -173,7 +180,7 @@ export interface ErrorBody {
  */
 export function errorBody(error: unknown): ErrorBody {
   const body: ErrorBody = { error: error instanceof Error ? error.message : String(error) };
-  if (isRefusal(error) || (error instanceof Error && error.name === "GraphError")) {
+  if (isRefusal(error) || (error instanceof Error && NAMED.has(error.name))) {
     body.name = error.name;
   }
   if (error instanceof TaskValidationError) body.issues = error.issues;

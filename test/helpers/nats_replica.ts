@@ -25,6 +25,8 @@
  * @module
  */
 import { connect } from "@nats-io/transport-node";
+// A reset connection must not kill the process (see the module).
+import "../../src/transport/nats/socket_guard.ts";
 import { jetstream } from "@nats-io/jetstream";
 
 /** What a replica reports for each task it starts or ends. */

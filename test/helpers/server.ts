@@ -59,6 +59,11 @@ export interface StartServerOptions {
   timeoutMs?: number;
   /** More arguments for `start` (e.g. `--show-token`). */
   args?: string[];
+  /**
+   * `--store` (default `"memory"`: tests neither share `.zest/zest.db` nor
+   * inherit each other's tasks); `null` leaves it to the config.
+   */
+  store?: string | null;
 }
 
 /**
@@ -82,6 +87,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
     options.config,
     "--port",
     "0",
+    ...(options.store === null ? [] : ["--store", options.store ?? "memory"]),
     ...options.args ?? [],
   ];
   const command = new Deno.Command(Deno.execPath(), {

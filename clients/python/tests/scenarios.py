@@ -3,8 +3,10 @@
     ZEST_URL=... ZEST_TOKEN=... /usr/bin/python3 clients/python/tests/scenarios.py NAME
 
 ``test/python_client_test.ts`` starts the server (``test/fixtures/python_client.config.ts``:
-``greeter``, ``lab`` with Sleep/Sum/Fail, ``gate``; at most 2 queued serial tasks per service)
-and runs them. A scenario prints what the test waits for, raises AssertionError when the client
+``greeter``, ``lab`` with Sleep/Sum/Fail, ``gate``; at most 2 queued serial tasks per service;
+the workflow scenarios run on ``test/fixtures/workflow.config.ts``: the same ``greeter`` and
+``lab``, a ``reporter`` that reports progress and output, a ``hang`` whose lane gets stuck, and
+the schedules ``daily`` and ``yearly``) and runs them. A scenario prints what the test waits for, raises AssertionError when the client
 misbehaves, and prints ``ok NAME`` when all went as expected. Every wait is bounded.
 """
 
@@ -15,6 +17,8 @@ import os
 import re
 import sys
 import time
+import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,14 +29,19 @@ from zest_client import (  # noqa: E402
     BadRequestError,
     Client,
     ConfigError,
+    GraphError,
+    NotFoundError,
     PayloadTooLargeError,
     QueueFullError,
     RefusedError,
     ServerStoppingError,
+    TaskConflictError,
     TaskExecutionError,
+    TaskPage,
     TaskTimeoutError,
     TaskValidationError,
     UnauthorizedError,
+    UnknownScheduleError,
     UnknownServiceError,
     UnknownTaskError,
     UnknownTaskTypeError,
@@ -399,6 +408,272 @@ def served_classes() -> None:
     assert client.execute("greeter", Greeting(name="Ada")) == "Hello Ada from greeter"
 
 
+def until(check, what: str, seconds: float = 30):
+    """Poll ``check`` until it returns something true; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def dependencies() -> None:
+    """after= (ids or requests) and on_dependency_failure=; submit_graph; graph (DOT)."""
+    client = Client()
+    failing = client.request("lab", "Fail", {"message": "no lock"})
+    cancelled = client.request("lab", "Sum", {"a": 1, "b": 2}, after=[failing])
+    runs = client.request("lab", "Sum", {"a": 1, "b": 3}, after=[failing.task_id], on_dependency_failure="run")
+    stopped = raises(TaskExecutionError, cancelled.result, timeout=30)
+    assert stopped.ename == "DependencyFailedError" and failing.task_id in stopped.evalue, stopped
+    assert runs.result(timeout=30) == "4 V"
+    record = client.status(cancelled.task_id)
+    assert record["state"] == "cancelled" and record["after"] == [failing.task_id], record
+    assert client.status(runs.task_id)["onDependencyFailure"] == "run"
+
+    dot = client.graph(cancelled.task_id)
+    assert dot.startswith("digraph") and f'"{failing.task_id}" -> "{cancelled.task_id}";' in dot, dot
+
+    ids = client.submit_graph({
+        "scan": {"service": "lab", "task": "Sum", "fields": {"a": 1, "b": 1}},
+        "fit": {"service": "lab", "task": {"type": "Sum", "fields": {"a": 2, "b": 2}}, "after": ["scan"],
+                "priority": 1, "attributes": {"by": "graph"}},
+    })
+    assert set(ids) == {"scan", "fit"} and all(UUID.match(i) for i in ids.values()), ids
+    assert client.outcome(ids["fit"], wait=30)["result"] == "4 V"
+    fit = client.status(ids["fit"])
+    assert fit["after"] == [ids["scan"]] and fit["attributes"] == {"by": "graph"}, fit
+    assert f'"{ids["scan"]}" -> "{ids["fit"]}";' in client.graph(ids["scan"])
+
+    cycle = raises(GraphError, client.submit_graph, {
+        "a": {"service": "lab", "task": "Sum", "fields": {"a": 1, "b": 1}, "after": ["b"]},
+        "b": {"service": "lab", "task": "Sum", "fields": {"a": 1, "b": 1}, "after": ["a"]},
+    })
+    assert cycle.status == 422 and "cycle" in cycle.error and isinstance(cycle, ValueError), cycle
+    # An `after` that names neither a node of the graph nor an existing task.
+    nowhere = raises(GraphError, client.submit_graph, {
+        "a": {"service": "lab", "task": "Sum", "fields": {"a": 1, "b": 1}, "after": ["nothing"]},
+    })
+    assert nowhere.status == 422 and "nothing" in nowhere.error, nowhere
+    invalid = raises(TaskValidationError, client.submit_graph, {"a": {"service": "lab", "task": "Sum", "fields": {"a": 1}}})
+    assert "b" in str(invalid), invalid
+    raises(TypeError, client.submit_graph, {})
+    raises(TypeError, client.submit_graph, {"a": {"service": "lab", "task": "Sum", "colour": "red"}})
+    raises(TypeError, client.submit_graph, {"a": {"service": "lab", "task": "Sum", "key": "k"}})
+    raises(TypeError, client.submit_graph, {"a": "Sum"})
+
+    unknown = raises(UnknownTaskError, client.request, "lab", "Sum", {"a": 1, "b": 1}, after=["no-such-task"])
+    assert unknown.status == 404 and "no-such-task" in unknown.error, unknown
+    raises(UnknownTaskError, client.graph, "no-such-task")
+    raises(TypeError, client.request, "lab", "Sum", {"a": 1, "b": 1}, after=failing.task_id)  # a str, not a list
+    raises(ValueError, client.request, "lab", "Sum", {"a": 1, "b": 1}, after=[failing], on_dependency_failure="maybe")
+
+
+def request_options() -> None:
+    """priority=, key= (409 on other fields), expires_in_ms= (a queued task expires)."""
+    client = Client()
+    key = f"py-{uuid.uuid4()}"
+    keyed = client.request("lab", "Sum", {"a": 2, "b": 2}, key=key, priority=5, expires_in_ms=60_000)
+    again = client.request("lab", "Sum", {"a": 2, "b": 2}, key=key)
+    assert again.task_id == keyed.task_id, (again, keyed)
+    conflict = raises(TaskConflictError, client.request, "lab", "Sum", {"a": 2, "b": 3}, key=key)
+    assert conflict.status == 409 and conflict.name == "TaskConflictError" and "other fields" in conflict.error
+    record = client.status(keyed.task_id)
+    assert record["priority"] == 5 and record["key"] == key and record["deadline"] > record["createdAt"], record
+    assert [r["id"] for r in client.tasks(key=key)] == [keyed.task_id]
+
+    blocker = client.request("lab", "Sleep", {"ms": 30_000})
+    expiring = client.request("lab", "Sleep", {"ms": 1}, expires_in_ms=50)
+    expired = raises(TaskExecutionError, expiring.result, timeout=30)
+    assert expired.ename == "ExpiredError", expired
+    assert client.status(expiring.task_id)["state"] == "expired"
+    assert blocker.cancel() is True
+
+    priority = raises(TaskValidationError, client.request, "lab", "Sum", {"a": 1, "b": 1}, priority=5000)
+    assert priority.fields == ["priority"], priority.issues
+    raises(TypeError, client.request, "lab", "Sum", {"a": 1, "b": 1}, priority=1.5)
+    raises(TypeError, client.request, "lab", "Sum", {"a": 1, "b": 1}, priority=True)
+    raises(TypeError, client.request, "lab", "Sum", {"a": 1, "b": 1}, key="")
+    raises(ValueError, client.request, "lab", "Sum", {"a": 1, "b": 1}, expires_in_ms=0)
+    raises(ValueError, client.execute, "lab", "Sum", {"a": 1, "b": 1}, expires_in_ms=-5)
+
+
+def history() -> None:
+    """tasks(): a page with next, the filters; iter_tasks(): every page; delete and rerun."""
+    client = Client()
+    started = datetime.now(timezone.utc)  # the server's clock is this machine's
+    made = [client.request("lab", "Sum", {"a": i, "b": 0}) for i in range(5)]
+    for request in made:
+        request.result(timeout=30)
+    failed = client.request("lab", "Fail", {"message": "history"})
+    raises(TaskExecutionError, failed.result, timeout=30)
+
+    page = client.tasks(service="lab", limit=2)
+    assert isinstance(page, TaskPage) and isinstance(page, list) and len(page) == 2, page
+    assert isinstance(page.next, str), page.next
+    following = client.tasks(service="lab", limit=2, cursor=page.next)
+    assert not {r["id"] for r in page} & {r["id"] for r in following}
+    newest_first = [r["id"] for r in client.iter_tasks(service="lab", since=started, page_size=2)]
+    assert newest_first[:6] == [failed.task_id, *(r.task_id for r in reversed(made))], newest_first
+    assert len(newest_first) == len(set(newest_first))
+
+    assert [r["id"] for r in client.tasks(type="Fail", since=started)] == [failed.task_id]
+    assert {r["id"] for r in client.tasks(state=["failed", "expired"], since=timedelta(minutes=5))} >= {failed.task_id}
+    assert client.tasks(state="succeeded", since=started.timestamp(), limit=1)[0]["id"] == made[-1].task_id
+    assert list(client.tasks(until=datetime(2000, 1, 1, tzinfo=timezone.utc))) == []
+    assert client.tasks(service="lab", since=started.isoformat(), limit=1000, until=timedelta(0)).next is None
+    unknown_state = raises(ValueError, client.tasks, state="done")
+    assert "'done' is not a task state" in str(unknown_state), unknown_state
+    raises(TypeError, client.tasks, since=object())
+    raises(TypeError, client.tasks, limit="10")
+    too_many = raises(BadRequestError, client.tasks, limit=5000)
+    assert "limit" in too_many.error, too_many
+    raises(BadRequestError, client.tasks, since="not a date")
+
+    rerun = client.rerun(failed.task_id)
+    assert rerun.type == "Fail" and rerun.service == "lab" and rerun.task_id != failed.task_id, rerun
+    assert raises(TaskExecutionError, rerun.result, timeout=30).evalue == "history"
+    assert client.status(rerun.task_id)["rerunOf"] == failed.task_id
+    raises(UnknownTaskError, client.rerun, "no-such-task")
+
+    assert client.delete(failed.task_id) is None
+    raises(UnknownTaskError, client.status, failed.task_id)
+    gone = raises(UnknownTaskError, client.delete, failed.task_id)
+    assert gone.status == 404, gone
+    live = client.request("lab", "Sleep", {"ms": 30_000})
+    busy = raises(TaskConflictError, client.delete, live.task_id)
+    assert busy.status == 409 and live.task_id in busy.error, busy
+    assert live.cancel() is True
+    client.outcome(live.task_id, wait=30)
+    client.delete(live.task_id)
+
+    store = client.store()
+    assert store["kind"] in ("memory", "sqlite") and store["records"] >= 5, store
+
+
+def stuck_lane() -> None:
+    """A handler that ignores its end holds its lane (services() shows it stuck); release()."""
+    client = Client()
+    hung = client.request("hang", "Hang", {}, timeout_ms=50)
+    assert raises(TaskExecutionError, hung.result, timeout=30).ename == "TimeoutError"
+    service = until(
+        lambda: next((s for s in client.services() if s["name"] == "hang" and s["state"] == "stuck"), None),
+        "the hang lane to show stuck",
+    )
+    assert service["stuck"]["taskId"] == hung.task_id, service
+    assert client.release("hang") is True
+    assert client.release("hang") is False
+    assert next(s for s in client.services() if s["name"] == "hang")["state"] == "running"
+    assert client.execute("hang", "Unhang", {}, timeout=30) == 1  # the handler that hung returns
+    missing = raises(UnknownServiceError, client.release, "nope")
+    assert missing.status == 404, missing
+
+
+def schedules() -> None:
+    """schedules(), pause/resume/run_schedule, and the schedule events of watch."""
+    client = Client()
+    listed = {s["name"]: s for s in client.schedules()}
+    assert set(listed) == {"daily", "yearly"}, listed
+    assert listed["daily"]["every"] == "1d" and listed["daily"]["service"] == "lab", listed
+    assert listed["yearly"]["cron"] == "0 0 1 1 *" and listed["yearly"]["timezone"] == "UTC"
+    paused = client.pause_schedule("yearly")
+    assert paused["name"] == "yearly" and paused["state"] == "paused" and "nextRunAt" not in paused, paused
+    resumed = client.resume_schedule("yearly")
+    assert resumed["state"] == "scheduled" and resumed["nextRunAt"] > time.time() * 1000, resumed
+    with client.watch(service="lab") as events:
+        ran = client.run_schedule("daily")
+        assert ran["runs"] >= listed["daily"]["runs"] + 1, ran
+        seen = events.get(timeout=30)
+        while not (seen.get("kind") == "task" and seen["record"].get("schedule") == "daily"):
+            seen = events.get(timeout=30)
+    until(lambda: any(r.get("schedule") == "daily" for r in client.tasks(service="lab")), "the scheduled task")
+    missing = raises(UnknownScheduleError, client.run_schedule, "nope")
+    assert missing.status == 404 and isinstance(missing, NotFoundError) and "nope" in missing.error, missing
+
+    async def run() -> None:
+        async with AsyncClient() as ac:
+            assert {s["name"] for s in await ac.schedules()} == {"daily", "yearly"}
+            assert (await ac.pause_schedule("daily"))["state"] == "paused"
+            assert (await ac.resume_schedule("daily"))["state"] == "scheduled"
+            await araises(UnknownScheduleError, ac.pause_schedule("nope"))
+
+    asyncio.run(run())
+
+
+def watch_progress() -> None:
+    """watch() yields progress and output while a task runs, filtered by service."""
+    client = Client()
+    with client.watch(service="reporter") as events:
+        other = client.request("lab", "Sum", {"a": 1, "b": 1})
+        request = client.request("reporter", "Report", {"steps": 3})
+        seen = []
+        while True:
+            event = events.get(timeout=30)
+            seen.append(event)
+            if event.get("kind") == "task" and event["record"]["id"] == request.task_id \
+                    and event["record"]["state"] == "succeeded":
+                break
+    kinds = [event["kind"] for event in seen]
+    progress = [event["progress"] for event in seen if event["kind"] == "progress"]
+    assert [(round(p["fraction"], 2), p["message"]) for p in progress] == [
+        (0.33, "step 1"), (0.67, "step 2"), (1.0, "step 3")], progress
+    outputs = [event["output"] for event in seen if event["kind"] == "output"]
+    assert outputs == [{"kind": "stream", "name": "stdout", "text": f"line {i}\n"} for i in (1, 2, 3)], outputs
+    assert all(event.get("id", request.task_id) == request.task_id for event in seen), seen
+    assert other.task_id not in str(seen), "another service's task was not filtered out"
+    assert kinds.index("progress") < kinds.index("output") < len(kinds) - 1, kinds
+
+    async def run() -> None:
+        async with AsyncClient() as ac, ac.watch() as events:
+            request = await ac.request("reporter", "Report", {"steps": 2})
+            fractions = []
+            async for event in events:
+                if event.get("kind") == "progress" and event["id"] == request.task_id:
+                    fractions.append(event["progress"]["fraction"])
+                if event.get("kind") == "task" and event["record"]["id"] == request.task_id \
+                        and event["record"]["state"] == "succeeded":
+                    break
+            assert fractions == [0.5, 1], fractions
+
+    asyncio.run(asyncio.wait_for(run(), 30))
+
+
+def async_workflow() -> None:
+    """AsyncClient: after= with requests, submit_graph, iter_tasks, rerun, delete, graph, store."""
+
+    async def run() -> None:
+        async with AsyncClient() as ac:
+            first = await ac.request("lab", "Sum", {"a": 1, "b": 1}, priority=2, key=f"a-{uuid.uuid4()}")
+            second = await ac.request("lab", "Sum", {"a": 2, "b": 1}, after=[first], expires_in_ms=60_000)
+            assert await second == "3 V"
+            assert (await ac.status(second.task_id))["after"] == [first.task_id]
+            assert first.task_id in await ac.graph(second.task_id)
+            ids = await ac.submit_graph({
+                "a": {"service": "lab", "task": "Sum", "fields": {"a": 1, "b": 1}},
+                "b": {"service": "lab", "task": "Sum", "fields": {"a": 1, "b": 1}, "after": ["a"]},
+            })
+            assert (await ac.outcome(ids["b"], wait=30))["status"] == "ok"
+            await araises(GraphError, ac.submit_graph({
+                "a": {"service": "lab", "task": "Sum", "fields": {"a": 1, "b": 1}, "after": ["a"]},
+            }))
+            page = await ac.tasks(service="lab", limit=1)
+            assert isinstance(page, TaskPage) and len(page) == 1 and page.next, page
+            listed = [record["id"] async for record in ac.iter_tasks(service="lab", page_size=1)]
+            assert listed[:2] == [ids["b"], ids["a"]] and len(listed) == len(set(listed)), listed
+            again = await ac.rerun(first.task_id)
+            assert await again == "2 V" and (await ac.status(again.task_id))["rerunOf"] == first.task_id
+            await ac.delete(again.task_id)
+            await araises(UnknownTaskError, ac.delete(again.task_id))
+            slow = await ac.request("lab", "Sleep", {"ms": 30_000})
+            await araises(TaskConflictError, ac.delete(slow.task_id))
+            await slow.cancel()
+            assert (await ac.store())["records"] >= 1
+            assert await ac.release("lab") is False
+
+    asyncio.run(asyncio.wait_for(run(), 60))
+
+
 def _gate_after_send(label: str) -> None:
     """Print `label` once the outcome request is on the wire, so the test stops the server
     while the client waits for the answer (not before it asked)."""
@@ -447,7 +722,8 @@ def server_gone_async() -> None:
 
 
 def server_stops_mid_wait() -> None:
-    """The server stops cleanly while result() waits: the task ends ServiceStoppedError."""
+    """The server stops cleanly while result() waits: the task ends ServiceStoppedError (its store
+    is in memory: nothing is kept for a next start)."""
     client = Client()
     request = client.request("lab", "Sleep", {"ms": 60_000})
     _gate_after_send(f"waiting {request.task_id}")
@@ -480,7 +756,7 @@ SCENARIOS = {
     name: function
     for name, function in list(globals().items())
     if callable(function) and not name.startswith("_") and function.__module__ == __name__
-    and function.__doc__ and name not in ("raises", "araises", "say", "next_task_event")
+    and function.__doc__ and name not in ("raises", "araises", "say", "next_task_event", "until")
 }
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import { moment } from "./format.js";
 
 /**
  * @import { Connection } from "./connection.js"
- * @import { ScheduleAction, ScheduleStatus } from "./types.d.ts"
+ * @import { ScheduleAction, ScheduleInfo } from "./types.d.ts"
  */
 
 /**
@@ -36,7 +36,7 @@ export class SchedulesPanel {
   #list;
   #note;
   #connection;
-  /** @type {Map<string, ScheduleStatus>} */
+  /** @type {Map<string, ScheduleInfo>} */
   #schedules = new Map();
 
   /**
@@ -66,7 +66,7 @@ export class SchedulesPanel {
   /**
    * Show the change of one schedule (a `schedule` event, or an action's reply).
    *
-   * @param {ScheduleStatus} schedule
+   * @param {ScheduleInfo} schedule
    */
   update(schedule) {
     const known = this.#schedules.has(schedule.name);
@@ -98,7 +98,7 @@ export class SchedulesPanel {
   }
 
   /**
-   * @param {ScheduleStatus} schedule
+   * @param {ScheduleInfo} schedule
    * @returns {HTMLLIElement}
    */
   #item(schedule) {
@@ -154,7 +154,7 @@ export class SchedulesPanel {
 }
 
 /**
- * @param {ScheduleStatus} schedule
+ * @param {ScheduleInfo} schedule
  * @returns {string}
  */
 function clockOf(schedule) {

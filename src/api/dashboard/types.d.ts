@@ -171,9 +171,11 @@ export interface StoreStats {
 }
 
 /** A schedule: what it submits, on which clock, and how its runs go. */
-export interface ScheduleStatus {
+export interface ScheduleInfo {
   name: string;
   service: string;
+  /** The task type it submits. */
+  type: string;
   /** A duration as given (`"30m"`), for an `every` schedule. */
   every?: string;
   cron?: string;
@@ -204,7 +206,7 @@ export type TaskEvent =
   | { kind: "progress"; id: string; progress: TaskProgress }
   | { kind: "output"; id: string; output: TaskOutput }
   | { kind: "service"; service: ServiceInfo }
-  | { kind: "schedule"; schedule: ScheduleStatus }
+  | { kind: "schedule"; schedule: ScheduleInfo }
   | { kind: "removed"; id: string };
 
 /** Which tasks a `list` request asks for: newest first, a page at a time. */
@@ -254,9 +256,9 @@ export interface Replies {
   /** `false` if the service was not stuck. */
   release: { released: boolean };
   store: { store: StoreStats };
-  schedules: { schedules: ScheduleStatus[] };
+  schedules: { schedules: ScheduleInfo[] };
   /** Its status after the action. */
-  schedule: { schedule: ScheduleStatus };
+  schedule: { schedule: ScheduleInfo };
 }
 
 /** The reply to `R`. */

@@ -8,15 +8,12 @@ import { basename, dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TaskContext } from "../service.ts";
 
-/** What a worker handler gets besides the fields: an in-process handler's context, and `progress`. */
-export interface WorkerContext extends TaskContext {
-  /**
-   * Say how far the task is: `fraction` from 0 to 1 (else a `RangeError`),
-   * and a message. Sent at most every 100 ms, the latest value winning; the
-   * last one before a log line or the result is always sent.
-   */
-  progress(fraction: number, message?: string): void;
-}
+/**
+ * What a worker handler gets besides the fields: an in-process handler's
+ * context (`taskId`, `attempt`, `attributes`, `signal`, `log`, `progress`)
+ * but `client` — a worker returns its result, the service queues follow-ups.
+ */
+export type WorkerContext = Omit<TaskContext, "client">;
 
 /**
  * The default export of a handler module: the handler, sync or async. Its
@@ -67,6 +64,42 @@ export interface WorkerHandlerOptions {
    * `WorkerCrashedError` ("ran out of memory"). Default: the pool's.
    */
   maxHeapMb?: number;
+  /**
+   * How long its handler may take to return once its signal fired, in ms,
+   * 0 to 600 000; then its worker process is killed. Default: the pool's.
+   */
+  graceMs?: number;
+}
+
+/** The longest grace period, in ms: 10 minutes. */
+export const MAX_GRACE_MS = 600_000;
+
+/**
+ * The deno that runs worker processes (and `deno info`): this very
+ * executable. On Linux it is reached as `/proc/self/exe`, a path that is the
+ * same whatever the install, so a runtime with narrow permissions needs only
+ * `--allow-run=/proc/self/exe` (the `start` task has it); elsewhere it is
+ * `Deno.execPath()`. Whoever may run it may run anything (a deno can be
+ * given every permission): it is trusted as the runtime itself is.
+ */
+export const DENO_EXECUTABLE = Deno.build.os === "linux" ? "/proc/self/exe" : Deno.execPath();
+
+/**
+ * Check a grace period in ms; throws a `RangeError` naming `what`.
+ *
+ * @example
+ * ```ts
+ * import { checkGraceMs } from "./handler.ts";
+ * checkGraceMs(2_000, "graceMs"); // 2000
+ * ```
+ */
+export function checkGraceMs(value: unknown, what: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > MAX_GRACE_MS) {
+    throw new RangeError(
+      `${what} must be a whole number of ms from 0 to ${MAX_GRACE_MS}, got ${value}`,
+    );
+  }
+  return value as number;
 }
 
 const PERMISSIONS = ["read", "write", "net", "env", "run", "sys", "ffi"] as const;
@@ -156,6 +189,8 @@ export class WorkerHandler {
   readonly name: string;
   readonly permissions: Readonly<Required<WorkerPermissions>>;
   readonly maxHeapMb: number | undefined;
+  /** Its grace period, if it sets its own (else the pool's). */
+  readonly graceMs: number | undefined;
   /** Handlers with equal keys share their worker processes. */
   readonly key: string;
 
@@ -179,6 +214,9 @@ export class WorkerHandler {
     this.maxHeapMb = options.maxHeapMb === undefined
       ? undefined
       : checkHeapMb(options.maxHeapMb, "maxHeapMb");
+    this.graceMs = options.graceMs === undefined
+      ? undefined
+      : checkGraceMs(options.graceMs, "graceMs");
     this.key = JSON.stringify([url.href, this.permissions, this.maxHeapMb]);
   }
 
@@ -229,7 +267,7 @@ export async function loadNeeds({ module }: WorkerHandler): Promise<LoadNeeds> {
   const config = nearestConfig(folder);
   const covered = [folder, poolDir()].map((dir) => dir + sep);
   try {
-    const { success, stdout } = await new Deno.Command(Deno.execPath(), {
+    const { success, stdout } = await new Deno.Command(DENO_EXECUTABLE, {
       args: ["info", "--json", config ? `--config=${config}` : "--no-config", module.href],
       stdin: "null",
       stderr: "null",

@@ -30,6 +30,6 @@ export {
   type WorkerHandlerOptions,
   type WorkerPermissions,
 } from "./handler.ts";
-export { type WorkerInfo, WorkerPool, type WorkerPoolOptions } from "./pool.ts";
-export { type ProgressReport, runInPool } from "./run_in_pool.ts";
+export { checkPoolOptions, type WorkerInfo, WorkerPool, type WorkerPoolOptions } from "./pool.ts";
+export { runInPool } from "./run_in_pool.ts";
 export type { StderrListener, TaskProgress, WorkerTask } from "./worker_process.ts";

@@ -4,7 +4,14 @@
  * @module
  */
 import { HandlerLoadError, WorkerPoolClosedError } from "./errors.ts";
-import { checkHeapMb, type LoadNeeds, loadNeeds, WorkerHandler } from "./handler.ts";
+import {
+  checkGraceMs,
+  checkHeapMb,
+  DENO_EXECUTABLE,
+  type LoadNeeds,
+  loadNeeds,
+  WorkerHandler,
+} from "./handler.ts";
 import { type StderrListener, WorkerProcess, type WorkerTask } from "./worker_process.ts";
 
 /** How a pool runs. */
@@ -13,7 +20,8 @@ export interface WorkerPoolOptions {
   size?: number;
   /**
    * How long a handler may take to return once its signal fired, in ms, 0 to
-   * 600 000 (default 2 000). Then its process is killed and replaced.
+   * 600 000 (default 2 000). Then its process is killed and replaced. A
+   * handler may set its own.
    */
   graceMs?: number;
   /** The heap limit of each worker process, in MB (default 1 024); a handler may set its own. */
@@ -58,12 +66,40 @@ function defaultStderr(line: string, worker: { pid: number; module: string }): v
   console.error(`[worker ${worker.module} ${worker.pid}] ${line}`);
 }
 
-function bounded(value: number | undefined, fallback: number, max: number, what: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new RangeError(`${what} must be a whole number from 0 to ${max}, got ${value}`);
+/** The options a pool is sized and limited by (its `stderr` aside). */
+const POOL_OPTIONS = ["size", "graceMs", "maxHeapMb"] as const;
+
+/**
+ * `options` checked, with their defaults: throws a `RangeError` naming the
+ * bad one (`workers.size must be …`), or a `TypeError` for an unknown one.
+ *
+ * @example
+ * ```ts
+ * import { checkPoolOptions } from "./pool.ts";
+ * checkPoolOptions({ size: 2 }); // { size: 2, graceMs: 2000, maxHeapMb: 1024 }
+ * checkPoolOptions({ size: 0 }); // throws RangeError: workers.size must be a whole number from 1 to 256, got 0
+ * ```
+ */
+export function checkPoolOptions(
+  options: WorkerPoolOptions,
+): Required<Omit<WorkerPoolOptions, "stderr">> {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new TypeError(`workers must be an object { ${POOL_OPTIONS.join(", ")} }, got ${options}`);
   }
-  return value;
+  for (const name of Object.keys(options)) {
+    if (name !== "stderr" && !(POOL_OPTIONS as readonly string[]).includes(name)) {
+      throw new TypeError(`unknown workers option '${name}' (known: ${POOL_OPTIONS.join(", ")})`);
+    }
+  }
+  const size = options.size ?? Math.max(1, navigator.hardwareConcurrency - 1);
+  if (!Number.isInteger(size) || size < 1 || size > 256) {
+    throw new RangeError(`workers.size must be a whole number from 1 to 256, got ${options.size}`);
+  }
+  return {
+    size,
+    graceMs: checkGraceMs(options.graceMs ?? 2_000, "workers.graceMs"),
+    maxHeapMb: checkHeapMb(options.maxHeapMb ?? 1_024, "workers.maxHeapMb"),
+  };
 }
 
 /**
@@ -98,22 +134,19 @@ export class WorkerPool {
   readonly #needs = new Map<string, { found?: LoadNeeds }>();
   #closing: Promise<void> | undefined;
 
-  /** A pool with `options`; throws a `RangeError` naming a bad one. Starts no process yet. */
+  /** A pool with `options` (see `checkPoolOptions`), which throws naming a bad one. Starts no process yet. */
   constructor(options: WorkerPoolOptions = {}) {
-    const size = options.size ?? Math.max(1, navigator.hardwareConcurrency - 1);
-    if (!Number.isInteger(size) || size < 1 || size > 256) {
-      throw new RangeError(`pool size must be a whole number from 1 to 256, got ${options.size}`);
-    }
-    this.size = size;
-    this.graceMs = bounded(options.graceMs, 2_000, 600_000, "graceMs");
-    this.maxHeapMb = checkHeapMb(options.maxHeapMb ?? 1_024, "maxHeapMb");
+    const checked = checkPoolOptions(options);
+    this.size = checked.size;
+    this.graceMs = checked.graceMs;
+    this.maxHeapMb = checked.maxHeapMb;
     this.#stderr = options.stderr ?? defaultStderr;
   }
 
   /**
    * Run `task` on a worker of `handler`: its result, or its error. It ends
    * with the signal's reason when aborted before it started, or when the
-   * handler did not return within the grace period (its process is then
+   * handler did not return within its grace period (the handler's, else the pool's) (its process is then
    * killed and gone before this settles); with `HandlerLoadError` when the
    * module does not load; with `WorkerCrashedError` when its process ends
    * under it; with `WorkerPoolClosedError` when the pool closes.
@@ -260,7 +293,8 @@ export class WorkerPool {
     slot.busy = true;
     const { handler } = pending;
     try {
-      pending.result.resolve(await slot.process.run(pending.task, this.graceMs));
+      const graceMs = handler.graceMs ?? this.graceMs;
+      pending.result.resolve(await slot.process.run(pending.task, graceMs));
     } catch (error) {
       if (error instanceof HandlerLoadError) this.#loadFailed(handler, error);
       pending.result.reject(error);
@@ -288,7 +322,7 @@ export class WorkerPool {
 function cannotStart(handler: WorkerHandler, error: unknown): Error {
   const why = error instanceof Error ? error.message : String(error);
   const hint = error instanceof Deno.errors.NotCapable
-    ? ` (the runtime needs --allow-run=${Deno.execPath()})`
+    ? ` (the runtime needs --allow-run=${DENO_EXECUTABLE})`
     : "";
   return new Error(`cannot start a worker process for ${handler.name}: ${why}${hint}`);
 }

@@ -6,17 +6,9 @@
  * @module
  */
 import { outcomeFromError, type TaskOutcome } from "../../task/outcome.ts";
-import type { TaskReport, TaskRun } from "../../task/protocol.ts";
+import type { TaskRun } from "../../task/protocol.ts";
 import type { WorkerHandler } from "./handler.ts";
 import type { WorkerPool } from "./pool.ts";
-import type { TaskProgress } from "./worker_process.ts";
-
-/** A handler's progress, for the manager: it keeps the latest on the task's record and tells watchers. */
-export interface ProgressReport {
-  kind: "progress";
-  id: string;
-  progress: TaskProgress;
-}
 
 /**
  * Run `run` on a worker of `handler` and report it: `started` once the
@@ -37,8 +29,7 @@ export interface ProgressReport {
  * ```
  */
 export function runInPool(pool: WorkerPool, handler: WorkerHandler, run: TaskRun): Promise<void> {
-  // ReportSink is typed for TaskReport; ProgressReport joins it when the manager keeps progress.
-  const sink = run.replyTo as { tell(report: TaskReport | ProgressReport): boolean };
+  const sink = run.replyTo;
   const finished = (outcome: TaskOutcome) => {
     sink.tell({ kind: "finished", id: run.id, outcome });
   };

@@ -3,7 +3,7 @@
  *
  * Its `name` is the handler module's URL. It imports the module, says
  * `ready` (or `load-failed`), then runs one task per `run` message with the
- * same context an in-process handler gets, plus `progress`. It reads frames
+ * context an in-process handler gets, but `client`. It reads frames
  * from the process's stdin and writes them to its stdout itself: with
  * synchronous writes, so log lines and progress leave while a handler
  * computes without yielding, and a result's buffers go from where they lie
@@ -22,9 +22,7 @@ import { format } from "node:util";
 import { decode, encode, type Encoded, errorShape } from "./codec.ts";
 import { checkFrameSize, FrameReader, writeFrameSync } from "./frames.ts";
 import type { FromWorker, LogLevel, ToSupervisor, ToWorker } from "./messages.ts";
-
-/** At most one progress report per task this often (ms); the latest value wins. */
-const PROGRESS_INTERVAL_MS = 100;
+import { ProgressGate } from "./progress.ts";
 
 interface WorkerScope {
   name: string;
@@ -41,8 +39,7 @@ const processConsole = globalThis.console;
 interface Current {
   seq: number;
   controller: AbortController;
-  progress?: Extract<FromWorker, { kind: "progress" }>;
-  progressSentAt: number;
+  progress: ProgressGate;
 }
 let current: Current | undefined;
 
@@ -62,20 +59,13 @@ function exit(code: number): never {
   throw new Error("unreachable: the process exits");
 }
 
-function flushProgress(task: Current): void {
-  if (!task.progress) return;
-  post(task.progress);
-  task.progress = undefined;
-  task.progressSentAt = performance.now();
-}
-
 function log(level: LogLevel, message: string): void {
   const task = current;
   if (!task) {
     processConsole.error(`[${level}] ${message}`);
     return;
   }
-  flushProgress(task);
+  task.progress.flush();
   post({ kind: "log", seq: task.seq, at: Date.now(), level, message });
 }
 
@@ -161,20 +151,7 @@ function context(message: Extract<ToWorker, { kind: "run" }>, task: Current) {
       warn: logger("warn"),
       error: logger("error"),
     },
-    progress(fraction: number, text?: string): void {
-      if (typeof fraction !== "number" || !(fraction >= 0 && fraction <= 1)) {
-        throw new RangeError(`progress fraction must be a number from 0 to 1, got ${fraction}`);
-      }
-      if (current !== task) return;
-      task.progress = {
-        kind: "progress",
-        seq: task.seq,
-        at: Date.now(),
-        fraction,
-        ...(text === undefined ? {} : { message: String(text) }),
-      };
-      if (performance.now() - task.progressSentAt >= PROGRESS_INTERVAL_MS) flushProgress(task);
-    },
+    progress: (fraction: number, text?: string) => task.progress.report(fraction, text),
   };
 }
 
@@ -182,7 +159,9 @@ async function run(handler: Handler, message: Extract<ToWorker, { kind: "run" }>
   const task: Current = {
     seq: message.seq,
     controller: new AbortController(),
-    progressSentAt: -Infinity,
+    progress: new ProgressGate((progress) =>
+      post({ kind: "progress", seq: message.seq, ...progress })
+    ),
   };
   current = task;
   let reply: FromWorker;
@@ -195,7 +174,7 @@ async function run(handler: Handler, message: Extract<ToWorker, { kind: "run" }>
   } catch (error) {
     reply = { kind: "error", seq: task.seq, error: errorShape(error) };
   }
-  flushProgress(task);
+  task.progress.close();
   current = undefined;
   let encoded: Encoded;
   try {

@@ -4,20 +4,14 @@
  *
  * @module
  */
-import type { TaskLogEntry } from "../../task/record.ts";
+import type { TaskLogEntry, TaskProgress } from "../../task/record.ts";
 import { decode, encode, errorFromShape, errorShape } from "./codec.ts";
 import { HandlerLoadError, WorkerCrashedError } from "./errors.ts";
 import { checkFrameSize, FrameReader, writeFrame } from "./frames.ts";
-import type { LoadNeeds, WorkerHandler } from "./handler.ts";
+import { DENO_EXECUTABLE, type LoadNeeds, type WorkerHandler } from "./handler.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
 
-/** A progress report from a handler: `fraction` from 0 to 1, and an optional message. */
-export interface TaskProgress {
-  /** Milliseconds since the Unix epoch. */
-  at: number;
-  fraction: number;
-  message?: string;
-}
+export type { TaskProgress };
 
 /** One task as a worker runs it: the handler's fields and context, and where its reports go. */
 export interface WorkerTask {
@@ -115,7 +109,7 @@ export class WorkerProcess {
     this.handler = handler;
     this.#heapMb = handler.maxHeapMb ?? heapMb;
     this.#onStderr = onStderr;
-    this.#child = new Deno.Command(Deno.execPath(), {
+    this.#child = new Deno.Command(DENO_EXECUTABLE, {
       args: handler.denoArgs(needs, heapMb),
       stdin: "piped",
       stdout: "piped",
@@ -203,25 +197,37 @@ export class WorkerProcess {
   }
 
   /**
-   * SIGKILL the process (and its process group, where the runtime may) and
-   * wait until it is gone. A running task ends with `reason`, or with a
+   * SIGKILL the process and its process group (what its handler started),
+   * and wait until it is gone. A running task ends with `reason`, or with a
    * `WorkerCrashedError` when none is given.
    */
   kill(reason?: unknown): Promise<void> {
     if (!this.#killed && !this.#status) {
       this.#killed = true;
       this.#killedWith = reason as Error | undefined;
-      try {
-        Deno.kill(-this.pid, "SIGKILL"); // needs --allow-run: else the process alone
-      } catch {
-        try {
-          this.#child.kill("SIGKILL");
-        } catch {
-          // Exited just now.
-        }
-      }
+      this.#killGroup();
     }
     return this.exited;
+  }
+
+  #killGroup(): void {
+    try {
+      Deno.kill(-this.pid, "SIGKILL");
+      return;
+    } catch (error) {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // Exited just now.
+      }
+      // Deno.kill needs an unscoped --allow-run, which a runtime started with
+      // narrow permissions lacks. Only a handler that may run programs can
+      // have started more of the group: a deno that may (`deno eval` runs
+      // with every permission) ends them.
+      if (error instanceof Deno.errors.NotCapable && this.handler.permissions.run !== false) {
+        killGroupWithDeno(this.pid);
+      }
+    }
   }
 
   /** Send `message`; `what` names its payload in the error when it cannot be sent. */
@@ -389,5 +395,23 @@ export class WorkerProcess {
     return tail
       ? { message: `: ${tail.split("\n").at(-1)}`, stack: tail }
       : { message: "", stack: "" };
+  }
+}
+
+/**
+ * SIGKILL process group `pgid` from a deno process of its own. Its leader
+ * has just been killed; the group lives on while what it started does.
+ */
+async function killGroupWithDeno(pgid: number): Promise<void> {
+  try {
+    await new Deno.Command(DENO_EXECUTABLE, {
+      args: ["eval", "--no-config", `try { Deno.kill(-${pgid}, "SIGKILL"); } catch { /* gone */ }`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      env: { DENO_NO_UPDATE_CHECK: "1" },
+    }).output();
+  } catch {
+    // This runtime may not run deno: then it started no worker either.
   }
 }

@@ -7,7 +7,7 @@
  */
 import { errorOutcome, type TaskOutcome } from "../../task/outcome.ts";
 import type { TaskRecord } from "../../task/record.ts";
-import type { ScheduleStatus } from "../../manager/schedule.ts";
+import type { ScheduleInfo } from "../../manager/schedules.ts";
 import type { StoreStats, TaskListQuery } from "../../manager/store.ts";
 import type {
   GraphRequest,
@@ -226,12 +226,12 @@ export class WebSocketPort implements TaskPort {
   }
 
   /** Every schedule's status. */
-  async schedules(): Promise<ScheduleStatus[]> {
+  async schedules(): Promise<ScheduleInfo[]> {
     return (await this.#call("schedules", {})).schedules;
   }
 
   /** Pause, resume or run a schedule now. */
-  async controlSchedule(name: string, action: ScheduleAction): Promise<ScheduleStatus> {
+  async controlSchedule(name: string, action: ScheduleAction): Promise<ScheduleInfo> {
     return (await this.#call("schedule", { name, action })).schedule;
   }
 

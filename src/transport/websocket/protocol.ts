@@ -9,7 +9,7 @@
 import { z } from "zod";
 import type { TaskOutcome } from "../../task/outcome.ts";
 import type { TaskRecord } from "../../task/record.ts";
-import type { ScheduleStatus } from "../../manager/schedule.ts";
+import type { ScheduleInfo } from "../../manager/schedules.ts";
 import type { StoreStats } from "../../manager/store.ts";
 import type { ServiceInfo, TaskEvent } from "../../manager/types.ts";
 import type { SummaryPage } from "../port.ts";
@@ -147,8 +147,8 @@ export type ServerMessage =
   | { type: "services"; ref: Ref; services: ServiceInfo[] }
   | { type: "release"; ref: Ref; released: boolean }
   | { type: "store"; ref: Ref; store: StoreStats }
-  | { type: "schedules"; ref: Ref; schedules: ScheduleStatus[] }
-  | { type: "schedule"; ref: Ref; schedule: ScheduleStatus }
+  | { type: "schedules"; ref: Ref; schedules: ScheduleInfo[] }
+  | { type: "schedule"; ref: Ref; schedule: ScheduleInfo }
   | { type: "subscribe"; ref: Ref }
   | { type: "unsubscribe"; ref: Ref }
   | { type: "event"; event: TaskEvent }

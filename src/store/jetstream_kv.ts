@@ -1,0 +1,505 @@
+/**
+ * The task store of a cluster: records in a NATS JetStream KV bucket, so that
+ * every process of the cluster reads every record (`t.<id>`), with small
+ * values beside them (`m.<name>`). The bucket keeps one revision per key and
+ * forgets a key `ttlMs` after its last write (the bucket's `max_age`; Debian's
+ * nats-server 2.9 ignores per-key TTLs, so retention is one figure for the
+ * whole bucket, not per task type).
+ *
+ * Each write is a JetStream publish: `put` keeps the record until `flush`,
+ * which publishes every record put since the last flush once (the last state
+ * of the turn) and resolves when the server has stored them all. A write that
+ * times out (the server is restarting) is retried until it goes through or a
+ * newer write of the same key replaces it; the manager waits meanwhile.
+ *
+ * `open()` returns no records: in a cluster the unfinished work is the
+ * stream's, not the store's (see `src/transport/nats/host.ts`).
+ *
+ * `list` reads the last value of every key of the bucket (one ordered pass,
+ * no per-key round trips) and sorts the matches by id (UUIDv7: time order;
+ * tasks made in the same millisecond come in no particular order).
+ * It costs O(records retained) per page — fine for tens of thousands of
+ * records, slow for millions: keep the retention (`ttlMs`) in proportion.
+ *
+ * @module
+ */
+import { JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { appendLog, isTerminal, type TaskRecord } from "../task/record.ts";
+import {
+  checkListQuery,
+  matches,
+  type StoreStats,
+  type TaskListQuery,
+  type TaskPage,
+  type TaskStore,
+} from "../manager/store.ts";
+
+/**
+ * The bucket of records by default.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RECORD_BUCKET } from "./jetstream_kv.ts";
+ * DEFAULT_RECORD_BUCKET; // "zest_tasks"
+ * ```
+ */
+export const DEFAULT_RECORD_BUCKET = "zest_tasks";
+
+/** Room left in a message for its headers and the KV subject. */
+const HEADROOM_BYTES = 4 * 1024;
+
+/** Longest wait between two tries of a write that timed out. */
+const MAX_RETRY_DELAY_MS = 2_000;
+
+/** How long `close()` waits for writes still going through (the server may be away). */
+const CLOSE_GRACE_MS = 10_000;
+
+/** Ids that can be a KV key: what UUIDs and the runtime's ids use, and nothing that is a wildcard. */
+const ID_SHAPE = /^[A-Za-z0-9_-]{1,200}$/;
+
+/**
+ * The KV key of task `id`'s record; `undefined` for an id no task can have.
+ *
+ * @example
+ * ```ts
+ * import { recordKey } from "./jetstream_kv.ts";
+ * recordKey("0190c1d2-7e4f-7a3b-9c1d-2e3f4a5b6c7d"); // "t.0190c1d2-7e4f-7a3b-9c1d-2e3f4a5b6c7d"
+ * recordKey("t.>"); // undefined
+ * ```
+ */
+export function recordKey(id: string): string | undefined {
+  return typeof id === "string" && ID_SHAPE.test(id) ? `t.${id}` : undefined;
+}
+
+/** The KV key of a small value: its name in base64url (any name fits). */
+function metaKey(name: string): string {
+  const bytes = new TextEncoder().encode(name);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return `m.n${btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "")}`;
+}
+
+/** Options of {@linkcode JetStreamTaskStore.connect}. */
+export interface JetStreamStoreOptions {
+  /** The bucket (default `zest_tasks`). */
+  bucket?: string;
+  /** How long a record is kept after its last write (default one hour); only when creating the bucket. */
+  ttlMs?: number;
+  /**
+   * Create the bucket if it does not exist (default true). A client passes
+   * false: the processes that host services create it with their retention;
+   * until one has, reads find nothing.
+   */
+  create?: boolean;
+}
+
+/** A write waiting for its flush or going through: the value (a record, a string, or a removal). */
+type Value = TaskRecord | string | null;
+
+/** What a key holds in the bucket, with its revision (for compare-and-set). */
+export interface StoredRecord {
+  record: TaskRecord;
+  revision: number;
+}
+
+/** Whether `error` may go away by itself (a timeout while the server restarts, no JetStream yet). */
+function isTransient(error: unknown): boolean {
+  if (error instanceof JetStreamApiError) return error.status === 503;
+  const text = `${(error as Error)?.name} ${(error as Error)?.message}`;
+  return /timeout|no ?responders|disconnect|reconnect|connection/i.test(text);
+}
+
+/** JSON of `value`; `bigint`s (which a result may hold) as decimal strings. */
+function json(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (!(error instanceof TypeError && /BigInt/i.test(error.message))) throw error;
+    return JSON.stringify(value, (_key, v) => typeof v === "bigint" ? v.toString() : v);
+  }
+}
+
+/**
+ * Whether `value` looks like a task record (what the store needs to list
+ * and filter it); a value someone else wrote to the bucket may not.
+ */
+function isRecord(value: unknown): value is TaskRecord {
+  const record = value as TaskRecord;
+  return value !== null && typeof value === "object" && typeof record.id === "string" &&
+    typeof record.service === "string" && typeof record.type === "string" &&
+    typeof record.state === "string" && typeof record.createdAt === "number" &&
+    Array.isArray(record.log);
+}
+
+/**
+ * The JSON of `record` in at most `limit` bytes: a record larger than the
+ * server's `max_payload` (a kernel's images, a large result) loses what
+ * makes it large, and its log says so; the task itself is not affected.
+ */
+export function fitRecord(record: TaskRecord, limit: number): string {
+  let text = json(record);
+  if (text.length <= limit / 4 || new TextEncoder().encode(text).length <= limit) return text;
+  const cut: TaskRecord = { ...record, log: [...record.log] };
+  const note = (what: string) =>
+    appendLog(cut, {
+      at: Date.now(),
+      level: "warn",
+      message: `${what}: the record is larger than the NATS server's max_payload (${limit} bytes)`,
+    });
+  const fits = () => new TextEncoder().encode(text = json(cut)).length <= limit;
+  if (cut.outcome && "execution" in cut.outcome && cut.outcome.execution) {
+    cut.outcome = { ...cut.outcome, execution: undefined };
+    note("the outputs of the run were left out of the stored record");
+    if (fits()) return text;
+  }
+  if (cut.outcome?.status === "ok") {
+    cut.outcome = { ...cut.outcome, result: "(left out: too large to store)" };
+    note("the result was left out of the stored record");
+    if (fits()) return text;
+  }
+  if (cut.outcome?.status === "error" && cut.outcome.traceback.length > 1_000) {
+    cut.outcome = { ...cut.outcome, traceback: cut.outcome.traceback.slice(-1_000) };
+    if (fits()) return text;
+  }
+  cut.fields = "(left out: too large to store)";
+  note("the fields were left out of the stored record");
+  if (fits()) return text;
+  cut.log = cut.log.slice(-20);
+  cut.attributes = {};
+  fits();
+  return text;
+}
+
+/**
+ * A {@linkcode TaskStore} on a JetStream KV bucket, shared by every process
+ * of a cluster.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@nats-io/transport-node";
+ * import { JetStreamTaskStore } from "./jetstream_kv.ts";
+ * const nc = await connect({ servers: "nats://127.0.0.1:4222" });
+ * const store = await JetStreamTaskStore.connect(nc, { ttlMs: 86_400_000 });
+ * await store.get("0190c1d2-7e4f-7a3b-9c1d-2e3f4a5b6c7d"); // from any process of the cluster
+ * await store.close();
+ * ```
+ */
+export class JetStreamTaskStore implements TaskStore {
+  /** Records outlive every process (they are on the NATS server's disk). */
+  readonly durable = true;
+  readonly bucket: string;
+  readonly #kv: KV;
+  readonly #nc: NatsConnection;
+  /** Put since the last flush, by key. */
+  #pending = new Map<string, Value>();
+  /** Flushed and not yet stored, by key: what `get` answers meanwhile. */
+  readonly #inflight = new Map<string, { value: Value; version: number }>();
+  /** The latest write issued per key still going through (a retry of an older one is dropped). */
+  #version = 0;
+  readonly #writes = new Set<Promise<void>>();
+  #closing = false;
+  /** What a read that finds no bucket does: nothing when it may not exist yet (a client's). */
+  readonly #noBucket: (error: unknown) => undefined;
+  /** Values the bucket holds that are not records: said once each. */
+  readonly #warned = new Set<string>();
+
+  private constructor(nc: NatsConnection, kv: KV, bucket: string, mayBeMissing = false) {
+    this.#nc = nc;
+    this.#kv = kv;
+    this.bucket = bucket;
+    // A bound bucket that does not exist answers a direct get with "no responders".
+    this.#noBucket = mayBeMissing
+      ? (error) =>
+        /stream not found|no ?responders/i.test(String(error)) ? undefined : noBucket(error)
+      : noBucket;
+  }
+
+  /**
+   * Open the bucket, creating it (file storage, one revision per key, a TTL
+   * of `ttlMs`) if no process of the cluster has yet.
+   */
+  static async connect(
+    nc: NatsConnection,
+    options: JetStreamStoreOptions = {},
+  ): Promise<JetStreamTaskStore> {
+    const bucket = options.bucket ?? DEFAULT_RECORD_BUCKET;
+    const ttlMs = options.ttlMs ?? 3_600_000;
+    if (options.create === false) {
+      return new JetStreamTaskStore(nc, await new Kvm(nc).open(bucket), bucket, true);
+    }
+    const kv = await new Kvm(nc).create(bucket, {
+      history: 1,
+      ttl: ttlMs,
+      storage: StorageType.File,
+    });
+    const status = await kv.status();
+    if (status.ttl !== ttlMs) {
+      console.error(
+        `[zest] the cluster's record bucket ${bucket} keeps records ${status.ttl} ms ` +
+          `(set by the process that created it), not the ${ttlMs} ms configured here`,
+      );
+    }
+    return new JetStreamTaskStore(nc, kv, bucket);
+  }
+
+  /** How long the bucket keeps a record after its last write, in ms. */
+  async ttlMs(): Promise<number> {
+    return (await this.#kv.status()).ttl;
+  }
+
+  /** None: in a cluster, unfinished tasks wait in the stream, not in the store. */
+  open(): Promise<TaskRecord[]> {
+    return Promise.resolve([]);
+  }
+
+  /** Keep `record` for the next flush. */
+  put(record: TaskRecord): void {
+    const key = recordKey(record.id);
+    if (!key) throw new TypeError(`task id '${String(record.id).slice(0, 40)}' cannot be a key`);
+    this.#pending.set(key, record);
+  }
+
+  /** Remove record `id` with the next flush. */
+  delete(id: string): void {
+    const key = recordKey(id);
+    if (key) this.#pending.set(key, null);
+  }
+
+  /**
+   * Publish what was put since the last flush; resolves once the server has
+   * stored all of it. Nothing put: nothing to wait for.
+   */
+  flush(): void | Promise<void> {
+    if (this.#pending.size === 0) return;
+    const batch = this.#pending;
+    this.#pending = new Map();
+    const writes: Promise<void>[] = [];
+    const limit = this.#valueLimit();
+    for (const [key, value] of batch) {
+      const version = ++this.#version;
+      this.#inflight.set(key, { value, version });
+      const data = value === null
+        ? null
+        : typeof value === "string"
+        ? value
+        : fitRecord(value, limit);
+      const write = this.#write(key, data, version).finally(() => {
+        if (this.#inflight.get(key)?.version === version) this.#inflight.delete(key);
+      });
+      writes.push(write);
+    }
+    const all = Promise.all(writes).then(() => {});
+    this.#writes.add(all);
+    all.catch(() => {}).finally(() => this.#writes.delete(all));
+    return all;
+  }
+
+  /** The record with this id: the latest put of this process, else the bucket's. */
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const key = recordKey(id);
+    if (!key) return undefined;
+    const local = this.#local(key);
+    if (local !== undefined) return local === null ? undefined : local as TaskRecord;
+    return (await this.read(id))?.record;
+  }
+
+  /** The record in the bucket now, with its revision (for `replace`); nothing local. */
+  async read(id: string): Promise<StoredRecord | undefined> {
+    const key = recordKey(id);
+    if (!key) return undefined;
+    const entry = await this.#kv.get(key).catch(this.#noBucket);
+    if (!entry || entry.operation !== "PUT") return undefined;
+    const record = this.#parse(key, entry.string());
+    return record && { record, revision: entry.revision };
+  }
+
+  /**
+   * Wait until task `id` has ended: its final record; `undefined` if there
+   * is no such record (or it is removed meanwhile). Follows the key (a KV
+   * watch), so any process's write is seen as it lands.
+   */
+  async ended(id: string, signal?: AbortSignal): Promise<TaskRecord | undefined> {
+    signal?.throwIfAborted();
+    const key = recordKey(id);
+    if (!key) return undefined;
+    const watch = await this.#kv.watch({ key });
+    const stop = () => watch.stop();
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      signal?.throwIfAborted();
+      // Read after the watch is set up: a write in between is not missed.
+      const first = await this.read(id);
+      if (!first) return undefined;
+      if (isTerminal(first.record.state)) return first.record;
+      for await (const entry of watch) {
+        if (entry.operation !== "PUT") return undefined;
+        const record = this.#parse(key, entry.string());
+        if (record && isTerminal(record.state)) return record;
+      }
+      signal?.throwIfAborted();
+      return undefined;
+    } finally {
+      signal?.removeEventListener("abort", stop);
+      watch.stop();
+    }
+  }
+
+  /**
+   * Store `record` only if its key is still at `revision` (compare and set);
+   * false if someone wrote it since.
+   */
+  async replace(record: TaskRecord, revision: number): Promise<boolean> {
+    const key = recordKey(record.id) as string;
+    try {
+      await this.#kv.update(key, fitRecord(record, this.#valueLimit()), revision);
+      return true;
+    } catch (error) {
+      if (
+        error instanceof JetStreamApiError &&
+        (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
+          error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+      ) return false;
+      throw error;
+    }
+  }
+
+  /** Records matching `query`, newest first (by id: UUIDv7 is time-ordered), a page at a time. */
+  async list(query?: TaskListQuery): Promise<TaskPage> {
+    const checked = checkListQuery({ ...query, cursor: undefined });
+    const before = query?.cursor === undefined ? undefined : cursorId(query.cursor);
+    const found = new Map<string, TaskRecord>();
+    const entries = await this.#kv.history({ key: "t.>" }).catch(this.#noBucket);
+    for await (const entry of entries ?? []) {
+      const id = entry.key.slice(2);
+      if (entry.operation !== "PUT") {
+        found.delete(id);
+        continue;
+      }
+      const record = this.#parse(entry.key, entry.string());
+      if (record) found.set(id, record);
+    }
+    for (const map of [this.#inflightValues(), this.#pending]) {
+      for (const [key, value] of map) {
+        if (!key.startsWith("t.")) continue;
+        if (value === null) found.delete(key.slice(2));
+        else found.set(key.slice(2), value as TaskRecord);
+      }
+    }
+    const matching = [...found.values()]
+      .filter((record) => matches(record, checked) && (before === undefined || record.id < before))
+      .sort((a, b) => a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+    const records = matching.slice(0, checked.limit);
+    return matching.length > checked.limit
+      ? { records, next: `k${records[records.length - 1].id}` }
+      : { records };
+  }
+
+  /** The bucket, its values and bytes. */
+  async stats(): Promise<StoreStats> {
+    const status = await this.#kv.status().catch(this.#noBucket);
+    return {
+      kind: "nats",
+      path: `NATS KV bucket ${this.bucket}`,
+      bytes: status?.size ?? 0,
+      records: status?.values ?? 0,
+    };
+  }
+
+  /** The value kept under `name`. */
+  async getMeta(name: string): Promise<string | undefined> {
+    const key = metaKey(name);
+    const local = this.#local(key);
+    if (local !== undefined) return local === null ? undefined : local as string;
+    const entry = await this.#kv.get(key).catch(this.#noBucket);
+    return entry?.operation === "PUT" ? entry.string() : undefined;
+  }
+
+  /** Keep `value` under `name` with the next flush. */
+  putMeta(name: string, value: string): void {
+    this.#pending.set(metaKey(name), value);
+  }
+
+  /**
+   * Write what is pending and wait (up to 10 s, the server may be away) for
+   * every write going through. The connection is the caller's to close.
+   */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closing = true;
+    const writes = Promise.allSettled([...this.#writes]);
+    const timer = Promise.withResolvers<void>();
+    const handle = setTimeout(timer.resolve, CLOSE_GRACE_MS);
+    await Promise.race([writes, timer.promise]);
+    clearTimeout(handle);
+    if (this.#inflight.size > 0) {
+      console.error(`[zest] ${this.#inflight.size} record writes had not reached NATS at close`);
+    }
+  }
+
+  /** The latest local value of `key`: `undefined` if none, `null` if removed. */
+  #local(key: string): Value | undefined {
+    if (this.#pending.has(key)) return this.#pending.get(key);
+    return this.#inflight.get(key)?.value;
+  }
+
+  #inflightValues(): Map<string, Value> {
+    return new Map([...this.#inflight].map(([key, { value }]) => [key, value]));
+  }
+
+  /** The largest value the server takes (its `max_payload`, less room for headers). */
+  #valueLimit(): number {
+    const maxPayload = this.#nc.info?.max_payload ?? 1024 * 1024;
+    return Math.max(HEADROOM_BYTES, maxPayload - HEADROOM_BYTES);
+  }
+
+  /** Write `data` (or remove) under `key`; retried while the failure is transient and nothing newer replaced it. */
+  async #write(key: string, data: string | null, version: number): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        if (data === null) await this.#kv.delete(key);
+        else await this.#kv.put(key, data);
+        return;
+      } catch (error) {
+        const superseded = this.#inflight.get(key)?.version !== version;
+        if (superseded) return;
+        if (!isTransient(error) || this.#closing || this.#nc.isClosed()) throw error;
+        if (attempt === 1) {
+          console.error(
+            `[zest] a record write to NATS failed (${(error as Error).message}): retrying`,
+          );
+        }
+        const delay = Math.min(MAX_RETRY_DELAY_MS, 100 * 2 ** Math.min(attempt, 10));
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /** The record in `text`, or `undefined` (said once per key) if it is not one. */
+  #parse(key: string, text: string): TaskRecord | undefined {
+    try {
+      const value = JSON.parse(text);
+      if (isRecord(value)) return value;
+    } catch {
+      // Said below.
+    }
+    if (!this.#warned.has(key) && this.#warned.size < 1_000) {
+      this.#warned.add(key);
+      console.error(`[zest] ${this.bucket} ${key.slice(0, 220)} holds no task record: skipped`);
+    }
+    return undefined;
+  }
+}
+
+/** `undefined` when `error` says the bucket does not exist (yet); else rethrown. */
+function noBucket(error: unknown): undefined {
+  if (/stream not found/i.test((error as Error)?.message)) return undefined;
+  throw error;
+}
+
+/** The id a cursor of this store stands for. */
+function cursorId(cursor: unknown): string {
+  if (typeof cursor === "string" && /^k[A-Za-z0-9_-]{1,200}$/.test(cursor)) return cursor.slice(1);
+  throw new RangeError("cursor: not a cursor this store gave (pass back a page's `next`)");
+}

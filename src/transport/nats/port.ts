@@ -1,0 +1,573 @@
+/**
+ * The NATS port: a `TaskPort` onto a whole cluster, straight over NATS, so
+ * that `Client.connect("nats://host:4222", { … })` offers the same API as
+ * `runtime.client()`. Submissions go to a host of the service (a queue
+ * group), which admits the task as the embedded runtime does; the outcome
+ * comes back on this client's reply subject; records are read from the
+ * cluster's KV bucket, services from its registry, events from every host.
+ *
+ * Cluster-wide: submit, status, outcome, list, cancel, delete, graph (of one
+ * task: there are no dependencies), services, release, store, watch.
+ * Embedded-only in this version, refused with an error that says so:
+ * dependencies (`after`) and graphs, idempotency keys, schedules.
+ *
+ * @module
+ */
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { graphDot, type GraphTask } from "../../manager/graph.ts";
+import { GraphError } from "../../manager/graph.ts";
+import { ScheduleError } from "../../manager/schedule.ts";
+import type { ScheduleInfo } from "../../manager/schedules.ts";
+import type { StoreStats, TaskListQuery } from "../../manager/store.ts";
+import type {
+  GraphRequest,
+  OutcomeSink,
+  ServiceInfo,
+  SubmitRequest,
+  TaskEvent,
+} from "../../manager/types.ts";
+import { JetStreamTaskStore } from "../../store/jetstream_kv.ts";
+import {
+  RuntimeErrorName,
+  RuntimeStoppingError,
+  ServiceStoppedError,
+  TaskConflictError,
+  TaskValidationError,
+  UnknownServiceError,
+  UnknownTaskError,
+} from "../../task/errors.ts";
+import { errorOutcome, type TaskOutcome } from "../../task/outcome.ts";
+import { isTerminal, summarize, type TaskRecord } from "../../task/record.ts";
+import type { ScheduleAction, SummaryPage, TaskPort } from "../port.ts";
+import { CONNECTION_LOST } from "../websocket/port.ts";
+import { bodyError, type ErrorBody, toJson } from "../wire.ts";
+import { ConnectionState, connectNats } from "./connection.ts";
+import type { NatsOptions } from "./options.ts";
+import { endRecord } from "./ending.ts";
+import { clusterRefusal, OUTCOME_HEADER } from "./host.ts";
+import { type CancelReply, parseOutcome, type ReplicaEntry } from "./messages.ts";
+import { type ClusterServiceInfo, clusterServices, readReplicas } from "./registry.ts";
+import { EVENT_SUBJECTS, GENERAL_EVENTS, isServiceName, SERVICE_BUCKET, subjectsOf } from "./subjects.ts";
+
+/**
+ * Options of `NatsPort.connect` (and `Client.connect` with a `nats:` URL):
+ * the credentials and TLS of `NatsOptions` (the URL gives the server), and
+ * how long a submission waits for a host to answer.
+ *
+ * @example
+ * ```ts
+ * import type { NatsConnectOptions } from "./port.ts";
+ * const options: NatsConnectOptions = { token: Deno.env.get("ZEST_NATS_TOKEN") };
+ * ```
+ */
+export type NatsConnectOptions = Omit<NatsOptions, "servers"> & {
+  /** How long a submission waits for a host of the service to answer (default 10 s). */
+  submitTimeoutMs?: number;
+};
+
+/** How long hosts have to answer a cancel or a release. */
+const ASK_HOSTS_MS = 2_000;
+
+/** How long a record is kept when this client ends one itself (a cancel): the bucket forgets it anyway. */
+const ENDED_HERE_RETENTION_MS = 3_600_000;
+
+const EVENT_KINDS = new Set(["task", "log", "progress", "output", "service", "schedule", "removed"]);
+
+/** A submission this client waits on. */
+interface Pending {
+  sink: OutcomeSink;
+  type: string;
+  taskId?: string;
+  /** An outcome that came before the host's answer with the id. */
+  early?: TaskOutcome;
+}
+
+/** What a `NatsPort` is made of: a connection and the cluster's store, shared or its own. */
+export interface NatsPortParts {
+  nc: NatsConnection;
+  state: ConnectionState;
+  store: JetStreamTaskStore;
+  /** Close the connection with the port (a client's own; not a host's). */
+  ownsConnection: boolean;
+  submitTimeoutMs?: number;
+}
+
+/**
+ * A port onto a cluster.
+ *
+ * @example
+ * ```ts ignore
+ * import { NatsPort } from "./port.ts";
+ * import { Client } from "../client.ts";
+ * const port = await NatsPort.connect("nats://127.0.0.1:4222", { token: Deno.env.get("ZEST_NATS_TOKEN") });
+ * const client = new Client(port); // what Client.connect does
+ * await client.services();
+ * await client.close();
+ * ```
+ */
+export class NatsPort implements TaskPort {
+  readonly #nc: NatsConnection;
+  readonly #state: ConnectionState;
+  readonly #store: JetStreamTaskStore;
+  readonly #owns: boolean;
+  readonly #submitTimeoutMs: number;
+  readonly #inbox = createInbox();
+  readonly #pending = new Map<string, Pending>();
+  readonly #listeners = new Set<(event: TaskEvent) => void>();
+  readonly #outcomes: Subscription;
+  #events: Subscription | undefined;
+  #ref = 0;
+  #closed: Error | undefined;
+  #registry: KV | undefined;
+  #jsm: JetStreamManager | undefined;
+  readonly #stopReconnect: () => void;
+  #badEvents = 0;
+
+  constructor(parts: NatsPortParts) {
+    this.#nc = parts.nc;
+    this.#state = parts.state;
+    this.#store = parts.store;
+    this.#owns = parts.ownsConnection;
+    this.#submitTimeoutMs = parts.submitTimeoutMs ?? 10_000;
+    this.#outcomes = this.#nc.subscribe(`${this.#inbox}.*`, {
+      callback: (_error, msg) => this.#outcome(msg),
+    });
+    this.#stopReconnect = this.#state.onReconnect(() => this.#recheck());
+    this.#nc.closed().then((error) =>
+      this.#drop(error ?? new Error("the connection to the NATS server closed"))
+    );
+  }
+
+  /**
+   * Connect to the cluster at `url` (`nats://host:4222` or `tls://…`; no
+   * credentials in the URL: they go in `options`).
+   */
+  static async connect(url: string | URL, options: NatsConnectOptions = {}): Promise<NatsPort> {
+    const { submitTimeoutMs, ...nats } = options;
+    const nc = await connectNats({ ...nats, servers: String(url) }, "zest client");
+    try {
+      const state = new ConnectionState(nc);
+      const store = await JetStreamTaskStore.connect(nc, { create: false });
+      return new NatsPort({ nc, state, store, ownsConnection: true, submitTimeoutMs });
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+
+  /**
+   * A port whose submissions name `parent` (a handler's `context.client`):
+   * everything else is this port's, on its connection and reply subject.
+   */
+  child(parent: string): TaskPort {
+    const port: TaskPort = this;
+    return {
+      submit: (request, sink) => port.submit({ ...request, parent }, sink),
+      submitGraph: (graph) => port.submitGraph(graph),
+      get: (id) => port.get(id),
+      list: (query) => port.list(query),
+      wait: (id, signal) => port.wait(id, signal),
+      cancel: (id) => port.cancel(id),
+      delete: (id) => port.delete(id),
+      graph: (id) => port.graph(id),
+      services: () => port.services(),
+      release: (service) => port.release(service),
+      storeStats: () => port.storeStats(),
+      schedules: () => port.schedules(),
+      controlSchedule: (name, action) => port.controlSchedule(name, action),
+      subscribe: (listener) => port.subscribe(listener),
+      // The connection is the runtime's: nothing to release.
+      close: () => Promise.resolve(),
+    };
+  }
+
+  /** Submit a task to a host of its service; the sink gets its id, then its outcome, or the typed refusal. */
+  submit(request: SubmitRequest, sink: OutcomeSink): void {
+    const refusal = this.#closed
+      ? new RuntimeStoppingError(`this client is closed: ${this.#closed.message}`)
+      : !this.#state.connected
+      ? new RuntimeStoppingError(
+        "not connected to the cluster's NATS server (reconnecting): the task was not submitted; retry",
+      )
+      : !isServiceName(request.service)
+      ? new TaskValidationError(String(request.type), [{
+        path: "service",
+        message: "must be letters, digits, _ . - (at most 200 characters)",
+      }])
+      : clusterRefusal(request);
+    if (refusal) return sink.refused(refusal);
+    const { task: _validated, parent, schedule: _schedule, ...task } = request;
+    const ref = String(++this.#ref);
+    const pending: Pending = { sink, type: request.type };
+    this.#pending.set(ref, pending);
+    const body = {
+      task: { ...task, after: task.after && [...task.after] },
+      reply: `${this.#inbox}.${ref}`,
+      parent,
+    };
+    this.#nc.request(subjectsOf(request.service).submit, toJson(body), {
+      timeout: this.#submitTimeoutMs,
+    }).then(
+      (msg) => this.#answered(ref, pending, msg),
+      async (error) => {
+        this.#pending.delete(ref);
+        sink.refused(await this.#submitFailure(error, request.service));
+      },
+    );
+  }
+
+  #answered(ref: string, pending: Pending, msg: Msg): void {
+    let reply: { taskId?: unknown } & Partial<ErrorBody>;
+    try {
+      reply = msg.json();
+    } catch {
+      reply = { error: "a host answered the submission with something that is not JSON" };
+    }
+    if (typeof reply.taskId !== "string") {
+      this.#pending.delete(ref);
+      const body: ErrorBody = {
+        error: typeof reply.error === "string" ? reply.error : "the host refused the task",
+        name: reply.name,
+        issues: reply.issues,
+      };
+      return pending.sink.refused(bodyError(body, pending.type));
+    }
+    pending.taskId = reply.taskId;
+    pending.sink.accepted?.(reply.taskId);
+    if (pending.early) this.#settle(ref, pending, pending.early);
+  }
+
+  /** The refusal a submission that got no answer gets. */
+  async #submitFailure(error: unknown, service: string): Promise<Error> {
+    const name = (error as Error)?.name ?? "";
+    const message = (error as Error)?.message ?? String(error);
+    if (/NoResponders/i.test(name) || /no responders/i.test(message)) {
+      const replicas = await this.#replicas().catch(() => []);
+      const known = [...new Set(replicas.map((entry) => entry.service.name))].sort();
+      return known.includes(service)
+        ? new ServiceStoppedError(`service '${service}' has no replica answering now`)
+        : new UnknownServiceError(
+          `no service named '${service}' in the cluster (services: ${known.join(", ") || "none"})`,
+        );
+    }
+    if (/timeout/i.test(name) || /timeout/i.test(message)) {
+      return new RuntimeStoppingError(
+        `no host of service '${service}' answered within ${this.#submitTimeoutMs} ms: ` +
+          `the task may or may not have been queued (see tasks({ service: '${service}' }))`,
+      );
+    }
+    return new RuntimeStoppingError(`the task could not be submitted: ${message}`);
+  }
+
+  /** An outcome on this client's reply subject. */
+  #outcome(msg: Msg): void {
+    const ref = msg.subject.slice(this.#inbox.length + 1);
+    const pending = this.#pending.get(ref);
+    if (!pending) return;
+    if (msg.headers?.get(OUTCOME_HEADER) === "record") {
+      // Too large for a message: the record has it.
+      const id = pending.taskId;
+      if (id) this.#store.read(id).then((stored) => this.#settleFromRecord(ref, pending, stored?.record));
+      return;
+    }
+    const outcome = parseOutcome(msg.data);
+    if (!outcome || (pending.taskId !== undefined && outcome.id !== pending.taskId)) return;
+    if (pending.taskId === undefined) pending.early = outcome;
+    else this.#settle(ref, pending, outcome);
+  }
+
+  #settleFromRecord(ref: string, pending: Pending, record: TaskRecord | undefined): void {
+    if (record?.outcome && isTerminal(record.state)) this.#settle(ref, pending, record.outcome);
+  }
+
+  #settle(ref: string, pending: Pending, outcome: TaskOutcome): void {
+    if (this.#pending.get(ref) !== pending) return;
+    this.#pending.delete(ref);
+    pending.sink.settled(outcome);
+  }
+
+  /** After a reconnect: outcomes sent while this client was away were lost; the records have them. */
+  #recheck(): void {
+    for (const [ref, pending] of this.#pending) {
+      const id = pending.taskId;
+      if (!id) continue;
+      this.#store.read(id).then(
+        (stored) => this.#settleFromRecord(ref, pending, stored?.record),
+        () => {},
+      );
+    }
+  }
+
+  /** Graphs of tasks are embedded-only in this version. */
+  submitGraph(_graph: GraphRequest): Promise<Record<string, string>> {
+    return Promise.reject(
+      new GraphError(
+        "invalid",
+        [],
+        "graphs of tasks (and dependencies) are embedded-only in this version: " +
+          "a cluster runs tasks without them",
+      ),
+    );
+  }
+
+  /** The record of task `id`, from the cluster's bucket. */
+  async get(id: string): Promise<TaskRecord | undefined> {
+    return (await this.#store.read(id))?.record;
+  }
+
+  /** Summaries, newest first, a page at a time (reads the bucket: see `JetStreamTaskStore.list`). */
+  async list(query?: TaskListQuery): Promise<SummaryPage> {
+    const page = await this.#store.list(query);
+    const summaries: SummaryPage = { records: page.records.map(summarize) };
+    if (page.next !== undefined) summaries.next = page.next;
+    return summaries;
+  }
+
+  /** Wait for task `id` to end (whichever process runs it); `undefined` if unknown. */
+  async wait(id: string, signal?: AbortSignal): Promise<TaskOutcome | undefined> {
+    const record = await this.#store.ended(id, signal);
+    return record?.outcome;
+  }
+
+  /**
+   * Cancel task `id`: the host that has it cancels it (a running handler sees
+   * its signal abort); if no host has it (still queued in the stream), its
+   * record ends `cancelled` and the host it is delivered to skips it.
+   */
+  async cancel(id: string): Promise<boolean> {
+    for (let round = 0; round < 3; round++) {
+      const stored = await this.#store.read(id);
+      if (!stored) return false;
+      const { record, revision } = stored;
+      if (isTerminal(record.state)) return round > 0 && record.state === "cancelled";
+      const answers = await this.#askHosts<CancelReply>(
+        subjectsOf(record.service).cancel,
+        { id },
+        record.service,
+        (answer) => answer.held === true,
+      );
+      const holder = answers.find((answer) => answer.held === true);
+      if (holder) return holder.cancelled === true;
+      const ended = endRecord(
+        record,
+        "cancelled",
+        RuntimeErrorName.Cancelled,
+        "the task was cancelled",
+        ENDED_HERE_RETENTION_MS,
+      );
+      if (await this.#store.replace(ended, revision)) {
+        this.#nc.publish(
+          subjectsOf(record.service).events,
+          toJson({ kind: "task", record: summarize(ended) }),
+        );
+        // Submitted through this port: its outcome now. Another submitter hears it when the
+        // host the task is delivered to skips it.
+        for (const [ref, pending] of this.#pending) {
+          if (pending.taskId === id) this.#settle(ref, pending, ended.outcome as TaskOutcome);
+        }
+        return true;
+      }
+      // Written meanwhile (a host took it): ask again.
+    }
+    return false;
+  }
+
+  /** Remove the record of an ended task. */
+  async delete(id: string): Promise<void> {
+    const stored = await this.#store.read(id);
+    if (!stored) throw new UnknownTaskError(`no task with id '${id}' (unknown, or past its retention)`);
+    if (!isTerminal(stored.record.state)) {
+      throw new TaskConflictError(
+        `task ${id} is ${stored.record.state}: cancel it first, or wait for it to end`,
+      );
+    }
+    this.#store.delete(id);
+    await this.#store.flush();
+    this.#nc.publish(GENERAL_EVENTS, toJson({ kind: "removed", id }));
+  }
+
+  /** The task as a one-node graph (a cluster runs no dependencies), as DOT; `undefined` if unknown. */
+  async graph(id: string): Promise<string | undefined> {
+    const record = await this.get(id);
+    if (!record) return undefined;
+    const task: GraphTask = {
+      id: record.id,
+      type: record.type,
+      service: record.service,
+      state: record.state,
+      after: record.after,
+    };
+    return graphDot(id, {
+      task: (taskId) => taskId === id ? task : undefined,
+      dependents: () => [],
+    });
+  }
+
+  /** Every service of the cluster, with its replicas and queue depths. */
+  async services(): Promise<ServiceInfo[]> {
+    const entries = await this.#replicas();
+    return await clusterServices(await this.#manager(), entries) as ClusterServiceInfo[];
+  }
+
+  /** Free `service`'s serial lane on the replica where it is stuck; false if none was. */
+  async release(service: string): Promise<boolean> {
+    const replicas = (await this.#replicas()).filter((entry) => entry.service.name === service);
+    if (replicas.length === 0) throw new UnknownServiceError(`no service named '${service}' in the cluster`);
+    const answers = await this.#askHosts<{ released?: boolean } & Partial<ErrorBody>>(
+      subjectsOf(service).release,
+      {},
+      service,
+    );
+    const failure = answers.find((answer) => typeof answer.error === "string");
+    if (failure && !answers.some((answer) => answer.released === true)) {
+      throw bodyError(failure as ErrorBody);
+    }
+    return answers.some((answer) => answer.released === true);
+  }
+
+  /** The cluster's record bucket: its values and bytes. */
+  storeStats(): Promise<StoreStats> {
+    return this.#store.stats();
+  }
+
+  /** None: schedules are embedded-only in this version. */
+  schedules(): Promise<ScheduleInfo[]> {
+    return Promise.resolve([]);
+  }
+
+  /** Refused: schedules are embedded-only in this version. */
+  controlSchedule(name: string, _action: ScheduleAction): Promise<ScheduleInfo> {
+    return Promise.reject(
+      new ScheduleError(
+        name,
+        "schedules are embedded-only in this version: no schedule runs in a cluster",
+      ),
+    );
+  }
+
+  /** Follow the events of every host of the cluster. */
+  subscribe(listener: (event: TaskEvent) => void): () => void {
+    this.#listeners.add(listener);
+    this.#events ??= this.#nc.subscribe(EVENT_SUBJECTS, {
+      callback: (_error, msg) => this.#event(msg),
+    });
+    return () => {
+      if (!this.#listeners.delete(listener) || this.#listeners.size > 0) return;
+      this.#events?.unsubscribe();
+      this.#events = undefined;
+    };
+  }
+
+  #event(msg: Msg): void {
+    let event: TaskEvent;
+    try {
+      event = msg.json<TaskEvent>();
+    } catch {
+      event = undefined as unknown as TaskEvent;
+    }
+    if (event === null || typeof event !== "object" || !EVENT_KINDS.has(event.kind)) {
+      if (this.#badEvents++ < 10) {
+        console.error(`[zest] ignored a message on ${msg.subject}: not a task event`);
+      }
+      return;
+    }
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        console.error("[zest] a task event listener failed:", error);
+      }
+    }
+  }
+
+  /**
+   * Release the port: pending submissions end (refused, or with a
+   * `ConnectionLostError` outcome once accepted: the tasks run on), and the
+   * connection closes if it is the port's own.
+   */
+  async close(): Promise<void> {
+    this.#drop(new Error("the client was closed"));
+    this.#stopReconnect();
+    if (!this.#nc.isClosed()) {
+      this.#outcomes.unsubscribe();
+      this.#events?.unsubscribe();
+    }
+    if (this.#owns && !this.#nc.isClosed()) {
+      await this.#store.close();
+      await this.#nc.close();
+    }
+  }
+
+  #drop(error: Error): void {
+    if (this.#closed) return;
+    this.#closed = error;
+    for (const [ref, pending] of this.#pending) {
+      this.#pending.delete(ref);
+      if (pending.taskId === undefined) {
+        pending.sink.refused(new RuntimeStoppingError(`${error.message}: the task was not submitted`));
+      } else {
+        pending.sink.settled(errorOutcome(
+          pending.taskId,
+          CONNECTION_LOST,
+          `${error.message} before task ${pending.taskId} ended; it runs on in the cluster: ` +
+            `connect again and fetch its outcome with client.outcome("${pending.taskId}")`,
+        ));
+      }
+    }
+  }
+
+  /** The registry's entries (none if no host has made the registry yet). */
+  async #replicas(): Promise<ReplicaEntry[]> {
+    this.#registry ??= await new Kvm(this.#nc).open(SERVICE_BUCKET);
+    try {
+      return await readReplicas(this.#registry);
+    } catch (error) {
+      if (/stream not found|no ?responders/i.test(String(error))) return [];
+      throw error;
+    }
+  }
+
+  async #manager(): Promise<JetStreamManager> {
+    return this.#jsm ??= await jetstreamManager(this.#nc);
+  }
+
+  /**
+   * Ask every replica of `service` (as many as the registry lists, for up to
+   * two seconds) and collect their JSON answers; stop early at one that
+   * `enough` accepts.
+   */
+  async #askHosts<T>(
+    subject: string,
+    body: unknown,
+    service: string,
+    enough?: (answer: T) => boolean,
+  ): Promise<T[]> {
+    const replicas = (await this.#replicas()).filter((entry) => entry.service.name === service);
+    if (replicas.length === 0) return [];
+    const answers: T[] = [];
+    try {
+      const replies = await this.#nc.requestMany(subject, toJson(body), {
+        strategy: "count",
+        maxMessages: replicas.length,
+        maxWait: ASK_HOSTS_MS,
+      });
+      for await (const reply of replies) {
+        let answer: T;
+        try {
+          answer = reply.json<T>();
+        } catch {
+          continue;
+        }
+        if (answer === null || typeof answer !== "object") continue;
+        answers.push(answer);
+        if (enough?.(answer)) break;
+      }
+    } catch (error) {
+      if (!/no ?responders|timeout/i.test(String(error))) throw error;
+    }
+    return answers;
+  }
+}

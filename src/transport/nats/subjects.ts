@@ -1,0 +1,199 @@
+/**
+ * The names of the cluster on NATS: subjects, the stream, its consumers and
+ * the KV buckets. Every process of a cluster derives them from here.
+ *
+ * | name | what |
+ * | --- | --- |
+ * | `zest.submit.<service>` | core requests to the service's hosts (a queue group): admit, store, queue; answers `{taskId}` |
+ * | `zest.tasks.<service>.serial` / `.parallel` | stream `ZEST_TASKS` (work queue): tasks waiting to run |
+ * | `<service>_serial` / `<service>_parallel` | the durable pull consumers, shared by the service's replicas |
+ * | `zest.cancel.<service>` / `zest.release.<service>` | core requests every host of the service answers |
+ * | `zest.events.<service>` | core: task events from every host |
+ * | KV `zest_tasks` | task records (`t.<id>`) and small values (`m.<name>`) |
+ * | KV `zest_services` | one entry per replica (`<service>.<replica>`), refreshed every few seconds |
+ *
+ * A service name (letters, digits, `_ . -`) becomes a subject token with its
+ * dots written `=` (a dot separates tokens; `=` is not allowed in a name, so
+ * the mapping is one to one).
+ *
+ * @module
+ */
+
+/**
+ * The stream of waiting tasks.
+ *
+ * @example
+ * ```ts
+ * import { TASK_STREAM } from "./subjects.ts";
+ * TASK_STREAM; // "ZEST_TASKS"
+ * ```
+ */
+export const TASK_STREAM = "ZEST_TASKS";
+
+/**
+ * The KV bucket of task records.
+ *
+ * @example
+ * ```ts
+ * import { RECORD_BUCKET } from "./subjects.ts";
+ * RECORD_BUCKET; // "zest_tasks"
+ * ```
+ */
+export const RECORD_BUCKET = "zest_tasks";
+
+/**
+ * The KV bucket of replicas.
+ *
+ * @example
+ * ```ts
+ * import { SERVICE_BUCKET } from "./subjects.ts";
+ * SERVICE_BUCKET; // "zest_services"
+ * ```
+ */
+export const SERVICE_BUCKET = "zest_services";
+
+/**
+ * The header a task message carries its submitter's reply subject in (where
+ * the outcome goes).
+ *
+ * @example
+ * ```ts
+ * import { REPLY_HEADER } from "./subjects.ts";
+ * REPLY_HEADER; // "Zest-Reply"
+ * ```
+ */
+export const REPLY_HEADER = "Zest-Reply";
+
+/**
+ * Whether a task runs one at a time per service (`serial`) or not.
+ *
+ * @example
+ * ```ts
+ * import type { Kind } from "./subjects.ts";
+ * const kinds: Kind[] = ["serial", "parallel"];
+ * ```
+ */
+export type Kind = "serial" | "parallel";
+
+/**
+ * The subject token of service `name`: its dots written `=`.
+ *
+ * @example
+ * ```ts
+ * import { serviceToken } from "./subjects.ts";
+ * serviceToken("lab.fridge-1"); // "lab=fridge-1"
+ * ```
+ */
+export function serviceToken(name: string): string {
+  return name.replaceAll(".", "=");
+}
+
+/**
+ * The service a subject token names (the inverse of `serviceToken`).
+ *
+ * @example
+ * ```ts
+ * import { serviceOfToken } from "./subjects.ts";
+ * serviceOfToken("lab=fridge-1"); // "lab.fridge-1"
+ * ```
+ */
+export function serviceOfToken(token: string): string {
+  return token.replaceAll("=", ".");
+}
+
+/**
+ * Whether `name` can be a service of a cluster (what `Service` allows).
+ *
+ * @example
+ * ```ts
+ * import { isServiceName } from "./subjects.ts";
+ * isServiceName("lab"); // true
+ * isServiceName("a b"); // false
+ * ```
+ */
+export function isServiceName(name: unknown): name is string {
+  return typeof name === "string" && name.length <= 200 && /^[A-Za-z0-9_][\w.-]*$/.test(name);
+}
+
+/**
+ * Subjects and consumer names of service `name`.
+ *
+ * @example
+ * ```ts
+ * import { subjectsOf } from "./subjects.ts";
+ * subjectsOf("lab").tasks("serial"); // "zest.tasks.lab.serial"
+ * subjectsOf("lab").consumer("serial"); // "lab_serial"
+ * ```
+ */
+export function subjectsOf(name: string) {
+  const token = serviceToken(name);
+  return {
+    token,
+    submit: `zest.submit.${token}`,
+    cancel: `zest.cancel.${token}`,
+    release: `zest.release.${token}`,
+    events: `zest.events.${token}`,
+    tasks: (kind: Kind) => `zest.tasks.${token}.${kind}`,
+    consumer: (kind: Kind) => `${token}_${kind}`,
+    /** The queue group of the service's hosts, for submissions. */
+    hosts: `zest-hosts-${token}`,
+  };
+}
+
+/**
+ * Every task subject of the stream.
+ *
+ * @example
+ * ```ts
+ * import { TASK_SUBJECTS } from "./subjects.ts";
+ * TASK_SUBJECTS; // "zest.tasks.>"
+ * ```
+ */
+export const TASK_SUBJECTS = "zest.tasks.>";
+
+/**
+ * Every event subject, for watchers.
+ *
+ * @example
+ * ```ts
+ * import { EVENT_SUBJECTS } from "./subjects.ts";
+ * EVENT_SUBJECTS; // "zest.events.>"
+ * ```
+ */
+export const EVENT_SUBJECTS = "zest.events.>";
+
+/**
+ * Where events about no particular service go (a record deleted by a client).
+ *
+ * @example
+ * ```ts
+ * import { GENERAL_EVENTS } from "./subjects.ts";
+ * GENERAL_EVENTS; // "zest.events._"
+ * ```
+ */
+export const GENERAL_EVENTS = "zest.events._";
+
+/**
+ * The advisory the server publishes when a message of the stream was
+ * delivered `max_deliver` times and never acknowledged (any consumer).
+ *
+ * @example
+ * ```ts
+ * import { MAX_DELIVERIES_ADVISORY } from "./subjects.ts";
+ * MAX_DELIVERIES_ADVISORY; // "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ZEST_TASKS.*"
+ * ```
+ */
+export const MAX_DELIVERIES_ADVISORY = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${TASK_STREAM}.*`;
+
+/**
+ * The KV key of task `id`'s record.
+ *
+ * @example
+ * ```ts
+ * import { recordKey } from "./subjects.ts";
+ * recordKey("0190c1d2-…"); // "t.0190c1d2-…"
+ * ```
+ */
+export function recordKey(id: string): string {
+  return `t.${id}`;
+}

@@ -1,0 +1,173 @@
+/**
+ * The cluster's task store (`src/store/jetstream_kv.ts`) against a real
+ * `nats-server`: put and flush (one write per record per flush, visible to
+ * a second store at once), get of the latest local put before its flush,
+ * pages newest first with filters, small values, removal, compare-and-set,
+ * waiting for a record to end, records larger than the server's message
+ * limit, and writes that go through after a server restart.
+ */
+import assert from "node:assert/strict";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import "../src/transport/nats/socket_guard.ts";
+import { fitRecord, JetStreamTaskStore, recordKey } from "../src/store/jetstream_kv.ts";
+import { EMPTY_LOG, type TaskRecord } from "../src/task/record.ts";
+import { uuidv7 } from "../src/util/uuid.ts";
+import { NatsServer } from "./helpers/nats.ts";
+
+function record(fields: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    id: uuidv7(),
+    type: "Sum",
+    service: "lab",
+    fields: { a: 1, b: 2 },
+    attributes: {},
+    parallel: true,
+    state: "queued",
+    attempts: 0,
+    createdAt: Date.now(),
+    log: EMPTY_LOG,
+    ...fields,
+  };
+}
+
+async function withStores(
+  run: (writer: JetStreamTaskStore, reader: JetStreamTaskStore, server: NatsServer) => Promise<void>,
+): Promise<void> {
+  await using server = await NatsServer.start();
+  const connections: NatsConnection[] = [];
+  const open = async (create: boolean) => {
+    const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    connections.push(nc);
+    return await JetStreamTaskStore.connect(nc, { ttlMs: 60_000, create });
+  };
+  const writer = await open(true);
+  const reader = await open(false);
+  try {
+    await run(writer, reader, server);
+  } finally {
+    await writer.close();
+    await reader.close();
+    for (const nc of connections) await nc.close();
+  }
+}
+
+Deno.test("jetstream kv store: flushed records are read by another process's store; the latest local put first", async () => {
+  await withStores(async (writer, reader) => {
+    assert.equal(writer.durable, true);
+    assert.deepEqual(await writer.open(), [], "unfinished work is the stream's, not the store's");
+    const task = record();
+    writer.put(task);
+    task.state = "running";
+    writer.put(task);
+    assert.equal((await writer.get(task.id))?.state, "running", "before the flush");
+    assert.equal(await reader.get(task.id), undefined, "not flushed yet");
+    await writer.flush();
+    assert.equal((await reader.get(task.id))?.state, "running");
+    const stored = await reader.read(task.id);
+    assert.equal(stored?.revision !== undefined, true);
+    // Compare and set: only from the revision read.
+    const ended = { ...task, state: "succeeded" as const };
+    assert.equal(await reader.replace(ended, stored!.revision), true);
+    assert.equal(await reader.replace(ended, stored!.revision), false, "written since");
+    assert.equal((await writer.read(task.id))?.record.state, "succeeded");
+    writer.delete(task.id);
+    await writer.flush();
+    assert.equal(await reader.get(task.id), undefined);
+    assert.equal(writer.flush(), undefined, "nothing put: nothing to wait for");
+    assert.equal(recordKey("t.>"), undefined);
+    assert.equal(await reader.get("t.>"), undefined, "an id no task can have");
+  });
+});
+
+Deno.test("jetstream kv store: pages newest first, filtered, with a cursor; small values", async () => {
+  await withStores(async (writer, reader) => {
+    // A millisecond apart: ids made in the same millisecond are in no particular order.
+    const t0 = Date.now();
+    const records = Array.from({ length: 7 }, (_, i) =>
+      record({
+        id: uuidv7(t0 + i),
+        service: i % 2 ? "odd" : "even",
+        state: i < 5 ? "succeeded" : "queued",
+      }));
+    for (const each of records) writer.put(each);
+    await writer.flush();
+    const ids = records.map((each) => each.id).reverse();
+    const first = await reader.list({ limit: 3 });
+    assert.deepEqual(first.records.map((each) => each.id), ids.slice(0, 3));
+    const second = await reader.list({ limit: 3, cursor: first.next });
+    assert.deepEqual(second.records.map((each) => each.id), ids.slice(3, 6));
+    const last = await reader.list({ limit: 3, cursor: second.next });
+    assert.deepEqual(last.records.map((each) => each.id), ids.slice(6));
+    assert.equal(last.next, undefined);
+    const even = await reader.list({ service: "even", state: "succeeded" });
+    assert.deepEqual(
+      even.records.map((each) => each.id),
+      records.filter((each, i) => i % 2 === 0 && i < 5).map((each) => each.id).reverse(),
+    );
+    await assert.rejects(reader.list({ cursor: "s1" }), /cursor/);
+    writer.putMeta("schedule:nightly ☾", "1234");
+    await writer.flush();
+    assert.equal(await reader.getMeta("schedule:nightly ☾"), "1234");
+    assert.equal(await reader.getMeta("unknown"), undefined);
+    const stats = await reader.stats();
+    assert.equal(stats.kind, "nats");
+    assert.equal(stats.records, 8);
+  });
+});
+
+Deno.test("jetstream kv store: ended() waits for any process's final write", async () => {
+  await withStores(async (writer, reader) => {
+    const task = record();
+    writer.put(task);
+    await writer.flush();
+    const ended = reader.ended(task.id);
+    writer.put({ ...task, state: "running" });
+    await writer.flush();
+    writer.put({ ...task, state: "failed", outcome: { status: "error", id: task.id, ename: "E", evalue: "v", traceback: "" } });
+    await writer.flush();
+    assert.equal((await ended)?.state, "failed");
+    assert.equal(await reader.ended(uuidv7()), undefined, "unknown");
+    const queued = record();
+    writer.put(queued);
+    await writer.flush();
+    const abort = new AbortController();
+    const waiting = reader.ended(queued.id, abort.signal);
+    abort.abort(new Error("gave up"));
+    await assert.rejects(waiting, /gave up/);
+  });
+});
+
+Deno.test("jetstream kv store: a record over the server's max_payload is stored without what makes it large", async () => {
+  const large = record({
+    state: "succeeded",
+    outcome: { status: "ok", id: "x", result: "y".repeat(2_000_000) },
+    fields: { pad: "z".repeat(10_000) },
+  });
+  const text = fitRecord(large, 1024 * 1024 - 4096);
+  assert.ok(new TextEncoder().encode(text).length <= 1024 * 1024 - 4096);
+  const stored = JSON.parse(text);
+  assert.equal(stored.outcome.result, "(left out: too large to store)");
+  assert.deepEqual(stored.fields, { pad: "z".repeat(10_000) }, "kept: it fits once the result is out");
+  assert.match(stored.log.at(-1).message, /max_payload/);
+  await withStores(async (writer, reader) => {
+    writer.put(large);
+    await writer.flush();
+    assert.equal((await reader.get(large.id))?.outcome?.status, "ok");
+  });
+});
+
+Deno.test("jetstream kv store: a write made while the server restarts goes through once it is back", async () => {
+  await withStores(async (writer, reader, server) => {
+    const task = record();
+    let flushed: void | Promise<void> = undefined;
+    await server.restart({
+      whileDown: async () => {
+        writer.put(task);
+        flushed = writer.flush();
+        await Promise.resolve();
+      },
+    });
+    await flushed;
+    assert.equal((await reader.get(task.id))?.id, task.id);
+  });
+});
