@@ -9,13 +9,14 @@ import { type ManagerOptions, TaskManager } from "./manager/manager.ts";
 import { MemoryTaskStore } from "./manager/memory_store.ts";
 import type { ScheduleConfig } from "./manager/schedules.ts";
 import type { RetentionLimits, RetentionOptions, TaskStore } from "./manager/store.ts";
-import type { GraphRequest, OutcomeSink, ServiceEndpoint, SubmitRequest } from "./manager/types.ts";
+import type { ServiceEndpoint } from "./manager/types.ts";
 import type { Service, ServiceEnvironment } from "./service/service.ts";
 import { SqliteTaskStore, type Synchronous } from "./store/mod.ts";
 import { WorkerPool, type WorkerPoolOptions } from "./service/pool/mod.ts";
 import type { TaskRun } from "./task/protocol.ts";
 import { Client } from "./transport/client.ts";
 import { LocalPort } from "./transport/local.ts";
+import { withParent } from "./transport/port.ts";
 import type { ClusterMember, ClusterOptions } from "./transport/nats/cluster.ts";
 import { type ConnectOptions, JupyterServer, type LaunchOptions } from "./kernel/server.ts";
 
@@ -144,7 +145,7 @@ export class Runtime {
       client: (parent) => {
         if (!late.manager) throw new Error("the runtime has not started: no client yet");
         if (cluster) return cluster.client(parent);
-        return new Client(new ChildPort(late.manager, parent));
+        return new Client(withParent(new LocalPort(late.manager), parent));
       },
     });
     const results = await Promise.allSettled(
@@ -235,27 +236,6 @@ export class Runtime {
     await this.system.shutdown();
     await this.manager.store.close();
     await this.#cluster?.close();
-  }
-}
-
-/**
- * The port of a handler's `context.client`: in-process, and every task it
- * submits (alone, re-run, or in a graph) names the handler's task as `parent`.
- */
-class ChildPort extends LocalPort {
-  constructor(manager: TaskManager, readonly parent: string) {
-    super(manager);
-  }
-
-  override submit(request: SubmitRequest, sink: OutcomeSink): void {
-    super.submit({ ...request, parent: this.parent }, sink);
-  }
-
-  override submitGraph(graph: GraphRequest): Promise<Record<string, string>> {
-    const parent = this.parent;
-    return super.submitGraph(
-      Object.fromEntries(Object.entries(graph).map(([name, node]) => [name, { ...node, parent }])),
-    );
   }
 }
 

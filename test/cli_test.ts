@@ -220,6 +220,27 @@ Deno.test("zest cancel: a running task, then one already ended", async () => {
   });
 });
 
+Deno.test("zest queue: a serial queue in running order, the task holding it first", async () => {
+  await withServer(WORKFLOW, async (server) => {
+    const holding = await zestOk(server, "submit", "lab", "Sleep", '{"ms":10000}');
+    const low = await zestOk(server, "submit", "lab", "Sleep", '{"ms":1}');
+    const high = await zestOk(server, "submit", "lab", "Sleep", '{"ms":1}', "--priority", "7");
+    const table = await zest(server, "queue", "lab");
+    assert.equal(table.code, 0, table.stderr);
+    const ids = table.stdout.split("\n").slice(1).filter(Boolean).map((line) =>
+      line.split(/ +/)[2]
+    );
+    assert.deepEqual(ids, [holding, high, low]);
+    assert.match(table.stdout, new RegExp(`^1 +7 +${high} +queued +Sleep`, "m"));
+    const json = JSON.parse((await zest(server, "queue", "lab", "--json")).stdout);
+    assert.deepEqual(json.map((task: { id: string }) => task.id), [holding, high, low]);
+    const unknown = await zest(server, "queue", "nope");
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /UnknownServiceError: no service named 'nope'/);
+    await zest(server, "cancel", holding);
+  });
+});
+
 Deno.test("zest submit: priority, key, dependencies and expiry", async () => {
   await withServer(WORKFLOW, async (server) => {
     const key = `cli-${crypto.randomUUID()}`;

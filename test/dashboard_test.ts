@@ -498,6 +498,15 @@ Deno.test("dashboard: a stuck service shows which task holds it, and is released
     assert.equal(await rig.locator(".state").textContent(), "stuck");
     assert.equal(await rig.locator(".stuck button.link").textContent(), hang.slice(-8));
     await page.locator(`#tasks tr[data-id="${ping}"] .state-queued`).waitFor();
+    // The queue view: the task holding the lane, then the one waiting, with its priority.
+    await rig.locator("button.show-queue").click();
+    await rig.locator(`.queue li[data-id="${ping}"]`, { hasText: "priority 0" }).waitFor();
+    assert.deepEqual(
+      await rig.locator(".queue li").evaluateAll((items) =>
+        items.map((item) => (item as unknown as { dataset: { id: string } }).dataset.id)
+      ),
+      [hang, ping],
+    );
     // The task that holds the lane ended (its timeout), and opens from the service.
     await rig.locator(".stuck button.link").click();
     await page.locator("#detail .error-line", { hasText: /^TimeoutError/ }).waitFor();

@@ -244,6 +244,21 @@ Deno.test("priorities: higher first, FIFO within a priority; bad ones refused", 
     ) {
       requests.push(await client.request("a", SerialStep.create({ label }), { priority }));
     }
+    // The queue view: the task holding the lane, then the rest in the order they will run.
+    const queue = await client.queue("a");
+    assert.deepEqual(queue.map((task) => [task.state, task.priority ?? 0]), [
+      ["running", 0],
+      ["queued", 9],
+      ["queued", 5],
+      ["queued", 5],
+      ["queued", 0],
+      ["queued", 0],
+    ]);
+    assert.deepEqual(
+      queue.slice(1).map((task) => task.id),
+      [requests[4], requests[1], requests[3], requests[0], requests[2]].map((r) => r.taskId),
+    );
+    await assert.rejects(client.queue("nope"), /no service named 'nope'/);
     gates.open("hold");
     await Promise.all([holder, ...requests].map((request) => request.outcome));
     assert.deepEqual(a.ran, ["hold", "top", "high1", "high2", "low1", "low2"]);

@@ -661,6 +661,11 @@ class TaskPage(list):  # type: ignore[type-arg]
         return f"TaskPage({list.__repr__(self)}, next={self.next!r})"
 
 
+def _queue_path(service: str, limit: int | None) -> str:
+    path = f"/services/{_quote(service)}/queue"
+    return path if limit is None else f"{path}?limit={int(limit)}"
+
+
 def _tasks_op(token_source: str, path: str) -> _Op:
     page = yield from _get_op(token_source, path)
     if isinstance(page, list):  # a server from before pages
@@ -1338,6 +1343,12 @@ class Client:
         data = self._run(_post_op(self._endpoint.token_source, f"/services/{_quote(service)}/release"))
         return bool(isinstance(data, dict) and data.get("released"))
 
+    def queue(self, service: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """A serial service's queue in the order it will run (higher ``priority`` first, then
+        arrival), the task holding the lane first: task summaries, at most ``limit`` (1-1000,
+        server default 100)."""
+        return self._run(_get_op(self._endpoint.token_source, _queue_path(service, limit)))
+
     def store(self) -> dict[str, Any]:
         """Where the server keeps its records: ``kind`` (``sqlite`` or ``memory``), ``path``,
         ``bytes`` on disk, ``records``."""
@@ -1546,6 +1557,10 @@ class AsyncClient:
         path = f"/services/{_quote(service)}/release"
         data = await self._run(_post_op(self._endpoint.token_source, path))
         return bool(isinstance(data, dict) and data.get("released"))
+
+    async def queue(self, service: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """As ``Client.queue``."""
+        return await self._run(_get_op(self._endpoint.token_source, _queue_path(service, limit)))
 
     async def store(self) -> dict[str, Any]:
         """As ``Client.store``."""

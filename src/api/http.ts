@@ -406,6 +406,18 @@ const routes: { pattern: URLPattern; methods: Record<string, Handler> }[] = [
     methods: { POST: release },
   },
   {
+    pattern: new URLPattern({ pathname: "/services/:service/queue" }),
+    methods: {
+      GET: async ({ port, params, url }) => {
+        const limit = url.searchParams.get("limit");
+        return json(
+          200,
+          await port.queue(params.service, limit === null ? undefined : Number(limit)),
+        );
+      },
+    },
+  },
+  {
     pattern: new URLPattern({ pathname: "/store" }),
     methods: { GET: async ({ port }) => json(200, await port.storeStats()) },
   },

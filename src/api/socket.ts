@@ -180,6 +180,12 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
         return send({ type: "list", ref: message.ref, ...await port.list(message.query) });
       case "services":
         return send({ type: "services", ref: message.ref, services: await port.services() });
+      case "queue":
+        return send({
+          type: "queue",
+          ref: message.ref,
+          records: await port.queue(message.service, message.limit),
+        });
       case "release":
         return send({
           type: "release",

@@ -296,6 +296,37 @@ export function formatTasks(records: readonly TaskRecordSummary[], now = Date.no
 }
 
 /**
+ * A serial queue in running order: position (0 holds the lane), priority,
+ * full id, state, type, and how long it has waited.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatQueue } from "./format.ts";
+ * const text = formatQueue([{
+ *   id: "01a22898-0844-7b09-887c-207dde3de3be", type: "Calibrate", service: "lab", attributes: {},
+ *   parallel: false, state: "queued", attempts: 0, createdAt: 0, priority: 5,
+ * }], 2_000);
+ * assert.match(text, /^1 +5 +01a22898-0844-7b09-887c-207dde3de3be +queued +Calibrate +2\.0 s$/m);
+ * ```
+ */
+export function formatQueue(records: readonly TaskRecordSummary[], now = Date.now()): string {
+  if (records.length === 0) return "nothing queued";
+  const position = records[0].state === "queued" ? 1 : 0;
+  return table([
+    ["#", "PRIORITY", "ID", "STATE", "TYPE", "WAITING"],
+    ...records.map((record, i) => [
+      String(position + i),
+      String(record.priority ?? 0),
+      record.id,
+      record.state,
+      record.type,
+      formatDuration({ startedAt: record.createdAt, finishedAt: record.startedAt }, now),
+    ]),
+  ]);
+}
+
+/**
  * A size for people: `512 B`, `4.0 KiB`, `1.2 MiB`.
  *
  * @example

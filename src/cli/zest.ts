@@ -32,6 +32,7 @@ import type { TaskEvent } from "../manager/types.ts";
 import {
   formatEvent,
   formatOutcome,
+  formatQueue,
   formatRecord,
   formatSchedules,
   formatServices,
@@ -67,6 +68,8 @@ commands:
   graph <id>                        the dependency graph around a task, as Graphviz DOT
                                     (deno task zest graph <id> | dot -Tsvg > graph.svg)
   services                          services, task types, queue depths, kernel status
+  queue <service>                   a serial service's queue in running order (priority,
+                                    then arrival), the task holding it first
   release <service>                 free a service's serial lane held by a stuck handler
   store                             where the server keeps its records, their size and count
   schedules                         schedules: service, when, state, last and next run
@@ -409,6 +412,14 @@ async function services({ connect, json }: Context, args: string[]): Promise<num
 }
 
 /** Free a lane held by a handler that ignored its end (a `stuck` service). */
+async function queue({ connect, json }: Context, args: string[]): Promise<number> {
+  const service = oneArgument("queue", args, "<service>");
+  const records = await (await connect()).queue(service, 1_000);
+  if (json) printJson(records);
+  else print(formatQueue(records));
+  return 0;
+}
+
 async function release({ connect, json }: Context, args: string[]): Promise<number> {
   const service = oneArgument("release", args, "<service>");
   const released = await (await connect()).release(service);
@@ -545,6 +556,7 @@ const commands = {
   rerun,
   graph,
   services,
+  queue,
   release,
   store,
   schedules,

@@ -28,8 +28,10 @@ import {
   appendLog,
   EMPTY_LOG,
   isTerminal,
+  summarize,
   type TaskLogEntry,
   type TaskRecord,
+  type TaskRecordSummary,
   type TaskState,
   transition,
 } from "../task/record.ts";
@@ -389,6 +391,20 @@ export class TaskManager {
   /** Services as clients see them. */
   services(): ServiceInfo[] {
     return [...this.#lanes.values()].map((lane) => lane.describe());
+  }
+
+  /**
+   * The serial queue of `service` in the order its tasks will run (by
+   * priority, FIFO within one): at most `limit` (default 100, at most 1 000)
+   * summaries, the task holding the lane first. Throws `UnknownServiceError`.
+   */
+  queue(service: string, limit = 100): TaskRecordSummary[] {
+    const lane = this.#lanes.get(service);
+    if (!lane) throw new UnknownServiceError(`no service named '${service}'`);
+    const bound = Math.max(1, Math.min(Math.trunc(limit) || 100, 1_000));
+    const records = lane.holder ? [lane.holder.record] : [];
+    for (const pending of lane.waiting.values(bound - records.length)) records.push(pending.record);
+    return records.map(summarize);
   }
 
   /** Tell watchers that service `name` changed (e.g. its kernel's status). */

@@ -10,7 +10,7 @@ import type { ServiceDescription, TaskOutput, TaskRun } from "../task/protocol.t
 import type { ScheduleInfo } from "./schedules.ts";
 import type { Task, TaskType } from "../task/define.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
-import type { TaskLogEntry, TaskProgress, TaskRecord, TaskRecordSummary } from "../task/record.ts";
+import type { TaskLogEntry, TaskProgress, TaskRecordSummary } from "../task/record.ts";
 
 export type { TaskBrief, TaskRecordSummary } from "../task/record.ts";
 

@@ -7,7 +7,7 @@
 import { Task } from "../task/define.ts";
 import { TaskExecutionError, UnknownTaskError } from "../task/errors.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
-import type { TaskRecord } from "../task/record.ts";
+import type { TaskRecord, TaskRecordSummary } from "../task/record.ts";
 import type { ScheduleInfo } from "../manager/schedules.ts";
 import type { StoreStats, TaskListQuery } from "../manager/store.ts";
 import type {
@@ -313,6 +313,15 @@ export class Client {
   /** Services, their task types (with JSON Schemas), queue depths, stuck lanes. */
   services(): Promise<ServiceInfo[]> {
     return this.port.services();
+  }
+
+  /**
+   * The serial queue of `service` in the order its tasks will run (higher
+   * priority first, FIFO within one), the task holding it first: at most
+   * `limit` summaries (default 100).
+   */
+  queue(service: string, limit?: number): Promise<TaskRecordSummary[]> {
+    return this.port.queue(service, limit);
   }
 
   /**

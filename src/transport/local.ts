@@ -4,7 +4,7 @@
  * @module
  */
 import type { TaskOutcome } from "../task/outcome.ts";
-import { summarize, type TaskRecord } from "../task/record.ts";
+import { summarize, type TaskRecord, type TaskRecordSummary } from "../task/record.ts";
 import type { TaskManager } from "../manager/manager.ts";
 import type { ScheduleInfo } from "../manager/schedules.ts";
 import type { StoreStats, TaskListQuery } from "../manager/store.ts";
@@ -109,6 +109,15 @@ export class LocalPort implements TaskPort {
   /** Services, task types, queue depths. */
   services(): Promise<ServiceInfo[]> {
     return Promise.resolve(this.manager.services());
+  }
+
+  /** A serial service's queue, in running order. */
+  queue(service: string, limit?: number): Promise<TaskRecordSummary[]> {
+    try {
+      return Promise.resolve(this.manager.queue(service, limit));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Free a stuck serial lane. */

@@ -74,6 +74,8 @@ export interface TaskPort {
   graph(id: string): Promise<string | undefined>;
   /** Services, their task types and queue depths. */
   services(): Promise<ServiceInfo[]>;
+  /** A serial service's queue in running order (the task holding it first): summaries. */
+  queue(service: string, limit?: number): Promise<TaskRecordSummary[]>;
   /** Free a service's serial lane held by a stuck handler; false if it was not stuck. */
   release(service: string): Promise<boolean>;
   /** Where the records are, their count and size. */
@@ -86,4 +88,52 @@ export interface TaskPort {
   subscribe(listener: (event: TaskEvent) => void): () => void;
   /** Release the port (a connection, for remote ports). */
   close(): Promise<void>;
+}
+
+/**
+ * The port of a handler's `context.client`: `port` itself, but every task
+ * submitted through it (alone, or in a graph) names task `parent` as its
+ * `parent`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ActorSystem } from "../actor/mod.ts";
+ * import { TaskManager } from "../manager/manager.ts";
+ * import { LocalPort } from "./local.ts";
+ * import { withParent } from "./port.ts";
+ * const system = new ActorSystem();
+ * const manager = new TaskManager(system, []);
+ * await manager.start();
+ * const port = withParent(new LocalPort(manager), "the-handlers-task");
+ * assert.deepEqual(await port.services(), []);
+ * await manager.close();
+ * await system.shutdown();
+ * ```
+ */
+export function withParent(port: TaskPort, parent: string): TaskPort {
+  return {
+    submit: (request, sink) => port.submit({ ...request, parent }, sink),
+    submitGraph: (graph) =>
+      port.submitGraph(
+        Object.fromEntries(
+          Object.entries(graph).map(([name, node]) => [name, { ...node, parent }]),
+        ),
+      ),
+    get: (id) => port.get(id),
+    list: (query) => port.list(query),
+    wait: (id, signal) => port.wait(id, signal),
+    cancel: (id) => port.cancel(id),
+    delete: (id) => port.delete(id),
+    graph: (id) => port.graph(id),
+    services: () => port.services(),
+    queue: (service, limit) => port.queue(service, limit),
+    release: (service) => port.release(service),
+    storeStats: () => port.storeStats(),
+    schedules: () => port.schedules(),
+    controlSchedule: (name, action) => port.controlSchedule(name, action),
+    subscribe: (listener) => port.subscribe(listener),
+    // The connection is its owner's: nothing to release here.
+    close: () => Promise.resolve(),
+  };
 }

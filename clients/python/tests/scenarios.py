@@ -562,6 +562,13 @@ def stuck_lane() -> None:
         "the hang lane to show stuck",
     )
     assert service["stuck"]["taskId"] == hung.task_id, service
+    # The queue view: the task holding the lane, then what waits, in running order.
+    waiting = client.request("hang", "Hang", {}, priority=3)
+    held, queued = client.queue("hang")
+    assert held["id"] == hung.task_id and queued["id"] == waiting.task_id, (held, queued)
+    assert queued["priority"] == 3 and queued["state"] == "queued", queued
+    assert client.cancel(waiting.task_id) is True
+    raises(UnknownServiceError, client.queue, "nope")
     assert client.release("hang") is True
     assert client.release("hang") is False
     assert next(s for s in client.services() if s["name"] == "hang")["state"] == "running"

@@ -3,7 +3,8 @@
  * The services panel: each service with its state, its kernel's status and
  * its queue depths, kept fresh as tasks come and go. A service whose serial
  * lane is held by a handler that did not stop shows `stuck` (which task,
- * since when) and a Release button.
+ * since when) and a Release button. "Queue" shows a serial service's queue
+ * in the order it will run: priority, then arrival.
  *
  * @module
  */
@@ -43,6 +44,8 @@ export class ServicesPanel {
   #services = [];
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #refreshTimer;
+  /** Services whose queue is shown: it stays shown, and up to date, as the panel redraws. */
+  #queuesShown = new Set();
 
   /**
    * @param {HTMLUListElement} list
@@ -109,11 +112,65 @@ export class ServicesPanel {
   }
 
   /**
+   * Show `service`'s serial queue under its entry, in running order (the
+   * task holding the lane first), or hide it if shown.
+   *
+   * @param {string} service
+   * @param {HTMLElement} box
+   */
+  #toggleQueue(service, box) {
+    if (this.#queuesShown.delete(service)) return box.replaceChildren();
+    this.#queuesShown.add(service);
+    return this.#showQueue(service, box);
+  }
+
+  /**
+   * @param {string} service
+   * @param {HTMLElement} box
+   */
+  async #showQueue(service, box) {
+    try {
+      const { records } = await this.#connection.request({ type: "queue", service, limit: 50 });
+      box.replaceChildren(
+        records.length === 0 ? el("p", { className: "muted" }, "nothing queued") : el(
+          "ol",
+          { className: "queue" },
+          ...records.map((task) =>
+            el(
+              "li",
+              { dataset: { id: task.id, state: task.state } },
+              el("button", {
+                type: "button",
+                className: "link",
+                title: task.id,
+                onclick: () => this.#handlers.chosen(task.id),
+              }, shortId(task.id)),
+              ` ${task.type} · ${task.state} · priority ${task.priority ?? 0}`,
+            )
+          ),
+        ),
+      );
+    } catch (error) {
+      box.replaceChildren(el("p", { className: "error" }, /** @type {Error} */ (error).message));
+    }
+  }
+
+  /**
    * @param {ServiceInfo} service
    * @returns {HTMLLIElement}
    */
   #item(service) {
     const item = serviceItem(service);
+    const queue = el("div", { className: "queue-view" });
+    item.append(
+      el("button", {
+        type: "button",
+        className: "link show-queue",
+        onclick: () => this.#toggleQueue(service.name, queue),
+      }, "Queue"),
+      queue,
+    );
+    if (this.#queuesShown.has(service.name)) this.#showQueue(service.name, queue);
     const { stuck } = service;
     if (stuck) {
       const note = el("span", { className: "message error" });

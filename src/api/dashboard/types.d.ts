@@ -237,6 +237,7 @@ export type SocketRequest =
   | { type: "delete"; taskId: string }
   | { type: "dot"; taskId: string }
   | { type: "release"; service: string }
+  | { type: "queue"; service: string; limit?: number }
   | { type: "store" }
   | { type: "schedules" }
   | { type: "schedule"; name: string; action: ScheduleAction };
@@ -255,6 +256,8 @@ export interface Replies {
   dot: { dot: string | null };
   /** `false` if the service was not stuck. */
   release: { released: boolean };
+  /** The serial queue in the order it runs, the task holding the lane first. */
+  queue: { records: TaskSummary[] };
   store: { store: StoreStats };
   schedules: { schedules: ScheduleInfo[] };
   /** Its status after the action. */

@@ -14,8 +14,18 @@ import { ConnectionState, connectNats } from "./connection.ts";
 import { type HostedService, NatsHost } from "./host.ts";
 import { checkClusterOptions, type ClusterOptions } from "./options.ts";
 import { NatsPort } from "./port.ts";
+import { withParent } from "../port.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 
+/**
+ * What joins a runtime to a cluster (see `options.ts`).
+ *
+ * @example
+ * ```ts
+ * import type { ClusterOptions } from "./cluster.ts";
+ * const cluster: ClusterOptions = { nats: { servers: "nats://127.0.0.1:4222" } };
+ * ```
+ */
 export type { ClusterOptions } from "./options.ts";
 
 /**
@@ -62,7 +72,11 @@ export class ClusterMember {
     checkClusterOptions(options);
     const nc = await connectNats(options.nats, `zest runtime (pid ${Deno.pid})`);
     try {
-      const store = await JetStreamTaskStore.connect(nc, { ttlMs: retentionMs });
+      // The stream says whether a task may have started (see host.ts): `running` is not waited for.
+      const store = await JetStreamTaskStore.connect(nc, {
+        ttlMs: retentionMs,
+        waitForUnfinished: false,
+      });
       return new ClusterMember(options, nc, store, retentionMs);
     } catch (error) {
       await nc.close();
@@ -87,7 +101,7 @@ export class ClusterMember {
 
   /** A client of the whole cluster; with `parent`, its submissions name that task (`context.client`). */
   client(parent?: string): Client {
-    return new Client(parent === undefined ? this.#port : this.#port.child(parent));
+    return new Client(parent === undefined ? this.#port : withParent(this.#port, parent));
   }
 
   /** Stop taking submissions and tasks (the first step of a stop). */

@@ -75,9 +75,7 @@ export async function connectNats(options: NatsOptions, name: string): Promise<N
     });
   } catch (error) {
     const cause = (error as Error)?.message ?? String(error);
-    const why = /authorization|authentication/i.test(cause)
-      ? "it refused the credentials"
-      : cause;
+    const why = /authorization|authentication/i.test(cause) ? "it refused the credentials" : cause;
     throw new Error(`could not connect to the NATS server ${servers.join(", ")}: ${why}`, {
       cause: error,
     });

@@ -30,6 +30,15 @@ function alreadyExists(error: unknown): boolean {
  * acknowledged), file storage, and the per-service limit that refuses the
  * publish past it (`discard_new_per_subject`: without it the oldest queued
  * task of the subject would be dropped silently).
+ *
+ * @example
+ * ```ts
+ * import { jetstreamManager } from "@nats-io/jetstream";
+ * import { ensureStream } from "./layout.ts";
+ * import { checkSettings } from "./options.ts";
+ * declare const nc: import("@nats-io/transport-node").NatsConnection;
+ * await ensureStream(await jetstreamManager(nc), checkSettings({ maxQueuedPerService: 1_000 }));
+ * ```
  */
 export async function ensureStream(jsm: JetStreamManager, settings: Settings): Promise<void> {
   const config = {
@@ -62,7 +71,16 @@ export async function ensureStream(jsm: JetStreamManager, settings: Settings): P
   }
 }
 
-/** The config of service `service`'s consumer of kind `kind`. */
+/**
+ * The config of service `service`'s consumer of kind `kind`.
+ *
+ * @example
+ * ```ts
+ * import { consumerConfig } from "./layout.ts";
+ * import { checkSettings } from "./options.ts";
+ * consumerConfig("lab", "serial", checkSettings()).max_ack_pending; // 1
+ * ```
+ */
 export function consumerConfig(
   service: string,
   kind: Kind,
@@ -85,6 +103,15 @@ export function consumerConfig(
  * Make sure the consumer of `service` and `kind` exists with these
  * settings; one created by a process with other settings is updated to these
  * (the latest process to start sets them).
+ *
+ * @example
+ * ```ts
+ * import { jetstreamManager } from "@nats-io/jetstream";
+ * import { ensureConsumer } from "./layout.ts";
+ * import { checkSettings } from "./options.ts";
+ * declare const nc: import("@nats-io/transport-node").NatsConnection;
+ * await ensureConsumer(await jetstreamManager(nc), "lab", "parallel", checkSettings());
+ * ```
  */
 export async function ensureConsumer(
   jsm: JetStreamManager,

@@ -247,7 +247,9 @@ export function parseOutcome(data: Uint8Array): TaskOutcome | undefined {
   );
   if (!("value" in parsed)) return undefined;
   const outcome = parsed.value as unknown as TaskOutcome;
-  if (outcome.status === "error" && (typeof outcome.ename !== "string" ||
-    typeof outcome.evalue !== "string")) return undefined;
+  if (
+    outcome.status === "error" && (typeof outcome.ename !== "string" ||
+      typeof outcome.evalue !== "string")
+  ) return undefined;
   return outcome;
 }

@@ -103,7 +103,7 @@ function optionsProblem(options: NatsOptions): string | undefined {
         if (typeof value !== "boolean") return "tls.handshakeFirst: expected true or false";
       } else if (["caFile", "certFile", "keyFile"].includes(key)) {
         if (typeof value !== "string" || value === "") return `tls.${key}: expected a file path`;
-      } else return `tls: unknown option '${key}' (known: caFile, certFile, keyFile, handshakeFirst)`;
+      } else {return `tls: unknown option '${key}' (known: caFile, certFile, keyFile, handshakeFirst)`;}
     }
   }
   const timeout = options.timeoutMs;
@@ -141,14 +141,16 @@ function serverProblem(server: unknown): string | undefined {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * 
+ *
  * checkNatsOptions({ servers: "nats://127.0.0.1:4222", token: "s3cret" });
  * assert.throws(() => checkNatsOptions({ servers: "nats://u:p@host:4222" }), /no credentials in the URL/);
  * ```
  */
 export function checkNatsOptions(options: NatsOptions): NatsOptions {
   if (options === null || typeof options !== "object") {
-    throw new TypeError("NATS options: expected { servers, token | user + password | credsFile, tls }");
+    throw new TypeError(
+      "NATS options: expected { servers, token | user + password | credsFile, tls }",
+    );
   }
   const problem = optionsProblem(options);
   if (problem) throw new TypeError(`NATS options: ${problem}`);
@@ -231,7 +233,15 @@ export interface ClusterSettings {
   registryRefreshMs?: number;
 }
 
-/** The settings with their defaults. */
+/**
+ * The settings with their defaults.
+ *
+ * @example
+ * ```ts
+ * import { checkSettings, type Settings } from "./options.ts";
+ * const settings: Settings = checkSettings({ ackWaitMs: 2_000 });
+ * ```
+ */
 export type Settings = Required<ClusterSettings>;
 
 /**
@@ -285,7 +295,9 @@ export function checkSettings(settings: ClusterSettings = {}): Settings {
     }
     if (!Number.isInteger(value) || value < bounds[0] || value > bounds[1]) {
       throw new TypeError(
-        `cluster settings: ${field} must be a whole number from ${bounds[0]} to ${bounds[1]}, got ${value}`,
+        `cluster settings: ${field} must be a whole number from ${bounds[0]} to ${
+          bounds[1]
+        }, got ${value}`,
       );
     }
     out[field as keyof Settings] = value;

@@ -16,7 +16,12 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import {
+  createInbox,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from "@nats-io/transport-node";
 import { graphDot, type GraphTask } from "../../manager/graph.ts";
 import { GraphError } from "../../manager/graph.ts";
 import { ScheduleError } from "../../manager/schedule.ts";
@@ -40,7 +45,12 @@ import {
   UnknownTaskError,
 } from "../../task/errors.ts";
 import { errorOutcome, type TaskOutcome } from "../../task/outcome.ts";
-import { isTerminal, summarize, type TaskRecord } from "../../task/record.ts";
+import {
+  isTerminal,
+  summarize,
+  type TaskRecord,
+  type TaskRecordSummary,
+} from "../../task/record.ts";
 import type { ScheduleAction, SummaryPage, TaskPort } from "../port.ts";
 import { CONNECTION_LOST } from "../websocket/port.ts";
 import { bodyError, type ErrorBody, toJson } from "../wire.ts";
@@ -50,7 +60,13 @@ import { endRecord } from "./ending.ts";
 import { clusterRefusal, OUTCOME_HEADER } from "./host.ts";
 import { type CancelReply, parseOutcome, type ReplicaEntry } from "./messages.ts";
 import { type ClusterServiceInfo, clusterServices, readReplicas } from "./registry.ts";
-import { EVENT_SUBJECTS, GENERAL_EVENTS, isServiceName, SERVICE_BUCKET, subjectsOf } from "./subjects.ts";
+import {
+  EVENT_SUBJECTS,
+  GENERAL_EVENTS,
+  isServiceName,
+  SERVICE_BUCKET,
+  subjectsOf,
+} from "./subjects.ts";
 
 /**
  * Options of `NatsPort.connect` (and `Client.connect` with a `nats:` URL):
@@ -74,18 +90,38 @@ const ASK_HOSTS_MS = 2_000;
 /** How long a record is kept when this client ends one itself (a cancel): the bucket forgets it anyway. */
 const ENDED_HERE_RETENTION_MS = 3_600_000;
 
-const EVENT_KINDS = new Set(["task", "log", "progress", "output", "service", "schedule", "removed"]);
+const EVENT_KINDS = new Set([
+  "task",
+  "log",
+  "progress",
+  "output",
+  "service",
+  "schedule",
+  "removed",
+]);
 
 /** A submission this client waits on. */
 interface Pending {
   sink: OutcomeSink;
   type: string;
+  service: string;
+  /** When it was sent, until a host answers (then undefined). */
+  sentAt?: number;
   taskId?: string;
   /** An outcome that came before the host's answer with the id. */
   early?: TaskOutcome;
 }
 
-/** What a `NatsPort` is made of: a connection and the cluster's store, shared or its own. */
+/**
+ * What a `NatsPort` is made of: a connection and the cluster's store, shared or its own.
+ *
+ * @example
+ * ```ts
+ * import { NatsPort, type NatsPortParts } from "./port.ts";
+ * declare const parts: NatsPortParts; // a host's connection, state and store
+ * const port = new NatsPort({ ...parts, ownsConnection: false });
+ * ```
+ */
 export interface NatsPortParts {
   nc: NatsConnection;
   state: ConnectionState;
@@ -120,6 +156,9 @@ export class NatsPort implements TaskPort {
   readonly #outcomes: Subscription;
   #events: Subscription | undefined;
   #ref = 0;
+  /** Submissions sent and not answered yet, and the timer that expires them. */
+  #unanswered = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
   #closed: Error | undefined;
   #registry: KV | undefined;
   #jsm: JetStreamManager | undefined;
@@ -132,8 +171,14 @@ export class NatsPort implements TaskPort {
     this.#store = parts.store;
     this.#owns = parts.ownsConnection;
     this.#submitTimeoutMs = parts.submitTimeoutMs ?? 10_000;
-    this.#outcomes = this.#nc.subscribe(`${this.#inbox}.*`, {
-      callback: (_error, msg) => this.#outcome(msg),
+    // `<inbox>.a.<ref>`: a host's answer to submission `ref`; `<inbox>.o.<ref>`: its outcome.
+    // One subscription for both, no per-request timer: a submission's answer
+    // costs a fraction of what `nc.request` costs (see `store/jetstream_publish.ts`).
+    this.#outcomes = this.#nc.subscribe(`${this.#inbox}.>`, {
+      callback: (_error, msg) => {
+        if (msg.subject.startsWith(`${this.#inbox}.a.`)) this.#answered(msg);
+        else this.#outcome(msg);
+      },
     });
     this.#stopReconnect = this.#state.onReconnect(() => this.#recheck());
     this.#nc.closed().then((error) =>
@@ -158,32 +203,6 @@ export class NatsPort implements TaskPort {
     }
   }
 
-  /**
-   * A port whose submissions name `parent` (a handler's `context.client`):
-   * everything else is this port's, on its connection and reply subject.
-   */
-  child(parent: string): TaskPort {
-    const port: TaskPort = this;
-    return {
-      submit: (request, sink) => port.submit({ ...request, parent }, sink),
-      submitGraph: (graph) => port.submitGraph(graph),
-      get: (id) => port.get(id),
-      list: (query) => port.list(query),
-      wait: (id, signal) => port.wait(id, signal),
-      cancel: (id) => port.cancel(id),
-      delete: (id) => port.delete(id),
-      graph: (id) => port.graph(id),
-      services: () => port.services(),
-      release: (service) => port.release(service),
-      storeStats: () => port.storeStats(),
-      schedules: () => port.schedules(),
-      controlSchedule: (name, action) => port.controlSchedule(name, action),
-      subscribe: (listener) => port.subscribe(listener),
-      // The connection is the runtime's: nothing to release.
-      close: () => Promise.resolve(),
-    };
-  }
-
   /** Submit a task to a host of its service; the sink gets its id, then its outcome, or the typed refusal. */
   submit(request: SubmitRequest, sink: OutcomeSink): void {
     const refusal = this.#closed
@@ -201,25 +220,65 @@ export class NatsPort implements TaskPort {
     if (refusal) return sink.refused(refusal);
     const { task: _validated, parent, schedule: _schedule, ...task } = request;
     const ref = String(++this.#ref);
-    const pending: Pending = { sink, type: request.type };
+    const pending: Pending = {
+      sink,
+      type: request.type,
+      service: request.service,
+      sentAt: Date.now(),
+    };
     this.#pending.set(ref, pending);
     const body = {
       task: { ...task, after: task.after && [...task.after] },
-      reply: `${this.#inbox}.${ref}`,
+      reply: `${this.#inbox}.o.${ref}`,
       parent,
     };
-    this.#nc.request(subjectsOf(request.service).submit, toJson(body), {
-      timeout: this.#submitTimeoutMs,
-    }).then(
-      (msg) => this.#answered(ref, pending, msg),
-      async (error) => {
-        this.#pending.delete(ref);
-        sink.refused(await this.#submitFailure(error, request.service));
-      },
-    );
+    try {
+      this.#nc.publish(subjectsOf(request.service).submit, toJson(body), {
+        reply: `${this.#inbox}.a.${ref}`,
+      });
+    } catch (error) {
+      this.#pending.delete(ref);
+      return sink.refused(new RuntimeStoppingError(`the task could not be submitted: ${error}`));
+    }
+    this.#unanswered++;
+    this.#timer ??= setInterval(() => this.#expire(), 250);
   }
 
-  #answered(ref: string, pending: Pending, msg: Msg): void {
+  /** Submissions no host answered in time: refused (they may or may not have been queued). */
+  #expire(): void {
+    const now = Date.now();
+    for (const [ref, pending] of this.#pending) {
+      if (pending.sentAt === undefined || now - pending.sentAt < this.#submitTimeoutMs) continue;
+      this.#pending.delete(ref);
+      this.#wasAnswered(pending);
+      const error = new Error("timeout");
+      error.name = "TimeoutError";
+      this.#submitFailure(error, pending.service).then((refusal) => pending.sink.refused(refusal));
+    }
+  }
+
+  /** `pending` needs no answer any more: stop the timer when none waits. */
+  #wasAnswered(pending: Pending): void {
+    if (pending.sentAt === undefined) return;
+    pending.sentAt = undefined;
+    if (--this.#unanswered > 0) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** A host's answer to a submission: the task's id, a refusal, or no responders. */
+  #answered(msg: Msg): void {
+    const ref = msg.subject.slice(this.#inbox.length + 3);
+    const pending = this.#pending.get(ref);
+    if (!pending || pending.sentAt === undefined) return;
+    this.#wasAnswered(pending);
+    if (msg.headers?.code === 503) {
+      this.#pending.delete(ref);
+      const error = new Error("no responders");
+      error.name = "NoRespondersError";
+      this.#submitFailure(error, pending.service).then((refusal) => pending.sink.refused(refusal));
+      return;
+    }
     let reply: { taskId?: unknown } & Partial<ErrorBody>;
     try {
       reply = msg.json();
@@ -264,13 +323,15 @@ export class NatsPort implements TaskPort {
 
   /** An outcome on this client's reply subject. */
   #outcome(msg: Msg): void {
-    const ref = msg.subject.slice(this.#inbox.length + 1);
+    const ref = msg.subject.slice(this.#inbox.length + 3);
     const pending = this.#pending.get(ref);
     if (!pending) return;
     if (msg.headers?.get(OUTCOME_HEADER) === "record") {
       // Too large for a message: the record has it.
       const id = pending.taskId;
-      if (id) this.#store.read(id).then((stored) => this.#settleFromRecord(ref, pending, stored?.record));
+      if (id) {
+        this.#store.read(id).then((stored) => this.#settleFromRecord(ref, pending, stored?.record));
+      }
       return;
     }
     const outcome = parseOutcome(msg.data);
@@ -378,7 +439,9 @@ export class NatsPort implements TaskPort {
   /** Remove the record of an ended task. */
   async delete(id: string): Promise<void> {
     const stored = await this.#store.read(id);
-    if (!stored) throw new UnknownTaskError(`no task with id '${id}' (unknown, or past its retention)`);
+    if (!stored) {
+      throw new UnknownTaskError(`no task with id '${id}' (unknown, or past its retention)`);
+    }
     if (!isTerminal(stored.record.state)) {
       throw new TaskConflictError(
         `task ${id} is ${stored.record.state}: cancel it first, or wait for it to end`,
@@ -415,7 +478,9 @@ export class NatsPort implements TaskPort {
   /** Free `service`'s serial lane on the replica where it is stuck; false if none was. */
   async release(service: string): Promise<boolean> {
     const replicas = (await this.#replicas()).filter((entry) => entry.service.name === service);
-    if (replicas.length === 0) throw new UnknownServiceError(`no service named '${service}' in the cluster`);
+    if (replicas.length === 0) {
+      throw new UnknownServiceError(`no service named '${service}' in the cluster`);
+    }
     const answers = await this.#askHosts<{ released?: boolean } & Partial<ErrorBody>>(
       subjectsOf(service).release,
       {},
@@ -426,6 +491,20 @@ export class NatsPort implements TaskPort {
       throw bodyError(failure as ErrorBody);
     }
     return answers.some((answer) => answer.released === true);
+  }
+
+  /**
+   * Refused: a serial service's queue is its JetStream stream, in the order
+   * of submission; the queue view with priorities is embedded-only.
+   */
+  queue(service: string, _limit?: number): Promise<TaskRecordSummary[]> {
+    return Promise.reject(
+      new TaskValidationError("queue", [{
+        path: "service",
+        message: `the queue view of '${service}' is embedded-only in this version: ` +
+          "in a cluster a serial queue is its stream, run in the order of submission",
+      }]),
+    );
   }
 
   /** The cluster's record bucket: its values and bytes. */
@@ -504,10 +583,14 @@ export class NatsPort implements TaskPort {
   #drop(error: Error): void {
     if (this.#closed) return;
     this.#closed = error;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
     for (const [ref, pending] of this.#pending) {
       this.#pending.delete(ref);
       if (pending.taskId === undefined) {
-        pending.sink.refused(new RuntimeStoppingError(`${error.message}: the task was not submitted`));
+        pending.sink.refused(
+          new RuntimeStoppingError(`${error.message}: the task was not submitted`),
+        );
       } else {
         pending.sink.settled(errorOutcome(
           pending.taskId,

@@ -59,6 +59,13 @@ const MISSED_REFRESHES = 3;
 /**
  * Open (or create) the registry bucket: one revision per key, entries gone
  * `MISSED_REFRESHES` refresh periods after their last write.
+ *
+ * @example
+ * ```ts
+ * import { openRegistry } from "./registry.ts";
+ * declare const nc: import("@nats-io/transport-node").NatsConnection;
+ * const registry = await openRegistry(nc, 2_000); // entries gone 6 s after their last write
+ * ```
  */
 export async function openRegistry(nc: NatsConnection, refreshMs: number): Promise<KV> {
   const kv = await new Kvm(nc).create(SERVICE_BUCKET, {
@@ -69,7 +76,15 @@ export async function openRegistry(nc: NatsConnection, refreshMs: number): Promi
   return kv;
 }
 
-/** The key of `replica`'s entry for `service`. */
+/**
+ * The key of `replica`'s entry for `service`.
+ *
+ * @example
+ * ```ts
+ * import { replicaKey } from "./registry.ts";
+ * replicaKey("lab.fridge", "r42-ab12cd34"); // "lab=fridge.r42-ab12cd34"
+ * ```
+ */
 export function replicaKey(service: string, replica: string): string {
   return `${subjectsOf(service).token}.${replica}`;
 }
@@ -77,6 +92,14 @@ export function replicaKey(service: string, replica: string): string {
 /**
  * Every entry of the registry now (one ordered pass over the bucket); an
  * entry that does not parse is skipped.
+ *
+ * @example
+ * ```ts
+ * import { openRegistry, readReplicas } from "./registry.ts";
+ * declare const nc: import("@nats-io/transport-node").NatsConnection;
+ * const entries = await readReplicas(await openRegistry(nc, 2_000));
+ * entries.map((entry) => `${entry.service.name}@${entry.host}`);
+ * ```
  */
 export async function readReplicas(kv: KV): Promise<ReplicaEntry[]> {
   const entries: ReplicaEntry[] = [];

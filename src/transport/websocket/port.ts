@@ -6,7 +6,7 @@
  * @module
  */
 import { errorOutcome, type TaskOutcome } from "../../task/outcome.ts";
-import type { TaskRecord } from "../../task/record.ts";
+import type { TaskRecord, TaskRecordSummary } from "../../task/record.ts";
 import type { ScheduleInfo } from "../../manager/schedules.ts";
 import type { StoreStats, TaskListQuery } from "../../manager/store.ts";
 import type {
@@ -213,6 +213,11 @@ export class WebSocketPort implements TaskPort {
   /** Services, their task types (with JSON Schemas) and queue depths. */
   async services(): Promise<ServiceInfo[]> {
     return (await this.#call("services", {})).services;
+  }
+
+  /** A serial service's queue, in running order. */
+  async queue(service: string, limit?: number): Promise<TaskRecordSummary[]> {
+    return (await this.#call("queue", { service, limit })).records;
   }
 
   /** Free a stuck serial lane. */

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import type { TaskOutcome } from "../../task/outcome.ts";
-import type { TaskRecord } from "../../task/record.ts";
+import type { TaskRecord, TaskRecordSummary } from "../../task/record.ts";
 import type { ScheduleInfo } from "../../manager/schedules.ts";
 import type { StoreStats } from "../../manager/store.ts";
 import type { ServiceInfo, TaskEvent } from "../../manager/types.ts";
@@ -87,6 +87,12 @@ const clientMessages = {
   list: z.strictObject({ type: z.literal("list"), ref, query: listQuery.optional() }),
   services: z.strictObject({ type: z.literal("services"), ref }),
   release: z.strictObject({ type: z.literal("release"), ref, service: z.string().min(1) }),
+  queue: z.strictObject({
+    type: z.literal("queue"),
+    ref,
+    service: z.string().min(1),
+    limit: z.number().int().min(1).max(1_000).optional(),
+  }),
   store: z.strictObject({ type: z.literal("store"), ref }),
   schedules: z.strictObject({ type: z.literal("schedules"), ref }),
   schedule: z.strictObject({
@@ -146,6 +152,7 @@ export type ServerMessage =
   | ({ type: "list"; ref: Ref } & SummaryPage)
   | { type: "services"; ref: Ref; services: ServiceInfo[] }
   | { type: "release"; ref: Ref; released: boolean }
+  | { type: "queue"; ref: Ref; records: TaskRecordSummary[] }
   | { type: "store"; ref: Ref; store: StoreStats }
   | { type: "schedules"; ref: Ref; schedules: ScheduleInfo[] }
   | { type: "schedule"; ref: Ref; schedule: ScheduleInfo }
