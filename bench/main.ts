@@ -74,6 +74,8 @@ export const GROUPS: Record<string, () => Promise<Bench | undefined>> = {
   // BullMQ on Redis and the raw NATS JetStream floor; loaded only when run.
   peers: () => import("./peers.ts").then((module) => module.benchPeers),
   store: () => import("./store.ts").then((module) => module.benchStore),
+  workflows: () => import("./workflows.ts").then((module) => module.benchWorkflows),
+  cluster: () => import("./cluster.ts").then((module) => module.benchCluster),
 };
 
 /**
