@@ -6,7 +6,10 @@
  *
  * Peers, measured in the same run: the same request/reply through a manager
  * actor and a service actor on nact (`bench/nact_peer.ts`), and a plain
- * promise-returning function call (the floor).
+ * promise-returning function call (the floor). With 1 000 in flight, also
+ * the bare floor of a task — only what every task must do: validate its
+ * fields with its zod schema, get a `crypto.randomUUID()`, settle a promise —
+ * and Zest's throughput as a ratio of it (issue 11's target: at least 0.5).
  *
  * Run alone: `deno run --allow-all bench/tasks.ts [--rounds N] [--quick]`
  *
@@ -61,6 +64,18 @@ async function windowed(n: number, window: number, call: () => Promise<unknown>)
   return perSecond(n, performance.now() - t0);
 }
 
+/**
+ * The bare floor of one task: only what every task must do — validate its
+ * fields with the task type's zod schema, make an id, settle a promise with
+ * the result. No actor, no record, no lane.
+ */
+function bareTask(fields: unknown): Promise<unknown> {
+  const checked = Noop.schema.safeParse(fields);
+  if (!checked.success) return Promise.reject(checked.error);
+  const id = crypto.randomUUID();
+  return Promise.resolve().then(() => ({ id, result: noop() }));
+}
+
 /** The floor: a promise-returning function call, serial ones chained on a tail promise. */
 function floorExecutor(): (serial: boolean) => Promise<unknown> {
   let tail: Promise<unknown> = Promise.resolve();
@@ -73,7 +88,7 @@ function floorExecutor(): (serial: boolean) => Promise<unknown> {
 
 interface Figures {
   sequential: Record<"zest" | "nact" | "floor", number>;
-  windowed: Record<"zest" | "nact" | "floor", number>;
+  windowed: Record<"zest" | "nact" | "floor" | "bare", number>;
 }
 
 async function measureMode(
@@ -100,6 +115,7 @@ async function measureMode(
     });
   const floor = floorExecutor();
   const viaFloor = () => floor(serial);
+  const viaBare = () => bareTask(task.fields);
   // Zest's first rounds pay for JIT compilation: one more warm-up round.
   const extraWarmup = options.quick ? 0 : 1;
   return {
@@ -119,8 +135,31 @@ async function measureMode(
         zest: { run: () => windowed(winN, WINDOW, zest), extraWarmup },
         nact: { run: () => windowed(nactWinN, WINDOW, viaNact) },
         floor: { run: () => windowed(winN, WINDOW, viaFloor) },
+        bare: { run: () => windowed(winN, WINDOW, viaBare) },
       },
     ),
+  };
+}
+
+/** Smallest share of the bare floor Zest's parallel figure with 1 000 in flight should reach. */
+export const BARE_FLOOR_TARGET = 0.5;
+
+/**
+ * Zest with 1 000 in flight as a ratio of the bare floor measured in the
+ * same rounds; judged (issue 11) for the parallel type only: a serial task
+ * also waits for the one before it, which the floor does not.
+ */
+function bareFloorRow(
+  type: string,
+  windowedFigures: { zest: number; bare: number },
+  judged: boolean,
+): Row {
+  const ratio = windowedFigures.zest / windowedFigures.bare;
+  return {
+    name: `${type} no-op, ${WINDOW.toLocaleString("en")} in flight, zest ÷ bare task floor`,
+    zest: ratio.toFixed(2),
+    peer: `bare floor ${formatRate(windowedFigures.bare)} (zod + randomUUID + promise)`,
+    ...(judged ? { target: `≥ ${BARE_FLOOR_TARGET}`, met: ratio >= BARE_FLOOR_TARGET } : {}),
   };
 }
 
@@ -166,6 +205,7 @@ export async function benchTasks(options: BenchOptions = {}): Promise<Row[]> {
           target: "≥ 200k/s",
           met: figures.windowed.zest >= 200e3,
         },
+        bareFloorRow(type, figures.windowed, !serial),
       );
     }
     if (lostQueries.count > 0) {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ActorStoppedError, ActorSystem, MailboxFullError } from "../src/actor/mod.ts";
 import { RingQueue } from "../src/actor/queue.ts";
 import { Deadlines } from "../src/actor/deadlines.ts";
+import { setImmediate } from "node:timers";
 
 Deno.test("ring queue keeps FIFO order across growth and wrap-around", () => {
   const queue = new RingQueue<number>();
@@ -57,20 +58,33 @@ Deno.test("concurrency N lets up to N messages run at once, never more", async (
   const system = new ActorSystem();
   let active = 0;
   let maxActive = 0;
-  const gates: Array<() => void> = [];
+  // Each handler that starts hands the test the function that lets it finish.
+  const arrivals = new RingQueue<PromiseWithResolvers<() => void>>();
+  const arrival = (i: number) => {
+    while (arrivals.length <= i) arrivals.push(Promise.withResolvers());
+    return arrivals.at(i)!;
+  };
+  let started = 0;
   const ref = system.spawn<string>("wide", () => async () => {
     maxActive = Math.max(maxActive, ++active);
-    await new Promise<void>((r) => gates.push(r));
+    const gate = Promise.withResolvers<void>();
+    arrival(started++).resolve(gate.resolve);
+    await gate.promise;
     active--;
   }, { concurrency: 3 });
-  const asks = Array.from({ length: 7 }, () => ref.ask("go", { timeoutMs: 5_000 }));
-  while (gates.length < 3) await new Promise((r) => setTimeout(r, 1));
+  const asks = Array.from({ length: 7 }, () => ref.ask("go", { timeoutMs: 60_000 }));
+  const releases = [];
+  for (let i = 0; i < 3; i++) releases.push(await arrival(i).promise);
   assert.equal(active, 3);
-  while (gates.length > 0 || active > 0) {
-    gates.shift()?.();
-    await new Promise((r) => setTimeout(r, 1));
+  // Each one let go makes room for exactly one more.
+  for (let i = 3; i < 7; i++) {
+    releases.shift()!();
+    releases.push(await arrival(i).promise);
+    assert.equal(active, 3);
   }
+  for (const release of releases) release();
   await Promise.all(asks);
+  assert.equal(started, 7);
   assert.equal(maxActive, 3);
   await system.shutdown();
 });
@@ -121,11 +135,13 @@ Deno.test("mailbox 'reject' refuses messages beyond capacity; depth is visible",
   const system = new ActorSystem();
   let release!: () => void;
   const blocked = new Promise<void>((r) => release = r);
-  const ref = system.spawn<number>("tight", () => () => blocked, {
-    mailbox: { capacity: 2, overflow: "reject" },
-  });
+  const inFlight = Promise.withResolvers<void>();
+  const ref = system.spawn<number>("tight", () => () => {
+    inFlight.resolve();
+    return blocked;
+  }, { mailbox: { capacity: 2, overflow: "reject" } });
   assert.equal(ref.tell(1), true);
-  await new Promise((r) => setTimeout(r, 0)); // message 1 is now in flight
+  await inFlight.promise; // message 1 has left the mailbox
   assert.equal(ref.tell(2), true);
   assert.equal(ref.tell(3), true);
   assert.equal(ref.depth, 2);
@@ -165,17 +181,21 @@ Deno.test("system messages go before queued user messages", async () => {
   await assert.rejects(ref.ask(9, { timeoutMs: 1_000 }), ActorStoppedError);
 });
 
-Deno.test("a long burst yields to the event loop: timers still fire", async () => {
+Deno.test("a long burst yields to the event loop: a macrotask queued before it runs during it", async () => {
   const system = new ActorSystem();
-  let timerFiredDuringBurst = false;
+  let handledWhenMacrotaskRan: number | undefined;
   let handled = 0;
+  const burst = 100_000;
   const ref = system.spawn<number>("busy", () => () => void handled++, {
-    mailbox: { capacity: 200_000 },
+    mailbox: { capacity: 2 * burst },
   });
-  setTimeout(() => timerFiredDuringBurst = handled < 100_000, 0);
-  for (let i = 0; i < 100_000; i++) ref.tell(i);
-  await ref.ask(0, { timeoutMs: 10_000 });
-  assert.equal(timerFiredDuringBurst, true);
+  // An immediate (not a timer: no clock involved) queued before the burst runs at the
+  // dispatcher's first yield; without one, only after the whole burst.
+  setImmediate(() => handledWhenMacrotaskRan = handled);
+  for (let i = 0; i < burst; i++) ref.tell(i);
+  await ref.ask(0, { timeoutMs: 60_000 });
+  assert.ok(handledWhenMacrotaskRan !== undefined, "the macrotask ran");
+  assert.ok(handledWhenMacrotaskRan < burst, `it ran after ${handledWhenMacrotaskRan} messages`);
   await system.shutdown();
 });
 
@@ -252,14 +272,23 @@ Deno.test("spawn names are unique and lookup finds live actors only", async () =
   await system.shutdown();
 });
 
-Deno.test("deadline lanes fires due entries only, in order, with one timer", async () => {
+Deno.test("deadlines fire due entries only, in order of their deadlines", async () => {
   const wheel = new Deadlines();
   const fired: string[] = [];
-  wheel.schedule(30, () => fired.push("b"));
+  const last = Promise.withResolvers<void>();
+  wheel.schedule(30, () => {
+    fired.push("b");
+    last.resolve();
+  });
   const cancelled = wheel.schedule(10, () => fired.push("never"));
   wheel.schedule(10, () => fired.push("a"));
   cancelled.cancel();
-  await new Promise((r) => setTimeout(r, 60));
+  cancelled.cancel(); // twice is harmless
+  // The latest deadline firing means every earlier one has had its turn.
+  await last.promise;
   assert.deepEqual(fired, ["a", "b"]);
+  // Closed, nothing pending fires.
+  wheel.schedule(1, () => fired.push("after close"));
   wheel.close();
+  assert.deepEqual(fired, ["a", "b"]);
 });

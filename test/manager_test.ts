@@ -34,6 +34,10 @@ const Fail = defineTask("Fail", {
   parallel: true,
 });
 const Block = defineTask("Block", { schema: z.object({ key: z.string() }), parallel: false });
+const ParallelBlock = defineTask("ParallelBlock", {
+  schema: z.object({ key: z.string() }),
+  parallel: true,
+});
 const Flaky = defineTask("Flaky", {
   schema: z.object({ failures: z.number().int() }),
   parallel: true,
@@ -42,15 +46,51 @@ const Flaky = defineTask("Flaky", {
 });
 const Sleepy = defineTask("Sleepy", { schema: z.object({}), parallel: true, timeoutMs: 50 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * A handler's simulated work, or the interval of a poll: never a
+ * synchronisation point (tests wait on gates, events, or poll to a deadline).
+ */
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `promise`, or a failure naming `what` once `ms` have passed: a deadline
+ * that only a hung test reaches, never a timed assertion.
+ */
+async function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting for ${what} after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Poll `check` until it holds, failing after a generous deadline. */
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`still waiting until ${what} after 30 s`);
+    await pause(10);
+  }
+}
+
+/** A held task: resolved once its handler has started; opened by the test. */
+interface Held {
+  started: PromiseWithResolvers<void>;
+  gate: PromiseWithResolvers<void>;
+}
 
 /** A service whose handlers record what ran when, and can be held open. */
 class LabService extends Service {
-  events: string[] = [];
+  readonly events: string[] = [];
   active = 0;
   maxActive = 0;
-  gates = new Map<string, PromiseWithResolvers<void>>();
   flakyCalls = 0;
+  readonly #held = new Map<string, Held>();
+  readonly #awaited: { event: string; seen: () => void }[] = [];
 
   constructor(name = "lab") {
     super(name);
@@ -62,15 +102,17 @@ class LabService extends Service {
       if (how === "reject") return Promise.reject(new Error("rejected on purpose"));
       return (null as unknown as { x: number }).x; // a genuine TypeError
     });
-    this.registerHandler(Block, async ({ key }, context) => {
-      this.events.push(`start ${key}`);
-      const gate = Promise.withResolvers<void>();
-      this.gates.set(key, gate);
-      context.signal.addEventListener("abort", () => gate.resolve());
-      await gate.promise;
-      this.events.push(`end ${key}`);
+    const block = async ({ key }: { key: string }, context: { signal: AbortSignal }) => {
+      const held = this.#heldAs(key);
+      this.#record(`start ${key}`);
+      held.started.resolve();
+      context.signal.addEventListener("abort", () => held.gate.resolve());
+      await held.gate.promise;
+      this.#record(`end ${key}`);
       return key;
-    });
+    };
+    this.registerHandler(Block, block);
+    this.registerHandler(ParallelBlock, block);
     this.registerHandler(Flaky, ({ failures }, context) => {
       this.flakyCalls++;
       if (context.attempt <= failures) throw new Error(`attempt ${context.attempt} failed`);
@@ -78,7 +120,7 @@ class LabService extends Service {
     });
     this.registerHandler(Sleepy, async (_fields, context) => {
       await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
-      this.events.push(`sleepy aborted: ${context.signal.reason?.name}`);
+      this.#record(`sleepy aborted: ${context.signal.reason?.name}`);
       return "late";
     });
   }
@@ -88,17 +130,41 @@ class LabService extends Service {
   }
 
   async step(task: { label: string; ms: number }): Promise<string> {
-    this.events.push(`start ${task.label}`);
+    this.#record(`start ${task.label}`);
     this.maxActive = Math.max(this.maxActive, ++this.active);
-    await sleep(task.ms);
+    await pause(task.ms);
     this.active--;
-    this.events.push(`end ${task.label}`);
+    this.#record(`end ${task.label}`);
     return task.label;
   }
 
+  /** Once the held task `key` has started: the gate that lets it end. */
   async waitForGate(key: string): Promise<PromiseWithResolvers<void>> {
-    while (!this.gates.has(key)) await sleep(1);
-    return this.gates.get(key) as PromiseWithResolvers<void>;
+    const held = this.#heldAs(key);
+    await within(held.started.promise, `the held task '${key}' to start`);
+    return held.gate;
+  }
+
+  /** Resolves once `event` has happened (at once if it has). */
+  seen(event: string): Promise<void> {
+    if (this.events.includes(event)) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#awaited.push({ event, seen: resolve });
+    return within(promise, `'${event}'`);
+  }
+
+  #heldAs(key: string): Held {
+    let held = this.#held.get(key);
+    if (!held) {
+      held = { started: Promise.withResolvers(), gate: Promise.withResolvers() };
+      this.#held.set(key, held);
+    }
+    return held;
+  }
+
+  #record(event: string): void {
+    this.events.push(event);
+    for (const awaited of this.#awaited) if (awaited.event === event) awaited.seen();
   }
 }
 
@@ -201,16 +267,26 @@ Deno.test("a waiting serial task: its status, a wait by id, a cancel, and the li
   });
 });
 
-Deno.test("a slow serial task holds the next one; parallel tasks overtake it", async () => {
+Deno.test("a serial task holds the next one; parallel tasks overtake it", async () => {
   await withRuntime(async (runtime, lab) => {
     const client = runtime.client();
-    const slow = await client.request("lab", SerialStep.create({ label: "serial-1", ms: 80 }));
+    const holding = await client.request("lab", Block.create({ key: "serial-1" }));
     const next = await client.request("lab", SerialStep.create({ label: "serial-2" }));
     const fast = await client.request("lab", ParallelStep.create({ label: "parallel" }));
-    await Promise.all([slow.outcome, next.outcome, fast.outcome]);
-    const order = lab.events;
-    assert.ok(order.indexOf("end parallel") < order.indexOf("end serial-1"), order.join(", "));
-    assert.ok(order.indexOf("end serial-1") < order.indexOf("start serial-2"), order.join(", "));
+    const gate = await lab.waitForGate("serial-1");
+    // While serial-1 holds the service, the parallel task runs to its end; serial-2 waits.
+    assert.equal((await fast.outcome).status, "ok");
+    assert.equal((await client.status(next.taskId))?.state, "queued");
+    gate.resolve();
+    await Promise.all([holding.outcome, next.outcome]);
+    assert.deepEqual(lab.events, [
+      "start serial-1",
+      "start parallel",
+      "end parallel",
+      "end serial-1",
+      "start serial-2",
+      "end serial-2",
+    ]);
   });
 });
 
@@ -234,15 +310,17 @@ Deno.test("serial tasks run one at a time in FIFO order, whatever their outcome"
 Deno.test("N parallel tasks run at the same time", async () => {
   await withRuntime(async (runtime, lab) => {
     const client = runtime.client();
-    const n = 20;
-    const results = await Promise.all(
-      Array.from(
-        { length: n },
-        (_, i) => client.execute("lab", ParallelStep.create({ label: `p${i}`, ms: 50 })),
-      ),
+    const keys = Array.from({ length: 20 }, (_, i) => `p${i}`);
+    const requests = await Promise.all(
+      keys.map((key) => client.request("lab", ParallelBlock.create({ key }))),
     );
-    assert.equal(results.length, n);
-    assert.equal(lab.maxActive, n);
+    // Every handler has started and none can end before its gate opens: all 20 run at once.
+    const gates = await Promise.all(keys.map((key) => lab.waitForGate(key)));
+    assert.ok(!lab.events.some((event) => event.startsWith("end ")), lab.events.join(", "));
+    assert.equal((await client.services())[0].running, keys.length);
+    for (const gate of gates) gate.resolve();
+    const outcomes = await Promise.all(requests.map((request) => request.outcome));
+    assert.deepEqual(outcomes.map((outcome) => outcome.status === "ok" && outcome.result), keys);
   });
 });
 
@@ -417,7 +495,7 @@ Deno.test("timeout: the task ends with TimeoutError and the handler's signal abo
     const outcome = await (await client.request("lab", Sleepy.create({}))).outcome;
     assert.equal(outcome.status === "error" && outcome.ename, "TimeoutError");
     assert.match(outcome.status === "error" ? outcome.evalue : "", /timeout of 50 ms/);
-    while (!lab.events.length) await sleep(1);
+    await lab.seen("sleepy aborted: TimeoutError");
     assert.deepEqual(lab.events, ["sleepy aborted: TimeoutError"]);
     // a per-request timeout overrides the type's
     const quick = await (await client.request("lab", Block.create({ key: "t" }), { timeoutMs: 20 }))
@@ -463,14 +541,18 @@ Deno.test("handlers log to the task record; events follow every state change", a
   try {
     const client = runtime.client();
     const events: TaskEvent[] = [];
-    const stop = client.watch((event) => events.push(event));
+    const ended = Promise.withResolvers<void>();
+    const stop = client.watch((event) => {
+      events.push(event);
+      if (event.kind === "task" && event.record.state === "succeeded") ended.resolve();
+    });
     const request = await client.request("logger", Logged.create({}));
     assert.equal(
       (await request.outcome).status === "ok" &&
         (await request.outcome as { result: string }).result,
       request.taskId,
     );
-    await sleep(5);
+    await within(ended.promise, "the succeeded event");
     stop();
     const record = await client.status(request.taskId);
     assert.deepEqual(
@@ -507,7 +589,7 @@ Deno.test("services list their task types with JSON Schemas and queue depths", a
         .default,
       "Hello",
     );
-    lab.gates.get("hold")?.resolve();
+    (await lab.waitForGate("hold")).resolve();
     await held.outcome;
   });
 });
@@ -635,10 +717,11 @@ Deno.test("expired records are removed on time, even when no other task ends", a
     const request = await client.request("lab", Greeting.create({ name: "brief" }));
     await request.outcome;
     assert.ok(await client.status(request.taskId), "kept until it expires");
-    // Nothing else happens: the record must still go (polled, with a generous deadline).
-    const deadline = Date.now() + 5_000;
-    while (await client.status(request.taskId) && Date.now() < deadline) await sleep(20);
-    assert.equal(await client.status(request.taskId), undefined, "expired and removed");
+    // Nothing else happens: the record must still go.
+    await eventually(
+      "the record expires",
+      async () => await client.status(request.taskId) === undefined,
+    );
     assert.equal(await client.outcome(request.taskId), undefined);
   } finally {
     await runtime.stop();
@@ -792,7 +875,7 @@ Deno.test("size: names, attributes, fields, results and logs are bounded per rec
     // A log keeps at most 1 000 lines, each at most 8 KiB.
     const logged = await client.request("big", Big.create({ kind: "log" }));
     await logged.outcome;
-    await sleep(10);
+    // The outcome is told once the record is saved: its log is whole by then.
     const log = (await client.status(logged.taskId))?.log ?? [];
     assert.ok(log.length <= 1_003, `${log.length}`);
     assert.ok(log.every((entry) => entry.message.length <= 8 * 1024));
@@ -896,12 +979,12 @@ Deno.test("a task ended by its timeout keeps what its handler reports after (wha
     const client = runtime.client();
     const request = await client.request("late", Chatty.create({}));
     assert.equal(errorOf(await request.outcome).ename, "TimeoutError");
+    // The report comes after the timeout's outcome, within the grace period.
     let record = await client.status(request.taskId);
-    const deadline = Date.now() + 5_000;
-    while (!record?.outcome?.execution && Date.now() < deadline) {
-      await sleep(10);
+    await eventually("the late report is in the record", async () => {
       record = await client.status(request.taskId);
-    }
+      return record?.outcome?.execution !== undefined;
+    });
     const outcome = errorOf(record?.outcome as TaskOutcome);
     assert.equal(outcome.evalue, "task exceeded its timeout of 30 ms");
     assert.equal(outcome.traceback, "KeyboardInterrupt");

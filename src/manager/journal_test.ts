@@ -32,7 +32,10 @@ function journalOn(store: RecordingStore): Journal<string> {
 
 const record = (id: string) => ({ id }) as TaskRecord;
 
-/** Let every queued microtask (and the ones they queue) run. */
+/**
+ * Let every queued microtask (and those they queue) run: what the test holds
+ * back (an unresolved flush) cannot have happened by then, however long it takes.
+ */
 const drain = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** Run `body` with console.error captured (the journal reports failures there). */

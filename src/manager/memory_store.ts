@@ -17,36 +17,21 @@ import {
   type TaskStore,
 } from "./store.ts";
 
-/**
- * Which store holds a record object, and which has it among its finished
- * records: marks on the record itself. A property read is what a task's
- * three puts cost; a `WeakSet` of hundreds of thousands of records cost
- * microseconds a lookup here.
- */
-const HELD: unique symbol = Symbol("held by a memory store");
-const RETAINED: unique symbol = Symbol("finished, in a memory store's retention");
-
-type Marked = TaskRecord & {
-  [HELD]?: MemoryTaskStore | undefined;
-  [RETAINED]?: MemoryTaskStore | undefined;
-};
-
-/**
- * Set a mark on a record. Not enumerable: a copy of the record (`{...record}`)
- * must not carry the marks of the object it was copied from.
- */
-function mark(
-  record: Marked,
-  key: typeof HELD | typeof RETAINED,
-  store: MemoryTaskStore | undefined,
-) {
-  if (Object.hasOwn(record, key)) record[key] = store;
-  else Object.defineProperty(record, key, { value: store, writable: true, configurable: true });
-}
-
 /** Options of {@linkcode MemoryTaskStore}. */
 export interface MemoryStoreOptions {
   retention?: RetentionOptions;
+}
+
+/**
+ * A record as held: with the place it was first put in, which paging counts
+ * by, and whether retention counts it. A slot of a type's ring whose `Held`
+ * is no longer `retained` is stale: the record was deleted, or replaced by an
+ * unfinished one (which gets a new `Held`, so a stale slot never comes back).
+ */
+interface Held {
+  record: TaskRecord;
+  readonly seq: number;
+  retained: boolean;
 }
 
 /**
@@ -54,8 +39,8 @@ export interface MemoryStoreOptions {
  * one time-to-live per type, also the order they expire in.
  */
 class Finished {
-  readonly records = new RingQueue<TaskRecord>();
-  /** Records of this ring still held (stale ring slots not counted). */
+  readonly held = new RingQueue<Held>();
+  /** Records of this ring still retained (stale slots not counted). */
   count = 0;
 }
 
@@ -80,11 +65,13 @@ export class MemoryTaskStore implements TaskStore {
   /** Nothing outlives the process. */
   readonly durable = false;
   /** Every record by id, in the order it was first put: the order of submission. */
-  readonly #records = new Map<string, TaskRecord>();
+  readonly #records = new Map<string, Held>();
+  #seq = 0;
   readonly #meta = new Map<string, string>();
   readonly #retention: Retention;
   readonly #finishedOfType = new Map<string, Finished>();
-  #finished = 0;
+  /** How many of `#records` are finished: those retention counts. */
+  #retained = 0;
   #timer: ReturnType<typeof setTimeout> | undefined = undefined;
   #timerAt = Infinity;
   #lastRun = -Infinity;
@@ -101,14 +88,17 @@ export class MemoryTaskStore implements TaskStore {
 
   /** Insert or replace by id. */
   put(record: TaskRecord): void {
-    const marked = record as Marked;
-    if (marked[HELD] !== this) {
-      const held = this.#records.get(record.id);
-      if (held !== undefined) this.#forget(held as Marked);
-      this.#records.set(record.id, record);
-      mark(marked, HELD, this);
-    }
-    if (isTerminal(record.state) && marked[RETAINED] !== this) this.#retain(marked);
+    let held = this.#records.get(record.id);
+    const finished = isTerminal(record.state);
+    if (held === undefined) {
+      held = { record, seq: this.#seq++, retained: false };
+      this.#records.set(record.id, held);
+    } else if (held.retained && !finished) {
+      this.#forget(held);
+      held = { record, seq: held.seq, retained: false };
+      this.#records.set(record.id, held);
+    } else held.record = record;
+    if (finished && !held.retained) this.#retain(held);
   }
 
   /** Forget a record. */
@@ -116,7 +106,7 @@ export class MemoryTaskStore implements TaskStore {
     const held = this.#records.get(id);
     if (held === undefined) return;
     this.#records.delete(id);
-    this.#forget(held as Marked);
+    this.#forget(held);
   }
 
   /** Nothing to do: memory is as durable as it gets. */
@@ -124,30 +114,29 @@ export class MemoryTaskStore implements TaskStore {
 
   /** The record with id `id` (the object put). */
   get(id: string): Promise<TaskRecord | undefined> {
-    return Promise.resolve(this.#records.get(id));
+    return Promise.resolve(this.#records.get(id)?.record);
   }
 
   /**
-   * Matching records, newest first, a page at a time: the cursor is the id
-   * of the last record of the previous page.
+   * Matching records, newest first, a page at a time: the cursor is the place
+   * of the last record of the previous page, so the next page starts below it
+   * even if that record is gone since.
    */
   // deno-lint-ignore require-await -- async: a bad query rejects the promise instead of throwing
   async list(query?: TaskListQuery): Promise<TaskPage> {
     const checked = checkListQuery({ ...query, cursor: undefined });
-    const records = [...this.#records.values()];
-    let from = records.length - 1;
-    if (query?.cursor !== undefined) {
-      const after = cursorId(query.cursor);
-      while (from >= 0 && records[from].id !== after) from--;
-      from--;
+    const below = query?.cursor === undefined ? Infinity : cursorSeq(query.cursor);
+    const entries = [...this.#records.values()];
+    const page: Held[] = [];
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const held = entries[i];
+      if (held.seq >= below || !matches(held.record, checked)) continue;
+      if (page.length === checked.limit) {
+        return { records: page.map((held) => held.record), next: `m${page.at(-1)!.seq}` };
+      }
+      page.push(held);
     }
-    const page: TaskRecord[] = [];
-    for (let i = from; i >= 0; i--) {
-      if (!matches(records[i], checked)) continue;
-      if (page.length === checked.limit) return { records: page, next: `m${page.at(-1)!.id}` };
-      page.push(records[i]);
-    }
-    return { records: page };
+    return { records: page.map((held) => held.record) };
   }
 
   /** The value kept under `name`. */
@@ -174,18 +163,19 @@ export class MemoryTaskStore implements TaskStore {
   }
 
   /** A record finished: it joins its type's ring; the caps apply. */
-  #retain(record: Marked): void {
-    mark(record, RETAINED, this);
+  #retain(held: Held): void {
+    const record = held.record;
+    held.retained = true;
+    this.#retained++;
     let finished = this.#finishedOfType.get(record.type);
     if (!finished) this.#finishedOfType.set(record.type, finished = new Finished());
-    finished.records.push(record);
+    finished.held.push(held);
     finished.count++;
-    this.#finished++;
     const cap = this.#retention.typeCaps.get(record.type);
     if (cap !== undefined) {
       while (finished.count > cap) this.#removeHead(finished);
     }
-    while (this.#finished > this.#retention.maxRecords) {
+    while (this.#retained > this.#retention.maxRecords) {
       const due = this.#dueFirst();
       if (!due) break;
       this.#removeHead(due);
@@ -194,20 +184,19 @@ export class MemoryTaskStore implements TaskStore {
     if (at < this.#timerAt) this.#schedule();
   }
 
-  /** A record leaves the store: if it was finished, it no longer counts. */
-  #forget(record: Marked): void {
-    record[HELD] = undefined;
-    if (record[RETAINED] !== this) return;
-    record[RETAINED] = undefined;
-    this.#finished--;
-    (this.#finishedOfType.get(record.type) as Finished).count--;
+  /** A record leaves the store or is unfinished again: if it was counted, it no longer is. */
+  #forget(held: Held): void {
+    if (!held.retained) return;
+    held.retained = false;
+    this.#retained--;
+    (this.#finishedOfType.get(held.record.type) as Finished).count--;
   }
 
-  /** The live head of a ring, its stale slots (deleted or replaced records) dropped. */
+  /** The retained record at the head of a ring, its stale slots dropped. */
   #head(finished: Finished): TaskRecord | undefined {
-    for (let head = finished.records.peek(); head; head = finished.records.peek()) {
-      if ((head as Marked)[RETAINED] === this) return head;
-      finished.records.shift();
+    for (let head = finished.held.peek(); head; head = finished.held.peek()) {
+      if (head.retained) return head.record;
+      finished.held.shift();
     }
     return undefined;
   }
@@ -257,10 +246,8 @@ export class MemoryTaskStore implements TaskStore {
   }
 }
 
-/** The id a memory store's cursor names; a `RangeError` for anything else. */
-function cursorId(cursor: string): string {
-  if (typeof cursor === "string" && cursor.startsWith("m") && cursor.length <= 201) {
-    return cursor.slice(1);
-  }
+/** The place a memory store's cursor names; a `RangeError` for anything else. */
+function cursorSeq(cursor: string): number {
+  if (typeof cursor === "string" && /^m\d{1,15}$/.test(cursor)) return Number(cursor.slice(1));
   throw new RangeError("cursor: not a cursor this store gave (pass back a page's `next`)");
 }

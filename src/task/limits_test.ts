@@ -1,14 +1,5 @@
-/** The record limits and admission, as pure functions: no runtime, no server. */
+// The record limits as pure functions: measuring JSON, cutting text, durations, outcomes, briefs.
 import assert from "node:assert/strict";
-import { z } from "zod";
-import { defineTask } from "../src/mod.ts";
-import {
-  QueueFullError,
-  refusal,
-  TaskValidationError,
-  UnknownServiceError,
-  UnknownTaskTypeError,
-} from "../src/task/errors.ts";
 import {
   briefOf,
   cutText,
@@ -17,11 +8,8 @@ import {
   MAX_DURATION_MS,
   measureJson,
   RECORD_LIMITS,
-} from "../src/task/limits.ts";
-import type { DisplayOutput, Execution, TaskOutcome } from "../src/task/outcome.ts";
-import { summarize, type TaskRecord } from "../src/task/record.ts";
-import { admit } from "../src/manager/admission.ts";
-import type { ServiceEndpoint } from "../src/manager/types.ts";
+} from "./limits.ts";
+import type { DisplayOutput, Execution, TaskOutcome } from "./outcome.ts";
 
 /** `[[[…]]]`, `levels` deep. */
 const nested = (levels: number): unknown => JSON.parse("[".repeat(levels) + "]".repeat(levels));
@@ -188,7 +176,7 @@ Deno.test("limitOutcome: an error's name, message and traceback are cut", () => 
   assert.ok(limited.traceback.length <= RECORD_LIMITS.tracebackChars);
 });
 
-Deno.test("briefs and summaries: a short preview instead of the outcome", () => {
+Deno.test("briefOf: a short preview of an outcome: its result as JSON, or ename: evalue", () => {
   assert.deepEqual(briefOf({ status: "ok", id: "t", result: { volts: 5 } }), {
     status: "ok",
     text: '{"volts":5}',
@@ -204,124 +192,4 @@ Deno.test("briefs and summaries: a short preview instead of the outcome", () => 
     briefOf({ status: "error", id: "t", ename: "RangeError", evalue: "too big", traceback: "" }),
     { status: "error", text: "RangeError: too big" },
   );
-  const record: TaskRecord = {
-    id: "t",
-    type: "Sum",
-    service: "lab",
-    fields: { a: 1 },
-    attributes: {},
-    parallel: true,
-    state: "succeeded",
-    attempts: 1,
-    createdAt: 0,
-    log: [{ at: 0, level: "info", message: "done", state: "succeeded" }],
-    outcome: { status: "ok", id: "t", result: "3 V" },
-  };
-  const summary = summarize(record);
-  assert.deepEqual(Object.keys(summary).sort(), [
-    "attempts",
-    "attributes",
-    "brief",
-    "createdAt",
-    "id",
-    "parallel",
-    "service",
-    "state",
-    "type",
-  ]);
-  assert.deepEqual(summary.brief, { status: "ok", text: '"3 V"' });
-  assert.ok(record.outcome && record.log.length === 1, "the record is not changed");
-});
-
-Deno.test("refusals rebuild as typed errors from their wire name", () => {
-  const full = refusal("QueueFullError", "service 'lab' is full");
-  assert.ok(full instanceof QueueFullError);
-  assert.equal(full.message, "service 'lab' is full");
-  const invalid = refusal("TaskValidationError", "invalid Sum: b: expected number", [
-    { path: "b", message: "expected number" },
-  ], "Sum");
-  assert.ok(invalid instanceof TaskValidationError);
-  assert.equal(invalid.message, "invalid Sum: b: expected number");
-  assert.deepEqual(invalid.issues, [{ path: "b", message: "expected number" }]);
-  const other = refusal("SomethingElse", "boom");
-  assert.equal(other.constructor, Error);
-});
-
-const Sum = defineTask("Sum", {
-  schema: z.object({ a: z.number(), b: z.number() }),
-  parallel: true,
-  timeoutMs: 5_000,
-});
-const Free = defineTask("Free", { schema: z.object({ x: z.any() }), parallel: false });
-
-function services(taskTimeoutMs?: number) {
-  const endpoint: ServiceEndpoint = {
-    name: "lab",
-    ref: { tell: () => true, isAlive: true, name: "service:lab" },
-    resolve: (name) => [Sum, Free].find((type) => type.name === name) as never,
-    describe: () => ({ kind: "service", taskTypes: [Sum.describe(), Free.describe()] }),
-    taskTimeoutMs,
-  };
-  return new Map([["lab", { endpoint }]]);
-}
-
-Deno.test("admit: names, service, type, attributes, timeout, fields — in that order, typed", () => {
-  const lab = services();
-  const refusedWith = (request: Record<string, unknown>, type: unknown, message: RegExp) =>
-    assert.throws(
-      () => admit({ service: "lab", type: "Sum", fields: { a: 1, b: 2 }, ...request }, lab),
-      (error: unknown) => {
-        assert.ok(error instanceof (type as typeof Error), String(error));
-        assert.match((error as Error).message, message);
-        return true;
-      },
-    );
-  refusedWith(
-    { service: "s".repeat(201) },
-    TaskValidationError,
-    /service: .* over the limit of 200/,
-  );
-  refusedWith({ type: "T".repeat(1 << 20) }, TaskValidationError, /^invalid task: type: /);
-  refusedWith(
-    { service: "nope" },
-    UnknownServiceError,
-    /no service named 'nope' \(services: lab\)/,
-  );
-  refusedWith(
-    { type: "Nope" },
-    UnknownTaskTypeError,
-    /service 'lab' has no task type 'Nope' \(it handles: Sum, Free\)/,
-  );
-  refusedWith({ attributes: [1] }, TaskValidationError, /attributes: must be a plain object/);
-  refusedWith(
-    { attributes: { note: "n".repeat(20_000) } },
-    TaskValidationError,
-    /attributes: over the limit of 16,384 characters/,
-  );
-  refusedWith({ timeoutMs: 3e9 }, TaskValidationError, /timeoutMs: must be at most 2147483647/);
-  refusedWith(
-    { fields: { a: 1, b: 2, x: nested(40) } },
-    TaskValidationError,
-    /the fields are nested/,
-  );
-  refusedWith({ fields: { a: "1" } }, TaskValidationError, /^invalid Sum: a: .*; b: /);
-  const admitted = admit({ service: "lab", type: "Sum", fields: { a: 1, b: 2 } }, lab);
-  assert.deepEqual(
-    [admitted.type, admitted.fields, admitted.timeoutMs, admitted.after],
-    [Sum, { a: 1, b: 2 }, 5_000, undefined],
-  );
-});
-
-Deno.test("admit: the timeout is the request's, else the type's, else the service's", () => {
-  const request = { service: "lab", type: "Free", fields: { x: 1 } };
-  assert.equal(admit(request, services()).timeoutMs, undefined);
-  assert.equal(admit(request, services(60_000)).timeoutMs, 60_000);
-  assert.equal(admit({ ...request, timeoutMs: 10 }, services(60_000)).timeoutMs, 10);
-  assert.equal(
-    admit({ ...request, type: "Sum", fields: { a: 1, b: 1 } }, services(60_000)).timeoutMs,
-    5_000,
-  );
-  // A validated Task is not validated again.
-  const task = Free.create({ x: 2 });
-  assert.equal(admit({ ...request, fields: task.fields, task }, services()).fields, task.fields);
 });
