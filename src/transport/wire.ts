@@ -108,7 +108,11 @@ const listQueryFields = {
   service: z.string().optional(),
   type: z.string().optional(),
   key: z.string().optional(),
-  state: z.union([taskState, z.array(taskState).min(1)]).optional(),
+  // One state or several; one is read as a list of one, so a wrong state is named with its reason.
+  state: z.preprocess(
+    (state) => typeof state === "string" ? [state] : state,
+    z.array(taskState).min(1),
+  ).optional(),
   createdSince: z.number().optional(),
   createdUntil: z.number().optional(),
   limit: z.number().int().min(1).max(1_000).optional(),

@@ -100,11 +100,12 @@ Deno.test("listQuery: the filters of a task list, strict and bounded", () => {
     cursor: "s1",
   };
   assert.deepEqual(listQuery.parse(query), query);
-  assert.deepEqual(listQuery.parse({ state: "queued" }), { state: "queued" });
+  assert.deepEqual(listQuery.parse({ state: "queued" }), { state: ["queued"] });
   assert.deepEqual(listQuery.parse({}), {});
   for (
     const [bad, problem] of [
-      [{ state: "sleeping" }, /^state: /],
+      [{ state: "sleeping" }, /^state\.0: must be one of waiting, queued/],
+      [{ state: ["failed", "sleeping"] }, /^state\.1: must be one of waiting, queued/],
       [{ state: [] }, /^state/],
       [{ limit: 0 }, /^limit: /],
       [{ limit: 1_001 }, /^limit: /],
