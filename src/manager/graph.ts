@@ -428,11 +428,13 @@ export class DependencyTracker {
 
   /**
    * Task `id` ended in `state` (any task: most have no dependents, and then
-   * this is one map lookup). A waiting task that ends (cancelled or expired
-   * while waiting) stops waiting. Tasks this call reports cancelled are
-   * settled here: telling `ended` of them again does nothing.
+   * this costs nothing while no task waits, else a map lookup or two). A
+   * waiting task that ends (cancelled or expired while waiting) stops
+   * waiting. Tasks this call reports cancelled are settled here: telling
+   * `ended` of them again does nothing.
    */
   ended(id: string, state: EndState): Released {
+    if (this.#waiting.size === 0 && this.#dependents.size === 0) return NOTHING_RELEASED;
     this.#waiting.delete(id);
     if (!this.#dependents.has(id)) return NOTHING_RELEASED;
     const ready: string[] = [];
