@@ -24,7 +24,7 @@
  * @module
  */
 import { Client, IPythonService, Runtime } from "../src/mod.ts";
-import { startReplica, type Replica } from "../test/helpers/cluster.ts";
+import { type Replica, startReplica } from "../test/helpers/cluster.ts";
 import { NatsServer } from "../test/helpers/nats.ts";
 import { RedisServer } from "../test/helpers/redis.ts";
 import type { ClusterServiceInfo } from "../src/transport/nats/registry.ts";

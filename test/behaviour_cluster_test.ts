@@ -11,7 +11,10 @@ import { NatsServer } from "./helpers/nats.ts";
 
 behaviourSuite("cluster", async () => {
   const server = await NatsServer.start();
-  const replica = await startReplica({ config: "test/fixtures/behaviour.config.ts", nats: server.url })
+  const replica = await startReplica({
+    config: "test/fixtures/behaviour.config.ts",
+    nats: server.url,
+  })
     .catch(async (error) => {
       await server.stop();
       throw error;

@@ -38,13 +38,19 @@ Deno.test("cluster cli: the token comes from ZEST_NATS_TOKEN, never shown; witho
   });
   try {
     const banner = replica.stdout.join("\n");
-    assert.match(banner, new RegExp(`^zest: cluster ${server.url} \\(hosting greeter, lab, stamp here\\)$`, "m"));
+    assert.match(
+      banner,
+      new RegExp(`^zest: cluster ${server.url} \\(hosting greeter, lab, stamp here\\)$`, "m"),
+    );
     assert.doesNotMatch(banner, /listening/, "no server: the config has none and no --port");
     assert.ok(!banner.includes(NATS_TOKEN));
     const client = await Client.connect(server.url, { token: NATS_TOKEN });
     assert.equal(await client.execute("lab", { type: "Sum", fields: { a: 1, b: 1 } }), "2 V");
     await client.close();
-    await assert.rejects(Client.connect(server.url, { token: "wrong-token-0123456789" }), /refused the credentials/);
+    await assert.rejects(
+      Client.connect(server.url, { token: "wrong-token-0123456789" }),
+      /refused the credentials/,
+    );
   } finally {
     await replica.stop();
   }
@@ -60,7 +66,10 @@ Deno.test("cluster cli: credentials in the URL, or a host outside --allow-net, a
   assert.ok(!inUrl.text.includes("s3cret-pass"), "the password is not repeated");
   const elsewhere = await startFails(["--nats", "nats://10.255.255.1:4222"]);
   assert.equal(elsewhere.code, 1);
-  assert.match(elsewhere.text, /no network permission for the NATS server 10\.255\.255\.1:4222: run Deno with --allow-net=10\.255\.255\.1:4222/);
+  assert.match(
+    elsewhere.text,
+    /no network permission for the NATS server 10\.255\.255\.1:4222: run Deno with --allow-net=10\.255\.255\.1:4222/,
+  );
 });
 
 Deno.test("cluster cli: --nats overrides the config's servers; credentials from the config win over the environment", () => {
@@ -71,15 +80,25 @@ Deno.test("cluster cli: --nats overrides the config's servers; credentials from 
   assert.deepEqual(
     clusterOf(
       "nats://127.0.0.1:5222",
-      { nats: { servers: "nats://other:4222", user: "u", password: "p" }, settings: { maxDeliver: 3 } },
+      {
+        nats: { servers: "nats://other:4222", user: "u", password: "p" },
+        settings: { maxDeliver: 3 },
+      },
       env,
     ),
-    { nats: { servers: "nats://127.0.0.1:5222", user: "u", password: "p" }, settings: { maxDeliver: 3 } },
+    {
+      nats: { servers: "nats://127.0.0.1:5222", user: "u", password: "p" },
+      settings: { maxDeliver: 3 },
+    },
   );
   assert.equal(clusterOf(undefined, undefined, env), undefined, "no cluster: embedded");
-  assert.throws(() => clusterOf("http://127.0.0.1:4222", undefined, env), /--nats: .*not a NATS scheme/);
   assert.throws(
-    () => clusterOf(undefined, { nats: { servers: "nats://h:4222" }, settings: { ackWaitMs: 1 } }, env),
+    () => clusterOf("http://127.0.0.1:4222", undefined, env),
+    /--nats: .*not a NATS scheme/,
+  );
+  assert.throws(
+    () =>
+      clusterOf(undefined, { nats: { servers: "nats://h:4222" }, settings: { ackWaitMs: 1 } }, env),
     /the config's cluster: cluster settings: ackWaitMs must be a whole number from 500/,
   );
   assert.equal(

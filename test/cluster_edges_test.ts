@@ -13,12 +13,12 @@ import { connect } from "@nats-io/transport-node";
 import "../src/transport/nats/socket_guard.ts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { Client, QueueFullError, TaskValidationError } from "../src/mod.ts";
+import { Client, QueueFullError, TaskValidationError, UnknownServiceError } from "../src/mod.ts";
 import type { TaskEvent } from "../src/manager/types.ts";
 import type { ClusterServiceInfo } from "../src/transport/nats/registry.ts";
 import { eventually, type Replica, startReplica } from "./helpers/cluster.ts";
 import { NatsServer } from "./helpers/nats.ts";
-import { TEST_TOKEN } from "./helpers/server.ts";
+import { REPO_ROOT, taskArgs, TEST_TOKEN } from "./helpers/server.ts";
 
 /** A record as a foreign publisher might write one. */
 function foreignRecord(fields: Record<string, unknown>) {
@@ -52,10 +52,21 @@ Deno.test("cluster: past the per-service queue limit a submission is refused (Qu
   try {
     const running = await client.request("lab", { type: "Sleep", fields: { ms: 60_000 } });
     const queued = await client.request("lab", { type: "Sleep", fields: { ms: 60_000 } });
+    // The queue view: the stream's serial tasks in running order, as their records say now.
+    const queue = await eventually("the first task runs", async () => {
+      const view = await client.queue("lab");
+      return view[0]?.state === "running" ? view : undefined;
+    });
+    assert.deepEqual(queue.map((task) => [task.id, task.state]), [
+      [running.taskId, "running"],
+      [queued.taskId, "queued"],
+    ]);
+    await assert.rejects(client.queue("nowhere"), UnknownServiceError);
     await assert.rejects(
       client.request("lab", { type: "Sleep", fields: { ms: 1 } }),
       (error: Error) =>
-        error instanceof QueueFullError && /limit of 2 serial tasks queued or running/.test(error.message),
+        error instanceof QueueFullError &&
+        /limit of 2 serial tasks queued or running/.test(error.message),
     );
     const response = await fetch(new URL("/tasks", gateway.url), {
       method: "POST",
@@ -81,7 +92,10 @@ Deno.test("cluster: past the per-service queue limit a submission is refused (Qu
 
 Deno.test("cluster: foreign payloads on Zest's subjects end failed or are dropped with one line; nothing blocks or crashes", async () => {
   await using server = await NatsServer.start({ maxPayload: 4 * 1024 * 1024 });
-  const replica = await startReplica({ config: "test/fixtures/cluster.config.ts", nats: server.url });
+  const replica = await startReplica({
+    config: "test/fixtures/cluster.config.ts",
+    nats: server.url,
+  });
   const client = await Client.connect(server.url);
   const nc = await connect({ servers: server.url });
   try {
@@ -110,7 +124,10 @@ Deno.test("cluster: foreign payloads on Zest's subjects end failed or are droppe
     await failed(unknownType.id, /^UnknownTaskTypeError: service 'lab' has no task type 'Nope'/);
     await failed(badFields.id, /^TaskValidationError: invalid Sleep: ms: /);
     await failed(oversized.id, /^TaskValidationError: .*over the limit of/);
-    await failed(wrongKind.id, /^TaskValidationError: task type 'Sum' is parallel, but the task came as serial/);
+    await failed(
+      wrongKind.id,
+      /^TaskValidationError: task type 'Sum' is parallel, but the task came as serial/,
+    );
     const dropped = replica.stderr.filter((line) => line.includes("dropped message"));
     assert.equal(dropped.length, 3, dropped.join("\n"));
     assert.match(dropped[0], /on zest\.tasks\.lab\.serial: not JSON$/);
@@ -127,9 +144,17 @@ Deno.test("cluster: foreign payloads on Zest's subjects end failed or are droppe
     nc.publish("zest.events.lab", "garbage");
     nc.publish("zest.events.lab", JSON.stringify({ kind: "nonsense" }));
     assert.equal(await client.execute("lab", { type: "Sum", fields: { a: 1, b: 1 } }), "2 V");
-    await eventually("the task's events arrive", () =>
-      Promise.resolve(events.some((event) => event.kind === "task" && event.record.state === "succeeded")));
-    assert.ok(events.every((event) => event.kind === "task" || event.kind === "log"), "only real events");
+    await eventually(
+      "the task's events arrive",
+      () =>
+        Promise.resolve(
+          events.some((event) => event.kind === "task" && event.record.state === "succeeded"),
+        ),
+    );
+    assert.ok(
+      events.every((event) => event.kind === "task" || event.kind === "log"),
+      "only real events",
+    );
     stop();
 
     // Values in the buckets that are not records or replicas: skipped.
@@ -139,12 +164,16 @@ Deno.test("cluster: foreign payloads on Zest's subjects end failed or are droppe
     await services.put("lab.bogus", "{}");
     const page = await client.tasks({ limit: 1000 });
     assert.ok(page.records.length >= 6 && page.records.every((record) => record.id !== "bogus"));
-    const lab = (await client.services()).find((service) => service.name === "lab") as ClusterServiceInfo;
+    const lab = (await client.services()).find((service) =>
+      service.name === "lab"
+    ) as ClusterServiceInfo;
     assert.equal(lab.replicas.length, 1);
 
     const jsm = await jetstreamManager(nc);
-    await eventually("every message left the stream (dropped ones too)", async () =>
-      (await jsm.streams.info("ZEST_TASKS")).state.messages === 0);
+    await eventually(
+      "every message left the stream (dropped ones too)",
+      async () => (await jsm.streams.info("ZEST_TASKS")).state.messages === 0,
+    );
     assert.equal(await replica.stop(), 0, "the replica is alive and stops cleanly");
   } finally {
     await nc.close();
@@ -165,26 +194,55 @@ Deno.test("cluster: a client on NATS and a client through a WebSocket gateway se
   try {
     const events: TaskEvent[] = [];
     const stop = viaGateway.watch((event) => events.push(event));
-    const fromWs = await viaGateway.request("stamp", { type: "SerialStamp", fields: { label: "ws" } });
+    const fromWs = await viaGateway.request("stamp", {
+      type: "SerialStamp",
+      fields: { label: "ws" },
+    });
     const wsOutcome = await fromWs.outcome;
     assert.equal(wsOutcome.status, "ok");
     assert.deepEqual(await direct.status(fromWs.taskId), await viaGateway.status(fromWs.taskId));
     assert.deepEqual(await direct.outcome(fromWs.taskId), wsOutcome);
 
-    const fromNats = await direct.request("stamp", { type: "SerialStamp", fields: { label: "nats" } });
+    const fromNats = await direct.request("stamp", {
+      type: "SerialStamp",
+      fields: { label: "nats" },
+    });
     await fromNats.outcome;
     const record = await viaGateway.status(fromNats.taskId);
     assert.deepEqual(record, await direct.status(fromNats.taskId));
     assert.equal(record?.state, "succeeded");
-    await eventually("the gateway's watcher sees the NATS client's task end", () =>
-      Promise.resolve(events.some((event) =>
-        event.kind === "task" && event.record.id === fromNats.taskId && event.record.state === "succeeded"
-      )));
+    await eventually(
+      "the gateway's watcher sees the NATS client's task end",
+      () =>
+        Promise.resolve(
+          events.some((event) =>
+            event.kind === "task" && event.record.id === fromNats.taskId &&
+            event.record.state === "succeeded"
+          ),
+        ),
+    );
     stop();
 
     const services = await viaGateway.services() as ClusterServiceInfo[];
     assert.deepEqual(services.map((service) => service.name), ["greeter", "lab", "stamp"]);
     assert.equal(services[2].replicas.length, 1, "the gateway hosts nothing");
+    // `zest services` through the gateway: a line per replica, where it runs.
+    const cli = await new Deno.Command(Deno.execPath(), {
+      args: [...await taskArgs("zest"), "services"],
+      cwd: REPO_ROOT,
+      env: { ZEST_TOKEN: TEST_TOKEN, ZEST_URL: (gateway.wsUrl as URL).href },
+      stdin: "null",
+    }).output();
+    const table = new TextDecoder().decode(cli.stdout);
+    assert.equal(cli.code, 0, new TextDecoder().decode(cli.stderr));
+    const stamp = services[2].replicas[0];
+    assert.match(
+      table,
+      new RegExp(
+        `^stamp replica ${stamp.replica} on ${stamp.host} \\(pid ${stamp.pid}\\) since \\S+: running, 0 running, 0 queued$`,
+        "m",
+      ),
+    );
     const listed = await viaGateway.tasks({ service: "stamp" });
     assert.deepEqual(listed.records.map((summary) => summary.id), [fromNats.taskId, fromWs.taskId]);
     await assert.rejects(
@@ -215,7 +273,9 @@ Deno.test("cluster: an IPython service in one process serves a client in another
     assert.equal(outcome.status === "ok" && outcome.result, 2);
     const record = await client.status(request.taskId);
     assert.deepEqual(record?.outcome, outcome);
-    const py = (await client.services()).find((service) => service.name === "py") as ClusterServiceInfo;
+    const py = (await client.services()).find((service) =>
+      service.name === "py"
+    ) as ClusterServiceInfo;
     assert.equal(py.replicas[0].pid, kernel.pid);
     assert.ok(py.replicas[0].kernel, "the replica reports its kernel");
   } finally {

@@ -30,7 +30,9 @@ async function replicasOf(client: Client, service: string): Promise<number> {
 
 /** Start `n` replicas at once. */
 function replicas(server: NatsServer, n: number): Promise<Replica[]> {
-  return Promise.all(Array.from({ length: n }, () => startReplica({ config: CONFIG, nats: server.url })));
+  return Promise.all(
+    Array.from({ length: n }, () => startReplica({ config: CONFIG, nats: server.url })),
+  );
 }
 
 /** Submit `labels` one after the other (the order of submission), each `type` with `ms`. */
@@ -165,8 +167,10 @@ Deno.test("cluster: kill -9 of the replica running a task — InterruptedError, 
     const after = await behind.outcome;
     assert.equal(after.status, "ok");
     assert.notEqual(after.status === "ok" && after.result.pid, pid, "the live replica ran it");
-    await eventually("the killed replica leaves the registry", async () =>
-      (await replicasOf(client, "stamp")) === 1);
+    await eventually(
+      "the killed replica leaves the registry",
+      async () => (await replicasOf(client, "stamp")) === 1,
+    );
 
     // onInterrupt "requeue": it runs again on the live replica; the record shows both attempts.
     running.push(await startReplica({ config: CONFIG, nats: server.url }));
@@ -184,7 +188,9 @@ Deno.test("cluster: kill -9 of the replica running a task — InterruptedError, 
     assert.equal(requeued?.attempts, 2);
     assert.deepEqual(statesOf(requeued), ["running", "queued", "running", "succeeded"]);
     assert.ok(
-      requeued?.log.some((entry) => /went away \(delivery 2 of at most 3\)/.test(entry.message)),
+      requeued?.log.some((entry) =>
+        /went away while attempt 1 ran \(delivery 2 of at most 3\)/.test(entry.message)
+      ),
       "its log says why it ran again",
     );
     assert.equal(statesOf(requeued).filter((state) => isTerminal(state as never)).length, 1);
@@ -229,13 +235,17 @@ Deno.test("cluster: after a nats-server restart every replica and client serves 
     await eventually("2 replicas listed", async () => (await replicasOf(client, "stamp")) === 2);
     assert.equal(await client.execute("lab", { type: "Sum", fields: { a: 1, b: 1 } }), "2 V");
     await server.restart();
-    const result = await eventually("a task runs after the restart", () =>
-      client.execute("lab", { type: "Sum", fields: { a: 2, b: 3 } }).catch(() => undefined));
+    const result = await eventually(
+      "a task runs after the restart",
+      () => client.execute("lab", { type: "Sum", fields: { a: 2, b: 3 } }).catch(() => undefined),
+    );
     assert.equal(result, "5 V");
     const labels = ["r1", "r2", "r3"];
     assertSerial(await Promise.all(await submitAll(client, "SerialStamp", labels, 10)), labels);
-    await eventually("both replicas listed again", async () =>
-      (await replicasOf(client, "stamp").catch(() => 0)) === 2);
+    await eventually(
+      "both replicas listed again",
+      async () => (await replicasOf(client, "stamp").catch(() => 0)) === 2,
+    );
   } finally {
     await client.close();
     await stopAll(running);

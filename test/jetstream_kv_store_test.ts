@@ -31,12 +31,20 @@ function record(fields: Partial<TaskRecord> = {}): TaskRecord {
 }
 
 async function withStores(
-  run: (writer: JetStreamTaskStore, reader: JetStreamTaskStore, server: NatsServer) => Promise<void>,
+  run: (
+    writer: JetStreamTaskStore,
+    reader: JetStreamTaskStore,
+    server: NatsServer,
+  ) => Promise<void>,
 ): Promise<void> {
   await using server = await NatsServer.start();
   const connections: NatsConnection[] = [];
   const open = async (create: boolean) => {
-    const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    const nc = await connect({
+      servers: server.url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 100,
+    });
     connections.push(nc);
     return await JetStreamTaskStore.connect(nc, { ttlMs: 60_000, create });
   };
@@ -102,7 +110,7 @@ Deno.test("jetstream kv store: pages newest first, filtered, with a cursor; smal
     const even = await reader.list({ service: "even", state: "succeeded" });
     assert.deepEqual(
       even.records.map((each) => each.id),
-      records.filter((each, i) => i % 2 === 0 && i < 5).map((each) => each.id).reverse(),
+      records.filter((_each, i) => i % 2 === 0 && i < 5).map((each) => each.id).reverse(),
     );
     await assert.rejects(reader.list({ cursor: "s1" }), /cursor/);
     writer.putMeta("schedule:nightly ☾", "1234");
@@ -123,7 +131,11 @@ Deno.test("jetstream kv store: ended() waits for any process's final write", asy
     const ended = reader.ended(task.id);
     writer.put({ ...task, state: "running" });
     await writer.flush();
-    writer.put({ ...task, state: "failed", outcome: { status: "error", id: task.id, ename: "E", evalue: "v", traceback: "" } });
+    writer.put({
+      ...task,
+      state: "failed",
+      outcome: { status: "error", id: task.id, ename: "E", evalue: "v", traceback: "" },
+    });
     await writer.flush();
     assert.equal((await ended)?.state, "failed");
     assert.equal(await reader.ended(uuidv7()), undefined, "unknown");
@@ -147,7 +159,11 @@ Deno.test("jetstream kv store: a record over the server's max_payload is stored 
   assert.ok(new TextEncoder().encode(text).length <= 1024 * 1024 - 4096);
   const stored = JSON.parse(text);
   assert.equal(stored.outcome.result, "(left out: too large to store)");
-  assert.deepEqual(stored.fields, { pad: "z".repeat(10_000) }, "kept: it fits once the result is out");
+  assert.deepEqual(
+    stored.fields,
+    { pad: "z".repeat(10_000) },
+    "kept: it fits once the result is out",
+  );
   assert.match(stored.log.at(-1).message, /max_payload/);
   await withStores(async (writer, reader) => {
     writer.put(large);

@@ -4,6 +4,7 @@ import type { TaskProgress, TaskRecord } from "../task/record.ts";
 import type { ScheduleInfo } from "../manager/schedules.ts";
 import type { StoreStats } from "../manager/store.ts";
 import type { ServiceInfo, TaskEvent, TaskRecordSummary } from "../manager/types.ts";
+import type { ClusterServiceInfo } from "../transport/nats/registry.ts";
 
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 /** A date and time to the second, UTC: `2026-11-29 18:34:20`. */
@@ -15,8 +16,9 @@ const dateTime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { shortId } from "./format.ts";
- * shortId("01a22898-0844-7b09-887c-207dde3de3be"); // "de3de3be"
+ * assert.equal(shortId("01a22898-0844-7b09-887c-207dde3de3be"), "de3de3be");
  * ```
  */
 export function shortId(id: string): string {
@@ -28,8 +30,9 @@ export function shortId(id: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { progressText } from "./format.ts";
- * progressText({ fraction: 0.4, message: "calibrating", at: 0 }); // "40% calibrating"
+ * assert.equal(progressText({ fraction: 0.4, message: "calibrating", at: 0 }), "40% calibrating");
  * ```
  */
 export function progressText({ fraction, message }: TaskProgress): string {
@@ -41,8 +44,9 @@ export function progressText({ fraction, message }: TaskProgress): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDuration } from "./format.ts";
- * formatDuration({ startedAt: 1_000, finishedAt: 4_400 }); // "3.4 s"
+ * assert.equal(formatDuration({ startedAt: 1_000, finishedAt: 4_400 }), "3.4 s");
  * ```
  */
 export function formatDuration(
@@ -68,8 +72,9 @@ const TEXT_FORMS = new Set(["text/plain", "application/json"]);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatOutcome } from "./format.ts";
- * formatOutcome({ status: "ok", id: "7d0e", result: "Hello Ada" }); // "Hello Ada"
+ * assert.equal(formatOutcome({ status: "ok", id: "7d0e", result: "Hello Ada" }), "Hello Ada");
  * ```
  */
 export function formatOutcome(outcome: TaskOutcome): string {
@@ -102,10 +107,29 @@ export function formatOutcome(outcome: TaskOutcome): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatRecord } from "./format.ts";
  * import type { TaskRecord } from "../task/record.ts";
- * declare const record: TaskRecord;
- * console.log(formatRecord(record));
+ * const record: TaskRecord = {
+ *   id: "01a22898-0844-7b09-887c-207dde3de3be",
+ *   type: "Sum",
+ *   service: "lab",
+ *   fields: { a: 1, b: 2 },
+ *   attributes: {},
+ *   parallel: true,
+ *   state: "succeeded",
+ *   attempts: 1,
+ *   createdAt: Date.UTC(2026, 0, 1),
+ *   startedAt: Date.UTC(2026, 0, 1),
+ *   finishedAt: Date.UTC(2026, 0, 1) + 2,
+ *   log: [],
+ *   outcome: { status: "ok", id: "01a22898-0844-7b09-887c-207dde3de3be", result: 3 },
+ * };
+ * const text = formatRecord(record);
+ * assert.match(text, /^task +01a22898-0844-7b09-887c-207dde3de3be$/m);
+ * assert.match(text, /^type +Sum on lab \(parallel\)$/m);
+ * assert.match(text, /^state +succeeded \(attempts: 1\)$/m);
+ * assert.match(text, /^fields +\{"a":1,"b":2\}$/m);
  * ```
  */
 export function formatRecord(record: TaskRecord): string {
@@ -150,8 +174,9 @@ export function formatRecord(record: TaskRecord): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { table } from "./format.ts";
- * table([["A", "BB"], ["ccc", "d"]]); // "A    BB\nccc  d"
+ * assert.equal(table([["A", "BB"], ["ccc", "d"]]), "A    BB\nccc  d");
  * ```
  */
 export function table(rows: string[][]): string {
@@ -161,20 +186,41 @@ export function table(rows: string[][]): string {
 }
 
 /**
- * Services as a table: state, kernel, queue depths, task types; then a line
- * for each `stuck` service: the task whose handler holds it, since when, and
- * how to free it.
+ * Services as a table: state, kernel, queue depths, task types; then, for a
+ * NATS cluster, a line per replica (where it runs, since when, what it runs);
+ * then a line for each `stuck` service: the task whose handler holds it,
+ * since when, and how to free it.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatServices } from "./format.ts";
  * import type { ServiceInfo } from "../manager/types.ts";
- * declare const services: ServiceInfo[];
- * console.log(formatServices(services));
+ * const services: ServiceInfo[] = [{
+ *   name: "lab",
+ *   kind: "service",
+ *   taskTypes: [{ name: "Sum", parallel: true, kind: "task", schema: {} }],
+ *   state: "running",
+ *   queued: 0,
+ *   running: 1,
+ * }];
+ * assert.equal(
+ *   formatServices(services),
+ *   "SERVICE  KIND     STATE    KERNEL  QUEUED  RUNNING  TASK TYPES\n" +
+ *     "lab      service  running  -       0       1        Sum",
+ * );
  * ```
  */
-export function formatServices(services: ServiceInfo[]): string {
+export function formatServices(services: (ServiceInfo | ClusterServiceInfo)[]): string {
   if (services.length === 0) return "no services";
+  const replicas = services.flatMap((service) =>
+    "replicas" in service
+      ? service.replicas.map((r) =>
+        `${service.name} replica ${r.replica} on ${r.host} (pid ${r.pid}) since ` +
+        `${new Date(r.since).toISOString()}: ${r.state}, ${r.running} running, ${r.queued} queued`
+      )
+      : []
+  );
   const stuck = services.flatMap(({ name, stuck }) =>
     stuck
       ? [
@@ -196,7 +242,7 @@ export function formatServices(services: ServiceInfo[]): string {
       s.taskTypes.map((t) => t.name).join(", ") || "-",
     ]),
   ]);
-  return [rows, ...stuck].join("\n");
+  return [rows, ...replicas, ...stuck].join("\n");
 }
 
 /** An ended task's one-line preview (a JSON preview of the result, or `ename: evalue`), for a row. */
@@ -211,10 +257,15 @@ function summary(record: TaskRecordSummary): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatEvent } from "./format.ts";
  * import type { TaskEvent } from "../manager/types.ts";
- * declare const event: TaskEvent;
- * console.log(formatEvent(event));
+ * const event: TaskEvent = {
+ *   kind: "log",
+ *   id: "01a22898-0844-7b09-887c-207dde3de3be",
+ *   entry: { at: Date.now(), level: "info", message: "sweeping" },
+ * };
+ * assert.match(formatEvent(event) ?? "", /^\d\d:\d\d:\d\d\.\d{3}  log +01a22898-\S+  sweeping$/);
  * ```
  */
 export function formatEvent(event: TaskEvent, now = Date.now()): string {
@@ -265,12 +316,25 @@ export function formatEvent(event: TaskEvent, now = Date.now()): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatTasks } from "./format.ts";
- * console.log(formatTasks([{
- *   id: "01a22898-0844-7b09-887c-207dde3de3be", type: "Sum", service: "lab", attributes: {},
- *   parallel: true, state: "succeeded", attempts: 1, createdAt: 0, startedAt: 0, finishedAt: 2,
+ * const text = formatTasks([{
+ *   id: "01a22898-0844-7b09-887c-207dde3de3be",
+ *   type: "Sum",
+ *   service: "lab",
+ *   attributes: {},
+ *   parallel: true,
+ *   state: "succeeded",
+ *   attempts: 1,
+ *   createdAt: 0,
+ *   startedAt: 0,
+ *   finishedAt: 2,
  *   brief: { status: "ok", text: '"3 V"' },
- * }]));
+ * }]);
+ * assert.equal(
+ *   text.split("\n")[1],
+ *   '01a22898-0844-7b09-887c-207dde3de3be  succeeded  1970-01-01 00:00:00  2 ms      Sum   lab      "3 V"',
+ * );
  * ```
  */
 export function formatTasks(records: readonly TaskRecordSummary[], now = Date.now()): string {
@@ -331,8 +395,9 @@ export function formatQueue(records: readonly TaskRecordSummary[], now = Date.no
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatBytes } from "./format.ts";
- * formatBytes(1_258_291); // "1.2 MiB"
+ * assert.equal(formatBytes(1_258_291), "1.2 MiB");
  * ```
  */
 export function formatBytes(bytes: number): string {
@@ -351,8 +416,9 @@ export function formatBytes(bytes: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatStore } from "./format.ts";
- * formatStore({ kind: "memory", records: 3 }); // "store    memory\nrecords  3"
+ * assert.equal(formatStore({ kind: "memory", records: 3 }), "store    memory\nrecords  3");
  * ```
  */
 export function formatStore(stats: StoreStats): string {
@@ -376,11 +442,21 @@ function scheduleWhen(schedule: ScheduleInfo): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatSchedules } from "./format.ts";
- * console.log(formatSchedules([{
- *   name: "nightly", service: "calibration", cron: "0 3 * * *", timezone: "UTC",
- *   state: "scheduled", running: false, nextRunAt: Date.UTC(2026, 10, 30, 3), runs: 0, skips: 0,
- * }]));
+ * const text = formatSchedules([{
+ *   name: "nightly",
+ *   service: "calibration",
+ *   type: "MaintainNode",
+ *   cron: "0 3 * * *",
+ *   timezone: "UTC",
+ *   state: "scheduled",
+ *   running: false,
+ *   nextRunAt: Date.UTC(2026, 10, 30, 3),
+ *   runs: 0,
+ *   skips: 0,
+ * }]);
+ * assert.match(text, /^nightly +calibration +cron 0 3 \* \* \* \(UTC\) +scheduled +- +2026-11-30 03:00:00 +0 +0$/m);
  * ```
  */
 export function formatSchedules(schedules: readonly ScheduleInfo[]): string {

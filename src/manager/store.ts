@@ -13,12 +13,31 @@ import { TASK_STATES, type TaskRecord, type TaskState } from "../task/record.ts"
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryTaskStore } from "./memory_store.ts";
  * import type { TaskStore } from "./store.ts";
- * import type { TaskRecord } from "../task/record.ts";
+ * import type { TaskRecord, TaskState } from "../task/record.ts";
+ * const record = (id: string, state: TaskState = "queued"): TaskRecord => ({
+ *   id,
+ *   type: "Calibrate",
+ *   service: "lab",
+ *   fields: {},
+ *   attributes: {},
+ *   parallel: false,
+ *   state,
+ *   attempts: 0,
+ *   createdAt: Date.now(),
+ *   log: [],
+ * });
  * async function submitted(store: TaskStore, record: TaskRecord): Promise<void> {
  *   store.put(record);
- *   await store.flush(); // on disk now: the submitter may be told its id
+ *   await store.flush(); // durable now: the submitter may be told its id
  * }
+ * const store: TaskStore = new MemoryTaskStore();
+ * await store.open();
+ * await submitted(store, record("a"));
+ * assert.equal((await store.get("a"))?.state, "queued");
+ * await store.close();
  * ```
  */
 export interface TaskStore {
@@ -80,7 +99,9 @@ export interface TaskStore {
  * ```
  */
 export interface TaskListQuery {
+  /** Only tasks sent to this service. */
   service?: string;
+  /** Only tasks of this task type. */
   type?: string;
   /** The idempotency key the task was submitted with. */
   key?: string;
@@ -101,16 +122,37 @@ export interface TaskListQuery {
  *
  * @example
  * ```ts
- * import type { TaskStore } from "./store.ts";
- * declare const store: TaskStore;
+ * import assert from "node:assert/strict";
+ * import { MemoryTaskStore } from "./memory_store.ts";
+ * import type { TaskPage } from "./store.ts";
+ * import type { TaskRecord, TaskState } from "../task/record.ts";
+ * const record = (id: string, state: TaskState = "queued"): TaskRecord => ({
+ *   id,
+ *   type: "Calibrate",
+ *   service: "lab",
+ *   fields: {},
+ *   attributes: {},
+ *   parallel: false,
+ *   state,
+ *   attempts: 0,
+ *   createdAt: Date.now(),
+ *   log: [],
+ * });
+ * const store = new MemoryTaskStore();
+ * await store.open();
+ * for (const id of ["a", "b", "c"]) store.put(record(id));
+ * const ids: string[] = [];
  * for (let cursor: string | undefined; ;) {
- *   const page = await store.list({ service: "lab", cursor });
- *   console.log(page.records.length);
+ *   const page: TaskPage = await store.list({ service: "lab", limit: 2, cursor });
+ *   ids.push(...page.records.map((record) => record.id));
  *   if ((cursor = page.next) === undefined) break;
  * }
+ * assert.deepEqual(ids, ["c", "b", "a"]); // newest first
+ * await store.close();
  * ```
  */
 export interface TaskPage {
+  /** At most the query's `limit` records, newest first. */
   records: TaskRecord[];
   /** Opaque; absent on the last page. */
   next?: string;
@@ -121,8 +163,12 @@ export interface TaskPage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryTaskStore } from "./memory_store.ts";
  * import type { StoreStats } from "./store.ts";
- * const stats: StoreStats = { kind: "sqlite", path: ".zest/zest.db", bytes: 4096, records: 0 };
+ * const store = new MemoryTaskStore();
+ * const stats: StoreStats = await store.stats();
+ * assert.deepEqual(stats, { kind: "memory", records: 0 });
  * ```
  */
 export interface StoreStats {
@@ -136,7 +182,17 @@ export interface StoreStats {
   records: number;
 }
 
-/** How long finished records are kept, and how many. */
+/**
+ * How long finished records are kept, and how many.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RetentionLimits } from "./store.ts";
+ * const month: RetentionLimits = { ttlMs: 30 * 86_400_000, maxRecords: 100_000 };
+ * assert.equal(month.ttlMs, 2_592_000_000);
+ * ```
+ */
 export interface RetentionLimits {
   /** A finished record without `expiresAt` is removed this long after it finished. */
   ttlMs?: number;
@@ -153,12 +209,17 @@ export interface RetentionLimits {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryTaskStore } from "./memory_store.ts";
  * import type { RetentionOptions } from "./store.ts";
  * const retention: RetentionOptions = {
  *   ttlMs: 3_600_000,
  *   maxRecords: 10_000,
  *   perType: { Calibrate: { ttlMs: 30 * 86_400_000, maxRecords: 100_000 } },
  * };
+ * const store = new MemoryTaskStore({ retention });
+ * assert.equal(store.durable, false);
+ * await store.close();
  * ```
  */
 export interface RetentionOptions {
@@ -166,6 +227,7 @@ export interface RetentionOptions {
   ttlMs?: number;
   /** Default 10 000. */
   maxRecords?: number;
+  /** Limits of the task types that set their own, by type name. */
   perType?: Record<string, RetentionLimits>;
 }
 
@@ -176,12 +238,18 @@ export interface RetentionOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StoreOpenError } from "./store.ts";
- * const error = new StoreOpenError("/lab/zest.db", "/lab/zest.db is in use by another Zest runtime (pid 1234)");
- * error.path; // "/lab/zest.db"
+ * const error = new StoreOpenError(
+ *   "/lab/zest.db",
+ *   "/lab/zest.db is in use by another Zest runtime (pid 1234)",
+ * );
+ * assert.equal(error.path, "/lab/zest.db");
+ * assert.equal(error.name, "StoreOpenError");
  * ```
  */
 export class StoreOpenError extends Error {
+  /** Always `"StoreOpenError"`, whatever a bundler does to class names. */
   override name = "StoreOpenError";
 
   /** `message` is the whole sentence, naming `path`. */
@@ -196,30 +264,60 @@ export class StoreOpenError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StoreFailedError } from "./store.ts";
- * new StoreFailedError("/lab/zest.db: database or disk is full").message;
+ * const error = new StoreFailedError("/lab/zest.db: database or disk is full");
+ * assert.equal(error.name, "StoreFailedError");
  * ```
  */
 export class StoreFailedError extends Error {
+  /** Always `"StoreFailedError"`, whatever a bundler does to class names. */
   override name = "StoreFailedError";
 }
 
 const STATES: ReadonlySet<string> = new Set(TASK_STATES);
 
-/** A list query whose every field was checked, with the defaults filled in. */
+/**
+ * A list query whose every field was checked, with the defaults filled in.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CheckedListQuery, checkListQuery } from "./store.ts";
+ * const checked: CheckedListQuery = checkListQuery({ state: ["failed", "expired"] });
+ * assert.deepEqual([...checked.states!], ["failed", "expired"]);
+ * ```
+ */
 export interface CheckedListQuery {
+  /** Only tasks sent to this service. */
   service?: string;
+  /** Only tasks of this type. */
   type?: string;
+  /** Only tasks submitted with this idempotency key. */
   key?: string;
+  /** Only tasks in one of these states. */
   states?: ReadonlySet<TaskState>;
+  /** Created at or after this time (ms since the Unix epoch). */
   createdSince?: number;
+  /** Created before this time (ms since the Unix epoch). */
   createdUntil?: number;
+  /** Page size. */
   limit: number;
   /** Only records submitted before this sequence number. */
   before: number;
 }
 
-/** Largest page a list query may ask for. */
+/**
+ * Largest page a list query may ask for.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkListQuery, MAX_PAGE } from "./store.ts";
+ * assert.equal(checkListQuery({ limit: MAX_PAGE }).limit, 1_000);
+ * assert.throws(() => checkListQuery({ limit: MAX_PAGE + 1 }), RangeError);
+ * ```
+ */
 export const MAX_PAGE = 1000;
 
 /**
@@ -228,8 +326,13 @@ export const MAX_PAGE = 1000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkListQuery } from "./store.ts";
- * checkListQuery({ state: "failed" }).limit; // 100
+ * assert.equal(checkListQuery({ state: "failed" }).limit, 100);
+ * assert.throws(
+ *   () => checkListQuery({ state: "lost" as never }),
+ *   /state: 'lost' is not one of waiting, queued/,
+ * );
  * ```
  */
 export function checkListQuery(query: TaskListQuery = {}): CheckedListQuery {
@@ -275,8 +378,10 @@ export function checkListQuery(query: TaskListQuery = {}): CheckedListQuery {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkListQuery, encodeCursor } from "./store.ts";
- * checkListQuery({ cursor: encodeCursor(42) }).before; // 42
+ * assert.equal(checkListQuery({ cursor: encodeCursor(42) }).before, 42);
+ * assert.throws(() => checkListQuery({ cursor: "forged" }), /not a cursor this store gave/);
  * ```
  */
 export function encodeCursor(seq: number): string {
@@ -296,10 +401,23 @@ function decodeCursor(cursor: unknown): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkListQuery, matches } from "./store.ts";
  * import type { TaskRecord } from "../task/record.ts";
- * declare const record: TaskRecord;
- * matches(record, checkListQuery({ service: "lab" }));
+ * const record: TaskRecord = {
+ *   id: "a",
+ *   type: "Calibrate",
+ *   service: "lab",
+ *   fields: {},
+ *   attributes: {},
+ *   parallel: false,
+ *   state: "failed",
+ *   attempts: 1,
+ *   createdAt: Date.now(),
+ *   log: [],
+ * };
+ * assert.equal(matches(record, checkListQuery({ service: "lab", state: "failed" })), true);
+ * assert.equal(matches(record, checkListQuery({ type: "Fit" })), false);
  * ```
  */
 export function matches(record: TaskRecord, query: CheckedListQuery): boolean {

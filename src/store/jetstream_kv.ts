@@ -23,9 +23,11 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { JetStreamPublisher } from "./jetstream_publish.ts";
 import { appendLog, isTerminal, type TaskRecord } from "../task/record.ts";
 import {
   checkListQuery,
@@ -81,7 +83,15 @@ function metaKey(name: string): string {
   return `m.n${btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "")}`;
 }
 
-/** Options of {@linkcode JetStreamTaskStore.connect}. */
+/**
+ * Options of {@linkcode JetStreamTaskStore.connect}.
+ *
+ * @example
+ * ```ts
+ * import type { JetStreamStoreOptions } from "./jetstream_kv.ts";
+ * const options: JetStreamStoreOptions = { ttlMs: 86_400_000, waitForUnfinished: false };
+ * ```
+ */
 export interface JetStreamStoreOptions {
   /** The bucket (default `zest_tasks`). */
   bucket?: string;
@@ -93,12 +103,50 @@ export interface JetStreamStoreOptions {
    * until one has, reads find nothing.
    */
   create?: boolean;
+  /**
+   * Whether `flush` waits for records that have not ended (default true).
+   * A cluster's host passes false: there the stream, not the record, tells
+   * whether a task may have started (see `src/transport/nats/host.ts`), so a
+   * `running` record need not be on the server before the handler starts;
+   * it is sent first all the same. Ended records, removals and small
+   * values are always waited for.
+   */
+  waitForUnfinished?: boolean;
 }
 
 /** A write waiting for its flush or going through: the value (a record, a string, or a removal). */
 type Value = TaskRecord | string | null;
 
-/** What a key holds in the bucket, with its revision (for compare-and-set). */
+/**
+ * The task an idempotency key names: what `claimKey` keeps, to compare a
+ * later request with.
+ *
+ * @example
+ * ```ts
+ * import type { KeyHolder } from "./jetstream_kv.ts";
+ * const holder: KeyHolder = { id: "0190c1d2-…", service: "lab", type: "Scan", fields: { qubit: 3 } };
+ * ```
+ */
+export interface KeyHolder {
+  id: string;
+  service: string;
+  type: string;
+  /** Its validated fields. */
+  fields: unknown;
+}
+
+/**
+ * What a key holds in the bucket, with its revision (for compare-and-set).
+ *
+ * @example
+ * ```ts
+ * import type { JetStreamTaskStore, StoredRecord } from "./jetstream_kv.ts";
+ * async function stateOf(store: JetStreamTaskStore, id: string) {
+ *   const stored: StoredRecord | undefined = await store.read(id);
+ *   return stored?.record.state;
+ * }
+ * ```
+ */
 export interface StoredRecord {
   record: TaskRecord;
   revision: number;
@@ -137,6 +185,23 @@ function isRecord(value: unknown): value is TaskRecord {
  * The JSON of `record` in at most `limit` bytes: a record larger than the
  * server's `max_payload` (a kernel's images, a large result) loses what
  * makes it large, and its log says so; the task itself is not affected.
+ *
+ * @example
+ * ```ts
+ * import { fitRecord } from "./jetstream_kv.ts";
+ * import { EMPTY_LOG, type TaskRecord } from "../task/record.ts";
+ * const record: TaskRecord = {
+ *   id: "0190c1d2-7e4f-7a3b-9c1d-2e3f4a5b6c7d", type: "Calibrate", service: "lab", fields: {},
+ *   attributes: {}, parallel: false, state: "queued", attempts: 0, createdAt: 1735689600000, log: EMPTY_LOG,
+ * };
+ * const image = { "image/png": "A".repeat(3_000_000) };
+ * record.outcome = {
+ *   status: "ok", id: record.id, result: null,
+ *   execution: { code: "plot()", executionCount: 1, stdout: "", stderr: "", displays: [{ data: image, metadata: {} }] },
+ * };
+ * const fitted = JSON.parse(fitRecord(record, 1_044_480));
+ * if (fitted.outcome.execution !== undefined) throw new Error("the 3 MB image is left out");
+ * ```
  */
 export function fitRecord(record: TaskRecord, limit: number): string {
   let text = json(record);
@@ -192,6 +257,8 @@ export class JetStreamTaskStore implements TaskStore {
   readonly bucket: string;
   readonly #kv: KV;
   readonly #nc: NatsConnection;
+  /** Writes: pipelined publishes to the bucket's subjects (see `jetstream_publish.ts`). */
+  readonly #publisher: JetStreamPublisher;
   /** Put since the last flush, by key. */
   #pending = new Map<string, Value>();
   /** Flushed and not yet stored, by key: what `get` answers meanwhile. */
@@ -200,15 +267,24 @@ export class JetStreamTaskStore implements TaskStore {
   #version = 0;
   readonly #writes = new Set<Promise<void>>();
   #closing = false;
+  readonly #waitForUnfinished: boolean;
   /** What a read that finds no bucket does: nothing when it may not exist yet (a client's). */
   readonly #noBucket: (error: unknown) => undefined;
   /** Values the bucket holds that are not records: said once each. */
   readonly #warned = new Set<string>();
 
-  private constructor(nc: NatsConnection, kv: KV, bucket: string, mayBeMissing = false) {
+  private constructor(
+    nc: NatsConnection,
+    kv: KV,
+    bucket: string,
+    options: { mayBeMissing?: boolean; waitForUnfinished?: boolean } = {},
+  ) {
+    const mayBeMissing = options.mayBeMissing ?? false;
+    this.#waitForUnfinished = options.waitForUnfinished ?? true;
     this.#nc = nc;
     this.#kv = kv;
     this.bucket = bucket;
+    this.#publisher = new JetStreamPublisher(nc);
     // A bound bucket that does not exist answers a direct get with "no responders".
     this.#noBucket = mayBeMissing
       ? (error) =>
@@ -227,7 +303,9 @@ export class JetStreamTaskStore implements TaskStore {
     const bucket = options.bucket ?? DEFAULT_RECORD_BUCKET;
     const ttlMs = options.ttlMs ?? 3_600_000;
     if (options.create === false) {
-      return new JetStreamTaskStore(nc, await new Kvm(nc).open(bucket), bucket, true);
+      return new JetStreamTaskStore(nc, await new Kvm(nc).open(bucket), bucket, {
+        mayBeMissing: true,
+      });
     }
     const kv = await new Kvm(nc).create(bucket, {
       history: 1,
@@ -241,7 +319,9 @@ export class JetStreamTaskStore implements TaskStore {
           `(set by the process that created it), not the ${ttlMs} ms configured here`,
       );
     }
-    return new JetStreamTaskStore(nc, kv, bucket);
+    return new JetStreamTaskStore(nc, kv, bucket, {
+      waitForUnfinished: options.waitForUnfinished,
+    });
   }
 
   /** How long the bucket keeps a record after its last write, in ms. */
@@ -277,7 +357,9 @@ export class JetStreamTaskStore implements TaskStore {
     this.#pending = new Map();
     const writes: Promise<void>[] = [];
     const limit = this.#valueLimit();
+    let wait = this.#waitForUnfinished;
     for (const [key, value] of batch) {
+      if (value === null || typeof value === "string" || isTerminal(value.state)) wait = true;
       const version = ++this.#version;
       this.#inflight.set(key, { value, version });
       const data = value === null
@@ -292,8 +374,95 @@ export class JetStreamTaskStore implements TaskStore {
     }
     const all = Promise.all(writes).then(() => {});
     this.#writes.add(all);
-    all.catch(() => {}).finally(() => this.#writes.delete(all));
-    return all;
+    all.catch((error) => {
+      if (!wait) console.error("[zest] a record write to NATS failed:", (error as Error).message);
+    }).finally(() => this.#writes.delete(all));
+    return wait ? all : undefined;
+  }
+
+  /** Store `record` now and wait until the server has it (whatever `waitForUnfinished` says). */
+  async persist(record: TaskRecord): Promise<void> {
+    const key = recordKey(record.id);
+    if (!key) throw new TypeError(`task id '${String(record.id).slice(0, 40)}' cannot be a key`);
+    this.#pending.delete(key); // This write is the latest.
+    const version = ++this.#version;
+    this.#inflight.set(key, { value: record, version });
+    const write = this.#write(key, fitRecord(record, this.#valueLimit()), version).finally(() => {
+      if (this.#inflight.get(key)?.version === version) this.#inflight.delete(key);
+    });
+    this.#writes.add(write);
+    write.catch(() => {}).finally(() => this.#writes.delete(write));
+    await write;
+  }
+
+  /**
+   * Say, durably, that task `id` is given back to the cluster without having
+   * started (its replica stops): the replica it is delivered to next runs it
+   * as a task that never ran (see `wasGivenBack`). Kept as long as records.
+   */
+  async noteGivenBack(id: string): Promise<void> {
+    const key = recordKey(id);
+    if (!key) return;
+    await this.#publisher.publish(this.#subject(`g.${id}`), "1");
+  }
+
+  /**
+   * Claim idempotency key `key` for the task `claim` describes, if no task
+   * holds it (a create: compare and set on "no value"); else the claim that
+   * holds it, with its revision (for `replaceKey`).
+   */
+  async claimKey(
+    key: string,
+    claim: KeyHolder,
+  ): Promise<{ holder: KeyHolder; revision: number } | undefined> {
+    for (let round = 0; round < 5; round++) {
+      try {
+        await this.#publisher.publish(this.#subject(keyKey(key)), JSON.stringify(claim), {
+          expectLastSubjectSequence: 0,
+        });
+        return undefined;
+      } catch (error) {
+        if (!isWrongSequence(error)) throw error;
+      }
+      const entry = await this.#kv.get(keyKey(key));
+      if (!entry) continue; // Gone meanwhile: claim again.
+      let holder: KeyHolder | undefined;
+      try {
+        holder = entry.operation === "PUT" ? JSON.parse(entry.string()) as KeyHolder : undefined;
+      } catch {
+        holder = undefined; // Not a claim: free to take.
+      }
+      if (holder) return { holder, revision: entry.revision };
+      if (await this.replaceKey(key, claim, entry.revision)) return undefined;
+    }
+    throw new Error(`idempotency key ${JSON.stringify(key)}: contended, try again`);
+  }
+
+  /** Give key `key` to `claim` if it is still at `revision` (its task is gone); false if not. */
+  async replaceKey(key: string, claim: KeyHolder, revision: number): Promise<boolean> {
+    try {
+      await this.#publisher.publish(this.#subject(keyKey(key)), JSON.stringify(claim), {
+        expectLastSubjectSequence: revision,
+      });
+      return true;
+    } catch (error) {
+      if (isWrongSequence(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Free key `key` (its task was refused after all). */
+  async releaseKey(key: string): Promise<void> {
+    await this.#publisher.publish(this.#subject(keyKey(key)), "", {
+      headers: { "KV-Operation": "DEL" },
+    });
+  }
+
+  /** Whether task `id` was given back without having started (`noteGivenBack`). */
+  async wasGivenBack(id: string): Promise<boolean> {
+    if (!recordKey(id)) return false;
+    const entry = await this.#kv.get(`g.${id}`).catch(this.#noBucket);
+    return entry?.operation === "PUT";
   }
 
   /** The record with this id: the latest put of this process, else the bucket's. */
@@ -353,14 +522,12 @@ export class JetStreamTaskStore implements TaskStore {
   async replace(record: TaskRecord, revision: number): Promise<boolean> {
     const key = recordKey(record.id) as string;
     try {
-      await this.#kv.update(key, fitRecord(record, this.#valueLimit()), revision);
+      await this.#publisher.publish(this.#subject(key), fitRecord(record, this.#valueLimit()), {
+        expectLastSubjectSequence: revision,
+      });
       return true;
     } catch (error) {
-      if (
-        error instanceof JetStreamApiError &&
-        (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
-          error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-      ) return false;
+      if (isWrongSequence(error)) return false;
       throw error;
     }
   }
@@ -436,6 +603,7 @@ export class JetStreamTaskStore implements TaskStore {
     if (this.#inflight.size > 0) {
       console.error(`[zest] ${this.#inflight.size} record writes had not reached NATS at close`);
     }
+    this.#publisher.close();
   }
 
   /** The latest local value of `key`: `undefined` if none, `null` if removed. */
@@ -448,6 +616,11 @@ export class JetStreamTaskStore implements TaskStore {
     return new Map([...this.#inflight].map(([key, { value }]) => [key, value]));
   }
 
+  /** The subject a write of `key` goes to (what `kv.put` publishes to). */
+  #subject(key: string): string {
+    return `$KV.${this.bucket}.${key}`;
+  }
+
   /** The largest value the server takes (its `max_payload`, less room for headers). */
   #valueLimit(): number {
     const maxPayload = this.#nc.info?.max_payload ?? 1024 * 1024;
@@ -458,8 +631,9 @@ export class JetStreamTaskStore implements TaskStore {
   async #write(key: string, data: string | null, version: number): Promise<void> {
     for (let attempt = 1;; attempt++) {
       try {
-        if (data === null) await this.#kv.delete(key);
-        else await this.#kv.put(key, data);
+        await (data === null
+          ? this.#publisher.publish(this.#subject(key), "", { headers: { "KV-Operation": "DEL" } })
+          : this.#publisher.publish(this.#subject(key), data));
         return;
       } catch (error) {
         const superseded = this.#inflight.get(key)?.version !== version;
@@ -490,6 +664,18 @@ export class JetStreamTaskStore implements TaskStore {
     }
     return undefined;
   }
+}
+
+/** Whether `error` is a compare and set that found another revision. */
+function isWrongSequence(error: unknown): boolean {
+  return error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
+
+/** The KV key of idempotency key `key`: its SHA-256 in hex (any text fits). */
+function keyKey(key: string): string {
+  return `k.${createHash("sha256").update(key).digest("hex")}`;
 }
 
 /** `undefined` when `error` says the bucket does not exist (yet); else rethrown. */

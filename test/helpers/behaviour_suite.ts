@@ -11,9 +11,11 @@
 import assert from "node:assert/strict";
 import {
   type Client,
+  TaskConflictError,
   TaskExecutionError,
   TaskValidationError,
   UnknownServiceError,
+  UnknownTaskError,
   UnknownTaskTypeError,
 } from "../../src/mod.ts";
 import type { TaskEvent } from "../../src/manager/types.ts";
@@ -47,9 +49,16 @@ export function behaviourSuite(name: string, start: () => Promise<SuiteTarget>):
     try {
       await t.step("submit and execute: the id first, then the outcome", async () => {
         assert.equal(await client.execute("lab", { type: "Sum", fields: { a: 1, b: 2 } }), "3 V");
-        const request = await client.request("lab", { type: "Sum", fields: { a: 2, b: 2, unit: "Hz" } });
+        const request = await client.request("lab", {
+          type: "Sum",
+          fields: { a: 2, b: 2, unit: "Hz" },
+        });
         assert.match(request.taskId, /^[0-9a-f-]{36}$/);
-        assert.deepEqual(await request.outcome, { status: "ok", id: request.taskId, result: "4 Hz" });
+        assert.deepEqual(await request.outcome, {
+          status: "ok",
+          id: request.taskId,
+          result: "4 Hz",
+        });
       });
 
       await t.step("refusals: typed, with no task made", async () => {
@@ -58,7 +67,10 @@ export function behaviourSuite(name: string, start: () => Promise<SuiteTarget>):
           (error) => error,
         );
         assert.ok(invalid instanceof TaskValidationError, String(invalid));
-        assert.deepEqual(invalid.issues.map((issue: { path: string }) => issue.path).sort(), ["a", "b"]);
+        assert.deepEqual(invalid.issues.map((issue: { path: string }) => issue.path).sort(), [
+          "a",
+          "b",
+        ]);
         await assert.rejects(
           client.request("nowhere", { type: "Sum", fields: {} }),
           UnknownServiceError,
@@ -73,13 +85,16 @@ export function behaviourSuite(name: string, start: () => Promise<SuiteTarget>):
         );
       });
 
-      await t.step("a failing handler: TaskExecutionError with the error's name and message", async () => {
-        const error = await client.execute("lab", { type: "Fail", fields: { message: "boom" } })
-          .then(() => undefined, (error) => error);
-        assert.ok(error instanceof TaskExecutionError, String(error));
-        assert.equal(error.ename, "RangeError");
-        assert.equal(error.evalue, "boom");
-      });
+      await t.step(
+        "a failing handler: TaskExecutionError with the error's name and message",
+        async () => {
+          const error = await client.execute("lab", { type: "Fail", fields: { message: "boom" } })
+            .then(() => undefined, (error) => error);
+          assert.ok(error instanceof TaskExecutionError, String(error));
+          assert.equal(error.ename, "RangeError");
+          assert.equal(error.evalue, "boom");
+        },
+      );
 
       await t.step("timeouts: the task ends TimeoutError", async () => {
         const request = await client.request("lab", { type: "Sleep", fields: { ms: 30_000 } }, {
@@ -99,8 +114,10 @@ export function behaviourSuite(name: string, start: () => Promise<SuiteTarget>):
 
       await t.step("cancel: a queued task never runs, a running one is told to stop", async () => {
         const running = await client.request("lab", { type: "Sleep", fields: { ms: 60_000 } });
-        await eventually("the first task runs", async () =>
-          (await client.status(running.taskId))?.state === "running");
+        await eventually(
+          "the first task runs",
+          async () => (await client.status(running.taskId))?.state === "running",
+        );
         const queued = await client.request("lab", { type: "Sleep", fields: { ms: 60_000 } });
         assert.equal((await client.status(queued.taskId))?.state, "queued");
         assert.equal(await client.cancel(queued.taskId), true);
@@ -113,32 +130,35 @@ export function behaviourSuite(name: string, start: () => Promise<SuiteTarget>):
         assert.equal(record?.attempts, 0, "it never ran");
       });
 
-      await t.step("records: state, attempts, log, outcome; listed and waited for by id", async () => {
-        const request = await client.request("lab", { type: "Sum", fields: { a: 5, b: 5 } }, {
-          attributes: { by: "suite" },
-        });
-        const outcome = await request.outcome;
-        const record = await client.status(request.taskId);
-        assert.ok(record);
-        assert.equal(record.state, "succeeded");
-        assert.equal(record.service, "lab");
-        assert.equal(record.type, "Sum");
-        assert.deepEqual(record.fields, { a: 5, b: 5, unit: "V" });
-        assert.deepEqual(record.attributes, { by: "suite" });
-        assert.equal(record.attempts, 1);
-        assert.deepEqual(record.outcome, outcome);
-        assert.deepEqual(
-          record.log.filter((entry) => entry.state).map((entry) => entry.state),
-          ["running", "succeeded"],
-        );
-        assert.deepEqual(await client.outcome(request.taskId), outcome);
-        const page = await client.tasks({ service: "lab", state: "succeeded", limit: 1000 });
-        const listed = page.records.find((summary) => summary.id === request.taskId);
-        assert.ok(listed, "listed");
-        assert.equal(listed.brief?.text, '"10 V"');
-        assert.equal(await client.status("00000000-0000-7000-8000-000000000000"), undefined);
-        assert.equal(await client.outcome("00000000-0000-7000-8000-000000000000"), undefined);
-      });
+      await t.step(
+        "records: state, attempts, log, outcome; listed and waited for by id",
+        async () => {
+          const request = await client.request("lab", { type: "Sum", fields: { a: 5, b: 5 } }, {
+            attributes: { by: "suite" },
+          });
+          const outcome = await request.outcome;
+          const record = await client.status(request.taskId);
+          assert.ok(record);
+          assert.equal(record.state, "succeeded");
+          assert.equal(record.service, "lab");
+          assert.equal(record.type, "Sum");
+          assert.deepEqual(record.fields, { a: 5, b: 5, unit: "V" });
+          assert.deepEqual(record.attributes, { by: "suite" });
+          assert.equal(record.attempts, 1);
+          assert.deepEqual(record.outcome, outcome);
+          assert.deepEqual(
+            record.log.filter((entry) => entry.state).map((entry) => entry.state),
+            ["running", "succeeded"],
+          );
+          assert.deepEqual(await client.outcome(request.taskId), outcome);
+          const page = await client.tasks({ service: "lab", state: "succeeded", limit: 1000 });
+          const listed = page.records.find((summary) => summary.id === request.taskId);
+          assert.ok(listed, "listed");
+          assert.equal(listed.brief?.text, '"10 V"');
+          assert.equal(await client.status("00000000-0000-7000-8000-000000000000"), undefined);
+          assert.equal(await client.outcome("00000000-0000-7000-8000-000000000000"), undefined);
+        },
+      );
 
       await t.step("events: a watcher sees the task's states", async () => {
         const states = new Map<string, string[]>();
@@ -155,12 +175,65 @@ export function behaviourSuite(name: string, start: () => Promise<SuiteTarget>):
             await request.outcome;
             return states.has(request.taskId) ? request.taskId : undefined;
           });
-          await eventually("its end arrives", () => Promise.resolve(states.get(id)?.includes("succeeded")));
+          await eventually(
+            "its end arrives",
+            () => Promise.resolve(states.get(id)?.includes("succeeded")),
+          );
           assert.ok(states.get(id)?.includes("running"), String(states.get(id)));
         } finally {
           stop();
         }
       });
+
+      await t.step("delete, re-run, graph, release: as embedded", async () => {
+        const first = await client.request("lab", { type: "Sum", fields: { a: 2, b: 2 } });
+        await first.outcome;
+        const again = await client.rerun(first.taskId);
+        assert.deepEqual(await again.outcome, { status: "ok", id: again.taskId, result: "4 V" });
+        assert.equal((await client.status(again.taskId))?.rerunOf, first.taskId);
+        assert.match((await client.graph(first.taskId)) ?? "", new RegExp(first.taskId.slice(-8)));
+        await client.delete(first.taskId);
+        assert.equal(await client.status(first.taskId), undefined);
+        await assert.rejects(client.delete(first.taskId), UnknownTaskError);
+        const running = await client.request("lab", { type: "Sleep", fields: { ms: 60_000 } });
+        await eventually(
+          "it runs",
+          async () => (await client.status(running.taskId))?.state === "running",
+        );
+        await assert.rejects(client.delete(running.taskId), TaskConflictError);
+        assert.deepEqual((await client.queue("lab")).map((task) => task.id), [running.taskId]);
+        assert.equal(await client.release("lab"), false, "not stuck");
+        await assert.rejects(client.release("nowhere"), UnknownServiceError);
+        await client.cancel(running.taskId);
+        await running.outcome;
+      });
+
+      await t.step(
+        "idempotency keys: the same request answers the first task; another is refused",
+        async () => {
+          const key = `suite-${crypto.randomUUID()}`;
+          const first = await client.request("lab", { type: "Sum", fields: { a: 1, b: 2 } }, {
+            key,
+          });
+          const outcome = await first.outcome;
+          const same = await client.request("lab", { type: "Sum", fields: { b: 2, a: 1 } }, {
+            key,
+          });
+          assert.equal(same.taskId, first.taskId);
+          assert.deepEqual(await same.outcome, outcome);
+          await assert.rejects(
+            client.request("lab", { type: "Sum", fields: { a: 1, b: 3 } }, { key }),
+            (error: Error) =>
+              error instanceof TaskConflictError && /with other fields/.test(error.message),
+          );
+          await client.delete(first.taskId);
+          const fresh = await client.request("lab", { type: "Sum", fields: { a: 1, b: 3 } }, {
+            key,
+          });
+          assert.notEqual(fresh.taskId, first.taskId, "the key is free once its task is gone");
+          assert.equal((await fresh.outcome).status, "ok");
+        },
+      );
 
       await t.step("services: names, task types, state", async () => {
         const services = await client.services();

@@ -14,7 +14,7 @@ import { moment, shortId } from "./format.js";
 
 /**
  * @import { Connection } from "./connection.js"
- * @import { ServiceInfo } from "./types.d.ts"
+ * @import { ReplicaInfo, ServiceInfo } from "./types.d.ts"
  */
 
 /** Queue depths change with every task event: read them again at most this often. */
@@ -240,6 +240,34 @@ function serviceItem(service) {
       "div",
       { className: "types muted" },
       service.taskTypes.map((type) => type.name).join(", ") || "no task types",
+    ),
+    service.replicas && replicaList(service.replicas),
+  );
+}
+
+/**
+ * A cluster service's replicas: where each runs, since when, what it runs.
+ *
+ * @param {ReplicaInfo[]} replicas
+ * @returns {HTMLElement}
+ */
+function replicaList(replicas) {
+  return el(
+    "details",
+    { className: "replicas" },
+    el("summary", {}, `${replicas.length} ${replicas.length === 1 ? "replica" : "replicas"}`),
+    el(
+      "ul",
+      {},
+      ...replicas.map((replica) =>
+        el(
+          "li",
+          { dataset: { replica: replica.replica, state: replica.state } },
+          el("span", { className: `state state-${replica.state}` }, replica.state),
+          ` ${replica.host} · pid ${replica.pid} · ${replica.running} running · since `,
+          moment(replica.since),
+        )
+      ),
     ),
   );
 }

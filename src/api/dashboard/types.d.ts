@@ -156,6 +156,20 @@ export interface ServiceInfo {
   kernel?: { name: string; status: string };
   /** Set while its serial lane is held by a handler that ignored the end of its task. */
   stuck?: { taskId: string; since: number };
+  /** In a NATS cluster: every live replica of the service, oldest first. */
+  replicas?: ReplicaInfo[];
+}
+
+/** One process serving a service of a NATS cluster. */
+export interface ReplicaInfo {
+  replica: string;
+  host: string;
+  pid: number;
+  /** When it joined (ms since the Unix epoch). */
+  since: number;
+  state: "running" | "stopped" | "stuck";
+  running: number;
+  queued: number;
 }
 
 /** Where the records are kept, and how many. */

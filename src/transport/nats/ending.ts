@@ -15,10 +15,13 @@ import { appendLog, type TaskRecord, type TaskState, transition } from "../../ta
  * @example
  * ```ts
  * import { endRecord } from "./ending.ts";
- * import type { TaskRecord } from "../../task/record.ts";
- * declare const queued: TaskRecord;
+ * import { EMPTY_LOG, type TaskRecord } from "../../task/record.ts";
+ * const queued: TaskRecord = {
+ *   id: "0190c1d2-7e4f-7a3b-9c1d-2e3f4a5b6c7d", type: "Calibrate", service: "lab", fields: {},
+ *   attributes: {}, parallel: false, state: "queued", attempts: 0, createdAt: 1735689600000, log: EMPTY_LOG,
+ * };
  * const cancelled = endRecord(queued, "cancelled", "CancelledError", "the task was cancelled", 3_600_000);
- * cancelled.outcome?.status; // "error"
+ * if (cancelled.state !== "cancelled" || cancelled.outcome?.status !== "error") throw new Error("ended");
  * ```
  */
 export function endRecord(

@@ -31,6 +31,7 @@ import {
   QueueFullError,
   RuntimeErrorName,
   RuntimeStoppingError,
+  TaskConflictError,
   TaskValidationError,
 } from "../../task/errors.ts";
 import { jsonProblem, RECORD_LIMITS } from "../../task/limits.ts";
@@ -43,7 +44,8 @@ import {
   type TaskState,
   transition,
 } from "../../task/record.ts";
-import type { JetStreamTaskStore } from "../../store/jetstream_kv.ts";
+import type { JetStreamTaskStore, KeyHolder } from "../../store/jetstream_kv.ts";
+import { IdempotencyKeys } from "../../manager/idempotency.ts";
 import { JetStreamPublisher } from "../../store/jetstream_publish.ts";
 import { errorBody, submitRequest, toJson } from "../wire.ts";
 import type { ConnectionState } from "./connection.ts";
@@ -120,8 +122,7 @@ export interface HostedService {
  * @example
  * ```ts
  * import type { HostOptions } from "./host.ts";
- * declare const options: HostOptions;
- * options.retentionMs; // the bucket's TTL
+ * const ttlOf = (options: HostOptions) => options.retentionMs; // the bucket's TTL
  * ```
  */
 export interface HostOptions {
@@ -373,6 +374,16 @@ export class NatsHost {
         }]),
       ));
     }
+    if (record.key !== undefined) {
+      let first: string | undefined;
+      try {
+        first = await this.#claimKey(record, record.key);
+      } catch (error) {
+        return respond(errorBody(error));
+      }
+      // The same request under this key: the first task's id, nothing queued.
+      if (first !== undefined) return respond({ taskId: first, existing: true });
+    }
     const kind: Kind = record.parallel ? "parallel" : "serial";
     // The record first on the connection: the host that runs the task writes after it.
     const stored = this.#store.persist(record);
@@ -384,6 +395,7 @@ export class NatsHost {
     if (publishing.status === "rejected") {
       this.#store.delete(record.id);
       Promise.resolve(this.#store.flush()).catch(() => {});
+      if (record.key !== undefined) this.#store.releaseKey(record.key).catch(() => {});
       return respond(errorBody(publishRefusal(publishing.reason, service, kind, this.settings)));
     }
     if (storing.status === "rejected") {
@@ -392,6 +404,37 @@ export class NatsHost {
     }
     this.#publish(service, { kind: "task", record: summarize(record) });
     respond({ taskId: record.id });
+  }
+
+  /**
+   * Claim idempotency key `key` for `record` across the cluster: undefined
+   * when the key is now this task's, the first task's id when it asked for
+   * the same (service, type, fields); `TaskConflictError` when it asked for
+   * something else. A key whose task is gone (deleted, past retention) is free.
+   */
+  async #claimKey(record: TaskRecord, key: string): Promise<string | undefined> {
+    const claim: KeyHolder = {
+      id: record.id,
+      service: record.service,
+      type: record.type,
+      fields: record.fields,
+    };
+    for (let round = 0; round < 5; round++) {
+      const held = await this.#store.claimKey(key, claim);
+      if (!held) return undefined;
+      if (!(await this.#store.read(held.holder.id))) {
+        if (await this.#store.replaceKey(key, claim, held.revision)) return undefined;
+        continue;
+      }
+      // The manager's own comparison and messages, on the one key at hand.
+      const keys = new IdempotencyKeys(() => held.holder.fields);
+      keys.claim(key, held.holder, held.holder.id);
+      const verdict = keys.claim(key, claim, record.id);
+      if (verdict.kind === "same") return verdict.id;
+      if (verdict.kind === "conflict") throw new TaskConflictError(verdict.message);
+      return undefined;
+    }
+    throw new RuntimeStoppingError(`key ${JSON.stringify(key)} is contended: retry`);
   }
 
   // --- Taking tasks ----------------------------------------------------------
@@ -845,7 +888,7 @@ const taskAdvisory = z.looseObject({
 
 /**
  * Why the cluster refuses a request the embedded runtime would take:
- * dependencies and idempotency keys are embedded-only in this version.
+ * dependencies are embedded-only in this version.
  *
  * @example
  * ```ts
@@ -855,18 +898,12 @@ const taskAdvisory = z.looseObject({
  * ```
  */
 export function clusterRefusal(
-  task: { type: string; after?: readonly string[]; key?: string },
+  task: { type: string; after?: readonly string[] },
 ): Error | undefined {
   if (task.after && task.after.length > 0) {
     return new TaskValidationError(task.type, [{
       path: "after",
       message: "dependencies are embedded-only in this version: a cluster runs tasks without them",
-    }]);
-  }
-  if (task.key !== undefined) {
-    return new TaskValidationError(task.type, [{
-      path: "key",
-      message: "idempotency keys are embedded-only in this version",
     }]);
   }
   return undefined;

@@ -36,8 +36,10 @@ function alreadyExists(error: unknown): boolean {
  * import { jetstreamManager } from "@nats-io/jetstream";
  * import { ensureStream } from "./layout.ts";
  * import { checkSettings } from "./options.ts";
- * declare const nc: import("@nats-io/transport-node").NatsConnection;
- * await ensureStream(await jetstreamManager(nc), checkSettings({ maxQueuedPerService: 1_000 }));
+ * import type { NatsConnection } from "@nats-io/transport-node";
+ * async function prepare(nc: NatsConnection) {
+ *   await ensureStream(await jetstreamManager(nc), checkSettings({ maxQueuedPerService: 1_000 }));
+ * }
  * ```
  */
 export async function ensureStream(jsm: JetStreamManager, settings: Settings): Promise<void> {
@@ -50,6 +52,8 @@ export async function ensureStream(jsm: JetStreamManager, settings: Settings): P
     max_msgs_per_subject: settings.maxQueuedPerService,
     discard_new_per_subject: true,
     duplicate_window: nanos(120_000),
+    // Direct gets read a serial queue in order (`queue()`), from any replica of the server.
+    allow_direct: true,
   };
   try {
     const info = await jsm.streams.info(TASK_STREAM);
@@ -109,8 +113,10 @@ export function consumerConfig(
  * import { jetstreamManager } from "@nats-io/jetstream";
  * import { ensureConsumer } from "./layout.ts";
  * import { checkSettings } from "./options.ts";
- * declare const nc: import("@nats-io/transport-node").NatsConnection;
- * await ensureConsumer(await jetstreamManager(nc), "lab", "parallel", checkSettings());
+ * import type { NatsConnection } from "@nats-io/transport-node";
+ * async function prepare(nc: NatsConnection) {
+ *   await ensureConsumer(await jetstreamManager(nc), "lab", "parallel", checkSettings());
+ * }
  * ```
  */
 export async function ensureConsumer(

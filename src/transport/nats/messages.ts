@@ -50,7 +50,8 @@ export const submitMessage = z.strictObject({
 export type SubmitMessage = z.output<typeof submitMessage>;
 
 /**
- * A host's answer to a submission: the task's id, or a refusal.
+ * A host's answer to a submission: the task's id (`existing`: the first
+ * task submitted with the same idempotency key), or a refusal.
  *
  * @example
  * ```ts
@@ -59,7 +60,7 @@ export type SubmitMessage = z.output<typeof submitMessage>;
  * const refused: SubmitReply = { error: "no task type 'X'", name: "UnknownTaskTypeError" };
  * ```
  */
-export type SubmitReply = { taskId: string } | ErrorBody;
+export type SubmitReply = { taskId: string; existing?: boolean } | ErrorBody;
 
 /**
  * A request about one task to every host of its service (cancel).
@@ -186,8 +187,7 @@ export function parseMessage<S extends z.ZodType>(
  * @example
  * ```ts
  * import type { ReplicaEntry } from "./messages.ts";
- * declare const entry: ReplicaEntry;
- * console.log(`${entry.service.name} on ${entry.host} (pid ${entry.pid})`);
+ * const describe = (entry: ReplicaEntry) => `${entry.service.name} on ${entry.host} (pid ${entry.pid})`;
  * ```
  */
 export interface ReplicaEntry {

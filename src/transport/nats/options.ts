@@ -41,11 +41,15 @@ export interface NatsTls {
 export interface NatsOptions {
   /** `nats://host:port` (or `tls://`), one or several; no credentials in them. */
   servers: string | string[];
+  /** A server token (`authorization { token }`); or `ZEST_NATS_TOKEN`. */
   token?: string;
+  /** A user name, with `password`; or `ZEST_NATS_USER`. */
   user?: string;
+  /** The user's password; or `ZEST_NATS_PASSWORD`. */
   password?: string;
   /** A NATS credentials file (JWT + nkey seed), as `nsc` writes it. */
   credsFile?: string;
+  /** `true` for TLS with the system's CAs, or the files to trust and present. */
   tls?: true | NatsTls;
   /** How long the first connection may take (default 5 s). */
   timeoutMs?: number;

@@ -9,7 +9,8 @@
  * Cluster-wide: submit, status, outcome, list, cancel, delete, graph (of one
  * task: there are no dependencies), services, release, store, watch.
  * Embedded-only in this version, refused with an error that says so:
- * dependencies (`after`) and graphs, idempotency keys, schedules.
+ * dependencies (`after`) and graphs, schedules. A serial queue runs in the
+ * order of submission: priorities order it only within one process.
  *
  * @module
  */
@@ -58,7 +59,7 @@ import { ConnectionState, connectNats } from "./connection.ts";
 import type { NatsOptions } from "./options.ts";
 import { endRecord } from "./ending.ts";
 import { clusterRefusal, OUTCOME_HEADER } from "./host.ts";
-import { type CancelReply, parseOutcome, type ReplicaEntry } from "./messages.ts";
+import { type CancelReply, parseOutcome, parseRecord, type ReplicaEntry } from "./messages.ts";
 import { type ClusterServiceInfo, clusterServices, readReplicas } from "./registry.ts";
 import {
   EVENT_SUBJECTS,
@@ -66,6 +67,7 @@ import {
   isServiceName,
   SERVICE_BUCKET,
   subjectsOf,
+  TASK_STREAM,
 } from "./subjects.ts";
 
 /**
@@ -118,8 +120,8 @@ interface Pending {
  * @example
  * ```ts
  * import { NatsPort, type NatsPortParts } from "./port.ts";
- * declare const parts: NatsPortParts; // a host's connection, state and store
- * const port = new NatsPort({ ...parts, ownsConnection: false });
+ * // `parts`: a host's connection, state and store
+ * const portOf = (parts: NatsPortParts) => new NatsPort({ ...parts, ownsConnection: false });
  * ```
  */
 export interface NatsPortParts {
@@ -294,9 +296,17 @@ export class NatsPort implements TaskPort {
       };
       return pending.sink.refused(bodyError(body, pending.type));
     }
-    pending.taskId = reply.taskId;
-    pending.sink.accepted?.(reply.taskId);
-    if (pending.early) this.#settle(ref, pending, pending.early);
+    const taskId = reply.taskId;
+    pending.taskId = taskId;
+    pending.sink.accepted?.(taskId);
+    if (pending.early) return this.#settle(ref, pending, pending.early);
+    if ((reply as { existing?: unknown }).existing === true) {
+      // The first task submitted with this key: its outcome goes to its own submitter; follow its record.
+      this.#store.ended(taskId).then(
+        (record) => this.#settleFromRecord(ref, pending, record),
+        () => {},
+      );
+    }
   }
 
   /** The refusal a submission that got no answer gets. */
@@ -494,17 +504,31 @@ export class NatsPort implements TaskPort {
   }
 
   /**
-   * Refused: a serial service's queue is its JetStream stream, in the order
-   * of submission; the queue view with priorities is embedded-only.
+   * A serial service's queue in running order: its tasks in the stream, in
+   * the order they were submitted (the one running first), each as its
+   * record says now. One direct get per task (at most `limit`, 1 to 1 000).
    */
-  queue(service: string, _limit?: number): Promise<TaskRecordSummary[]> {
-    return Promise.reject(
-      new TaskValidationError("queue", [{
-        path: "service",
-        message: `the queue view of '${service}' is embedded-only in this version: ` +
-          "in a cluster a serial queue is its stream, run in the order of submission",
-      }]),
-    );
+  async queue(service: string, limit = 100): Promise<TaskRecordSummary[]> {
+    const replicas = isServiceName(service) ? await this.#replicas() : [];
+    if (!replicas.some((entry) => entry.service.name === service)) {
+      throw new UnknownServiceError(`no service named '${service}' in the cluster`);
+    }
+    const bound = Math.max(1, Math.min(Math.trunc(limit) || 100, 1_000));
+    const jsm = await this.#manager();
+    const subject = subjectsOf(service).tasks("serial");
+    const queued: TaskRecord[] = [];
+    for (let seq = 1; queued.length < bound;) {
+      const stored = await jsm.direct.getMessage(TASK_STREAM, { seq, next_by_subj: subject })
+        .catch(() => null);
+      if (!stored) break;
+      seq = stored.seq + 1;
+      const parsed = parseRecord(stored.data);
+      if ("record" in parsed) queued.push(parsed.record);
+    }
+    const current = await Promise.all(queued.map((record) => this.#store.read(record.id)));
+    return queued.map((record, i) => current[i]?.record ?? record)
+      .filter((record) => !isTerminal(record.state))
+      .map(summarize);
   }
 
   /** The cluster's record bucket: its values and bytes. */

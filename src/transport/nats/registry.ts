@@ -26,16 +26,23 @@ import { type Kind, SERVICE_BUCKET, subjectsOf, TASK_STREAM } from "./subjects.t
  * ```
  */
 export interface ReplicaInfo {
+  /** The replica's id, unique in the cluster. */
   replica: string;
+  /** The machine it runs on (its host name). */
   host: string;
+  /** Its process id on that machine. */
   pid: number;
+  /** When it joined, in ms since the epoch. */
   since: number;
+  /** Its service's state as it sees it. */
   state: ServiceInfo["state"];
   /** Its tasks running now. */
   running: number;
   /** Tasks it has taken that wait in its lane (retries, mostly). */
   queued: number;
+  /** Its kernel, for an IPython service. */
   kernel?: ServiceInfo["kernel"];
+  /** The task it has run too long, if any. */
   stuck?: ServiceInfo["stuck"];
 }
 
@@ -50,6 +57,7 @@ export interface ReplicaInfo {
  * ```
  */
 export interface ClusterServiceInfo extends ServiceInfo {
+  /** Every live replica, oldest first. */
   replicas: ReplicaInfo[];
 }
 
@@ -63,8 +71,9 @@ const MISSED_REFRESHES = 3;
  * @example
  * ```ts
  * import { openRegistry } from "./registry.ts";
- * declare const nc: import("@nats-io/transport-node").NatsConnection;
- * const registry = await openRegistry(nc, 2_000); // entries gone 6 s after their last write
+ * import type { NatsConnection } from "@nats-io/transport-node";
+ * // entries gone 6 s after their last write
+ * const registryOf = (nc: NatsConnection) => openRegistry(nc, 2_000);
  * ```
  */
 export async function openRegistry(nc: NatsConnection, refreshMs: number): Promise<KV> {
@@ -96,9 +105,11 @@ export function replicaKey(service: string, replica: string): string {
  * @example
  * ```ts
  * import { openRegistry, readReplicas } from "./registry.ts";
- * declare const nc: import("@nats-io/transport-node").NatsConnection;
- * const entries = await readReplicas(await openRegistry(nc, 2_000));
- * entries.map((entry) => `${entry.service.name}@${entry.host}`);
+ * import type { NatsConnection } from "@nats-io/transport-node";
+ * async function where(nc: NatsConnection) {
+ *   const entries = await readReplicas(await openRegistry(nc, 2_000));
+ *   return entries.map((entry) => `${entry.service.name}@${entry.host}`);
+ * }
  * ```
  */
 export async function readReplicas(kv: KV): Promise<ReplicaEntry[]> {
