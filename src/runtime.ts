@@ -11,20 +11,50 @@ import type { ScheduleConfig } from "./manager/schedules.ts";
 import type { RetentionLimits, RetentionOptions, TaskStore } from "./manager/store.ts";
 import type { ServiceEndpoint } from "./manager/types.ts";
 import type { Service, ServiceEnvironment } from "./service/service.ts";
-import { SqliteTaskStore, type Synchronous } from "./store/mod.ts";
+import { type SqliteStoreFile, SqliteTaskStore } from "./store/mod.ts";
 import { WorkerPool, type WorkerPoolOptions } from "./service/pool/mod.ts";
 import type { TaskRun } from "./task/protocol.ts";
 import { Client } from "./transport/client.ts";
 import { LocalPort } from "./transport/local.ts";
 import { withParent } from "./transport/port.ts";
 import type { ClusterMember, ClusterOptions } from "./transport/nats/cluster.ts";
-import { type ConnectOptions, JupyterServer, type LaunchOptions } from "./kernel/server.ts";
+import {
+  type JupyterConnectOptions,
+  type JupyterLaunchOptions,
+  JupyterServer,
+} from "./kernel/server.ts";
 
 /** The repo root: `kernels/<name>/kernel.json` under it are found by name. */
 const REPO_ROOT = new URL("..", import.meta.url);
 
-/** What `Runtime.start` needs. */
+/**
+ * What `Runtime.start` needs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { defineTask, Runtime, type RuntimeOptions, Service } from "./mod.ts";
+ * const Scan = defineTask("Scan", { schema: z.object({}), parallel: true });
+ * const dir = await Deno.makeTempDir();
+ * const options: RuntimeOptions = {
+ *   services: [new Service("lab").registerHandler(Scan, () => "done")],
+ *   store: { path: `${dir}/zest.db` }, // an SQLite file: the history outlives a stop
+ *   retention: { ttlMs: 86_400_000 },
+ *   manager: { maxQueuedPerService: 1_000 },
+ * };
+ * let runtime = await Runtime.start(options);
+ * const { taskId, outcome } = await runtime.client().request("lab", Scan.create({}));
+ * await outcome;
+ * await runtime.stop();
+ * runtime = await Runtime.start(options);
+ * assert.equal((await runtime.client().status(taskId))?.state, "succeeded");
+ * await runtime.stop();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface RuntimeOptions {
+  /** The services to host; names must be unique. */
   services: Service[];
   /**
    * Where task records live: `"memory"` (the default in-process: nothing
@@ -36,9 +66,10 @@ export interface RuntimeOptions {
    * `retention` for its records. A file that cannot be used fails the start
    * with a `StoreOpenError` naming it and the cause.
    */
-  store?: "memory" | { path: string; synchronous?: Synchronous } | TaskStore;
+  store?: "memory" | SqliteStoreFile | TaskStore;
   /** How long finished records are kept (default one hour) and how many (default 10 000). */
   retention?: RetentionLimits;
+  /** The task manager's bounds: its mailbox, queue per service, grace after an abort. */
   manager?: Omit<ManagerOptions, "store" | "retentionTtlMs" | "schedules">;
   /**
    * Tasks submitted on a clock: `{ name, service, task, every: "30m" }` or
@@ -54,7 +85,7 @@ export interface RuntimeOptions {
    * root on `JUPYTER_PATH`), or `{ url, token }` of an existing server or
    * Enterprise Gateway. Nothing is launched unless a service asks for it.
    */
-  jupyter?: LaunchOptions | ConnectOptions;
+  jupyter?: JupyterLaunchOptions | JupyterConnectOptions;
   /**
    * The worker pool of handlers registered with `{ worker: true }`: `size`
    * (1 to 256, default one fewer than the cores, at least 1), `graceMs`
@@ -67,8 +98,8 @@ export interface RuntimeOptions {
    * Join a cluster on NATS JetStream: this runtime hosts `services` for the
    * whole cluster (replicas of a service share its work), keeps its records
    * in the cluster's KV bucket (so no `store`), and its clients see every
-   * service of the cluster. Schedules, dependencies and idempotency keys are
-   * embedded-only in this version. See the README's "Cluster".
+   * service of the cluster. Schedules and dependencies are embedded-only in
+   * this version. See the README's "Cluster".
    */
   cluster?: ClusterOptions;
 }
@@ -78,17 +109,35 @@ export interface RuntimeOptions {
  *
  * @example
  * ```ts
- * import { Runtime, Service } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { Runtime, RuntimeStoppingError, Service } from "./mod.ts";
  * const runtime = await Runtime.start({ services: [new Service("idle")] });
- * (await runtime.client().services()).map((s) => s.name); // ["idle"]
+ * const client = runtime.client();
+ * assert.deepEqual((await client.services()).map((service) => service.name), ["idle"]);
+ * assert.equal(runtime.jupyterServer, undefined); // no IPython service: no Jupyter Server
  * await runtime.stop();
+ * await runtime.stop(); // again: nothing more to do
+ * await assert.rejects(client.execute("idle", { type: "Anything" }), RuntimeStoppingError);
+ * await assert.rejects(
+ *   Runtime.start({ services: [new Service("twin"), new Service("twin")] }),
+ *   /two services are named 'twin'/,
+ * );
  * ```
  */
 export class Runtime {
-  readonly system: ActorSystem;
+  /** Where the services' and the manager's actors run: the runtime's own business. */
+  readonly #system: ActorSystem;
+  /**
+   * The task manager. Not part of the public API (use {@linkcode Runtime.client});
+   * kept readable for the CLI, which reports on its store, and for the
+   * benchmarks, which poll its state without a client's round trip.
+   *
+   * @internal
+   */
   readonly manager: TaskManager;
+  /** The services this runtime hosts, in the order they were given. */
   readonly services: readonly Service[];
-  /** Where worker handlers run. */
+  /** Where worker handlers run (see `registerHandler(…, { worker: true })`). */
   readonly workerPool: WorkerPool;
   readonly #jupyter: JupyterHolder;
   readonly #cluster: ClusterMember | undefined;
@@ -102,7 +151,7 @@ export class Runtime {
     workerPool: WorkerPool,
     cluster: ClusterMember | undefined,
   ) {
-    this.system = system;
+    this.#system = system;
     this.manager = manager;
     this.services = services;
     this.#jupyter = jupyter;
@@ -138,7 +187,6 @@ export class Runtime {
     // Services may report changes while starting, before the manager exists.
     const late: { manager?: TaskManager } = {};
     const envOf = (service: Service): ServiceEnvironment => ({
-      system,
       jupyter: () => jupyter.get(),
       changed: () => late.manager?.serviceChanged(service.name),
       workers: workerPool,
@@ -227,13 +275,13 @@ export class Runtime {
     await this.#cluster?.leave();
     await Promise.allSettled(
       this.services.map(async (service) => {
-        await this.system.stop(`service:${service.name}`);
+        await this.#system.stop(`service:${service.name}`);
         await service.stop();
       }),
     );
     await this.workerPool.close();
     await this.#jupyter.stop();
-    await this.system.shutdown();
+    await this.#system.shutdown();
     await this.manager.store.close();
     await this.#cluster?.close();
   }
@@ -243,7 +291,7 @@ export class Runtime {
 class JupyterHolder {
   #starting: Promise<JupyterServer> | undefined;
   server: JupyterServer | undefined;
-  constructor(readonly options: LaunchOptions | ConnectOptions | undefined) {}
+  constructor(readonly options: JupyterLaunchOptions | JupyterConnectOptions | undefined) {}
 
   get(): Promise<JupyterServer> {
     return this.#starting ??= this.#start();

@@ -13,7 +13,27 @@ import { ActorStoppedError } from "./errors.ts";
 import { RingQueue } from "./queue.ts";
 import type { ActorRef } from "./ref.ts";
 
-/** The behaviour of an actor. */
+/**
+ * The behaviour of an actor.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Actor } from "./cell.ts";
+ * import { ActorSystem } from "./system.ts";
+ * const events: string[] = [];
+ * const greeter: Actor<string> = {
+ *   started: () => void events.push("started"),
+ *   receive: (name) => `hello ${name}`,
+ *   stopped: () => void events.push("stopped"),
+ * };
+ * const system = new ActorSystem();
+ * const ref = system.spawn("greeter", () => greeter);
+ * assert.equal(await ref.ask("Ada", { timeoutMs: 10_000 }), "hello Ada");
+ * await system.shutdown();
+ * assert.deepEqual(events, ["started", "stopped"]);
+ * ```
+ */
 export interface Actor<M> {
   /**
    * Handle one message. For an asked message, the return value (or the value
@@ -28,13 +48,56 @@ export interface Actor<M> {
   stopped?(): void | Promise<void>;
 }
 
-/** A behaviour given as a plain function. */
+/**
+ * A behaviour given as a plain function: an actor with only `receive`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Receive } from "./cell.ts";
+ * import { ActorSystem } from "./system.ts";
+ * const double: Receive<number> = (n) => n * 2;
+ * const system = new ActorSystem();
+ * assert.equal(await system.spawn("double", () => double).ask(21, { timeoutMs: 10_000 }), 42);
+ * await system.shutdown();
+ * ```
+ */
 export type Receive<M> = (message: M, reply: ReplyTo | undefined) => unknown;
 
-/** What `spawn` accepts: a factory of actors (called again on each restart). */
+/**
+ * What `spawn` accepts: a factory of actors, called again on each restart,
+ * so state kept in its closure starts fresh after a crash.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ActorFactory } from "./cell.ts";
+ * import { ActorSystem } from "./system.ts";
+ * const counter: ActorFactory<"inc"> = () => {
+ *   let count = 0;
+ *   return () => ++count;
+ * };
+ * const system = new ActorSystem();
+ * const ref = system.spawn("counter", counter);
+ * await ref.ask("inc", { timeoutMs: 10_000 });
+ * assert.equal(await ref.ask("inc", { timeoutMs: 10_000 }), 2);
+ * await system.shutdown();
+ * ```
+ */
 export type ActorFactory<M> = (self: ActorRef<M>) => Actor<M> | Receive<M>;
 
-/** Restart policy for crashing actors. */
+/**
+ * Restart policy for crashing actors.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SupervisionOptions } from "./cell.ts";
+ * // Give up on an actor that crashes twice within a second.
+ * const strict: SupervisionOptions = { maxRestarts: 1, withinMs: 1_000, backoffMs: 10 };
+ * assert.equal(strict.maxBackoffMs, undefined); // 5 s by default
+ * ```
+ */
 export interface SupervisionOptions {
   /** Restarts allowed within `withinMs` before the actor is stopped (default 3). */
   maxRestarts?: number;
@@ -46,7 +109,23 @@ export interface SupervisionOptions {
   maxBackoffMs?: number;
 }
 
-/** How an actor is run. */
+/**
+ * How an actor is run.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SpawnOptions } from "./cell.ts";
+ * import { ActorSystem } from "./system.ts";
+ * const options: SpawnOptions = { concurrency: 4, mailbox: { capacity: 1, overflow: "reject" } };
+ * const system = new ActorSystem();
+ * const gate = Promise.withResolvers<void>();
+ * const ref = system.spawn<string>("busy", () => () => gate.promise, options);
+ * assert.equal(ref.tell("a"), true); // taken at once: one of four in flight
+ * gate.resolve();
+ * await system.shutdown();
+ * ```
+ */
 export interface SpawnOptions {
   /** Mailbox bounds and overflow policy. */
   mailbox?: MailboxOptions;
@@ -60,13 +139,48 @@ export interface SpawnOptions {
   stopGraceMs?: number;
 }
 
-/** Why an actor stopped: `undefined` for a normal stop, else the fatal error. */
+/**
+ * Why an actor stopped: `undefined` for a normal stop, else the fatal error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StopReason } from "./cell.ts";
+ * import { ActorSystem } from "./system.ts";
+ * const system = new ActorSystem();
+ * const ref = system.spawn("idle", () => () => {});
+ * const stopped = Promise.withResolvers<StopReason>();
+ * system.watch(ref, stopped.resolve);
+ * await system.stop(ref);
+ * assert.equal(await stopped.promise, undefined); // a normal stop
+ * await system.shutdown();
+ * ```
+ */
 export type StopReason = Error | undefined;
 
-/** Callbacks the cell needs from its system. */
+/**
+ * Callbacks the cell needs from its system.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CellHost } from "./cell.ts";
+ * const letters: string[] = [];
+ * const host: CellHost = {
+ *   deadLetter: (actor, _message, reason) => void letters.push(`${actor}: ${reason}`),
+ *   logCrash: () => {},
+ *   terminated: () => {},
+ * };
+ * host.deadLetter("svc", "hello", "stopped");
+ * assert.deepEqual(letters, ["svc: stopped"]);
+ * ```
+ */
 export interface CellHost {
+  /** A message for `actor` could not be delivered, for `reason`. */
   deadLetter(actor: string, message: unknown, reason: string): void;
+  /** `actor` crashed with `error`; `action` says what supervision does about it. */
   logCrash(actor: string, error: unknown, action: string): void;
+  /** The cell stopped for good (`reason`: the fatal error, if any). */
   terminated(cell: Cell<unknown>, reason: StopReason): void;
 }
 
@@ -122,11 +236,14 @@ function enqueue(cell: Cell<unknown>): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem } from "./system.ts";
  * const system = new ActorSystem();
- * const ref = system.spawn<number>("counter", () => ({ receive: (n) => n + 1 }));
- * await ref.ask(1, { timeoutMs: 100 }); // 2
+ * const ref = system.spawn<number>("next", () => ({ receive: (n) => n + 1 }));
+ * assert.equal(await ref.ask(1, { timeoutMs: 10_000 }), 2);
+ * assert.equal(ref.cell.isAlive, true);
  * await system.shutdown();
+ * assert.equal(ref.cell.isAlive, false);
  * ```
  */
 export class Cell<M> {

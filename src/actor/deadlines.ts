@@ -4,14 +4,27 @@
  * A `setTimeout` per ask costs ~3.5 µs here, more than the whole ask. Entries
  * that share a timeout length expire in insertion order, so each length keeps
  * a FIFO lane and only the earliest deadline is armed on a real timer. The
- * timer is left armed when the wheel goes idle (it finds nothing and stops),
+ * timer is left armed when no deadline is pending (it finds nothing and stops),
  * so a stream of sequential asks arms one timer per timeout period, not one
  * per ask. The timer keeps the process alive only while a deadline is
  * pending: an awaited ask must end in its timeout, not in an exit.
  */
 import { RingQueue } from "./queue.ts";
 
-/** A scheduled deadline; `cancel()` is idempotent and cheap. */
+/**
+ * A scheduled deadline; `cancel()` is idempotent and cheap.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Deadline, Deadlines } from "./deadlines.ts";
+ * const deadlines = new Deadlines();
+ * const deadline: Deadline = deadlines.schedule(60_000, () => assert.fail("cancelled"));
+ * deadline.cancel();
+ * deadline.cancel(); // again: harmless
+ * deadlines.close();
+ * ```
+ */
 export interface Deadline {
   /** Stop the deadline from firing. */
   cancel(): void;
@@ -23,12 +36,12 @@ class Entry implements Deadline {
     readonly at: number,
     readonly fire: () => void,
     readonly lane: RingQueue<Entry>,
-    readonly wheel: Deadlines,
+    readonly owner: Deadlines,
   ) {}
   cancel(): void {
     if (this.done) return;
     this.done = true;
-    this.wheel.settled();
+    this.owner.settled();
     // Deadlines mostly end in the order they began: pop finished heads now so
     // a lane holds only what is still pending.
     for (let head = this.lane.peek(); head?.done; head = this.lane.peek()) this.lane.shift();
@@ -40,11 +53,14 @@ class Entry implements Deadline {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Deadlines } from "./deadlines.ts";
- * const wheel = new Deadlines();
- * const d = wheel.schedule(1000, () => console.log("late"));
- * d.cancel(); // nothing fires
- * wheel.close();
+ * const deadlines = new Deadlines();
+ * const fired = Promise.withResolvers<string>();
+ * deadlines.schedule(60_000, () => fired.resolve("late")).cancel(); // never fires
+ * deadlines.schedule(1, () => fired.resolve("on time"));
+ * assert.equal(await fired.promise, "on time");
+ * deadlines.close();
  * ```
  */
 export class Deadlines {

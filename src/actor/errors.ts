@@ -5,11 +5,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorStoppedError } from "./errors.ts";
- * new ActorStoppedError("greeter").message; // "actor 'greeter' is stopped"
+ * assert.equal(new ActorStoppedError("greeter").message, "actor 'greeter' is stopped");
  * ```
  */
 export class ActorStoppedError extends Error {
+  /** Always `"ActorStoppedError"`, whatever a bundler does to class names. */
   override name = "ActorStoppedError";
   /** Create the error for actor `actor`. */
   constructor(readonly actor: string) {
@@ -22,11 +24,13 @@ export class ActorStoppedError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MailboxFullError } from "./errors.ts";
- * new MailboxFullError("svc", 10).message; // "mailbox of 'svc' is full (10 messages)"
+ * assert.equal(new MailboxFullError("svc", 10).message, "mailbox of 'svc' is full (10 messages)");
  * ```
  */
 export class MailboxFullError extends Error {
+  /** Always `"MailboxFullError"`, whatever a bundler does to class names. */
   override name = "MailboxFullError";
   /** Create the error for actor `actor` whose mailbox holds `capacity`. */
   constructor(readonly actor: string, readonly capacity: number) {
@@ -39,11 +43,15 @@ export class MailboxFullError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AskTimeoutError } from "./errors.ts";
- * new AskTimeoutError("svc", 50).message; // "ask to 'svc' timed out after 50 ms"
+ * const error = new AskTimeoutError("svc", 50);
+ * assert.equal(error.message, "ask to 'svc' timed out after 50 ms");
+ * assert.equal(error.name, "AskTimeoutError");
  * ```
  */
 export class AskTimeoutError extends Error {
+  /** Always `"AskTimeoutError"`, whatever a bundler does to class names. */
   override name = "AskTimeoutError";
   /** Create the error for an ask to `actor` that waited `timeoutMs`. */
   constructor(readonly actor: string, readonly timeoutMs: number) {

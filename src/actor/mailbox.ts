@@ -8,10 +8,43 @@ import { RingQueue } from "./queue.ts";
  * What a full mailbox does with one more user message:
  * - `"reject"`: refuse it; the sender learns at once (`tell` returns `false`).
  * - `"drop-oldest"`: accept it and evict the oldest queued message to dead letters.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { OverflowPolicy } from "./mailbox.ts";
+ * import { ActorSystem } from "./system.ts";
+ * const overflow: OverflowPolicy = "drop-oldest";
+ * const system = new ActorSystem();
+ * const evicted: unknown[] = [];
+ * system.onDeadLetter((letter) => evicted.push(letter.message));
+ * const gate = Promise.withResolvers<void>();
+ * const ref = system.spawn<number>("latest", () => () => gate.promise, {
+ *   mailbox: { capacity: 1, overflow },
+ * });
+ * ref.tell(1); // taken at once, held by the gate
+ * await Promise.resolve();
+ * ref.tell(2);
+ * ref.tell(3); // full: 2 is evicted
+ * assert.deepEqual(evicted, [2]);
+ * gate.resolve();
+ * await system.shutdown();
+ * ```
  */
 export type OverflowPolicy = "reject" | "drop-oldest";
 
-/** Mailbox bounds. */
+/**
+ * Mailbox bounds.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Mailbox, type MailboxOptions } from "./mailbox.ts";
+ * const options: MailboxOptions = { capacity: 2, overflow: "reject" };
+ * assert.equal(new Mailbox(options).capacity, 2);
+ * assert.throws(() => new Mailbox({ capacity: 0 }), RangeError);
+ * ```
+ */
 export interface MailboxOptions {
   /** Most user messages held at once (default 100 000). */
   capacity?: number;
@@ -19,7 +52,33 @@ export interface MailboxOptions {
   overflow?: OverflowPolicy;
 }
 
-/** The reply side of an ask. */
+/**
+ * The reply side of an ask, which an actor's `receive` gets besides the
+ * message (its return value is the reply): its `signal` tells the actor
+ * that the asker gave up, so long work can stop.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ReplyTo } from "./mailbox.ts";
+ * import { ActorSystem } from "./system.ts";
+ * const system = new ActorSystem();
+ * const seen = Promise.withResolvers<unknown>();
+ * const patient = system.spawn<string>("patient", () => (_message, reply?: ReplyTo) => {
+ *   const signal = reply!.signal;
+ *   const stop = () => seen.resolve(signal.reason);
+ *   if (signal.aborted) stop();
+ *   else signal.addEventListener("abort", stop, { once: true });
+ *   return seen.promise;
+ * });
+ * const asker = new AbortController();
+ * const asked = patient.ask("wait", { timeoutMs: 60_000, signal: asker.signal });
+ * asker.abort(new Error("no longer needed"));
+ * await assert.rejects(asked, /no longer needed/);
+ * assert.match(String(await seen.promise), /no longer needed/); // the actor knew
+ * await system.shutdown();
+ * ```
+ */
 export interface ReplyTo {
   /** Settle the ask with a value. */
   resolve(value: unknown): void;
@@ -35,20 +94,34 @@ export interface ReplyTo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Asked } from "./mailbox.ts";
- * class Printed<M> extends Asked<M> {
- *   resolve(value: unknown) { console.log("reply", value); }
- *   reject(error: unknown) { console.error(error); }
- *   get signal() { return new AbortController().signal; }
+ * class Recorded<M> extends Asked<M> {
+ *   replies: unknown[] = [];
+ *   resolve(value: unknown) {
+ *     this.replies.push(value);
+ *   }
+ *   reject(error: unknown) {
+ *     this.replies.push(error);
+ *   }
+ *   get signal() {
+ *     return new AbortController().signal;
+ *   }
  * }
- * new Printed("hi").message; // "hi"
+ * const asked = new Recorded("hi");
+ * asked.resolve("hello");
+ * assert.equal(asked.message, "hi");
+ * assert.deepEqual(asked.replies, ["hello"]);
  * ```
  */
 export abstract class Asked<M> implements ReplyTo {
   /** Wrap `message`. */
   constructor(readonly message: M) {}
+  /** Settle the ask with a value. */
   abstract resolve(value: unknown): void;
+  /** Settle the ask with an error. */
   abstract reject(error: unknown): void;
+  /** Aborted when the asker gives up. */
   abstract readonly signal: AbortSignal;
 }
 
@@ -57,8 +130,10 @@ export abstract class Asked<M> implements ReplyTo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_MAILBOX_CAPACITY, Mailbox } from "./mailbox.ts";
- * new Mailbox().capacity === DEFAULT_MAILBOX_CAPACITY; // true
+ * assert.equal(new Mailbox().capacity, DEFAULT_MAILBOX_CAPACITY);
+ * assert.equal(DEFAULT_MAILBOX_CAPACITY, 100_000);
  * ```
  */
 export const DEFAULT_MAILBOX_CAPACITY = 100_000;
@@ -68,12 +143,15 @@ export const DEFAULT_MAILBOX_CAPACITY = 100_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Mailbox } from "./mailbox.ts";
  * const box = new Mailbox<string, "stop">({ capacity: 2 });
  * box.post("a");
  * box.post("b");
- * box.isFull; // true
- * box.takeUser(); // "a"
+ * box.postSystem("stop");
+ * assert.equal(box.isFull, true);
+ * assert.equal(box.takeSystem(), "stop"); // system messages go first
+ * assert.equal(box.takeUser(), "a");
  * ```
  */
 export class Mailbox<M, S> {

@@ -13,12 +13,14 @@ const RESTART_MASK = 1_023;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RingQueue } from "./queue.ts";
- * const q = new RingQueue<number>();
- * q.push(1);
- * q.push(2);
- * q.shift(); // 1
- * q.length; // 1
+ * const queue = new RingQueue<number>();
+ * queue.push(1);
+ * queue.push(2);
+ * assert.equal(queue.shift(), 1);
+ * assert.equal(queue.length, 1);
+ * assert.deepEqual(queue.drain(), [2]);
  * ```
  */
 export class RingQueue<T> {
@@ -72,11 +74,13 @@ export class RingQueue<T> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { RingQueue } from "./queue.ts";
-   * const q = new RingQueue<string>();
-   * q.push("a");
-   * q.push("b");
-   * q.at(1); // "b"
+   * const queue = new RingQueue<string>();
+   * queue.push("a");
+   * queue.push("b");
+   * assert.equal(queue.at(1), "b");
+   * assert.equal(queue.at(2), undefined);
    * ```
    */
   at(index: number): T | undefined {
@@ -89,11 +93,13 @@ export class RingQueue<T> {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { RingQueue } from "./queue.ts";
-   * const q = new RingQueue<string>();
-   * q.push("a");
-   * q.push("b");
-   * q.indexOf("b"); // 1
+   * const queue = new RingQueue<string>();
+   * queue.push("a");
+   * queue.push("b");
+   * assert.equal(queue.indexOf("b"), 1);
+   * assert.equal(queue.indexOf("c"), -1);
    * ```
    */
   indexOf(item: T): number {

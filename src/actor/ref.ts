@@ -5,7 +5,24 @@ import { Asked } from "./mailbox.ts";
 import type { Deadline, Deadlines } from "./deadlines.ts";
 import { ActorStoppedError, AskTimeoutError, MailboxFullError } from "./errors.ts";
 
-/** Options of an ask: the timeout is mandatory, so no ask can hang forever. */
+/**
+ * Options of an ask: the timeout is mandatory, so no ask can hang forever.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AskTimeoutError } from "./errors.ts";
+ * import type { AskOptions } from "./ref.ts";
+ * import { ActorSystem } from "./system.ts";
+ * const system = new ActorSystem();
+ * const late = Promise.withResolvers<string>();
+ * const slow = system.spawn<string>("slow", () => () => late.promise);
+ * const options: AskOptions = { timeoutMs: 1 };
+ * await assert.rejects(slow.ask("anyone?", options), AskTimeoutError);
+ * late.resolve("too late"); // the reply finds nobody waiting
+ * await system.shutdown();
+ * ```
+ */
 export interface AskOptions {
   /** Milliseconds to wait for the reply. */
   timeoutMs: number;
@@ -76,17 +93,22 @@ class PendingAsk<M, R> extends Asked<M> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ActorStoppedError } from "./errors.ts";
  * import { ActorSystem } from "./system.ts";
  * const system = new ActorSystem();
  * const echo = system.spawn<string>("echo", () => ({ receive: (text) => text }));
- * echo.tell("fire and forget"); // true: accepted
- * await echo.ask("hello", { timeoutMs: 1000 }); // "hello"
+ * assert.equal(echo.tell("fire and forget"), true); // accepted
+ * assert.equal(await echo.ask("hello", { timeoutMs: 10_000 }), "hello");
+ * await system.stop(echo);
+ * assert.equal(echo.tell("anyone?"), false); // refused: stopped
+ * await assert.rejects(echo.ask("anyone?", { timeoutMs: 10_000 }), ActorStoppedError);
  * await system.shutdown();
  * ```
  */
 export class ActorRef<M> {
   /** @internal refs are made by `ActorSystem.spawn`. */
-  constructor(readonly cell: Cell<M>, readonly wheel: Deadlines) {}
+  constructor(readonly cell: Cell<M>, readonly deadlines: Deadlines) {}
 
   /** The actor's unique name. */
   get name(): string {
@@ -129,7 +151,7 @@ export class ActorRef<M> {
       return promise;
     }
     const { timeoutMs } = options;
-    const deadline = this.wheel.schedule(
+    const deadline = this.deadlines.schedule(
       timeoutMs,
       () => pending.giveUp(new AskTimeoutError(this.name, timeoutMs)),
     );

@@ -9,7 +9,23 @@ import {
 import { Deadlines } from "./deadlines.ts";
 import { ActorRef } from "./ref.ts";
 
-/** A message nobody received. */
+/**
+ * A message nobody received.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ActorSystem, type DeadLetter } from "./system.ts";
+ * const system = new ActorSystem();
+ * const letters: DeadLetter[] = [];
+ * system.onDeadLetter((letter) => letters.push(letter));
+ * const ref = system.spawn<string>("gone", () => () => {});
+ * await system.stop(ref);
+ * ref.tell("too late");
+ * assert.deepEqual(letters, [{ actor: "gone", message: "too late", reason: "stopped" }]);
+ * await system.shutdown();
+ * ```
+ */
 export interface DeadLetter {
   /** The intended recipient. */
   actor: string;
@@ -19,7 +35,25 @@ export interface DeadLetter {
   reason: string;
 }
 
-/** Where the system reports crashes; defaults to `console.error`. */
+/**
+ * Where the system reports crashes (defaults to `console.error`): the
+ * actor's name, what it threw, and what supervision does about it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ActorSystem, type CrashLogger } from "./system.ts";
+ * const crashes: string[] = [];
+ * const logCrash: CrashLogger = (actor, error) => void crashes.push(`${actor}: ${(error as Error).message}`);
+ * const system = new ActorSystem({ logCrash });
+ * const ref = system.spawn<string>("fragile", () => () => {
+ *   throw new Error("boom");
+ * }, { supervision: { maxRestarts: 0 } });
+ * await assert.rejects(ref.ask("hit", { timeoutMs: 10_000 }), /boom/);
+ * assert.deepEqual(crashes, ["fragile: boom"]);
+ * await system.shutdown();
+ * ```
+ */
 export type CrashLogger = (actor: string, error: unknown, action: string) => void;
 
 const defaultCrashLogger: CrashLogger = (actor, error, action) => {
@@ -31,6 +65,7 @@ const defaultCrashLogger: CrashLogger = (actor, error, action) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ActorSystem } from "./system.ts";
  * const system = new ActorSystem();
  * const counter = system.spawn<"inc" | "get">("counter", () => {
@@ -38,7 +73,9 @@ const defaultCrashLogger: CrashLogger = (actor, error, action) => {
  *   return { receive: (msg) => (msg === "inc" ? void count++ : count) };
  * });
  * counter.tell("inc");
- * await counter.ask("get", { timeoutMs: 1000 }); // 1
+ * assert.equal(await counter.ask("get", { timeoutMs: 10_000 }), 1); // messages keep their order
+ * assert.equal(system.lookup("counter")?.name, "counter");
+ * assert.throws(() => system.spawn("counter", () => () => {}), /already exists/);
  * await system.shutdown();
  * ```
  */
@@ -48,7 +85,7 @@ export class ActorSystem {
   #deadLetterListeners = new Set<(letter: DeadLetter) => void>();
   #deadLetterCount = 0;
   #anonymous = 0;
-  readonly #wheel = new Deadlines();
+  readonly #deadlines = new Deadlines();
   readonly #logCrash: CrashLogger;
   readonly #host: CellHost;
 
@@ -69,7 +106,7 @@ export class ActorSystem {
 
   /** The shared deadline lanes, for timeouts that should not each cost a timer. */
   get deadlines(): Deadlines {
-    return this.#wheel;
+    return this.#deadlines;
   }
 
   /**
@@ -85,7 +122,7 @@ export class ActorSystem {
     const actorName = name ?? `$${++this.#anonymous}`;
     if (this.#cells.has(actorName)) throw new Error(`an actor named '${actorName}' already exists`);
     const cell = new Cell<M>(actorName, factory, this.#host, options);
-    const ref = new ActorRef(cell, this.#wheel);
+    const ref = new ActorRef(cell, this.#deadlines);
     this.#cells.set(actorName, cell as unknown as Cell<unknown>);
     cell.start(ref);
     return ref;
@@ -94,7 +131,7 @@ export class ActorSystem {
   /** The live actor named `name`, if any. */
   lookup<M>(name: string): ActorRef<M> | undefined {
     const cell = this.#cells.get(name) as Cell<M> | undefined;
-    return cell && new ActorRef(cell, this.#wheel);
+    return cell && new ActorRef(cell, this.#deadlines);
   }
 
   /** Stop an actor after its in-flight messages; queued ones become dead letters. */
@@ -125,7 +162,7 @@ export class ActorSystem {
   /** Stop every actor, most recently spawned first. */
   async shutdown(): Promise<void> {
     for (const name of [...this.#cells.keys()].reverse()) await this.#cells.get(name)?.stop();
-    this.#wheel.close();
+    this.#deadlines.close();
   }
 
   #deadLetter(letter: DeadLetter): void {

@@ -17,8 +17,11 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tokensEqual } from "./auth.ts";
- * tokensEqual("guess", "k3Rf9-Qx_2mZp7LwYb4Tn8Vc"); // false
+ * assert.equal(tokensEqual("guess", "k3Rf9-Qx_2mZp7LwYb4Tn8Vc"), false);
+ * assert.equal(tokensEqual(undefined, "k3Rf9-Qx_2mZp7LwYb4Tn8Vc"), false);
+ * assert.equal(tokensEqual("k3Rf9-Qx_2mZp7LwYb4Tn8Vc", "k3Rf9-Qx_2mZp7LwYb4Tn8Vc"), true);
  * ```
  */
 export function tokensEqual(given: string | undefined, expected: string): boolean {
@@ -34,9 +37,10 @@ export function tokensEqual(given: string | undefined, expected: string): boolea
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { offeredProtocols } from "./auth.ts";
  * const request = new Request("http://x/", { headers: { "sec-websocket-protocol": "zest.v1, token.abc" } });
- * offeredProtocols(request); // ["zest.v1", "token.abc"]
+ * assert.deepEqual(offeredProtocols(request), ["zest.v1", "token.abc"]);
  * ```
  */
 export function offeredProtocols(request: Request): string[] {
@@ -51,8 +55,10 @@ export function offeredProtocols(request: Request): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { presentedToken } from "./auth.ts";
- * presentedToken(new Request("http://x/", { headers: { authorization: "Bearer abc" } })); // "abc"
+ * assert.equal(presentedToken(new Request("http://x/", { headers: { authorization: "Bearer abc" } })), "abc");
+ * assert.equal(presentedToken(new Request("http://x/")), undefined);
  * ```
  */
 export function presentedToken(request: Request): string | undefined {

@@ -234,9 +234,18 @@ async function readJson(request: Request, limit: number): Promise<unknown> {
  *
  * @example
  * ```ts
- * import type { ApiContext } from "./http.ts";
+ * import assert from "node:assert/strict";
+ * import { type ApiContext, handleApi } from "./http.ts";
+ * import { Runtime, Service } from "../mod.ts";
+ * const runtime = await Runtime.start({ services: [new Service("lab")] });
  * const closing = new AbortController();
- * const context: ApiContext = { maxBodyBytes: 1 << 20, signal: closing.signal };
+ * const context: ApiContext = { maxBodyBytes: 16, signal: closing.signal };
+ * const big = new Request("http://127.0.0.1/tasks", {
+ *   method: "POST",
+ *   body: JSON.stringify({ service: "lab", type: "Scan", fields: { notes: "x".repeat(100) } }),
+ * });
+ * assert.equal((await handleApi(runtime.client().port, big, context)).status, 413);
+ * await runtime.stop();
  * ```
  */
 export interface ApiContext {
@@ -453,15 +462,24 @@ const routes: { pattern: URLPattern; methods: Record<string, Handler> }[] = [
  * `Allow`, bad body 400/413, refusals as `refusalStatus` says).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { handleApi } from "./http.ts";
- * import type { TaskPort } from "../transport/port.ts";
- * declare const port: TaskPort;
- * const closing = new AbortController();
- * await handleApi(port, new Request("http://127.0.0.1/services"), {
- *   maxBodyBytes: 1 << 20,
- *   signal: closing.signal,
+ * import { Runtime, Service } from "../mod.ts";
+ * const runtime = await Runtime.start({ services: [new Service("lab")] });
+ * const port = runtime.client().port;
+ * const context = { maxBodyBytes: 1 << 20, signal: new AbortController().signal };
+ * const services = await handleApi(port, new Request("http://127.0.0.1/services"), context);
+ * assert.deepEqual((await services.json()).map((service: { name: string }) => service.name), ["lab"]);
+ * const submit = new Request("http://127.0.0.1/tasks", {
+ *   method: "POST",
+ *   body: JSON.stringify({ service: "nope", type: "Scan" }),
  * });
+ * const refused = await handleApi(port, submit, context);
+ * assert.equal(refused.status, 404);
+ * assert.equal((await refused.json()).name, "UnknownServiceError");
+ * assert.equal((await handleApi(port, new Request("http://127.0.0.1/nowhere"), context)).status, 404);
+ * await runtime.stop();
  * ```
  */
 export async function handleApi(

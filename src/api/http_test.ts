@@ -70,8 +70,8 @@ Deno.test("parseListParams: each parameter, typed", () => {
   });
 });
 
-Deno.test("parseListParams: one state is a state; repeated or comma-separated, a list", () => {
-  assert.deepEqual(parse("state=failed"), { state: "failed" });
+Deno.test("parseListParams: one state is a list of one; repeated or comma-separated, a list", () => {
+  assert.deepEqual(parse("state=failed"), { state: ["failed"] });
   assert.deepEqual(parse("state=failed,cancelled"), { state: ["failed", "cancelled"] });
   assert.deepEqual(parse("state=queued&state=running,waiting"), {
     state: ["queued", "running", "waiting"],
@@ -79,7 +79,10 @@ Deno.test("parseListParams: one state is a state; repeated or comma-separated, a
 });
 
 Deno.test("parseListParams: a bad parameter is a 400 naming it", () => {
-  refused("state=sleeping", /^bad query: state: /);
+  refused(
+    "state=sleeping",
+    /^bad query: state\.0: must be one of waiting, queued, running, succeeded, failed, cancelled, expired$/,
+  );
   refused("state=failed,", /^bad query: state/);
   refused("limit=0", /^bad query: limit/);
   refused("limit=1001", /^bad query: limit/);

@@ -2,6 +2,8 @@
  * `serve`: the runtime as a server. One `Deno.serve` listener carries the
  * HTTP API, the WebSocket API (on `/`) and the dashboard page, all behind
  * one token.
+ *
+ * @module
  */
 import type { Client } from "../transport/client.ts";
 import { isValidToken, PROTOCOL } from "../transport/websocket/protocol.ts";
@@ -15,8 +17,9 @@ import { serveSocket } from "./socket.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_MAX_BODY_BYTES } from "./server.ts";
- * DEFAULT_MAX_BODY_BYTES; // 1048576
+ * assert.equal(DEFAULT_MAX_BODY_BYTES, 1_048_576);
  * ```
  */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -26,8 +29,9 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_PORT } from "./server.ts";
- * DEFAULT_PORT; // 8787
+ * assert.equal(DEFAULT_PORT, 8787);
  * ```
  */
 export const DEFAULT_PORT = 8787;
@@ -42,8 +46,9 @@ export const DEFAULT_PORT = 8787;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MAX_UNAUTHENTICATED_SOCKETS } from "./server.ts";
- * MAX_UNAUTHENTICATED_SOCKETS; // 2
+ * assert.equal(MAX_UNAUTHENTICATED_SOCKETS, 2);
  * ```
  */
 export const MAX_UNAUTHENTICATED_SOCKETS = 2;
@@ -53,14 +58,25 @@ export const MAX_UNAUTHENTICATED_SOCKETS = 2;
  *
  * @example
  * ```ts
- * import type { ServerBackend } from "./server.ts";
- * import { Client } from "../transport/client.ts";
- * import type { TaskPort } from "../transport/port.ts";
- * declare const port: TaskPort;
- * const backend: ServerBackend = { client: () => new Client(port) };
+ * import assert from "node:assert/strict";
+ * import { Runtime, Service } from "../mod.ts";
+ * import { type ServerBackend, serve } from "./server.ts";
+ * const runtime = await Runtime.start({ services: [new Service("lab")] });
+ * // A gateway in front of another server would hand out clients of that one.
+ * const backend: ServerBackend = { client: () => runtime.client() };
+ * const token = "k3Rf9-Qx_2mZp7LwYb4Tn8Vc";
+ * const server = serve(backend, { token, port: 0 });
+ * const response = await fetch(new URL("/services", server.url), {
+ *   headers: { authorization: `Bearer ${token}` },
+ * });
+ * assert.equal(response.status, 200);
+ * await response.body?.cancel();
+ * await server.shutdown();
+ * await runtime.stop();
  * ```
  */
 export interface ServerBackend {
+  /** A client whose port serves the requests. */
   client(): Client;
 }
 
@@ -69,8 +85,22 @@ export interface ServerBackend {
  *
  * @example
  * ```ts
- * import type { ServeOptions } from "./server.ts";
- * const options: ServeOptions = { token: Deno.env.get("ZEST_TOKEN")!, port: 0, maxBodyBytes: 64 * 1024 };
+ * import assert from "node:assert/strict";
+ * import { Runtime, Service } from "../mod.ts";
+ * import { type ServeOptions, serve } from "./server.ts";
+ * const runtime = await Runtime.start({ services: [new Service("lab")] });
+ * const options: ServeOptions = { token: "k3Rf9-Qx_2mZp7LwYb4Tn8Vc", port: 0, maxBodyBytes: 64 };
+ * const server = serve(runtime, options);
+ * const response = await fetch(new URL("/tasks", server.url), {
+ *   method: "POST",
+ *   headers: { authorization: `Bearer ${options.token}` },
+ *   body: JSON.stringify({ service: "lab", type: "Scan", fields: { notes: "x".repeat(100) } }),
+ * });
+ * assert.equal(response.status, 413); // over maxBodyBytes
+ * await response.body?.cancel();
+ * assert.throws(() => serve(runtime, { token: "short" }), /token must be 16 to 512 characters/);
+ * await server.shutdown();
+ * await runtime.stop();
  * ```
  */
 export interface ServeOptions {
@@ -89,10 +119,15 @@ export interface ServeOptions {
  *
  * @example
  * ```ts
- * import type { ZestServer } from "./server.ts";
- * declare const server: ZestServer;
- * console.log(`API on ${server.url}, clients connect to ${server.wsUrl}`);
+ * import assert from "node:assert/strict";
+ * import { Runtime, Service } from "../mod.ts";
+ * import { serve, type ZestServer } from "./server.ts";
+ * const runtime = await Runtime.start({ services: [new Service("lab")] });
+ * const server: ZestServer = serve(runtime, { token: "k3Rf9-Qx_2mZp7LwYb4Tn8Vc", port: 0 });
+ * assert.equal(server.url.protocol, "http:");
+ * assert.equal(server.wsUrl.href, server.url.href.replace("http:", "ws:"));
  * await server.shutdown();
+ * await runtime.stop();
  * ```
  */
 export interface ZestServer {
@@ -158,6 +193,7 @@ function urlHost(hostname: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Runtime, Service } from "../mod.ts";
  * import { serve } from "./server.ts";
  * const runtime = await Runtime.start({ services: [new Service("idle")] });
@@ -165,7 +201,11 @@ function urlHost(hostname: string): string {
  * const response = await fetch(new URL("/services", server.url), {
  *   headers: { authorization: "Bearer a-long-enough-secret-token" },
  * });
- * await response.json(); // [{ name: "idle", … }]
+ * const [idle] = await response.json();
+ * assert.equal(idle.name, "idle");
+ * const anonymous = await fetch(new URL("/services", server.url));
+ * assert.equal(anonymous.status, 401);
+ * await anonymous.body?.cancel();
  * await server.shutdown();
  * await runtime.stop();
  * ```

@@ -21,13 +21,22 @@ import { tokensEqual } from "./auth.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime, Service } from "../mod.ts";
  * import type { SocketOptions } from "./socket.ts";
- * import type { TaskPort } from "../transport/port.ts";
- * declare const port: TaskPort;
- * const options: SocketOptions = { port, token: "…", authenticated: false, maxMessageBytes: 1 << 20 };
+ * const runtime = await Runtime.start({ services: [new Service("lab")] });
+ * const options: SocketOptions = {
+ *   port: runtime.client().port,
+ *   token: "k3Rf9-Qx_2mZp7LwYb4Tn8Vc",
+ *   authenticated: false, // the first message must then be { type: "auth", token }
+ *   maxMessageBytes: 1 << 20,
+ * };
+ * assert.equal(options.authenticated, false);
+ * await runtime.stop();
  * ```
  */
 export interface SocketOptions {
+  /** What the connection's requests go to. */
   port: TaskPort;
   /** The expected token, for a first-message `auth`. */
   token: string;
@@ -46,8 +55,9 @@ export interface SocketOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MAX_WAITS_PER_CONNECTION } from "./socket.ts";
- * MAX_WAITS_PER_CONNECTION; // 10000
+ * assert.equal(MAX_WAITS_PER_CONNECTION, 10_000);
  * ```
  */
 export const MAX_WAITS_PER_CONNECTION = 10_000;
@@ -75,14 +85,33 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime, Service } from "../mod.ts";
  * import { serveSocket } from "./socket.ts";
- * import type { TaskPort } from "../transport/port.ts";
- * declare const port: TaskPort;
- * Deno.serve((request) => {
+ * const runtime = await Runtime.start({ services: [new Service("lab")] });
+ * const port = runtime.client().port;
+ * const token = "k3Rf9-Qx_2mZp7LwYb4Tn8Vc";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
  *   const { socket, response } = Deno.upgradeWebSocket(request, { protocol: "zest.v1" });
- *   serveSocket(socket, { port, token: "…", authenticated: true, maxMessageBytes: 1 << 20 });
+ *   serveSocket(socket, { port, token, authenticated: false, maxMessageBytes: 1 << 20 });
  *   return response;
  * });
+ * const socket = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`, "zest.v1");
+ * const replies: { type: string }[] = [];
+ * const done = Promise.withResolvers<void>();
+ * socket.onopen = () => {
+ *   socket.send(JSON.stringify({ type: "auth", token }));
+ *   socket.send(JSON.stringify({ type: "services", ref: 1 }));
+ * };
+ * socket.onmessage = (event) => {
+ *   replies.push(JSON.parse(event.data));
+ *   if (replies.length === 2) socket.close();
+ * };
+ * socket.onclose = () => done.resolve();
+ * await done.promise;
+ * assert.deepEqual(replies.map((reply) => reply.type), ["auth", "services"]);
+ * await server.shutdown();
+ * await runtime.stop();
  * ```
  */
 export function serveSocket(socket: WebSocket, options: SocketOptions): void {

@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import type { ManagerOptions } from "../manager/manager.ts";
 import type { ScheduleConfig } from "../manager/schedules.ts";
 import { Service } from "../service/service.ts";
-import type { Synchronous } from "../store/mod.ts";
+import type { SqliteStoreFile } from "../store/mod.ts";
 import { checkPoolOptions, type WorkerPoolOptions } from "../service/pool/mod.ts";
 import { checkClusterOptions, type ClusterOptions } from "../transport/nats/options.ts";
 
@@ -39,8 +39,11 @@ export interface ServerConfig {
  * ```
  */
 export interface ZestConfig {
+  /** The services to run (a service name appears once). */
   services: Service[];
+  /** The HTTP/WebSocket server: port, host, token, limits. */
   server?: ServerConfig;
+  /** The task manager's bounds (queue depth, timeouts, retention limits). */
   manager?: Omit<ManagerOptions, "store" | "retentionTtlMs" | "schedules">;
   /** Tasks submitted on a clock; see `RuntimeOptions.schedules`. */
   schedules?: ScheduleConfig[];
@@ -76,15 +79,17 @@ export interface ZestConfig {
  * const store: StoreConfig = { path: "/var/lib/zest/lab.db", synchronous: "full" };
  * ```
  */
-export type StoreConfig = "memory" | { path: string; synchronous?: Synchronous };
+export type StoreConfig = "memory" | SqliteStoreFile;
 
 /**
  * Why a config could not be used; the message names the file and the problem.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConfigError } from "./config.ts";
- * throw new ConfigError("zest.config.ts: 'services' must be an array of services");
+ * const error = new ConfigError("zest.config.ts: 'services' must be an array of services");
+ * assert.equal(`${error}`, "ConfigError: zest.config.ts: 'services' must be an array of services");
  * ```
  */
 export class ConfigError extends Error {

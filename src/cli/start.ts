@@ -214,7 +214,8 @@ function onStopSignal(stop: () => void): void {
  * @example
  * ```ts
  * import { start } from "./start.ts";
- * Deno.exit(await start(["--port", "0"]));
+ * // What `deno task start --port 0` runs: serve until Ctrl-C, then exit with its code.
+ * const main = async () => Deno.exit(await start(["--port", "0"]));
  * ```
  */
 export async function start(args: string[]): Promise<number> {

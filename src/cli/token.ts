@@ -189,9 +189,11 @@ function usable(token: string, from: string): string {
  * @throws {TokenInputError} a given token is not usable, or both flags are given
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { clientToken } from "./token.ts";
- * const token = await clientToken(); // from ZEST_TOKEN or .zest/token
- * const piped = await clientToken({ tokenFile: "-" }); // `… --token-file - < secret`
+ * assert.equal(await clientToken({ token: "lab-token-0123456789" }), "lab-token-0123456789");
+ * // `… --token-file - < secret`: the first line of standard input
+ * const piped = () => clientToken({ tokenFile: "-" });
  * ```
  */
 export async function clientToken(options: ClientTokenOptions = {}): Promise<string> {

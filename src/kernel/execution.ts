@@ -21,7 +21,18 @@ import type { ExecuteOptions, ExecutionReply } from "./kernel.ts";
 import { OutputCollector } from "./outputs.ts";
 import { MAX_MESSAGE_BYTES } from "./websocket.ts";
 
-/** How long one `kernel_info` probe waits before another is sent. */
+/**
+ * How long one `kernel_info` probe waits before another is sent: after a
+ * restart the kernel's first busy/idle can be lost, so its state is asked
+ * until an answer comes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PROBE_INTERVAL_MS } from "./execution.ts";
+ * assert.equal(PROBE_INTERVAL_MS, 1_000);
+ * ```
+ */
 export const PROBE_INTERVAL_MS = 1_000;
 /** Longest wait between two probes for a reply lost with the connection. */
 const MAX_LOST_REPLY_PROBE_MS = 30_000;
@@ -125,7 +136,7 @@ export async function kernelInfoAnswered(
  * its outputs ({@link outputDropped}).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import assert from "node:assert/strict";
  * import { KernelManager, ServerConnection } from "@jupyterlab/services";
  * import { Execution, type ExecutionContext } from "./execution.ts";

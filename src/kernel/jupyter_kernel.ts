@@ -152,7 +152,7 @@ export class JupyterKernel implements Kernel {
    * @throws {KernelLaunchError} the server could not launch the process
    * @throws {KernelStartupCodeError} the bootstrap or the startup code raised
    * @example
-   * ```ts
+   * ```ts ignore
    * import assert from "node:assert/strict";
    * import { KernelManager, ServerConnection } from "@jupyterlab/services";
    * import { JupyterKernel } from "./jupyter_kernel.ts";

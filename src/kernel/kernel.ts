@@ -1,4 +1,5 @@
 /** The `Kernel` interface: what services need from a Python kernel. */
+import type { DisplayOutput } from "../task/outcome.ts";
 import type { TaskOutput } from "../task/protocol.ts";
 
 /**
@@ -34,27 +35,6 @@ export type JsonValue =
   | null
   | JsonValue[]
   | { [key: string]: JsonValue };
-
-/**
- * One rich output (`display_data`, or its later `update_display_data`), or
- * the last expression's `execute_result`. `data` maps a MIME type to its
- * content: a string (base64 for binary types such as `image/png`) or, for
- * JSON types, a JSON value.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { DisplayOutput } from "./kernel.ts";
- * const png = (d: DisplayOutput) => d.data["image/png"] as string | undefined;
- * assert.equal(png({ data: { "text/plain": "<Figure>" }, metadata: {} }), undefined);
- * ```
- */
-export interface DisplayOutput {
-  /** MIME type → content. */
-  data: Record<string, JsonValue>;
-  /** MIME type → its metadata (e.g. an image's `width`). */
-  metadata: Record<string, JsonValue>;
-}
 
 /**
  * What one execution produced.

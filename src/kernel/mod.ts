@@ -18,13 +18,6 @@
 export { BOOTSTRAP_CODE } from "./bootstrap.ts";
 export * from "./errors.ts";
 export { JupyterKernel, type KernelHost, type KernelStartOptions } from "./jupyter_kernel.ts";
-export type {
-  DisplayOutput,
-  ExecuteOptions,
-  ExecutionReply,
-  JsonValue,
-  Kernel,
-  KernelStatus,
-} from "./kernel.ts";
+export type { ExecuteOptions, ExecutionReply, JsonValue, Kernel, KernelStatus } from "./kernel.ts";
 export type { ProcessRef } from "./processes.ts";
-export { type ConnectOptions, JupyterServer, type LaunchOptions } from "./server.ts";
+export { type JupyterConnectOptions, type JupyterLaunchOptions, JupyterServer } from "./server.ts";

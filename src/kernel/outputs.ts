@@ -1,7 +1,8 @@
 /** Gathering one execution's iopub messages and reply into an `ExecutionReply`. */
 import { stripVTControlCharacters } from "node:util";
 import { KernelMessage } from "@jupyterlab/services";
-import type { DisplayOutput, ExecutionReply, JsonValue } from "./kernel.ts";
+import type { DisplayOutput } from "../task/outcome.ts";
+import type { ExecutionReply, JsonValue } from "./kernel.ts";
 
 /**
  * Accumulates the outputs of one execute request, in arrival order.
@@ -112,7 +113,8 @@ export class OutputCollector {
     if (!result) return reply;
     reply.executeResult = result;
     const json = result.data["application/json"];
-    if (json !== undefined) reply.value = json;
+    // Decoded from the kernel's JSON message: a JSON value.
+    if (json !== undefined) reply.value = json as JsonValue;
     const text = result.data["text/plain"];
     if (typeof text === "string") reply.text = text;
     return reply;

@@ -4,10 +4,10 @@ import { JupyterServerGoneError, KernelNotFoundError } from "./errors.ts";
 import { JupyterKernel, type KernelStartOptions } from "./jupyter_kernel.ts";
 import { quietLibraryLogs } from "./library_logs.ts";
 import type { ProcessRef } from "./processes.ts";
-import { type LaunchOptions, ServerProcess, statusProblem } from "./server_process.ts";
+import { type JupyterLaunchOptions, ServerProcess, statusProblem } from "./server_process.ts";
 import { KernelWebSocket } from "./websocket.ts";
 
-export type { LaunchOptions } from "./server_process.ts";
+export type { JupyterLaunchOptions } from "./server_process.ts";
 
 /**
  * Where an existing Jupyter Server (or Enterprise Gateway) is.
@@ -15,12 +15,12 @@ export type { LaunchOptions } from "./server_process.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { ConnectOptions } from "./server.ts";
- * const options: ConnectOptions = { url: "http://lab-pc:8888/", token: "secret" };
+ * import type { JupyterConnectOptions } from "./server.ts";
+ * const options: JupyterConnectOptions = { url: "http://lab-pc:8888/", token: "secret" };
  * assert.equal(options.unreachableAfterMs, undefined); // 30 s by default
  * ```
  */
-export interface ConnectOptions {
+export interface JupyterConnectOptions {
   /** The server's base URL, e.g. `http://lab-pc:8888/`. */
   url: string;
   /** The server's token. */
@@ -76,14 +76,14 @@ export class JupyterServer implements AsyncDisposable {
    * @throws {JupyterServerNotFoundError} no executable found
    * @throws {JupyterServerStartError} it exited or did not answer in time
    * @example
-   * ```ts
+   * ```ts ignore
    * import assert from "node:assert/strict";
    * import { JupyterServer } from "./server.ts";
    * await using server = await JupyterServer.launch({ jupyterPath: [Deno.cwd()] });
    * assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
    * ```
    */
-  static async launch(options: LaunchOptions = {}): Promise<JupyterServer> {
+  static async launch(options: JupyterLaunchOptions = {}): Promise<JupyterServer> {
     const owned = await ServerProcess.launch(options);
     return new JupyterServer(owned.url, owned.token, owned);
   }
@@ -104,7 +104,7 @@ export class JupyterServer implements AsyncDisposable {
    * await assert.rejects(JupyterServer.connect({ url, token: "wrong" }), JupyterServerGoneError);
    * ```
    */
-  static async connect(options: ConnectOptions): Promise<JupyterServer> {
+  static async connect(options: JupyterConnectOptions): Promise<JupyterServer> {
     const url = options.url.endsWith("/") ? options.url : `${options.url}/`;
     const problem = await statusProblem(url, options.token);
     if (problem) throw new JupyterServerGoneError(url, problem);
@@ -151,7 +151,7 @@ export class JupyterServer implements AsyncDisposable {
    * connected server.
    *
    * @example
-   * ```ts
+   * ```ts ignore
    * import assert from "node:assert/strict";
    * import { JupyterServer } from "./server.ts";
    * await using server = await JupyterServer.launch();
@@ -170,7 +170,7 @@ export class JupyterServer implements AsyncDisposable {
    * @throws {KernelLaunchError} the server could not launch the kernel process
    * @throws {KernelStartupCodeError} the startup code raised
    * @example
-   * ```ts
+   * ```ts ignore
    * import assert from "node:assert/strict";
    * import { JupyterServer } from "./server.ts";
    * await using server = await JupyterServer.launch({ jupyterPath: [Deno.cwd()] });
@@ -202,7 +202,7 @@ export class JupyterServer implements AsyncDisposable {
    * process it started. Safe to call more than once.
    *
    * @example
-   * ```ts
+   * ```ts ignore
    * import assert from "node:assert/strict";
    * import { JupyterServer } from "./server.ts";
    * const server = await JupyterServer.launch();

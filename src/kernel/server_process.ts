@@ -17,12 +17,12 @@ import { StderrTail } from "./stderr_tail.ts";
  *
  * @example
  * ```ts
- * import type { LaunchOptions } from "./server.ts";
+ * import type { JupyterLaunchOptions } from "./server.ts";
  * // With the repo root on the path, kernels/<name>/kernel.json is found.
- * const options: LaunchOptions = { jupyterPath: ["/srv/zest"], rootDir: "/srv/zest" };
+ * const options: JupyterLaunchOptions = { jupyterPath: ["/srv/zest"], rootDir: "/srv/zest" };
  * ```
  */
-export interface LaunchOptions {
+export interface JupyterLaunchOptions {
   /**
    * Folders put first on `JUPYTER_PATH`. Jupyter looks for kernelspecs in
    * `<folder>/kernels/<name>/kernel.json`, so pass the folder that holds
@@ -89,13 +89,13 @@ export class ServerProcess {
    * @throws {JupyterServerNotFoundError} no executable found
    * @throws {JupyterServerStartError} it exited or did not answer in time
    * @example
-   * ```ts
+   * ```ts ignore
    * import { ServerProcess } from "./server_process.ts";
    * const server = await ServerProcess.launch();
    * await server.terminate();
    * ```
    */
-  static async launch(options: LaunchOptions = {}): Promise<ServerProcess> {
+  static async launch(options: JupyterLaunchOptions = {}): Promise<ServerProcess> {
     const executable = await findJupyterServer(options.executable);
     for (let attempt = 1;; attempt++) {
       const server = await ServerProcess.#spawn(executable, options);
@@ -111,7 +111,7 @@ export class ServerProcess {
     }
   }
 
-  static async #spawn(executable: string, options: LaunchOptions): Promise<ServerProcess> {
+  static async #spawn(executable: string, options: JupyterLaunchOptions): Promise<ServerProcess> {
     const tempDir = await Deno.makeTempDir({ prefix: RUN_FOLDER_PREFIX });
     const token = randomToken();
     // The temp folder is private to this user (mode 0700), and the file too.

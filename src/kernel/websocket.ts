@@ -25,6 +25,13 @@ const WsClient = WebSocket as new (
  * The largest message taken from the Jupyter Server: `ws`'s own default
  * (100 MiB), kept on purpose. A message is held whole in memory, and a text
  * output of a few hundred MiB could not even be decoded into a string.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_MESSAGE_BYTES } from "./websocket.ts";
+ * assert.equal(MAX_MESSAGE_BYTES, 104_857_600);
+ * ```
  */
 export const MAX_MESSAGE_BYTES = 100 * 2 ** 20;
 

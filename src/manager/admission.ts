@@ -2,6 +2,8 @@
  * Admission: the one check every submission passes, in-process or remote.
  * Pure: it reads the request and the services, and says what to run or why
  * not (a typed error).
+ *
+ * @module
  */
 import { Task, type TaskType } from "../task/define.ts";
 import {
@@ -20,10 +22,35 @@ import type { ServiceEndpoint, SubmitRequest } from "./types.ts";
  * What a submission admitted to run is: its type, its validated fields
  * (defaults applied), and its timeout (the request's, else the type's, else
  * the service's default for its tasks).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { type Admitted, admit } from "./admission.ts";
+ * import { defineTask } from "../task/define.ts";
+ * import type { ServiceEndpoint } from "./types.ts";
+ * const Sum = defineTask("Sum", { schema: z.object({ a: z.number(), b: z.number() }), parallel: true });
+ * const lab: ServiceEndpoint = {
+ *   name: "lab",
+ *   ref: { tell: () => true, isAlive: true, name: "service:lab" },
+ *   resolve: (name) => name === "Sum" ? Sum : undefined,
+ *   describe: () => ({ kind: "service", taskTypes: [Sum.describe()] }),
+ * };
+ * const admitted: Admitted = admit(
+ *   { service: "lab", type: "Sum", fields: { a: 1, b: 2 }, timeoutMs: 5_000 },
+ *   new Map([["lab", { endpoint: lab }]]),
+ * );
+ * assert.equal(admitted.type, Sum);
+ * assert.equal(admitted.timeoutMs, 5_000);
+ * ```
  */
 export interface Admitted {
+  /** The task type that validated the fields. */
   type: TaskType;
+  /** The validated fields, defaults applied. */
   fields: unknown;
+  /** The timeout of each attempt, if any. */
   timeoutMs: number | undefined;
   /** The request's, else the type's expiry: queued this long, the task ends `expired`. */
   expiresInMs: number | undefined;
@@ -45,12 +72,32 @@ export interface Admitted {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
  * import { admit } from "./admission.ts";
+ * import { defineTask } from "../task/define.ts";
+ * import { TaskValidationError, UnknownServiceError } from "../task/errors.ts";
  * import type { ServiceEndpoint } from "./types.ts";
- * declare const lab: ServiceEndpoint; // handles Sum { a: number, b: number }
+ * const Sum = defineTask("Sum", { schema: z.object({ a: z.number(), b: z.number() }), parallel: true });
+ * const lab: ServiceEndpoint = {
+ *   name: "lab",
+ *   ref: { tell: () => true, isAlive: true, name: "service:lab" },
+ *   resolve: (name) => name === "Sum" ? Sum : undefined,
+ *   describe: () => ({ kind: "service", taskTypes: [Sum.describe()] }),
+ * };
  * const services = new Map([["lab", { endpoint: lab }]]);
- * admit({ service: "lab", type: "Sum", fields: { a: 1, b: 2 } }, services).fields; // { a: 1, b: 2 }
- * admit({ service: "lab", type: "Sum", fields: { a: "1" } }, services); // throws TaskValidationError
+ * assert.deepEqual(admit({ service: "lab", type: "Sum", fields: { a: 1, b: 2 } }, services).fields, {
+ *   a: 1,
+ *   b: 2,
+ * });
+ * assert.throws(
+ *   () => admit({ service: "lab", type: "Sum", fields: { a: "1" } }, services),
+ *   TaskValidationError,
+ * );
+ * assert.throws(
+ *   () => admit({ service: "nope", type: "Sum", fields: {} }, services),
+ *   UnknownServiceError,
+ * );
  * ```
  */
 export function admit(

@@ -2,9 +2,26 @@
  * Time as the scheduler sees it: the current time and one-shot timers,
  * behind an interface so tests drive it by hand (no sleeps) and the runtime
  * uses the system's.
+ *
+ * @module
  */
 
-/** A source of time and one-shot timers. */
+/**
+ * A source of time and one-shot timers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Clock, ManualClock, systemClock } from "./clock.ts";
+ * const inAMinute = (clock: Clock, run: () => void) => clock.setTimer(run, 60_000);
+ * const clock = new ManualClock(0);
+ * let ran = false;
+ * inAMinute(clock, () => ran = true);
+ * clock.advance(60_000);
+ * assert.equal(ran, true);
+ * systemClock.clearTimer(inAMinute(systemClock, () => assert.fail("cleared")));
+ * ```
+ */
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
   now(): number;

@@ -29,18 +29,52 @@ export const GRAPH_LIMITS = Object.freeze({
   maxDotNodes: 1_000,
 });
 
-/** What a task waiting on a dependency that did not succeed does: end `cancelled`, or run anyway. */
+/**
+ * What a task waiting on a dependency that did not succeed does: end `cancelled`, or run anyway.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type OnDependencyFailure, parseOnDependencyFailure } from "./graph.ts";
+ * const cleanup: OnDependencyFailure = parseOnDependencyFailure("run");
+ * assert.equal(cleanup, "run");
+ * ```
+ */
 export type OnDependencyFailure = "cancel" | "run";
 
-/** How a task ended. */
+/**
+ * How a task ended.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EndState } from "./graph.ts";
+ * const failed = (state: EndState) => state !== "succeeded";
+ * assert.equal(failed("expired"), true);
+ * ```
+ */
 export type EndState = "succeeded" | "failed" | "cancelled" | "expired";
 
-/** One task of a graph submitted by names. */
+/**
+ * One task of a graph submitted by names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type GraphNodeSpec, planGraph } from "./graph.ts";
+ * const fit: GraphNodeSpec = { service: "lab", task: { type: "Fit" }, after: ["scan"] };
+ * const scan: GraphNodeSpec = { service: "lab", task: { type: "Scan" } };
+ * assert.deepEqual(planGraph({ fit, scan }), ["scan", "fit"]);
+ * ```
+ */
 export interface GraphNodeSpec {
+  /** The service to run it. */
   service: string;
+  /** The task (`{ type, fields }`), checked when the graph is submitted. */
   task: unknown;
   /** Names, in the same graph, of the tasks this one waits for. */
   after?: readonly string[];
+  /** What it does if one of `after` does not succeed (default `"cancel"`). */
   onDependencyFailure?: OnDependencyFailure;
 }
 
@@ -63,6 +97,7 @@ export interface GraphNodeSpec {
  * ```
  */
 export class GraphError extends Error {
+  /** Always `"GraphError"`, whatever a bundler does to class names. */
   override name = "GraphError";
   /** Create the error; `names` are the graph's names concerned. */
   constructor(
@@ -268,18 +303,43 @@ function findCycle(deps: number[][], waitingOn: number[]): number[] {
   return path.slice(seenAt.get(path[path.length - 1]));
 }
 
-/** What the tracker needs to know of a dependency when a task starts waiting on it. */
+/**
+ * What the tracker needs to know of a dependency when a task starts waiting
+ * on it: not ended yet (`pending`), or how it ended.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DependencyStatus, DependencyTracker } from "./graph.ts";
+ * const status = (id: string): DependencyStatus | undefined => (id === "scan" ? "succeeded" : undefined);
+ * assert.deepEqual(new DependencyTracker().wait("fit", ["scan"], "cancel", status), { kind: "ready" });
+ * ```
+ */
 export type DependencyStatus = "pending" | EndState;
 
-/** A waiting task that must end `cancelled`, and which dependency is to blame. */
+/**
+ * A waiting task that must end `cancelled`, and which dependency is to blame.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DependencyFailure, DependencyTracker } from "./graph.ts";
+ * const tracker = new DependencyTracker();
+ * tracker.wait("fit", ["scan"], "cancel", () => "pending");
+ * const [failure]: DependencyFailure[] = tracker.ended("scan", "failed").cancelled;
+ * assert.equal(failure.message, "dependency scan failed");
+ * ```
+ */
 export interface DependencyFailure {
   /** The task to cancel. */
   id: string;
   /** The dependency of that task that did not succeed. */
   dependency: string;
+  /** How `dependency` ended. */
   dependencyState: Exclude<EndState, "succeeded">;
   /** Where the failure began: `dependency` itself, or a task upstream of it. */
   root: string;
+  /** How `root` ended. */
   rootState: Exclude<EndState, "succeeded">;
   /** The `evalue` of the task's `DependencyFailedError`. */
   message: string;
@@ -303,8 +363,11 @@ export interface DependencyFailure {
  * ```
  */
 export class DependencyFailedError extends Error {
+  /** Always `"DependencyFailedError"`, whatever a bundler does to class names. */
   override name = "DependencyFailedError";
+  /** The dependency that did not succeed. */
   readonly dependency: string;
+  /** Where the failure began. */
   readonly root: string;
   /** Create the error from the tracker's decision. */
   constructor(failure: DependencyFailure) {
@@ -314,7 +377,17 @@ export class DependencyFailedError extends Error {
   }
 }
 
-/** What `DependencyTracker.wait` decided. */
+/**
+ * What `DependencyTracker.wait` decided.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DependencyTracker, type WaitDecision } from "./graph.ts";
+ * const decision: WaitDecision = new DependencyTracker().wait("fit", ["scan"], "cancel", () => "failed");
+ * assert.equal(decision.kind, "cancel");
+ * ```
+ */
 export type WaitDecision =
   /** Run it now: every dependency has ended (and succeeded, unless it runs anyway). */
   | { kind: "ready" }
@@ -325,7 +398,19 @@ export type WaitDecision =
   /** Refuse the request: these dependencies are not known (nothing was recorded). */
   | { kind: "unknown"; ids: string[] };
 
-/** What a task ending releases. */
+/**
+ * What a task ending releases.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DependencyTracker, type Released } from "./graph.ts";
+ * const tracker = new DependencyTracker();
+ * tracker.wait("fit", ["scan"], "cancel", () => "pending");
+ * const released: Released = tracker.ended("scan", "succeeded");
+ * assert.deepEqual(released, { ready: ["fit"], cancelled: [] });
+ * ```
+ */
 export interface Released {
   /** Waiting tasks whose dependencies have all ended: run them. */
   ready: string[];
@@ -497,10 +582,24 @@ function failure(
   return { id, dependency, dependencyState, root, rootState, message };
 }
 
-/** A task as the DOT view draws it. */
+/**
+ * A task as the DOT view draws it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { graphDot, type GraphTask } from "./graph.ts";
+ * const scan: GraphTask = { id: "s1", type: "Scan", service: "lab", state: "queued" };
+ * const dot = graphDot("s1", { task: (id) => (id === "s1" ? scan : undefined), dependents: () => [] });
+ * assert.match(dot ?? "", /class="task state-queued"/);
+ * ```
+ */
 export interface GraphTask {
+  /** The task's id. */
   id: string;
+  /** Its task type's name. */
   type: string;
+  /** The service it was sent to. */
   service: string;
   /** Its state (`queued`, `running`, `succeeded`, …): the node's colour and CSS class. */
   state: string;
@@ -508,7 +607,17 @@ export interface GraphTask {
   after?: readonly string[];
 }
 
-/** Where the DOT view reads tasks and the reverse edges. */
+/**
+ * Where the DOT view reads tasks and the reverse edges.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { graphDot, type GraphSource } from "./graph.ts";
+ * const source: GraphSource = { task: () => undefined, dependents: () => [] };
+ * assert.equal(graphDot("unknown", source), undefined);
+ * ```
+ */
 export interface GraphSource {
   /** The task with this id, or `undefined` if it is not known (any more). */
   task(id: string): GraphTask | undefined;

@@ -80,15 +80,40 @@ export function canonicalJson(value: unknown): string {
   }) ?? "null";
 }
 
-/** What a keyed request asks for. */
+/**
+ * What a keyed request asks for.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IdempotencyKeys, type KeyedRequest } from "./idempotency.ts";
+ * const request: KeyedRequest = { service: "lab", type: "Calibrate", fields: { qubit: 3 } };
+ * assert.deepEqual(new IdempotencyKeys(() => undefined).claim("cal-q3", request, "t1"), { kind: "new" });
+ * ```
+ */
 export interface KeyedRequest {
+  /** The service it is sent to. */
   service: string;
+  /** Its task type's name. */
   type: string;
   /** The validated fields (defaults applied). */
   fields: unknown;
 }
 
-/** What `claim` decided. */
+/**
+ * What `claim` decided.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IdempotencyKeys, type KeyClaim } from "./idempotency.ts";
+ * const keys = new IdempotencyKeys(() => ({ qubit: 3 }));
+ * const request = { service: "lab", type: "Calibrate", fields: { qubit: 3 } };
+ * keys.claim("cal-q3", request, "t1");
+ * const again: KeyClaim = keys.claim("cal-q3", request, "t2");
+ * assert.deepEqual(again, { kind: "same", id: "t1" });
+ * ```
+ */
 export type KeyClaim =
   /** The key was free: it now names the new task. Submit it (or `forget` the key if it is refused). */
   | { kind: "new" }

@@ -19,11 +19,23 @@ import type { OutcomeSink, ServiceEndpoint, ServiceInfo, StuckTask } from "./typ
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PendingTask } from "./lane.ts";
- * import type { TaskRecord } from "../task/record.ts";
- * declare const record: TaskRecord;
- * const pending = new PendingTask(record, undefined);
- * pending.handle; // undefined until it joins a lane
+ * import { EMPTY_LOG, type TaskRecord } from "../task/record.ts";
+ * const record: TaskRecord = {
+ *   id: "a",
+ *   type: "Calibrate",
+ *   service: "lab",
+ *   fields: {},
+ *   attributes: {},
+ *   parallel: false,
+ *   state: "queued",
+ *   attempts: 0,
+ *   createdAt: Date.now(),
+ *   log: EMPTY_LOG,
+ * };
+ * const pending = new PendingTask(record, undefined); // recovered: nobody to tell
+ * assert.equal(pending.handle, undefined); // until it joins a lane
  * ```
  */
 export class PendingTask {
@@ -45,9 +57,36 @@ export class PendingTask {
  *
  * @example
  * ```ts
- * import { LiveTask } from "./lane.ts";
- * declare const live: LiveTask;
- * const busy = live.control !== undefined; // a handler works on it now
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { LiveTask, ServiceLane } from "./lane.ts";
+ * import { defineTask } from "../task/define.ts";
+ * import { TaskControl } from "../task/protocol.ts";
+ * import { EMPTY_LOG, type TaskRecord } from "../task/record.ts";
+ * const Calibrate = defineTask("Calibrate", { schema: z.object({}), parallel: false });
+ * const lane = new ServiceLane({
+ *   name: "lab",
+ *   ref: { tell: () => true, isAlive: true, name: "service:lab" },
+ *   resolve: () => Calibrate,
+ *   describe: () => ({ kind: "service", taskTypes: [] }),
+ * });
+ * const record: TaskRecord = {
+ *   id: "a",
+ *   type: "Calibrate",
+ *   service: "lab",
+ *   fields: {},
+ *   attributes: {},
+ *   parallel: false,
+ *   state: "running",
+ *   attempts: 1,
+ *   createdAt: Date.now(),
+ *   log: EMPTY_LOG,
+ * };
+ * const live = new LiveTask(record, Calibrate, lane, undefined);
+ * const busy = () => live.control !== undefined; // a handler works on it now
+ * assert.equal(busy(), false);
+ * live.control = new TaskControl();
+ * assert.equal(busy(), true);
  * ```
  */
 export class LiveTask {
@@ -84,11 +123,22 @@ export class LiveTask {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ServiceLane } from "./lane.ts";
- * import type { ServiceEndpoint } from "./types.ts";
- * declare const endpoint: ServiceEndpoint;
- * const lane = new ServiceLane(endpoint);
- * lane.describe().queued; // 0
+ * const lane = new ServiceLane({
+ *   name: "lab",
+ *   ref: { tell: () => true, isAlive: true, name: "service:lab" },
+ *   resolve: () => undefined,
+ *   describe: () => ({ kind: "service", taskTypes: [] }),
+ * });
+ * assert.deepEqual(lane.describe(), {
+ *   name: "lab",
+ *   kind: "service",
+ *   taskTypes: [],
+ *   state: "running",
+ *   queued: 0,
+ *   running: 0,
+ * });
  * ```
  */
 export class ServiceLane {

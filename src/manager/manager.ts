@@ -62,7 +62,33 @@ import type {
   TaskEvent,
 } from "./types.ts";
 
-/** Options of the task manager. */
+/**
+ * Options of the task manager. A `Runtime` passes its own `store`,
+ * retention and schedules; the rest comes from `RuntimeOptions.manager`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import type { ManagerOptions } from "./manager.ts";
+ * import { Runtime } from "../runtime.ts";
+ * import { Service } from "../service/service.ts";
+ * import { defineTask } from "../task/define.ts";
+ * import { QueueFullError } from "../task/errors.ts";
+ * const Hold = defineTask("Hold", { schema: z.object({}), parallel: false });
+ * const gate = Promise.withResolvers<void>();
+ * const lab = new Service("lab").registerHandler(Hold, () => gate.promise);
+ * const manager: ManagerOptions = { maxQueuedPerService: 1, abortGraceMs: 1_000 };
+ * const runtime = await Runtime.start({ services: [lab], manager });
+ * const client = runtime.client();
+ * const running = await client.request("lab", Hold.create({})); // holds the lane
+ * const queued = await client.request("lab", Hold.create({})); // the one place in the queue
+ * await assert.rejects(client.request("lab", Hold.create({})), QueueFullError);
+ * gate.resolve();
+ * await Promise.all([running.outcome, queued.outcome]);
+ * await runtime.stop();
+ * ```
+ */
 export interface ManagerOptions {
   /** Where records live (default: in memory). */
   store?: TaskStore;

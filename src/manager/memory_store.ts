@@ -17,8 +17,21 @@ import {
   type TaskStore,
 } from "./store.ts";
 
-/** Options of {@linkcode MemoryTaskStore}. */
+/**
+ * Options of {@linkcode MemoryTaskStore}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryTaskStore, type MemoryStoreOptions } from "./memory_store.ts";
+ * const options: MemoryStoreOptions = { retention: { ttlMs: 60_000, maxRecords: 1_000 } };
+ * const store = new MemoryTaskStore(options);
+ * assert.equal((await store.stats()).kind, "memory");
+ * await store.close();
+ * ```
+ */
 export interface MemoryStoreOptions {
+  /** How long finished records are kept, and how many (default one hour, 10 000). */
   retention?: RetentionOptions;
 }
 

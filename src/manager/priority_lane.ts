@@ -25,7 +25,18 @@
  */
 export const PRIORITY_LIMITS = Object.freeze({ min: -1_000, max: 1_000 });
 
-/** A queued entry's handle: give it to `remove`, `get` or `position`. */
+/**
+ * A queued entry's handle: give it to `remove`, `get` or `position`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type LaneHandle, PriorityLane } from "./priority_lane.ts";
+ * const lane = new PriorityLane<string>();
+ * const handle: LaneHandle = lane.push("scan");
+ * assert.equal(lane.get(handle), "scan");
+ * ```
+ */
 export type LaneHandle = number;
 
 /**

@@ -1,10 +1,33 @@
-/** Retention rules of a store, checked once and resolved per task type. */
+/**
+ * Retention rules of a store, checked once and resolved per task type.
+ *
+ * @module
+ */
 import type { TaskRecord } from "../task/record.ts";
 import type { RetentionLimits, RetentionOptions } from "./store.ts";
 
-/** A finished record is kept one hour by default... */
+/**
+ * A finished record is kept one hour by default...
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_TTL_MS, Retention } from "./retention.ts";
+ * assert.equal(new Retention({}).ttlFor("Anything"), DEFAULT_TTL_MS);
+ * assert.equal(DEFAULT_TTL_MS, 3_600_000);
+ * ```
+ */
 export const DEFAULT_TTL_MS = 3_600_000;
-/** ...and at most this many finished records by default. */
+/**
+ * ...and at most this many finished records by default.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_RECORDS } from "./retention.ts";
+ * assert.equal(DEFAULT_MAX_RECORDS, 10_000);
+ * ```
+ */
 export const DEFAULT_MAX_RECORDS = 10_000;
 /**
  * Expired records are removed at most this late: a store's timer sleeps at
@@ -22,9 +45,10 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { retentionDelay } from "./retention.ts";
- * retentionDelay(1_000, -Infinity, 0); // 1000
- * retentionDelay(1_000, 990, 995); // 45: a tick after the last run
+ * assert.equal(retentionDelay(1_000, -Infinity, 0), 1_000);
+ * assert.equal(retentionDelay(1_000, 990, 995), 45); // a tick (50 ms) after the last run
  * ```
  */
 export function retentionDelay(next: number, lastRun: number, now: number): number {
@@ -37,10 +61,12 @@ export function retentionDelay(next: number, lastRun: number, now: number): numb
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Retention } from "./retention.ts";
  * const retention = new Retention({ ttlMs: 1000, perType: { Calibrate: { maxRecords: 5 } } });
- * retention.ttlFor("Calibrate"); // 1000
- * retention.typeCaps.get("Calibrate"); // 5
+ * assert.equal(retention.ttlFor("Calibrate"), 1_000); // the runtime's: the type sets none
+ * assert.equal(retention.typeCaps.get("Calibrate"), 5);
+ * assert.throws(() => new Retention({ ttlMs: -1 }), RangeError);
  * ```
  */
 export class Retention {

@@ -56,7 +56,18 @@ export const SCHEDULE_LIMITS = Object.freeze({
   maxEveryMs: MAX_DURATION_MS,
 });
 
-/** A schedule as a config or `Runtime.start({ schedules })` gives it. */
+/**
+ * A schedule as a config or `Runtime.start({ schedules })` gives it, the
+ * task left to the caller (`T`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSchedule, type ScheduleSpec } from "./schedule.ts";
+ * const spec: ScheduleSpec<string> = { name: "hourly", service: "lab", task: "Probe", every: "1h" };
+ * assert.equal(parseSchedule(spec).describe(), "every 1h");
+ * ```
+ */
 export type ScheduleSpec<T = unknown> =
   & {
     /** Unique among the schedules: letters, digits, `_ . -`, at most 200 characters. */
@@ -97,6 +108,7 @@ export type ScheduleSpec<T = unknown> =
  * ```
  */
 export class ScheduleError extends Error {
+  /** Always `"ScheduleError"`, whatever a bundler does to class names. */
   override name = "ScheduleError";
   /** Create the error for schedule `schedule` (its name, or `#n`). */
   constructor(readonly schedule: string, readonly reason: string) {
@@ -354,33 +366,96 @@ export function parseSchedules<T>(specs: readonly ScheduleSpec<T>[]): Schedule<T
   });
 }
 
-/** One run the scheduler starts. */
+/**
+ * One run the scheduler starts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock } from "./clock.ts";
+ * import { parseSchedules, type ScheduledRun, Scheduler } from "./schedule.ts";
+ * const runs: ScheduledRun[] = [];
+ * const scheduler = new Scheduler(
+ *   parseSchedules([{ name: "probe", service: "lab", task: "Probe", every: "1m" }]),
+ *   { clock: new ManualClock(0), run: (_schedule, run) => void runs.push(run) },
+ * );
+ * scheduler.start();
+ * scheduler.runNow("probe");
+ * assert.deepEqual(runs.map((run) => [run.schedule, run.reason]), [["probe", "manual"]]);
+ * scheduler.stop();
+ * ```
+ */
 export interface ScheduledRun {
+  /** The schedule's name. */
   schedule: string;
   /** The slot it runs for; for `"catch-up"`, the first slot missed; for `"manual"`, the start. */
   dueAt: number;
   /** When the scheduler started it. */
   startedAt: number;
+  /** Why it runs: its slot came, it makes up for slots missed while stopped, or `runNow`. */
   reason: "schedule" | "catch-up" | "manual";
 }
 
-/** A run not started because the previous run of the same schedule was still going. */
+/**
+ * A run not started because the previous run of the same schedule was still going.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock } from "./clock.ts";
+ * import { parseSchedules, Scheduler, type ScheduleSkip } from "./schedule.ts";
+ * const skips: ScheduleSkip[] = [];
+ * const scheduler = new Scheduler(
+ *   parseSchedules([{ name: "slow", service: "lab", task: "Probe", every: "1m" }]),
+ *   { clock: new ManualClock(0), run: () => new Promise(() => {}), onSkip: (skip) => skips.push(skip) },
+ * );
+ * scheduler.start();
+ * scheduler.runNow("slow");
+ * scheduler.runNow("slow"); // the first run is still going
+ * assert.deepEqual(skips.map((skip) => skip.reason), ["running"]);
+ * scheduler.stop();
+ * ```
+ */
 export interface ScheduleSkip {
+  /** The schedule's name. */
   schedule: string;
   /** The slot skipped (for a `runNow`, the time it was asked). */
   dueAt: number;
+  /** Why: the previous run was still going. */
   reason: "running";
   /** When the run still going started. */
   runningSince: number;
 }
 
-/** A schedule as listings show it. */
+/**
+ * A schedule as listings show it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock } from "./clock.ts";
+ * import { parseSchedules, Scheduler, type ScheduleStatus } from "./schedule.ts";
+ * const scheduler = new Scheduler(
+ *   parseSchedules([{ name: "probe", service: "lab", task: "Probe", every: "30s" }]),
+ *   { clock: new ManualClock(0), run: () => {} },
+ * );
+ * scheduler.start();
+ * const status: ScheduleStatus | undefined = scheduler.status("probe");
+ * assert.equal(status?.state, "scheduled");
+ * assert.equal(status?.nextRunAt, 30_000);
+ * scheduler.stop();
+ * ```
+ */
 export interface ScheduleStatus {
+  /** The schedule's name. */
   name: string;
+  /** The service its task is sent to. */
   service: string;
   /** `every` as given, or undefined for a cron schedule. */
   every?: string;
+  /** The cron pattern, or undefined for an `every` schedule. */
   cron?: string;
+  /** The cron pattern's time zone, if given. */
   timezone?: string;
   /** `stopped` before `start` and after `stop`. */
   state: "scheduled" | "paused" | "stopped";
@@ -390,18 +465,60 @@ export interface ScheduleStatus {
   lastRunAt?: number;
   /** When the next run is due; none while paused or stopped. */
   nextRunAt?: number;
-  /** Runs started, and slots skipped, since this scheduler started. */
+  /** Runs started since this scheduler started. */
   runs: number;
+  /** Slots skipped since this scheduler started (the previous run was still going). */
   skips: number;
 }
 
-/** What the scheduler needs remembered across a restart, per schedule. */
+/**
+ * What the scheduler needs remembered across a restart, per schedule.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock } from "./clock.ts";
+ * import { parseSchedules, Scheduler, type ScheduleMemory } from "./schedule.ts";
+ * const remembered: ScheduleMemory = { paused: true };
+ * const scheduler = new Scheduler(
+ *   parseSchedules([{ name: "probe", service: "lab", task: "Probe", every: "30s" }]),
+ *   { clock: new ManualClock(0), run: () => {} },
+ * );
+ * scheduler.start({ probe: remembered });
+ * assert.equal(scheduler.status("probe")?.state, "paused");
+ * scheduler.stop();
+ * ```
+ */
 export interface ScheduleMemory {
+  /** When its last run started (ms since the Unix epoch). */
   lastRunAt?: number;
+  /** Whether it was paused. */
   paused?: boolean;
 }
 
-/** What a `Scheduler` is told to do, and whom it tells. */
+/**
+ * What a `Scheduler` is told to do, and whom it tells.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManualClock } from "./clock.ts";
+ * import { parseSchedules, Scheduler, type SchedulerOptions } from "./schedule.ts";
+ * const submitted: string[] = [];
+ * const options: SchedulerOptions<string> = {
+ *   clock: new ManualClock(0),
+ *   run: (schedule) => void submitted.push(schedule.task),
+ * };
+ * const scheduler = new Scheduler(
+ *   parseSchedules([{ name: "probe", service: "lab", task: "Probe", every: "1s" }]),
+ *   options,
+ * );
+ * scheduler.start();
+ * (options.clock as ManualClock).advance(3_000);
+ * assert.deepEqual(submitted, ["Probe", "Probe", "Probe"]);
+ * scheduler.stop();
+ * ```
+ */
 export interface SchedulerOptions<T> {
   /**
    * Start a run (submit the task). The run is going until the returned

@@ -13,15 +13,31 @@ import type { TaskStore } from "./store.ts";
 import type { OutcomeSink, SubmitRequest } from "./types.ts";
 
 /**
- * What a scheduled run submits: a `Task` (from `Type.create`), or a type and
- * fields validated when the runtime starts; and the request's options.
+ * What a scheduled run submits, when it is not a `Task` (from
+ * `Type.create`): a type and fields, validated when the runtime starts, and
+ * the request's options.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ScheduleConfig, ScheduledTask } from "./schedules.ts";
+ * const task: ScheduledTask = { type: "Calibrate", fields: { qubit: "q0" }, priority: 10 };
+ * const nightly: ScheduleConfig = { name: "nightly", service: "lab", task, cron: "0 3 * * *" };
+ * assert.equal(nightly.task, task);
+ * ```
  */
 export interface ScheduledTask {
+  /** The task type's name. */
   type: string;
+  /** Its fields (default `{}`). */
   fields?: unknown;
+  /** Free-form metadata kept on each run's record. */
   attributes?: Record<string, unknown>;
+  /** Overrides the type's timeout. */
   timeoutMs?: number;
+  /** Serial tasks: higher runs first. */
   priority?: number;
+  /** A run still queued this long after its slot ends `expired`. */
   expiresInMs?: number;
 }
 
@@ -32,14 +48,37 @@ export interface ScheduledTask {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { Runtime } from "../runtime.ts";
+ * import { Service } from "../service/service.ts";
+ * import { defineTask } from "../task/define.ts";
  * import type { ScheduleConfig } from "./schedules.ts";
+ * const MaintainNode = defineTask("MaintainNode", {
+ *   schema: z.object({ nodeId: z.string() }),
+ *   parallel: false,
+ * });
+ * const maintained: string[] = [];
+ * const calibration = new Service("calibration")
+ *   .registerHandler(MaintainNode, ({ nodeId }) => void maintained.push(nodeId));
  * const nightly: ScheduleConfig = {
  *   name: "nightly-q0",
  *   service: "calibration",
- *   task: { type: "MaintainNode", fields: { nodeId: "q0_rabi" } },
+ *   task: MaintainNode.create({ nodeId: "q0_rabi" }),
  *   cron: "0 3 * * *",
  *   timezone: "Europe/Paris",
  * };
+ * const runtime = await Runtime.start({ services: [calibration], schedules: [nightly] });
+ * const client = runtime.client();
+ * const ended = Promise.withResolvers<string>();
+ * client.watch((event) => {
+ *   if (event.kind === "task" && event.record.state === "succeeded") ended.resolve(event.record.id);
+ * });
+ * await client.runSchedule("nightly-q0"); // now, besides 03:00 Paris time
+ * const taskId = await ended.promise;
+ * assert.deepEqual(maintained, ["q0_rabi"]);
+ * assert.equal((await client.status(taskId))?.schedule, "nightly-q0");
+ * await runtime.stop();
  * ```
  */
 export type ScheduleConfig =
@@ -56,14 +95,58 @@ export type ScheduleConfig =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ScheduleInfo } from "./schedules.ts";
- * const due = (schedule: ScheduleInfo) => schedule.state === "scheduled" && schedule.nextRunAt;
+ * const due = (schedule: ScheduleInfo, now: number) =>
+ *   schedule.state === "scheduled" && (schedule.nextRunAt ?? Infinity) <= now;
+ * const probe: ScheduleInfo = {
+ *   name: "probe",
+ *   service: "lab",
+ *   type: "Probe",
+ *   every: "30s",
+ *   state: "scheduled",
+ *   running: false,
+ *   nextRunAt: 30_000,
+ *   runs: 0,
+ *   skips: 0,
+ * };
+ * assert.equal(due(probe, 60_000), true);
  * ```
  */
 export type ScheduleInfo = ScheduleStatus & { type: string };
 
-/** What the schedules need of the manager. */
+/**
+ * What the schedules need of the manager.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryTaskStore } from "./memory_store.ts";
+ * import { type ScheduleHost, Schedules } from "./schedules.ts";
+ * const submitted: string[] = [];
+ * const host: ScheduleHost = {
+ *   submit: (request, sink) => {
+ *     submitted.push(`${request.schedule}: ${request.type}`);
+ *     sink.accepted?.("t1");
+ *     sink.settled({ status: "ok", id: "t1", result: null });
+ *   },
+ *   check: () => {},
+ *   skipped: () => {},
+ *   changed: () => {},
+ *   store: new MemoryTaskStore(),
+ * };
+ * const schedules = new Schedules(
+ *   [{ name: "probe", service: "lab", task: { type: "Probe" }, every: "1h" }],
+ *   host,
+ * );
+ * await schedules.start();
+ * schedules.control("probe", "run");
+ * assert.deepEqual(submitted, ["probe: Probe"]);
+ * schedules.stop();
+ * ```
+ */
 export interface ScheduleHost {
+  /** Submit a run's task, as a client would. */
   submit(request: SubmitRequest, sink: OutcomeSink): void;
   /** Check a request as admission would (throws the refusal), at start. */
   check(request: SubmitRequest): void;
@@ -71,6 +154,7 @@ export interface ScheduleHost {
   skipped(taskId: string, message: string): void;
   /** A schedule's status changed. */
   changed(status: ScheduleInfo): void;
+  /** Where each schedule's last run and pause are kept across restarts. */
   readonly store: TaskStore;
 }
 
@@ -91,14 +175,18 @@ function requestOf(schedule: Schedule<Task | ScheduledTask>): SubmitRequest {
  * The schedules of one runtime.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryTaskStore } from "./memory_store.ts";
  * import { Schedules } from "./schedules.ts";
- * declare const host: import("./schedules.ts").ScheduleHost;
+ * const store = new MemoryTaskStore();
  * const schedules = new Schedules([
  *   { name: "probe", service: "lab", task: { type: "Probe" }, every: "30s" },
- * ], host);
+ * ], { submit: () => {}, check: () => {}, skipped: () => {}, changed: () => {}, store });
  * await schedules.start();
- * schedules.pause("probe");
+ * assert.equal(schedules.control("probe", "pause").state, "paused");
+ * assert.deepEqual(schedules.list().map((info) => [info.name, info.type]), [["probe", "Probe"]]);
+ * schedules.stop();
  * ```
  */
 export class Schedules {

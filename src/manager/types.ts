@@ -19,6 +19,7 @@ export type { TaskBrief, TaskRecordSummary } from "../task/record.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ServiceEndpoint } from "./types.ts";
  * const idle: ServiceEndpoint = {
  *   name: "idle",
@@ -26,6 +27,7 @@ export type { TaskBrief, TaskRecordSummary } from "../task/record.ts";
  *   resolve: () => undefined,
  *   describe: () => ({ kind: "service", taskTypes: [] }),
  * };
+ * assert.equal(idle.resolve("Anything"), undefined);
  * ```
  */
 export interface ServiceEndpoint {
@@ -48,8 +50,17 @@ export interface ServiceEndpoint {
  * A serial lane held by a handler that did not return after its task was
  * ended (timeout, cancel): the instrument behind it may still be busy, so
  * the lane stays held until the handler returns or an operator releases it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StuckTask } from "./types.ts";
+ * const stuck: StuckTask = { taskId: "0196f1c2-7d0e-7a3b-9c4d-5e6f7a8b9c0d", since: Date.now() };
+ * assert.ok(Date.now() - stuck.since < 60_000);
+ * ```
  */
 export interface StuckTask {
+  /** The task whose handler holds the lane. */
   taskId: string;
   /** Since when (ms since the Unix epoch): the end of the grace period. */
   since: number;
@@ -60,12 +71,24 @@ export interface StuckTask {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ServiceInfo } from "./types.ts";
  * const busy = (service: ServiceInfo) => service.queued + service.running > 0;
+ * const lab: ServiceInfo = {
+ *   name: "lab",
+ *   kind: "service",
+ *   taskTypes: [],
+ *   state: "running",
+ *   queued: 2,
+ *   running: 1,
+ * };
+ * assert.equal(busy(lab), true);
  * ```
  */
 export interface ServiceInfo extends ServiceDescription {
+  /** The service's name. */
   name: string;
+  /** `stuck`: its serial lane is held by a handler that ignored its end (see `stuck`). */
   state: "running" | "stopped" | "stuck";
   /** Serial tasks waiting. */
   queued: number;
@@ -80,22 +103,45 @@ export interface ServiceInfo extends ServiceDescription {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { defineTask } from "../task/define.ts";
+ * import { Client } from "../transport/client.ts";
+ * import type { TaskPort } from "../transport/port.ts";
  * import type { SubmitRequest } from "./types.ts";
- * const request: SubmitRequest = {
+ * const MaintainNode = defineTask("MaintainNode", {
+ *   schema: z.object({ nodeId: z.string() }),
+ *   parallel: false,
+ * });
+ * const sent: SubmitRequest[] = [];
+ * const port = {
+ *   submit(request: SubmitRequest, sink) {
+ *     sent.push(request);
+ *     sink.accepted?.("7d0e…");
+ *   },
+ * } as Pick<TaskPort, "submit"> as TaskPort;
+ * await new Client(port).request("calibration", MaintainNode.create({ nodeId: "q0_rabi" }), {
+ *   priority: 5,
+ *   key: "nightly-q0",
+ * });
+ * assert.deepEqual({ ...sent[0], task: undefined }, {
  *   service: "calibration",
  *   type: "MaintainNode",
  *   fields: { nodeId: "q0_rabi" },
  *   priority: 5,
  *   key: "nightly-q0",
- * };
+ *   task: undefined,
+ * });
  * ```
  */
 export interface SubmitRequest {
+  /** The service to run it. */
   service: string;
   /** Task type name. */
   type: string;
   /** Unvalidated fields, or the fields of `task` when given. */
   fields: unknown;
+  /** Free-form metadata kept on the record (at most 16 KiB of JSON). */
   attributes?: Record<string, unknown>;
   /** Overrides the type's timeout (above 0, at most 2³¹−1 ms). */
   timeoutMs?: number;
@@ -128,12 +174,20 @@ export interface SubmitRequest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime } from "../runtime.ts";
+ * import { Service } from "../service/service.ts";
  * import type { OutcomeSink } from "./types.ts";
+ * const runtime = await Runtime.start({ services: [new Service("idle")] });
+ * const refused = Promise.withResolvers<Error>();
  * const sink: OutcomeSink = {
- *   accepted: (id) => console.log("queued as", id),
- *   settled: (outcome) => console.log(outcome.status),
- *   refused: (error) => console.error(error.name, error.message),
+ *   accepted: () => assert.fail("no such task type: no id"),
+ *   settled: () => assert.fail("never ran"),
+ *   refused: refused.resolve,
  * };
+ * runtime.client().port.submit({ service: "idle", type: "Nope", fields: {} }, sink);
+ * assert.equal((await refused.promise).name, "UnknownTaskTypeError");
+ * await runtime.stop();
  * ```
  */
 export interface OutcomeSink {
@@ -160,11 +214,33 @@ export interface OutcomeSink {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { Runtime } from "../runtime.ts";
+ * import { Service } from "../service/service.ts";
+ * import { defineTask } from "../task/define.ts";
  * import type { GraphRequest } from "./types.ts";
+ * const MaintainNode = defineTask("MaintainNode", {
+ *   schema: z.object({ nodeId: z.string() }),
+ *   parallel: false,
+ * });
+ * const order: string[] = [];
+ * const calibration = new Service("calibration")
+ *   .registerHandler(MaintainNode, ({ nodeId }) => void order.push(nodeId));
+ * const runtime = await Runtime.start({ services: [calibration] });
  * const graph: GraphRequest = {
+ *   rabi: {
+ *     service: "calibration",
+ *     type: "MaintainNode",
+ *     fields: { nodeId: "q0_rabi" },
+ *     after: ["resonator"],
+ *   },
  *   resonator: { service: "calibration", type: "MaintainNode", fields: { nodeId: "q0_res" } },
- *   rabi: { service: "calibration", type: "MaintainNode", fields: { nodeId: "q0_rabi" }, after: ["resonator"] },
  * };
+ * const ids = await runtime.client().port.submitGraph(graph);
+ * await runtime.client().outcome(ids.rabi);
+ * assert.deepEqual(order, ["q0_res", "q0_rabi"]);
+ * await runtime.stop();
  * ```
  */
 export type GraphRequest = Record<string, Omit<SubmitRequest, "task" | "parent" | "schedule">>;
@@ -176,10 +252,25 @@ export type GraphRequest = Record<string, Omit<SubmitRequest, "task" | "parent" 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { Runtime } from "../runtime.ts";
+ * import { Service } from "../service/service.ts";
+ * import { defineTask } from "../task/define.ts";
  * import type { TaskEvent } from "./types.ts";
- * function describe(event: TaskEvent): string {
- *   return event.kind === "task" ? `${event.record.id} ${event.record.state}` : event.kind;
- * }
+ * const Ping = defineTask("Ping", { schema: z.object({}), parallel: true });
+ * const runtime = await Runtime.start({
+ *   services: [new Service("lab").registerHandler(Ping, () => "pong")],
+ * });
+ * const client = runtime.client();
+ * const states: string[] = [];
+ * const stop = client.watch((event: TaskEvent) => {
+ *   if (event.kind === "task") states.push(event.record.state);
+ * });
+ * await client.execute("lab", Ping.create({}));
+ * stop();
+ * assert.equal(states.at(-1), "succeeded");
+ * await runtime.stop();
  * ```
  */
 export type TaskEvent =

@@ -1,4 +1,8 @@
-/** `IPythonService`: a service bound to a Jupyter kernel that runs code-generating task types. */
+/**
+ * `IPythonService`: a service bound to a Jupyter kernel that runs code-generating task types.
+ *
+ * @module
+ */
 import { CodeTaskType, codeTaskTypeList, ExecuteCode, findCodeTaskType } from "../task/code.ts";
 import type { TaskType, TaskTypeInfo } from "../task/define.ts";
 import {
@@ -12,7 +16,23 @@ import type { ExecutionReply, Kernel } from "../kernel/kernel.ts";
 import { OutputRelay } from "./output_relay.ts";
 import { report, Service, type ServiceEnvironment, type ServiceOptions } from "./service.ts";
 
-/** Options of an `IPythonService`. */
+/**
+ * Options of an `IPythonService`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IPythonService, type IPythonServiceOptions } from "./ipython.ts";
+ * const options: IPythonServiceOptions = {
+ *   kernel: "calibration",
+ *   startupCode: "calibration_graph.reset()",
+ *   taskTimeoutMs: 10 * 60_000,
+ * };
+ * const service = new IPythonService("calibration", options); // no kernel until the runtime starts it
+ * assert.equal(service.kernelName, "calibration");
+ * assert.equal(service.describe().kernel?.status, "dead");
+ * ```
+ */
 export interface IPythonServiceOptions extends ServiceOptions {
   /** Kernelspec name: `kernels/<name>/kernel.json` in the repo, or an installed one (default `python3`). */
   kernel?: string;
@@ -28,6 +48,14 @@ export interface IPythonServiceOptions extends ServiceOptions {
  * Timeout of a kernel task whose request and type set none: one hour. Code
  * that never returns (or a kernel that never answers) must not hold the
  * service's queue for ever; `taskTimeoutMs` changes it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_KERNEL_TASK_TIMEOUT_MS, IPythonService } from "./ipython.ts";
+ * assert.equal(new IPythonService("lab").taskTimeoutMs, DEFAULT_KERNEL_TASK_TIMEOUT_MS);
+ * assert.equal(new IPythonService("lab", { taskTimeoutMs: 5_000 }).taskTimeoutMs, 5_000);
+ * ```
  */
 export const DEFAULT_KERNEL_TASK_TIMEOUT_MS = 60 * 60 * 1_000;
 
@@ -47,20 +75,31 @@ export const DEFAULT_KERNEL_TASK_TIMEOUT_MS = 60 * 60 * 1_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { z } from "zod";
  * import { defineIPythonTask, IPythonService, py, Runtime } from "../mod.ts";
  * const MaintainNode = defineIPythonTask("MaintainNode", {
  *   schema: z.object({ nodeId: z.string() }),
  *   code: ({ nodeId }) => py`calibration_graph.nodes[${nodeId}].maintain()`,
  * });
+ * // kernels/calibration/kernel.json, found under the repo root.
  * const runtime = await Runtime.start({
  *   services: [new IPythonService("calibration", { kernel: "calibration" })],
  * });
- * await runtime.client().execute("calibration", MaintainNode.create({ nodeId: "q0_rabi" }));
- * await runtime.stop();
+ * try {
+ *   const client = runtime.client();
+ *   const { outcome } = await client.request("calibration", MaintainNode.create({ nodeId: "q0_rabi" }));
+ *   const ended = await outcome;
+ *   assert.equal(ended.status, "ok");
+ *   assert.equal((ended.result as { state_after: string }).state_after, "good");
+ *   assert.match(ended.execution?.code ?? "", /nodes\["q0_rabi"\]/); // what ran, for the record
+ * } finally {
+ *   await runtime.stop();
+ * }
  * ```
  */
 export class IPythonService extends Service {
+  /** The kernelspec its kernel is started from. */
   readonly kernelName: string;
   readonly #options: IPythonServiceOptions;
   #kernel: Kernel | undefined;
@@ -125,7 +164,11 @@ export class IPythonService extends Service {
     };
   }
 
-  /** Code-generating types run on the kernel; registered handlers run as in any service. */
+  /**
+   * Code-generating types run on the kernel; registered handlers run as in any service.
+   *
+   * @internal the runtime's hook, not part of the public API.
+   */
   override handle(run: TaskRun): Promise<void> | void {
     if (run.type instanceof CodeTaskType && !super.resolve(run.type.name)) {
       return this.#runCode(run);

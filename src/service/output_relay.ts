@@ -12,7 +12,30 @@
 import { measureJson, RECORD_LIMITS } from "../task/limits.ts";
 import type { ReportSink, TaskOutput } from "../task/protocol.ts";
 
-/** Bounds of a relay. */
+/**
+ * Bounds of a relay.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OutputRelay, type OutputRelayLimits } from "./output_relay.ts";
+ * import type { TaskReport } from "../task/protocol.ts";
+ * const limits: OutputRelayLimits = { totalChars: 10 };
+ * const sent: TaskReport[] = [];
+ * const relay = new OutputRelay("t1", { tell: (report) => sent.push(report) > 0 }, limits);
+ * relay.add({ kind: "stream", name: "stdout", text: "0123456789abcdef" }); // over the total
+ * relay.close();
+ * assert.deepEqual(sent, [{
+ *   kind: "output",
+ *   id: "t1",
+ *   output: {
+ *     kind: "stream",
+ *     name: "stderr",
+ *     text: "\n[zest: more than 10 characters of output; the rest is in the task's outcome]\n",
+ *   },
+ * }]);
+ * ```
+ */
 export interface OutputRelayLimits {
   /** Stream text is sent at most this often (default 100 ms). */
   intervalMs?: number;

@@ -1,8 +1,11 @@
-/** `Service`: an actor with a name that runs one handler per task type. */
+/**
+ * `Service`: an actor with a name that runs one handler per task type.
+ *
+ * @module
+ */
 import type { Client } from "../transport/client.ts";
-import type { z } from "zod";
-import type { ActorSystem, SpawnOptions } from "../actor/mod.ts";
-import type { TaskType, TaskTypeInfo } from "../task/define.ts";
+import type { SpawnOptions } from "../actor/mod.ts";
+import type { FieldSchema, SchemaOutput, TaskType, TaskTypeInfo } from "../task/define.ts";
 import { durationProblem } from "../task/limits.ts";
 import { outcomeFromError, type TaskOutcome } from "../task/outcome.ts";
 import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
@@ -12,16 +15,70 @@ import { WorkerHandler, type WorkerHandlerOptions, type WorkerPool } from "./poo
 import { ProgressGate } from "./pool/progress.ts";
 import { runInPool } from "./pool/run_in_pool.ts";
 
-/** Writes lines to the task's log (shown by `zest status` and the dashboard). */
+/**
+ * Writes lines to the task's log (shown by `zest status` and the dashboard).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { Runtime } from "../runtime.ts";
+ * import { defineTask } from "../task/define.ts";
+ * import { Service } from "./service.ts";
+ * const Scan = defineTask("Scan", { schema: z.object({}), parallel: true });
+ * const lab = new Service("lab").registerHandler(Scan, (_fields, { log }) => {
+ *   log.info("sweeping 4–6 GHz");
+ *   log.warn("attenuator at its limit");
+ * });
+ * const runtime = await Runtime.start({ services: [lab] });
+ * const { taskId, outcome } = await runtime.client().request("lab", Scan.create({}));
+ * await outcome;
+ * const lines = (await runtime.client().status(taskId))!.log
+ *   .filter((entry) => !entry.state)
+ *   .map((entry) => `${entry.level}: ${entry.message}`);
+ * assert.deepEqual(lines, ["info: sweeping 4–6 GHz", "warn: attenuator at its limit"]);
+ * await runtime.stop();
+ * ```
+ */
 export interface TaskLogger {
+  /** A line for whoever debugs the handler. */
   debug(message: string): void;
+  /** What the task is doing. */
   info(message: string): void;
+  /** Something the operator should look at; the task goes on. */
   warn(message: string): void;
+  /** Something went wrong (the task may still succeed). */
   error(message: string): void;
 }
 
-/** What a handler gets besides the fields. */
+/**
+ * What a handler gets besides the fields.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { Runtime } from "../runtime.ts";
+ * import { defineTask } from "../task/define.ts";
+ * import { Service, type TaskContext } from "./service.ts";
+ * const Sweep = defineTask("Sweep", { schema: z.object({ points: z.number() }), parallel: true });
+ * async function sweep({ points }: { points: number }, context: TaskContext): Promise<number> {
+ *   for (let i = 1; i <= points; i++) {
+ *     context.signal.throwIfAborted(); // a cancel or a timeout ends the loop
+ *     context.progress(i / points, `point ${i} of ${points}`);
+ *   }
+ *   return context.attempt;
+ * }
+ * const runtime = await Runtime.start({
+ *   services: [new Service("lab").registerHandler(Sweep, sweep)],
+ * });
+ * const client = runtime.client();
+ * assert.equal(await client.execute("lab", Sweep.create({ points: 3 })), 1);
+ * await runtime.stop();
+ * ```
+ */
 export interface TaskContext {
+  /** The task's id. */
   readonly taskId: string;
   /** 1 for the first attempt, more on retries. */
   readonly attempt: number;
@@ -29,6 +86,7 @@ export interface TaskContext {
   readonly attributes: Record<string, unknown>;
   /** Aborted when the task times out, is cancelled, or the service stops. */
   readonly signal: AbortSignal;
+  /** Lines for the task's log. */
   readonly log: TaskLogger;
   /**
    * Say how far the task is: `fraction` from 0 to 1 (else a `RangeError`)
@@ -48,15 +106,57 @@ export interface TaskContext {
  * `registerHandler(Type, moduleUrl, options)`: run the module's default
  * export in the runtime's worker pool, off its thread (see the README's
  * "CPU-bound handlers").
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { Runtime } from "../runtime.ts";
+ * import { defineTask } from "../task/define.ts";
+ * import { Service, type WorkerRegistration } from "./service.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/square.ts`, "export default ({ x }) => x * x;");
+ * const Square = defineTask("Square", { schema: z.object({ x: z.number() }), parallel: true });
+ * const options: WorkerRegistration = { worker: true, maxHeapMb: 256 };
+ * const math = new Service("math").registerHandler(Square, new URL(`file://${dir}/square.ts`), options);
+ * const runtime = await Runtime.start({ services: [math], workers: { size: 1 } });
+ * assert.equal(await runtime.client().execute("math", Square.create({ x: 7 })), 49);
+ * await runtime.stop();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export interface WorkerRegistration extends WorkerHandlerOptions {
+  /** Run the handler in the worker pool. */
   worker: true;
 }
 
-/** A task handler: a function or a method, sync or async. Its return value is the result. */
+/**
+ * A task handler: a function or a method, sync or async. Its return value is the result.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TaskHandler } from "./service.ts";
+ * const add: TaskHandler<{ a: number; b: number }, number> = ({ a, b }) => a + b;
+ * // A plain function: a unit test may call it with a stand-in for the context it ignores.
+ * assert.equal(await add({ a: 1, b: 2 }, {} as never), 3);
+ * ```
+ */
 export type TaskHandler<F, R = unknown> = (fields: F, context: TaskContext) => R | Promise<R>;
 
-/** Options of a service. */
+/**
+ * Options of a service.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Service, type ServiceOptions } from "./service.ts";
+ * const options: ServiceOptions = { concurrency: 4, taskTimeoutMs: 60_000 };
+ * const scope = new Service("scope", options);
+ * assert.equal(scope.taskTimeoutMs, 60_000);
+ * assert.throws(() => new Service("scope", { taskTimeoutMs: 0 }), RangeError);
+ * ```
+ */
 export interface ServiceOptions {
   /** Most tasks running at once; more wait in the mailbox (default 1 024). */
   concurrency?: number;
@@ -70,9 +170,28 @@ export interface ServiceOptions {
   taskTimeoutMs?: number;
 }
 
-/** What the runtime hands a service when it starts. */
+/**
+ * What the runtime hands a service when it starts: what a subclass's
+ * `start` may use.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime } from "../runtime.ts";
+ * import { Service, type ServiceEnvironment } from "./service.ts";
+ * class Probe extends Service {
+ *   poolSize = 0;
+ *   override start(env: ServiceEnvironment): void {
+ *     this.poolSize = env.workers.size; // no process starts until a worker task runs
+ *   }
+ * }
+ * const probe = new Probe("probe");
+ * const runtime = await Runtime.start({ services: [probe], workers: { size: 3 } });
+ * assert.equal(probe.poolSize, 3);
+ * await runtime.stop();
+ * ```
+ */
 export interface ServiceEnvironment {
-  readonly system: ActorSystem;
   /** The runtime's Jupyter Server, launched (or connected) on first call and shared. */
   jupyter(): Promise<JupyterServer>;
   /** Say that `describe()` changed (e.g. kernel status), so watchers see it live. */
@@ -139,10 +258,23 @@ function taskLogger(run: TaskRun, beforeWrite: () => void): TaskLogger {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
  * import { report } from "./service.ts";
- * import type { TaskRun } from "../task/protocol.ts";
- * declare const run: TaskRun;
+ * import { defineTask } from "../task/define.ts";
+ * import { TaskControl, type TaskReport, type TaskRun } from "../task/protocol.ts";
+ * const reports: TaskReport[] = [];
+ * const run: TaskRun = {
+ *   id: "t1",
+ *   type: defineTask("Answer", { schema: z.object({}), parallel: true }),
+ *   fields: {},
+ *   attributes: {},
+ *   attempt: 1,
+ *   control: new TaskControl(),
+ *   replyTo: { tell: (sent) => reports.push(sent) > 0 },
+ * };
  * report(run, { status: "ok", id: run.id, result: 42 });
+ * assert.deepEqual(reports, [{ kind: "finished", id: "t1", outcome: { status: "ok", id: "t1", result: 42 } }]);
  * ```
  */
 export function report(run: TaskRun, outcome: TaskOutcome): void {
@@ -154,22 +286,39 @@ export function report(run: TaskRun, outcome: TaskOutcome): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { z } from "zod";
- * import { defineTask, Service } from "../mod.ts";
+ * import { Runtime } from "../runtime.ts";
+ * import { defineTask } from "../task/define.ts";
+ * import { Service } from "./service.ts";
  * const Greeting = defineTask("Greeting", {
  *   schema: z.object({ greeting: z.string().default("Hello"), name: z.string() }),
  *   parallel: true,
  * });
- * class MyService extends Service {
+ * class Greeter extends Service {
  *   constructor(name: string) {
  *     super(name);
- *     this.registerHandler(Greeting, (task) => `${task.greeting} ${task.name} from ${this.name}`);
+ *     this.registerHandler(Greeting, this.greet);
+ *   }
+ *   greet(task: { greeting: string; name: string }): string {
+ *     return `${task.greeting} ${task.name} from ${this.name}`; // a method: `this` is the service
  *   }
  * }
+ * const greeter = new Greeter("greeter");
+ * assert.deepEqual(greeter.taskTypes().map((type) => type.name), ["Greeting"]);
+ * assert.throws(() => greeter.registerHandler(Greeting, () => "again"), /already has a handler/);
+ * const runtime = await Runtime.start({ services: [greeter] });
+ * assert.equal(
+ *   await runtime.client().execute("greeter", Greeting.create({ name: "Ada" })),
+ *   "Hello Ada from greeter",
+ * );
+ * await runtime.stop();
  * ```
  */
 export class Service {
+  /** Unique within a runtime: what clients name. */
   readonly name: string;
+  /** As given to the constructor. */
   readonly options: ServiceOptions;
   #handlers = new Map<
     string,
@@ -203,9 +352,9 @@ export class Service {
    * Handle tasks of `type` with `handler` (called with `this` bound to the
    * service, so a method works as is). One handler per type.
    */
-  registerHandler<S extends z.ZodType>(
+  registerHandler<S extends FieldSchema>(
     type: TaskType<S>,
-    handler: TaskHandler<z.output<S>>,
+    handler: TaskHandler<SchemaOutput<S>>,
   ): this;
   /**
    * Handle tasks of `type` in the runtime's worker pool, off its thread: the
@@ -215,14 +364,14 @@ export class Service {
    * widens what its workers may do (by default: read the module's folder,
    * nothing else), `graceMs` and `maxHeapMb` override the pool's.
    */
-  registerHandler<S extends z.ZodType>(
+  registerHandler<S extends FieldSchema>(
     type: TaskType<S>,
     module: URL,
     options: WorkerRegistration,
   ): this;
-  registerHandler<S extends z.ZodType>(
+  registerHandler<S extends FieldSchema>(
     type: TaskType<S>,
-    handler: TaskHandler<z.output<S>> | URL,
+    handler: TaskHandler<SchemaOutput<S>> | URL,
     options?: WorkerRegistration,
   ): this {
     if (this.#handlers.has(type.name)) {
@@ -274,7 +423,12 @@ export class Service {
     return { kind: "service", taskTypes: this.taskTypes() };
   }
 
-  /** How the runtime spawns this service's actor. */
+  /**
+   * How the runtime spawns this service's actor: `concurrency` and
+   * `mailboxCapacity` of its options, with their defaults.
+   *
+   * @internal the runtime's hook, not part of the public API.
+   */
   spawnOptions(): SpawnOptions {
     return {
       concurrency: this.options.concurrency ?? 1_024,
@@ -304,6 +458,9 @@ export class Service {
    * as the handler writes them. A worker handler runs in the runtime's pool.
    * Handler errors become error outcomes: they never crash the service.
    * Returns a promise only while an async handler runs.
+   *
+   * @internal the runtime's hook, not part of the public API: register
+   * handlers instead.
    */
   handle(run: TaskRun): Promise<void> | void {
     const entry = this.#handlers.get(run.type.name);

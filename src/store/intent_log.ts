@@ -58,9 +58,15 @@ const time = (value: number | undefined): number | null =>
  * @example
  * ```ts
  * import { putLine } from "./intent_log.ts";
- * import type { TaskRecord } from "../task/record.ts";
- * declare const record: TaskRecord;
- * putLine(7, record); // '[7,"<id>","lab","Calibrate","queued",1735689600000,null,null,null,null]\t{...}\n'
+ * import { EMPTY_LOG, type TaskRecord } from "../task/record.ts";
+ * const record: TaskRecord = {
+ *   id: "0190c1d2-7e4f-7a3b-9c1d-2e3f4a5b6c7d", type: "Calibrate", service: "lab", fields: {},
+ *   attributes: {}, parallel: false, state: "queued", attempts: 0, createdAt: 1735689600000, log: EMPTY_LOG,
+ * };
+ * const line = putLine(7, record);
+ * if (!line.startsWith('[7,"0190c1d2-7e4f-7a3b-9c1d-2e3f4a5b6c7d","lab","Calibrate","queued",1735689600000,null,null,null,null]\t{')) {
+ *   throw new Error("the columns, a tab, then the record");
+ * }
  * ```
  */
 export function putLine(seq: number, record: TaskRecord): string {
@@ -218,8 +224,12 @@ export function logPath(dbPath: string, generation: number): string {
  *
  * @example
  * ```ts
- * import { logGenerations } from "./intent_log.ts";
- * logGenerations("/lab/.zest/zest.db"); // e.g. [3, 4]
+ * import assert from "node:assert/strict";
+ * import { IntentLogFile, logGenerations } from "./intent_log.ts";
+ * const db = `${Deno.makeTempDirSync()}/zest.db`;
+ * await IntentLogFile.create(db, 4).close();
+ * await IntentLogFile.create(db, 3).close();
+ * assert.deepEqual(logGenerations(db), [3, 4]);
  * ```
  */
 export function logGenerations(dbPath: string): number[] {
@@ -243,9 +253,11 @@ export function logGenerations(dbPath: string): number[] {
  * @example
  * ```ts
  * import { IntentLogFile } from "./intent_log.ts";
- * const log = IntentLogFile.create("/tmp/zest.db-intent.1");
+ * const dir = Deno.makeTempDirSync();
+ * const log = IntentLogFile.create(`${dir}/zest.db`, 1);
  * log.append(new TextEncoder().encode('["gone"]\n'));
  * await log.synced(); // on the disk, even across a power cut
+ * if (log.size !== 9) throw new Error("one line of 9 bytes");
  * await log.close();
  * ```
  */

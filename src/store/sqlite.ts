@@ -81,13 +81,43 @@ import type { FromWorker, LogPosition, Synchronous, ToWorker } from "./sqlite_wr
 
 export type { Synchronous } from "./sqlite_writer.ts";
 
-/** Options of {@linkcode SqliteTaskStore}. */
-export interface SqliteStoreOptions {
+/**
+ * An SQLite store as a runtime (`Runtime.start({ store })`) or a config file
+ * names it: the file, and what a flushed record survives.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SqliteStoreFile } from "./sqlite.ts";
+ * const store: SqliteStoreFile = { path: ".zest/zest.db", synchronous: "full" };
+ * assert.equal(store.synchronous, "full");
+ * ```
+ */
+export interface SqliteStoreFile {
   /** The database file; its directory is created if missing. */
   path: string;
-  retention?: RetentionOptions;
-  /** What a flushed record survives (see the module documentation). Default `"normal"`. */
+  /**
+   * What a flushed record survives: `"normal"` (the default) a crash or a
+   * `kill -9` of the process; `"full"` a power cut too, at a cost per flush
+   * (see the module documentation).
+   */
   synchronous?: Synchronous;
+}
+
+/**
+ * Options of {@linkcode SqliteTaskStore}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SqliteStoreOptions } from "./sqlite.ts";
+ * const options: SqliteStoreOptions = { path: ".zest/zest.db", retention: { ttlMs: 86_400_000 } };
+ * assert.equal(options.maxUnapplied, undefined); // 20 000 by default
+ * ```
+ */
+export interface SqliteStoreOptions extends SqliteStoreFile {
+  /** How long finished records are kept, and how many. */
+  retention?: RetentionOptions;
   /** A new log file starts past this size. Default 16 MiB. */
   logFileBytes?: number;
   /**
@@ -144,7 +174,8 @@ interface Row {
  * @example
  * ```ts
  * import { SqliteTaskStore } from "./sqlite.ts";
- * const store = new SqliteTaskStore({ path: ".zest/zest.db", retention: { ttlMs: 86_400_000 } });
+ * const path = `${Deno.makeTempDirSync()}/zest.db`;
+ * const store = new SqliteTaskStore({ path, retention: { ttlMs: 86_400_000 } });
  * const unfinished = await store.open(); // not ended when it was last used
  * console.log(unfinished.length, await store.stats());
  * await store.close();

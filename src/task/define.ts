@@ -4,8 +4,82 @@ import { type FieldIssue, TaskValidationError } from "./errors.ts";
 import { durationProblem, RECORD_LIMITS } from "./limits.ts";
 import { parseRetryPolicy, type RetryOptions, type RetryPolicy } from "./retry.ts";
 
-/** What `defineTask` needs. */
-export interface TaskTypeOptions<S extends z.ZodType> {
+/**
+ * A zod schema, as the signatures of this package name it: any zod schema
+ * (`z.object(...)`, `z.string()`, …) fits, and a task type checks when it is
+ * defined that its schema is one. It is written as the part of a schema that
+ * zod's own `z.input` and `z.output` read, so that no public type names one
+ * of zod's classes: their documentation is zod's, not ours.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import type { FieldSchema, SchemaInput, SchemaOutput } from "./define.ts";
+ * const schema = z.object({ name: z.string(), greeting: z.string().default("Hello") });
+ * const asField: FieldSchema = schema;
+ * const input: SchemaInput<typeof schema> = { name: "Ada" };
+ * const fields: SchemaOutput<typeof schema> = schema.parse(input);
+ * assert.equal(fields.greeting, "Hello");
+ * assert.equal(asField, schema);
+ * ```
+ */
+export interface FieldSchema<Output = unknown, Input = unknown> {
+  /** zod's record of what the schema gives (`output`) and takes (`input`); types only. */
+  readonly _zod: { readonly output: Output; readonly input: Input };
+}
+
+/**
+ * The fields a schema gives once it has validated them: defaults applied,
+ * transforms done. What a handler receives. Same as zod's `z.output<S>`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import type { SchemaOutput } from "./define.ts";
+ * const schema = z.object({ shots: z.number().default(1_000) });
+ * const fields: SchemaOutput<typeof schema> = schema.parse({});
+ * assert.equal(fields.shots, 1_000);
+ * ```
+ */
+export type SchemaOutput<S extends FieldSchema> = S["_zod"]["output"];
+
+/**
+ * The fields a schema takes: what a client sends, optional where the schema
+ * has a default. Same as zod's `z.input<S>`.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import type { SchemaInput } from "./define.ts";
+ * const schema = z.object({ qubit: z.string(), shots: z.number().default(1_000) });
+ * const sent: SchemaInput<typeof schema> = { qubit: "q0" }; // shots may be left out
+ * schema.parse(sent);
+ * ```
+ */
+export type SchemaInput<S extends FieldSchema> = S["_zod"]["input"];
+
+/**
+ * What `defineTask` needs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { defineTask, type TaskTypeOptions } from "./define.ts";
+ * const schema = z.object({ qubit: z.string() });
+ * const options: TaskTypeOptions<typeof schema> = {
+ *   schema,
+ *   parallel: false,
+ *   timeoutMs: 60_000,
+ *   retries: { attempts: 2, backoff: { initialMs: 1_000 } },
+ *   onInterrupt: "requeue",
+ * };
+ * assert.equal(defineTask("Calibrate", options).retryPolicy.attempts, 2);
+ * ```
+ */
+export interface TaskTypeOptions<S extends FieldSchema> {
   /** Validates (and fills defaults into) the task's fields. */
   schema: S;
   /**
@@ -43,10 +117,31 @@ export interface TaskTypeOptions<S extends z.ZodType> {
   retention?: { ttlMs?: number; maxRecords?: number };
 }
 
-/** What `zest services`, `GET /services` and the dashboard show of a task type. */
+/**
+ * What `zest services`, `GET /services` and the dashboard show of a task type.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { defineTask } from "./define.ts";
+ * const Scan = defineTask("Scan", {
+ *   schema: z.object({ points: z.number().int() }),
+ *   parallel: true,
+ *   description: "Sweep the frequency",
+ * });
+ * const info = Scan.describe();
+ * assert.equal(info.kind, "task");
+ * assert.equal(info.description, "Sweep the frequency");
+ * assert.deepEqual(info.schema.required, ["points"]);
+ * ```
+ */
 export interface TaskTypeInfo {
+  /** The task type's name. */
   name: string;
+  /** Whether its tasks may overlap on a service. */
   parallel: boolean;
+  /** Its one-line description, if it has one. */
   description?: string;
   /** `"code"` for code-generating types, run on a kernel. */
   kind: "task" | "code";
@@ -60,12 +155,14 @@ export interface TaskTypeInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { z } from "zod";
  * import { defineTask, Task } from "./define.ts";
  * const Ping = defineTask("Ping", { schema: z.object({}), parallel: true });
  * const task = Ping.create({});
- * JSON.stringify(task); // '{"type":"Ping","fields":{}}'
- * Task.definitionOf(task) === Ping; // true
+ * assert.equal(JSON.stringify(task), '{"type":"Ping","fields":{}}');
+ * assert.equal(Task.definitionOf(task), Ping);
+ * assert.equal(Task.definitionOf({ type: "Ping", fields: {} }), undefined);
  * ```
  */
 export class Task<F = unknown> {
@@ -101,24 +198,40 @@ function issuePath(path: readonly PropertyKey[]): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { z } from "zod";
  * import { defineTask } from "./define.ts";
+ * import { TaskValidationError } from "./errors.ts";
  * const Add = defineTask("Add", { schema: z.object({ a: z.number(), b: z.number() }), parallel: true });
- * Add.create({ a: 1, b: 2 }).fields; // { a: 1, b: 2 }
- * Add.parse({ a: "1" }); // throws TaskValidationError: invalid Add: a: …; b: …
+ * assert.deepEqual(Add.create({ a: 1, b: 2 }).fields, { a: 1, b: 2 });
+ * assert.throws(() => Add.parse({ a: "1" }), (error) => {
+ *   assert.ok(error instanceof TaskValidationError);
+ *   assert.deepEqual(error.issues.map((issue) => issue.path), ["a", "b"]);
+ *   return true;
+ * });
  * ```
  */
-export class TaskType<S extends z.ZodType = z.ZodType> {
+export class TaskType<S extends FieldSchema = FieldSchema> {
+  /** Unique among the types a service handles; what a client names. */
   readonly name: string;
+  /** Validates (and fills defaults into) the fields. */
   readonly schema: S;
+  /** `true`: tasks may overlap; `false`: they run one at a time per service, in order. */
   readonly parallel: boolean;
+  /** One line for listings. */
   readonly description: string | undefined;
+  /** Default timeout of a task of this type, from when it starts running. */
   readonly timeoutMs: number | undefined;
   /** When and how often a failed task is tried again. */
   readonly retryPolicy: RetryPolicy;
+  /** What happens to a task that was running when its runtime stopped or died. */
   readonly onInterrupt: "fail" | "requeue";
+  /** A task still queued this long after submission ends `expired`. */
   readonly expiresInMs: number | undefined;
+  /** How long finished records of this type are kept, and how many (else the runtime's). */
   readonly retention: { readonly ttlMs?: number; readonly maxRecords?: number } | undefined;
+  /** `schema`, as zod's class: what validation and JSON Schema need. */
+  readonly #zod: z.ZodType;
   #jsonSchema: Record<string, unknown> | undefined;
 
   /** Prefer `defineTask`. */
@@ -134,6 +247,7 @@ export class TaskType<S extends z.ZodType = z.ZodType> {
     if (!(options.schema instanceof z.ZodType)) {
       throw new TypeError(`task type '${name}': schema must be a zod schema`);
     }
+    this.#zod = options.schema;
     if (typeof options.parallel !== "boolean") {
       throw new TypeError(`task type '${name}': parallel must be true or false`);
     }
@@ -161,15 +275,15 @@ export class TaskType<S extends z.ZodType = z.ZodType> {
   }
 
   /** Validate `fields` (applying defaults) into a `Task`; throws `TaskValidationError`. */
-  create(fields: z.input<S>): Task<z.output<S>> {
+  create(fields: SchemaInput<S>): Task<SchemaOutput<S>> {
     return new Task(this as TaskType, this.parse(fields));
   }
 
   /** Validate untrusted fields; returns them with defaults applied, or throws `TaskValidationError`. */
-  parse(fields: unknown): z.output<S> {
-    let result: z.ZodSafeParseResult<z.output<S>>;
+  parse(fields: unknown): SchemaOutput<S> {
+    let result: z.ZodSafeParseResult<unknown>;
     try {
-      result = this.schema.safeParse(fields);
+      result = this.#zod.safeParse(fields);
     } catch (error) {
       // A refine or transform of the user's schema threw: still a refusal, not a crash.
       const message = error instanceof Error ? error.message : String(error);
@@ -178,7 +292,7 @@ export class TaskType<S extends z.ZodType = z.ZodType> {
         message: `schema check threw: ${message}`,
       }]);
     }
-    if (result.success) return result.data;
+    if (result.success) return result.data as SchemaOutput<S>;
     const issues: FieldIssue[] = result.error.issues.map((issue) => ({
       path: issuePath(issue.path),
       message: issue.message,
@@ -188,7 +302,7 @@ export class TaskType<S extends z.ZodType = z.ZodType> {
 
   /** JSON Schema of the fields a client sends. */
   jsonSchema(): Record<string, unknown> {
-    return this.#jsonSchema ??= z.toJSONSchema(this.schema, {
+    return this.#jsonSchema ??= z.toJSONSchema(this.#zod, {
       io: "input",
       unrepresentable: "any",
     }) as Record<string, unknown>;
@@ -211,16 +325,18 @@ export class TaskType<S extends z.ZodType = z.ZodType> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { z } from "zod";
  * import { defineTask } from "./define.ts";
  * const Greeting = defineTask("Greeting", {
  *   schema: z.object({ greeting: z.string().default("Hello"), name: z.string() }),
  *   parallel: true,
  * });
- * Greeting.create({ name: "Ada" }).fields; // { greeting: "Hello", name: "Ada" }
+ * assert.deepEqual(Greeting.create({ name: "Ada" }).fields, { greeting: "Hello", name: "Ada" });
+ * assert.throws(() => defineTask("no spaces", { schema: z.object({}), parallel: true }), TypeError);
  * ```
  */
-export function defineTask<S extends z.ZodType>(
+export function defineTask<S extends FieldSchema>(
   name: string,
   options: TaskTypeOptions<S>,
 ): TaskType<S> {
@@ -228,7 +344,7 @@ export function defineTask<S extends z.ZodType>(
 }
 
 /** The retry policy of type `name`: from `retries` as a policy, or as a count and a fixed delay. */
-function retryPolicyOf(name: string, options: TaskTypeOptions<z.ZodType>): RetryPolicy {
+function retryPolicyOf(name: string, options: TaskTypeOptions<FieldSchema>): RetryPolicy {
   const { retries, retryDelayMs } = options;
   const field = `task type '${name}': retries`;
   if (typeof retries === "object" && retries !== null) {
@@ -252,7 +368,7 @@ function retryPolicyOf(name: string, options: TaskTypeOptions<z.ZodType>): Retry
 /** The retention of type `name`, checked; `undefined` for the runtime's default. */
 function retentionOf(
   name: string,
-  retention: TaskTypeOptions<z.ZodType>["retention"],
+  retention: TaskTypeOptions<FieldSchema>["retention"],
 ): TaskType["retention"] {
   if (retention === undefined) return undefined;
   const { ttlMs, maxRecords } = retention;

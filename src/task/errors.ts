@@ -1,7 +1,17 @@
 /** Errors of the task layer, and the error names that outcomes carry. */
 import type { ErrorOutcome } from "./outcome.ts";
 
-/** One reason a payload was refused: which field, and why. */
+/**
+ * One reason a payload was refused: which field, and why.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type FieldIssue, TaskValidationError } from "./errors.ts";
+ * const issue: FieldIssue = { path: "items[2].name", message: "expected string" };
+ * assert.equal(new TaskValidationError("Order", [issue]).message, "invalid Order: items[2].name: expected string");
+ * ```
+ */
 export interface FieldIssue {
   /** Dotted path of the field (`"items[2].name"`), or `""` for the payload itself. */
   path: string;
@@ -15,12 +25,15 @@ export interface FieldIssue {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TaskValidationError } from "./errors.ts";
  * const error = new TaskValidationError("Greeting", [{ path: "name", message: "expected string" }]);
- * error.message; // "invalid Greeting: name: expected string"
+ * assert.equal(error.message, "invalid Greeting: name: expected string");
+ * assert.deepEqual(error.issues.map((issue) => issue.path), ["name"]);
  * ```
  */
 export class TaskValidationError extends Error {
+  /** Always `"TaskValidationError"`, whatever a bundler does to class names. */
   override name = "TaskValidationError";
   /** Create the error for task type `taskType`. */
   constructor(readonly taskType: string, readonly issues: FieldIssue[]) {
@@ -38,11 +51,14 @@ export class TaskValidationError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnknownServiceError } from "./errors.ts";
- * new UnknownServiceError("no service named 'nope' (services: lab)").name; // "UnknownServiceError"
+ * const error = new UnknownServiceError("no service named 'nope' (services: lab)");
+ * assert.equal(error.name, "UnknownServiceError");
  * ```
  */
 export class UnknownServiceError extends Error {
+  /** Always `"UnknownServiceError"`, whatever a bundler does to class names. */
   override name = "UnknownServiceError";
 }
 
@@ -51,11 +67,15 @@ export class UnknownServiceError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnknownTaskTypeError } from "./errors.ts";
- * throw new UnknownTaskTypeError("service 'lab' has no task type 'Nope' (it handles: Sum)");
+ * assert.throws(() => {
+ *   throw new UnknownTaskTypeError("service 'lab' has no task type 'Nope' (it handles: Sum)");
+ * }, { name: "UnknownTaskTypeError", message: /no task type 'Nope'/ });
  * ```
  */
 export class UnknownTaskTypeError extends Error {
+  /** Always `"UnknownTaskTypeError"`, whatever a bundler does to class names. */
   override name = "UnknownTaskTypeError";
 }
 
@@ -65,12 +85,15 @@ export class UnknownTaskTypeError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { QueueFullError } from "./errors.ts";
  * const error = new QueueFullError("service 'lab' has 100000 serial tasks waiting (limit 100000)");
- * error instanceof QueueFullError; // true
+ * assert.ok(error instanceof QueueFullError);
+ * assert.equal(error.name, "QueueFullError");
  * ```
  */
 export class QueueFullError extends Error {
+  /** Always `"QueueFullError"`, whatever a bundler does to class names. */
   override name = "QueueFullError";
 }
 
@@ -79,11 +102,13 @@ export class QueueFullError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ServiceStoppedError } from "./errors.ts";
- * throw new ServiceStoppedError("service 'lab' is stopped");
+ * assert.equal(new ServiceStoppedError("service 'lab' is stopped").name, "ServiceStoppedError");
  * ```
  */
 export class ServiceStoppedError extends Error {
+  /** Always `"ServiceStoppedError"`, whatever a bundler does to class names. */
   override name = "ServiceStoppedError";
 }
 
@@ -92,11 +117,14 @@ export class ServiceStoppedError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RuntimeStoppingError } from "./errors.ts";
- * throw new RuntimeStoppingError("the runtime is stopping: it takes no new tasks");
+ * const error = new RuntimeStoppingError("the runtime is stopping: it takes no new tasks");
+ * assert.equal(error.name, "RuntimeStoppingError");
  * ```
  */
 export class RuntimeStoppingError extends Error {
+  /** Always `"RuntimeStoppingError"`, whatever a bundler does to class names. */
   override name = "RuntimeStoppingError";
 }
 
@@ -106,11 +134,14 @@ export class RuntimeStoppingError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnknownTaskError } from "./errors.ts";
- * throw new UnknownTaskError("no task with id '3b0c…' (unknown, or past its retention)");
+ * const error = new UnknownTaskError("no task with id '3b0c…' (unknown, or past its retention)");
+ * assert.equal(error.name, "UnknownTaskError");
  * ```
  */
 export class UnknownTaskError extends Error {
+  /** Always `"UnknownTaskError"`, whatever a bundler does to class names. */
   override name = "UnknownTaskError";
 }
 
@@ -120,11 +151,14 @@ export class UnknownTaskError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TaskConflictError } from "./errors.ts";
- * throw new TaskConflictError("task 3b0c… is running: cancel it first, or wait for it to end");
+ * const error = new TaskConflictError("task 3b0c… is running: cancel it first, or wait for it to end");
+ * assert.equal(error.name, "TaskConflictError");
  * ```
  */
 export class TaskConflictError extends Error {
+  /** Always `"TaskConflictError"`, whatever a bundler does to class names. */
   override name = "TaskConflictError";
 }
 
@@ -142,13 +176,15 @@ const REFUSALS = {
 /**
  * Whether `error` is one of the runtime's refusals of a submission: a
  * `TaskValidationError`, `UnknownServiceError`, `UnknownTaskTypeError`,
- * `QueueFullError`, `ServiceStoppedError` or `RuntimeStoppingError`.
+ * `UnknownTaskError`, `TaskConflictError`, `QueueFullError`,
+ * `ServiceStoppedError` or `RuntimeStoppingError`.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isRefusal, QueueFullError } from "./errors.ts";
- * isRefusal(new QueueFullError("full")); // true
- * isRefusal(new Error("boom")); // false
+ * assert.equal(isRefusal(new QueueFullError("full")), true);
+ * assert.equal(isRefusal(new Error("boom")), false);
  * ```
  */
 export function isRefusal(error: unknown): error is Error {
@@ -162,9 +198,16 @@ export function isRefusal(error: unknown): error is Error {
  *
  * @example
  * ```ts
- * import { refusal } from "./errors.ts";
- * refusal("QueueFullError", "service 'lab' is full").name; // "QueueFullError"
- * refusal("TaskValidationError", "invalid Sum: b: expected number", [{ path: "b", message: "expected number" }], "Sum");
+ * import assert from "node:assert/strict";
+ * import { QueueFullError, refusal, TaskValidationError } from "./errors.ts";
+ * assert.ok(refusal("QueueFullError", "service 'lab' is full") instanceof QueueFullError);
+ * const invalid = refusal("TaskValidationError", "invalid Sum: b: expected number", [
+ *   { path: "b", message: "expected number" },
+ * ], "Sum");
+ * assert.ok(invalid instanceof TaskValidationError);
+ * assert.equal(invalid.message, "invalid Sum: b: expected number");
+ * // A name with no class here keeps its name all the same.
+ * assert.equal(refusal("GraphError", "a cycle: a → b → a").name, "GraphError");
  * ```
  */
 export function refusal(
@@ -194,14 +237,22 @@ export function refusal(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TaskExecutionError } from "./errors.ts";
  * const error = new TaskExecutionError({
- *   status: "error", id: "7d0e…", ename: "ZeroDivisionError", evalue: "division by zero", traceback: "",
+ *   status: "error",
+ *   id: "7d0e…",
+ *   ename: "ZeroDivisionError",
+ *   evalue: "division by zero",
+ *   traceback: "",
  * });
- * error.message; // "ZeroDivisionError: division by zero"
+ * assert.equal(error.message, "ZeroDivisionError: division by zero");
+ * assert.equal(error.ename, "ZeroDivisionError");
+ * assert.equal(error.taskId, "7d0e…");
  * ```
  */
 export class TaskExecutionError extends Error {
+  /** Always `"TaskExecutionError"`, whatever a bundler does to class names. */
   override name = "TaskExecutionError";
   /** The task's id. */
   readonly taskId: string;
@@ -228,8 +279,16 @@ export class TaskExecutionError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RuntimeErrorName } from "./errors.ts";
- * RuntimeErrorName.UnknownService; // "UnknownServiceError"
+ * import type { TaskOutcome } from "./outcome.ts";
+ * const timedOut = (outcome: TaskOutcome) =>
+ *   outcome.status === "error" && outcome.ename === RuntimeErrorName.Timeout;
+ * assert.equal(RuntimeErrorName.UnknownService, "UnknownServiceError");
+ * assert.equal(
+ *   timedOut({ status: "error", id: "1", ename: "TimeoutError", evalue: "", traceback: "" }),
+ *   true,
+ * );
  * ```
  */
 export const RuntimeErrorName = {

@@ -11,40 +11,69 @@ import { RuntimeErrorName } from "./errors.ts";
 import type { DisplayOutput, Execution, TaskOutcome } from "./outcome.ts";
 
 /**
+ * What one task record may hold: the shape of {@linkcode RECORD_LIMITS}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RECORD_LIMITS, type RecordLimits } from "./limits.ts";
+ * const limits: Readonly<RecordLimits> = RECORD_LIMITS;
+ * assert.ok(limits.fieldsChars > limits.attributesChars);
+ * ```
+ */
+export interface RecordLimits {
+  /** Deepest nesting of objects and arrays in fields, attributes, results and outputs. */
+  depth: number;
+  /** Longest service name, task type name or error name, in characters. */
+  nameChars: number;
+  /** Largest fields of a task, in characters of JSON (HTTP and WebSocket bodies are smaller). */
+  fieldsChars: number;
+  /** Largest `attributes`, in characters of JSON. */
+  attributesChars: number;
+  /** Each of `stdout`, `stderr` and the code that ran, in characters. */
+  textChars: number;
+  /** A traceback, in characters. */
+  tracebackChars: number;
+  /** An error's message (`evalue`), in characters. */
+  evalueChars: number;
+  /** A result, in characters of JSON (a string result is cut like text). */
+  resultChars: number;
+  /** All rich outputs of one task together (displays and the result's bundle), in characters. */
+  outputChars: number;
+  /** Lines a handler may add to a task's log (state changes are always logged). */
+  logEntries: number;
+  /** One log line, in characters. */
+  logMessageChars: number;
+  /** The one-line preview of an outcome in task lists and events. */
+  briefChars: number;
+}
+
+/**
  * What one task record may hold. Text beyond a limit keeps its head and its
  * tail with a line saying how much was cut; a value that cannot be cut (a
  * result object, fields, attributes) is refused instead.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RECORD_LIMITS } from "./limits.ts";
- * RECORD_LIMITS.depth; // 32
+ * assert.equal(RECORD_LIMITS.depth, 32);
+ * assert.equal(RECORD_LIMITS.fieldsChars, 1024 * 1024);
+ * assert.ok(Object.isFrozen(RECORD_LIMITS));
  * ```
  */
-export const RECORD_LIMITS = Object.freeze({
-  /** Deepest nesting of objects and arrays in fields, attributes, results and outputs. */
+export const RECORD_LIMITS: Readonly<RecordLimits> = Object.freeze({
   depth: 32,
-  /** Longest service name, task type name or error name, in characters. */
   nameChars: 200,
-  /** Largest fields of a task, in characters of JSON (HTTP and WebSocket bodies are smaller). */
   fieldsChars: 1024 * 1024,
-  /** Largest `attributes`, in characters of JSON. */
   attributesChars: 16 * 1024,
-  /** Each of `stdout`, `stderr` and the code that ran, in characters. */
   textChars: 256 * 1024,
-  /** A traceback, in characters. */
   tracebackChars: 64 * 1024,
-  /** An error's message (`evalue`), in characters. */
   evalueChars: 8 * 1024,
-  /** A result, in characters of JSON (a string result is cut like text). */
   resultChars: 1024 * 1024,
-  /** All rich outputs of one task together (displays and the result's bundle), in characters. */
   outputChars: 4 * 1024 * 1024,
-  /** Lines a handler may add to a task's log (state changes are always logged). */
   logEntries: 1_000,
-  /** One log line, in characters. */
   logMessageChars: 8 * 1024,
-  /** The one-line preview of an outcome in task lists and events. */
   briefChars: 200,
 });
 
@@ -54,8 +83,9 @@ export const RECORD_LIMITS = Object.freeze({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MAX_DURATION_MS } from "./limits.ts";
- * MAX_DURATION_MS; // 2147483647
+ * assert.equal(MAX_DURATION_MS, 2_147_483_647);
  * ```
  */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
@@ -67,9 +97,15 @@ export const MAX_DURATION_MS = 2 ** 31 - 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { durationProblem } from "./limits.ts";
- * durationProblem(5_000); // undefined
- * durationProblem(3_000_000_000); // "must be at most 2147483647 ms (about 24.8 days), got 3000000000"
+ * assert.equal(durationProblem(5_000), undefined);
+ * assert.equal(
+ *   durationProblem(3_000_000_000),
+ *   "must be at most 2147483647 ms (about 24.8 days), got 3000000000",
+ * );
+ * assert.match(durationProblem(0) ?? "", /above 0/);
+ * assert.equal(durationProblem(0, true), undefined);
  * ```
  */
 export function durationProblem(value: unknown, allowZero = false): string | undefined {
@@ -96,9 +132,19 @@ function describe(value: unknown): string {
  * What `measureJson` found: about how many characters the value's JSON
  * takes, and why it stopped early if it did (`depth`: nested deeper than
  * allowed, or refers to itself; `size`: over the character budget).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type JsonMeasure, measureJson } from "./limits.ts";
+ * const measure: JsonMeasure = measureJson({ samples: new Array(10_000).fill(0) }, 32, 1_000);
+ * assert.equal(measure.problem, "size");
+ * ```
  */
 export interface JsonMeasure {
+  /** Characters counted (until it stopped, if it stopped early). */
   chars: number;
+  /** Why it stopped early; absent if it measured the whole value. */
   problem?: "depth" | "size";
 }
 
@@ -110,9 +156,13 @@ export interface JsonMeasure {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { measureJson } from "./limits.ts";
- * measureJson({ a: [1, 2] }, 32, 1_000); // { chars: 13 }
- * measureJson([[[]]], 2, 1_000).problem; // "depth"
+ * assert.deepEqual(measureJson({ a: [1, 2] }, 32, 1_000), { chars: '{"a":[1,2]}'.length });
+ * assert.equal(measureJson([[[]]], 2, 1_000).problem, "depth");
+ * const cyclic: Record<string, unknown> = {};
+ * cyclic.self = cyclic;
+ * assert.equal(measureJson(cyclic, 32, 1_000_000).problem, "depth"); // no stack overflow
  * ```
  */
 export function measureJson(value: unknown, maxDepth: number, maxChars: number): JsonMeasure {
@@ -193,10 +243,17 @@ function scalarChars(value: unknown): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsonProblem } from "./limits.ts";
- * jsonProblem({ user: "ada" }, 1_000); // undefined
- * jsonProblem(JSON.parse("[".repeat(40) + "]".repeat(40)), 1_000);
- * // "nested deeper than the limit of 32 levels (or cyclic)"
+ * assert.equal(jsonProblem({ user: "ada" }, 1_000), undefined);
+ * assert.equal(
+ *   jsonProblem(JSON.parse("[".repeat(40) + "]".repeat(40)), 1_000),
+ *   "nested deeper than the limit of 32 levels (or cyclic)",
+ * );
+ * assert.equal(
+ *   jsonProblem({ note: "x".repeat(2_000) }, 1_000),
+ *   "over the limit of 1,000 characters of JSON",
+ * );
  * ```
  */
 export function jsonProblem(value: unknown, maxChars: number): string | undefined {
@@ -222,9 +279,12 @@ const count = (n: number) => n.toLocaleString("en");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cutText } from "./limits.ts";
- * cutText("short", 100); // "short"
- * cutText("x".repeat(1_000), 100); // "xxx…\n… [936 characters cut] …\nxxx…" (100 characters)
+ * assert.equal(cutText("short", 100), "short");
+ * const cut = cutText("x".repeat(1_000), 100);
+ * assert.ok(cut.length <= 100);
+ * assert.match(cut, /^x+\n… \[928 characters cut\] …\nx+$/);
  * ```
  */
 export function cutText(text: string, maxChars: number): string {
@@ -246,9 +306,14 @@ export function cutText(text: string, maxChars: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { limitOutcome } from "./limits.ts";
  * const big = { status: "ok" as const, id: "t1", result: { data: "x".repeat(2_000_000) } };
- * limitOutcome(big); // { status: "error", id: "t1", ename: "ResultTooLargeError", … }
+ * const limited = limitOutcome(big);
+ * assert.equal(limited.status, "error");
+ * assert.equal(limited.status === "error" && limited.ename, "ResultTooLargeError");
+ * const small = { status: "ok" as const, id: "t2", result: 42 };
+ * assert.equal(limitOutcome(small), small); // within the limits: the same object
  * ```
  */
 export function limitOutcome(outcome: TaskOutcome): TaskOutcome {
@@ -394,10 +459,16 @@ function outputSize(output: unknown, budget: number): number | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { briefOf } from "./limits.ts";
- * briefOf({ status: "ok", id: "t1", result: { volts: 5 } }); // { status: "ok", text: '{"volts":5}' }
- * briefOf({ status: "error", id: "t1", ename: "RangeError", evalue: "too big", traceback: "" });
- * // { status: "error", text: "RangeError: too big" }
+ * assert.deepEqual(briefOf({ status: "ok", id: "t1", result: { volts: 5 } }), {
+ *   status: "ok",
+ *   text: '{"volts":5}',
+ * });
+ * assert.deepEqual(
+ *   briefOf({ status: "error", id: "t1", ename: "RangeError", evalue: "too big", traceback: "" }),
+ *   { status: "error", text: "RangeError: too big" },
+ * );
  * ```
  */
 export function briefOf(outcome: TaskOutcome): { status: "ok" | "error"; text: string } {

@@ -14,8 +14,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PyTuple, pyLiteral } from "./py.ts";
- * pyLiteral(new PyTuple([1, "a"])); // '(1, "a")'
+ * assert.equal(pyLiteral(new PyTuple([1, "a"])), '(1, "a")');
+ * assert.equal(pyLiteral(new PyTuple([1])), "(1,)"); // a one-element tuple keeps its comma
  * ```
  */
 export class PyTuple {
@@ -28,8 +30,9 @@ export class PyTuple {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { py, pyTuple } from "./py.ts";
- * py`shape = ${pyTuple([2, 3])}`; // "shape = (2, 3)"
+ * assert.equal(py`shape = ${pyTuple([2, 3])}`, "shape = (2, 3)");
  * ```
  */
 export function pyTuple(items: readonly unknown[]): PyTuple {
@@ -51,9 +54,13 @@ export function pyTuple(items: readonly unknown[]): PyTuple {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pyLiteral } from "./py.ts";
- * pyLiteral({ name: 'say "hi"\n', ok: true, n: [1, 2.5, null] });
- * // '{"name": "say \\"hi\\"\\n", "ok": True, "n": [1, 2.5, None]}'
+ * assert.equal(
+ *   pyLiteral({ name: 'say "hi"\n', ok: true, n: [1, 2.5, null] }),
+ *   String.raw`{"name": "say \"hi\"\n", "ok": True, "n": [1, 2.5, None]}`,
+ * );
+ * assert.throws(() => pyLiteral({ at: [1, new Date()] }), /value\.at\[1\]/);
  * ```
  */
 export function pyLiteral(value: unknown): string {
@@ -80,13 +87,21 @@ export function pyLiteral(value: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { py } from "./py.ts";
  * const nodeId = "q0_rabi";
- * py`calibration_graph.nodes[${nodeId}].maintain()`;
- * // 'calibration_graph.nodes["q0_rabi"].maintain()'
+ * assert.equal(
+ *   py`calibration_graph.nodes[${nodeId}].maintain()`,
+ *   'calibration_graph.nodes["q0_rabi"].maintain()',
+ * );
  * const name = 'x" + __import__("os").system("id") + "';
- * py`print("Hello " + ${name})`; // the value stays one str literal
- * // py`print("Hello ${name}")` throws: the value would be inside the quotes
+ * // The value stays one str literal:
+ * assert.equal(
+ *   py`print("Hello " + ${name})`,
+ *   String.raw`print("Hello " + "x\" + __import__(\"os\").system(\"id\") + \"")`,
+ * );
+ * // Inside the quotes it would not be a value: refused.
+ * assert.throws(() => py`print("Hello ${name}")`, TypeError);
  * ```
  */
 export function py(strings: TemplateStringsArray, ...values: unknown[]): string {

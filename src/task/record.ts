@@ -8,6 +8,14 @@ import type { TaskOutcome } from "./outcome.ts";
  * - `running`: its handler (or kernel) is working on it
  * - `succeeded` / `failed` / `cancelled` / `expired`: ended, with an outcome
  *   (`expired`: still waiting or queued at its deadline; it never ran)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isTerminal, type TaskState } from "./record.ts";
+ * const ended: TaskState[] = ["succeeded", "failed", "cancelled", "expired"];
+ * assert.ok(ended.every(isTerminal));
+ * ```
  */
 export type TaskState =
   | "waiting"
@@ -25,6 +33,7 @@ export type TaskState =
  * ```ts
  * import assert from "node:assert/strict";
  * import { TASK_STATES } from "./record.ts";
+ * assert.deepEqual(TASK_STATES.slice(0, 3), ["waiting", "queued", "running"]);
  * assert.ok(TASK_STATES.includes("expired"));
  * ```
  */
@@ -38,41 +47,94 @@ export const TASK_STATES: readonly TaskState[] = Object.freeze([
   "expired",
 ]);
 
-/** The latest progress a handler reported (`context.progress`). */
+/**
+ * The latest progress a handler reported (`context.progress`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TaskProgress } from "./record.ts";
+ * const progress: TaskProgress = { fraction: 0.25, message: "scan 1 of 4", at: Date.now() };
+ * assert.equal(`${progress.fraction * 100} %`, "25 %");
+ * ```
+ */
 export interface TaskProgress {
   /** From 0 to 1. */
   fraction: number;
+  /** What the handler said with it (at most 1 000 characters kept). */
   message?: string;
   /** Milliseconds since the Unix epoch. */
   at: number;
 }
 
-/** One line of a task's log: a state change, or a message from its handler. */
+/**
+ * One line of a task's log: a state change, or a message from its handler.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TaskLogEntry } from "./record.ts";
+ * const entry: TaskLogEntry = { at: Date.now(), level: "info", message: "", state: "running" };
+ * assert.equal(entry.state ? `→ ${entry.state}` : entry.message, "→ running");
+ * ```
+ */
 export interface TaskLogEntry {
   /** Milliseconds since the Unix epoch. */
   at: number;
+  /** How much it matters: `"error"` for a change to `failed`, `"info"` for other changes. */
   level: "debug" | "info" | "warn" | "error";
+  /** The handler's text, or what caused a state change (may be empty). */
   message: string;
   /** Set on state changes. */
   state?: TaskState;
 }
 
-/** Everything the runtime knows about one task. */
+/**
+ * Everything the runtime knows about one task.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EMPTY_LOG, isTerminal, type TaskRecord } from "./record.ts";
+ * const record: TaskRecord = {
+ *   id: "0196f1c2-7d0e-7a3b-9c4d-5e6f7a8b9c0d",
+ *   type: "Calibrate",
+ *   service: "lab",
+ *   fields: { qubit: "q0" },
+ *   attributes: {},
+ *   parallel: false,
+ *   state: "queued",
+ *   attempts: 0,
+ *   createdAt: Date.now(),
+ *   log: EMPTY_LOG,
+ * };
+ * assert.equal(isTerminal(record.state), false);
+ * ```
+ */
 export interface TaskRecord {
+  /** A UUIDv7, given by the manager (time-ordered: show its last 8 digits to shorten it). */
   id: string;
+  /** The task type's name. */
   type: string;
+  /** The service it was sent to. */
   service: string;
+  /** The validated fields, defaults applied. */
   fields: unknown;
   /** Free-form metadata given by the client, kept as is. */
   attributes: Record<string, unknown>;
+  /** Whether its type runs in parallel (else in its service's serial lane). */
   parallel: boolean;
+  /** Where it is now; see {@linkcode TaskState}. */
   state: TaskState;
   /** Attempts started so far (retries included). */
   attempts: number;
   /** Timeout from start of each attempt, if any. */
   timeoutMs?: number;
+  /** When it was submitted (ms since the Unix epoch). */
   createdAt: number;
+  /** When its latest attempt started. */
   startedAt?: number;
+  /** When it ended. */
   finishedAt?: number;
   /** When the record will be forgotten (set once it is terminal). */
   expiresAt?: number;
@@ -82,8 +144,9 @@ export interface TaskRecord {
   deadline?: number;
   /** The idempotency key it was submitted with. */
   key?: string;
-  /** The tasks it waits for, and what it does if one of them fails. */
+  /** The tasks it waits for. */
   after?: readonly string[];
+  /** What it does if one of `after` fails, is cancelled or expires (default `"cancel"`). */
   onDependencyFailure?: "cancel" | "run";
   /** The tasks submitted with this one in their `after`. */
   dependents?: readonly string[];
@@ -101,6 +164,7 @@ export interface TaskRecord {
    * a queued task costs no log.
    */
   log: readonly TaskLogEntry[];
+  /** How it ended; set with a terminal state. */
   outcome?: TaskOutcome;
 }
 
@@ -115,7 +179,18 @@ const NEXT: Record<TaskState, readonly TaskState[]> = {
   expired: [],
 };
 
-/** The log of every record that has none yet; `appendLog` replaces it on the first entry. */
+/**
+ * The log of every record that has none yet; `appendLog` replaces it on the
+ * first entry. Shared and frozen, so a queued task costs no array.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EMPTY_LOG } from "./record.ts";
+ * assert.equal(EMPTY_LOG.length, 0);
+ * assert.ok(Object.isFrozen(EMPTY_LOG));
+ * ```
+ */
 export const EMPTY_LOG: readonly TaskLogEntry[] = Object.freeze([]);
 
 /**
@@ -123,9 +198,23 @@ export const EMPTY_LOG: readonly TaskLogEntry[] = Object.freeze([]);
  *
  * @example
  * ```ts
- * import { appendLog, type TaskRecord } from "./record.ts";
- * declare const record: TaskRecord;
+ * import assert from "node:assert/strict";
+ * import { appendLog, EMPTY_LOG, type TaskRecord } from "./record.ts";
+ * const record: TaskRecord = {
+ *   id: "0196f1c2-7d0e-7a3b-9c4d-5e6f7a8b9c0d",
+ *   type: "Calibrate",
+ *   service: "lab",
+ *   fields: { qubit: "q0" },
+ *   attributes: {},
+ *   parallel: false,
+ *   state: "queued",
+ *   attempts: 0,
+ *   createdAt: Date.now(),
+ *   log: EMPTY_LOG,
+ * };
  * appendLog(record, { at: Date.now(), level: "info", message: "calibrating" });
+ * assert.deepEqual(record.log.map((entry) => entry.message), ["calibrating"]);
+ * assert.equal(EMPTY_LOG.length, 0); // the shared empty log was replaced, not changed
  * ```
  */
 export function appendLog(record: TaskRecord, entry: TaskLogEntry): void {
@@ -138,9 +227,10 @@ export function appendLog(record: TaskRecord, entry: TaskLogEntry): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isTerminal } from "./record.ts";
- * isTerminal("running"); // false
- * isTerminal("cancelled"); // true
+ * assert.equal(isTerminal("running"), false);
+ * assert.equal(isTerminal("cancelled"), true);
  * ```
  */
 export function isTerminal(state: TaskState): boolean {
@@ -153,9 +243,24 @@ export function isTerminal(state: TaskState): boolean {
  *
  * @example
  * ```ts
- * import { transition, type TaskRecord } from "./record.ts";
- * declare const record: TaskRecord; // state "queued"
+ * import assert from "node:assert/strict";
+ * import { EMPTY_LOG, type TaskRecord, transition } from "./record.ts";
+ * const record: TaskRecord = {
+ *   id: "0196f1c2-7d0e-7a3b-9c4d-5e6f7a8b9c0d",
+ *   type: "Calibrate",
+ *   service: "lab",
+ *   fields: { qubit: "q0" },
+ *   attributes: {},
+ *   parallel: false,
+ *   state: "queued",
+ *   attempts: 0,
+ *   createdAt: Date.now(),
+ *   log: EMPTY_LOG,
+ * };
  * transition(record, "running", Date.now());
+ * assert.equal(record.state, "running");
+ * assert.equal(record.log[0].state, "running");
+ * assert.throws(() => transition(record, "waiting", Date.now()), /illegal transition running → waiting/);
  * ```
  */
 export function transition(record: TaskRecord, state: TaskState, at: number, message = ""): void {
@@ -166,8 +271,19 @@ export function transition(record: TaskRecord, state: TaskState, at: number, mes
   appendLog(record, { at, level: state === "failed" ? "error" : "info", message, state });
 }
 
-/** A one-line preview of an outcome: a JSON preview of the result, or `ename: evalue`. */
+/**
+ * A one-line preview of an outcome: a JSON preview of the result, or `ename: evalue`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TaskBrief } from "./record.ts";
+ * const brief: TaskBrief = { status: "error", text: "ZeroDivisionError: division by zero" };
+ * assert.match(brief.text, /^ZeroDivisionError/);
+ * ```
+ */
 export interface TaskBrief {
+  /** The outcome's status. */
   status: "ok" | "error";
   /** At most 200 characters. */
   text: string;
@@ -177,6 +293,25 @@ export interface TaskBrief {
  * A record without its fields, log and outcome, as task lists and events
  * carry it: small whatever the task holds. `brief` previews the outcome once
  * the task has ended; the whole record comes by id.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TaskRecordSummary } from "./record.ts";
+ * const line = (task: TaskRecordSummary) => `${task.id.slice(-8)} ${task.type} ${task.state}`;
+ * const summary: TaskRecordSummary = {
+ *   id: "0196f1c2-7d0e-7a3b-9c4d-5e6f7a8b9c0d",
+ *   type: "Calibrate",
+ *   service: "lab",
+ *   attributes: {},
+ *   parallel: false,
+ *   state: "succeeded",
+ *   attempts: 1,
+ *   createdAt: 0,
+ *   brief: { status: "ok", text: "42" },
+ * };
+ * assert.equal(line(summary), "7a8b9c0d Calibrate succeeded");
+ * ```
  */
 export type TaskRecordSummary = Omit<TaskRecord, "log" | "fields" | "outcome"> & {
   brief?: TaskBrief;
@@ -190,9 +325,24 @@ const briefs = new WeakMap<TaskOutcome, TaskBrief>();
  *
  * @example
  * ```ts
- * import { summarize, type TaskRecord } from "./record.ts";
- * declare const record: TaskRecord; // ended with { status: "ok", result: 42 }
- * summarize(record).brief; // { status: "ok", text: "42" }
+ * import assert from "node:assert/strict";
+ * import { EMPTY_LOG, summarize, type TaskRecord } from "./record.ts";
+ * const record: TaskRecord = {
+ *   id: "0196f1c2-7d0e-7a3b-9c4d-5e6f7a8b9c0d",
+ *   type: "Answer",
+ *   service: "lab",
+ *   fields: { question: "everything" },
+ *   attributes: {},
+ *   parallel: true,
+ *   state: "succeeded",
+ *   attempts: 1,
+ *   createdAt: 0,
+ *   log: EMPTY_LOG,
+ *   outcome: { status: "ok", id: "0196f1c2-7d0e-7a3b-9c4d-5e6f7a8b9c0d", result: 42 },
+ * };
+ * const summary = summarize(record);
+ * assert.deepEqual(summary.brief, { status: "ok", text: "42" });
+ * assert.equal("fields" in summary, false);
  * ```
  */
 export function summarize(record: TaskRecord): TaskRecordSummary {

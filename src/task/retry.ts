@@ -7,10 +7,25 @@
  */
 import { MAX_DURATION_MS } from "./limits.ts";
 
-/** A retry policy as a task type declares it. */
+/**
+ * A retry policy as a task type declares it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseRetryPolicy, type RetryOptions } from "./retry.ts";
+ * const flaky: RetryOptions = {
+ *   attempts: 3,
+ *   backoff: { initialMs: 500, factor: 2, maxMs: 10_000, jitter: 0.2 },
+ *   retryOn: ["TimeoutError"],
+ * };
+ * assert.equal(parseRetryPolicy(flaky).retries("TimeoutError"), true);
+ * ```
+ */
 export interface RetryOptions {
   /** How many times a failed task is tried again (0: never); it runs at most `attempts + 1` times. */
   attempts: number;
+  /** How long to wait before each retry: exponential, capped, optionally spread at random. */
   backoff?: {
     /** Delay before the first retry, in ms (default 1 000; 0 to retry at once). */
     initialMs?: number;
@@ -125,6 +140,7 @@ export class RetryPolicy {
  * ```
  */
 export class RetryPolicyError extends TypeError {
+  /** Always `"RetryPolicyError"`, whatever a bundler does to class names. */
   override name = "RetryPolicyError";
   /** Create the error for `field`, which `reason` explains. */
   constructor(readonly field: string, reason: string) {

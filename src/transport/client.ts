@@ -18,7 +18,7 @@ import type {
   TaskEvent,
 } from "../manager/types.ts";
 import type { SummaryPage, TaskPort } from "./port.ts";
-import { type ConnectOptions, WebSocketPort } from "./websocket/port.ts";
+import { type WebSocketConnectOptions, WebSocketPort } from "./websocket/port.ts";
 import type { NatsConnectOptions } from "./nats/port.ts";
 
 /**
@@ -27,8 +27,20 @@ import type { NatsConnectOptions } from "./nats/port.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { defineTask, Runtime, Service, TaskValidationError } from "../mod.ts";
  * import type { TaskInput } from "./client.ts";
- * const task: TaskInput = { type: "Greeting", fields: { name: "Ada" } };
+ * const Greeting = defineTask("Greeting", { schema: z.object({ name: z.string() }), parallel: true });
+ * const greeter = new Service("greeter").registerHandler(Greeting, ({ name }) => `Hello ${name}`);
+ * const runtime = await Runtime.start({ services: [greeter] });
+ * const client = runtime.client();
+ * const validated: TaskInput = Greeting.create({ name: "Ada" }); // checked here, not again
+ * const named: TaskInput = { type: "Greeting", fields: { name: "Grace" } }; // checked by the runtime
+ * assert.equal(await client.execute("greeter", validated), "Hello Ada");
+ * assert.equal(await client.execute("greeter", named), "Hello Grace");
+ * await assert.rejects(client.execute("greeter", { type: "Greeting", fields: {} }), TaskValidationError);
+ * await runtime.stop();
  * ```
  */
 export type TaskInput = Task | { type: string; fields?: unknown };
@@ -39,8 +51,20 @@ export type TaskInput = Task | { type: string; fields?: unknown };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { defineTask, Runtime, Service } from "../mod.ts";
  * import type { RequestOptions } from "./client.ts";
+ * const Calibrate = defineTask("Calibrate", { schema: z.object({}), parallel: false });
+ * const lab = new Service("lab").registerHandler(Calibrate, () => "done");
+ * const runtime = await Runtime.start({ services: [lab] });
+ * const client = runtime.client();
  * const urgent: RequestOptions = { priority: 10, expiresInMs: 60_000, attributes: { by: "ada" } };
+ * const { taskId, outcome } = await client.request("lab", Calibrate.create({}), urgent);
+ * await outcome;
+ * const record = await client.status(taskId);
+ * assert.deepEqual([record?.priority, record?.attributes], [10, { by: "ada" }]);
+ * await runtime.stop();
  * ```
  */
 export interface RequestOptions {
@@ -65,11 +89,21 @@ export interface RequestOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { defineTask, Runtime, Service } from "../mod.ts";
  * import type { TaskRequest } from "./client.ts";
- * async function report(request: TaskRequest) {
- *   console.log("queued as", request.taskId);
- *   console.log("ended:", (await request.outcome).status);
- * }
+ * const Divide = defineTask("Divide", { schema: z.object({ by: z.number() }), parallel: true });
+ * const lab = new Service("lab").registerHandler(Divide, ({ by }) => {
+ *   if (by === 0) throw new RangeError("division by zero");
+ *   return 1 / by;
+ * });
+ * const runtime = await Runtime.start({ services: [lab] });
+ * const request: TaskRequest<number> = await runtime.client().request("lab", Divide.create({ by: 0 }));
+ * assert.match(request.taskId, /^[0-9a-f-]{36}$/); // known at once, before the task runs
+ * const outcome = await request.outcome; // a failure is an outcome, not a rejection
+ * assert.equal(outcome.status === "error" && outcome.ename, "RangeError");
+ * await runtime.stop();
  * ```
  */
 export interface TaskRequest<R = unknown> {
@@ -85,11 +119,27 @@ export interface TaskRequest<R = unknown> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { defineTask, GraphError, Runtime, Service } from "../mod.ts";
  * import type { TaskGraph } from "./client.ts";
+ * const Step = defineTask("Step", { schema: z.object({ name: z.string() }), parallel: true });
+ * const order: string[] = [];
+ * const lab = new Service("lab").registerHandler(Step, ({ name }) => void order.push(name));
+ * const runtime = await Runtime.start({ services: [lab] });
+ * const client = runtime.client();
  * const graph: TaskGraph = {
- *   scan: { service: "lab", task: { type: "Scan", fields: {} } },
- *   fit: { service: "lab", task: { type: "Fit", fields: {} }, after: ["scan"] },
+ *   fit: { service: "lab", task: Step.create({ name: "fit" }), after: ["scan"] },
+ *   scan: { service: "lab", task: Step.create({ name: "scan" }) },
  * };
+ * const ids = await client.submitGraph(graph);
+ * await client.outcome(ids.fit);
+ * assert.deepEqual(order, ["scan", "fit"]);
+ * await assert.rejects(
+ *   client.submitGraph({ a: { service: "lab", task: Step.create({ name: "a" }), after: ["a"] } }),
+ *   GraphError,
+ * );
+ * await runtime.stop();
  * ```
  */
 export type TaskGraph = Record<
@@ -163,11 +213,26 @@ export class Client {
    * disconnected are refused (`RuntimeStoppingError`).
    *
    * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { z } from "zod";
+   * import { Client, defineTask, Runtime, serve, Service } from "../mod.ts";
+   * const Greeting = defineTask("Greeting", { schema: z.object({ name: z.string() }), parallel: true });
+   * const greeter = new Service("greeter").registerHandler(Greeting, ({ name }) => `Hello ${name}`);
+   * const runtime = await Runtime.start({ services: [greeter] });
+   * const token = crypto.randomUUID();
+   * const server = serve(runtime, { token, port: 0 });
+   * const client = await Client.connect(server.wsUrl, { token });
+   * assert.equal(await client.execute("greeter", { type: "Greeting", fields: { name: "Ada" } }), "Hello Ada");
+   * await client.close();
+   * await server.shutdown();
+   * await runtime.stop();
+   * ```
+   *
+   * A cluster (it needs a NATS server):
+   *
    * ```ts ignore
    * import { Client } from "../mod.ts";
-   * const client = await Client.connect("ws://127.0.0.1:8787", { token: Deno.env.get("ZEST_TOKEN")! });
-   * await client.execute("greeter", { type: "Greeting", fields: { name: "Ada" } }); // "Hello Ada from greeter"
-   * await client.close();
    * const cluster = await Client.connect("nats://127.0.0.1:4222", { token: Deno.env.get("ZEST_NATS_TOKEN") });
    * await cluster.execute("greeter", { type: "Greeting", fields: { name: "Ada" } });
    * await cluster.close();
@@ -175,7 +240,7 @@ export class Client {
    */
   static async connect(
     url: string | URL,
-    options: ConnectOptions | NatsConnectOptions = {},
+    options: WebSocketConnectOptions | NatsConnectOptions = {},
   ): Promise<Client> {
     const scheme = new URL(url).protocol;
     if (scheme === "nats:" || scheme === "tls:") {
@@ -183,7 +248,7 @@ export class Client {
       const { NatsPort } = await import("./nats/port.ts");
       return new Client(await NatsPort.connect(url, options as NatsConnectOptions));
     }
-    return new Client(await WebSocketPort.connect(url, options as ConnectOptions));
+    return new Client(await WebSocketPort.connect(url, options as WebSocketConnectOptions));
   }
 
   /**

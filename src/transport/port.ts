@@ -23,12 +23,27 @@ import type {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { defineTask, Runtime, Service } from "../mod.ts";
  * import type { SummaryPage } from "./port.ts";
- * const empty: SummaryPage = { records: [] };
+ * const Ping = defineTask("Ping", { schema: z.object({}), parallel: true });
+ * const runtime = await Runtime.start({
+ *   services: [new Service("lab").registerHandler(Ping, () => "pong")],
+ * });
+ * const client = runtime.client();
+ * for (let i = 0; i < 3; i++) await client.execute("lab", Ping.create({}));
+ * const first: SummaryPage = await client.tasks({ limit: 2 });
+ * const second = await client.tasks({ limit: 2, cursor: first.next });
+ * assert.deepEqual([first.records.length, second.records.length], [2, 1]);
+ * assert.equal(second.next, undefined); // the last page
+ * await runtime.stop();
  * ```
  */
 export interface SummaryPage {
+  /** At most the query's `limit` summaries, newest first. */
   records: TaskRecordSummary[];
+  /** Pass it back as the query's `cursor` for the next page; absent on the last one. */
   next?: string;
 }
 
@@ -37,8 +52,22 @@ export interface SummaryPage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { defineTask, Runtime, Service } from "../mod.ts";
  * import type { ScheduleAction } from "./port.ts";
- * const actions: ScheduleAction[] = ["pause", "resume", "run"];
+ * const Probe = defineTask("Probe", { schema: z.object({}), parallel: true });
+ * const runtime = await Runtime.start({
+ *   services: [new Service("lab").registerHandler(Probe, () => "ok")],
+ *   schedules: [{ name: "probe", service: "lab", task: Probe.create({}), every: "1h" }],
+ * });
+ * const port = runtime.client().port;
+ * const states: string[] = [];
+ * for (const action of ["pause", "resume"] satisfies ScheduleAction[]) {
+ *   states.push((await port.controlSchedule("probe", action)).state);
+ * }
+ * assert.deepEqual(states, ["paused", "scheduled"]);
+ * await runtime.stop();
  * ```
  */
 export type ScheduleAction = "pause" | "resume" | "run";
@@ -48,11 +77,16 @@ export type ScheduleAction = "pause" | "resume" | "run";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime, Service } from "../mod.ts";
  * import type { TaskPort } from "./port.ts";
  * async function depth(port: TaskPort, service: string): Promise<number> {
  *   const info = (await port.services()).find((s) => s.name === service);
  *   return info ? info.queued : 0;
  * }
+ * const runtime = await Runtime.start({ services: [new Service("lab")] });
+ * assert.equal(await depth(runtime.client().port, "lab"), 0);
+ * await runtime.stop();
  * ```
  */
 export interface TaskPort {

@@ -51,8 +51,10 @@ export const submitBody = z.strictObject({
  *
  * @example
  * ```ts
- * import type { SubmitBody } from "./wire.ts";
+ * import assert from "node:assert/strict";
+ * import { type SubmitBody, submitRequest } from "./wire.ts";
  * const body: SubmitBody = { service: "lab", type: "Sum", fields: { a: 1, b: 2 }, priority: 3 };
+ * assert.deepEqual(submitRequest(body), body);
  * ```
  */
 export type SubmitBody = z.output<typeof submitBody>;
@@ -158,8 +160,11 @@ export function describeIssues(error: z.ZodError): string {
  *
  * @example
  * ```ts
- * import type { ErrorBody } from "./wire.ts";
+ * import assert from "node:assert/strict";
+ * import { bodyError, type ErrorBody } from "./wire.ts";
+ * import { QueueFullError } from "../task/errors.ts";
  * const body: ErrorBody = { error: "service 'lab' has 5 tasks waiting (limit 5)", name: "QueueFullError" };
+ * assert.ok(bodyError(body) instanceof QueueFullError);
  * ```
  */
 export interface ErrorBody {

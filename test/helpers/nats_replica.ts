@@ -16,10 +16,11 @@
  * @example
  * ```ts
  * // deno run --allow-all test/helpers/nats_replica.ts nats://127.0.0.1:4222 STREAM CONSUMER EVENTS 500
- * const replica = new Deno.Command(Deno.execPath(), {
- *   args: ["run", "--allow-all", "test/helpers/nats_replica.ts", url, "TASKS", "svc", "events", "500"],
- *   stdout: "piped",
- * }).spawn();
+ * const spawnReplica = (url: string) =>
+ *   new Deno.Command(Deno.execPath(), {
+ *     args: ["run", "--allow-all", "test/helpers/nats_replica.ts", url, "TASKS", "svc", "events", "500"],
+ *     stdout: "piped",
+ *   }).spawn();
  * ```
  *
  * @module

@@ -19,7 +19,17 @@
  */
 import { Deserializer, Serializer } from "node:v8";
 
-/** A value written for the other side: the serializer's bytes, and the buffers beside them. */
+/**
+ * A value written for the other side: the serializer's bytes, and the buffers beside them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Encoded, encode } from "./codec.ts";
+ * const encoded: Encoded = encode({ trace: new Float64Array(4) });
+ * assert.equal(encoded.buffers[0].byteLength, 32); // the array's own buffer, not in `head`
+ * ```
+ */
 export interface Encoded {
   /** What V8's serializer wrote; views in it refer to `buffers` by index. */
   head: Uint8Array;
@@ -110,10 +120,12 @@ class ViewDeserializer extends Deserializer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decode, encode } from "./codec.ts";
  * const encoded = encode({ samples: new Float64Array([1, 2, 3]), at: new Date(0) });
- * encoded.buffers.length; // 1: the Float64Array's buffer, beside the head
- * decode(encoded); // { samples: Float64Array [1, 2, 3], at: 1970-01-01T00:00:00.000Z }
+ * assert.equal(encoded.buffers.length, 1); // the Float64Array's buffer, beside the head
+ * assert.deepEqual(decode(encoded), { samples: new Float64Array([1, 2, 3]), at: new Date(0) });
+ * assert.throws(() => encode({ callback: () => {} }), { name: "DataCloneError" });
  * ```
  */
 export function encode(value: unknown): Encoded {
@@ -133,8 +145,9 @@ export function encode(value: unknown): Encoded {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decode, encode } from "./codec.ts";
- * decode(encode(new Map([["a", 1n]]))); // Map { "a" => 1n }
+ * assert.deepEqual(decode(encode(new Map([["a", 1n]]))), new Map([["a", 1n]]));
  * ```
  */
 export function decode(encoded: Encoded): unknown {
@@ -143,9 +156,21 @@ export function decode(encoded: Encoded): unknown {
   return deserializer.readValue();
 }
 
-/** An error as it crosses to the other side. */
+/**
+ * An error as it crosses to the other side.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorFromShape, type ErrorShape } from "./codec.ts";
+ * const shape: ErrorShape = { name: "FitError", message: "no convergence", stack: "" };
+ * assert.equal(errorFromShape(shape).message, "no convergence");
+ * ```
+ */
 export interface ErrorShape {
+  /** The error's `name`, e.g. `"RangeError"`: what an outcome's `ename` becomes. */
   name: string;
+  /** The error's message. */
   message: string;
   /** The stack as the side that threw it wrote it; `""` when there is none. */
   stack: string;
@@ -156,9 +181,10 @@ export interface ErrorShape {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorShape } from "./codec.ts";
- * errorShape(new RangeError("too big")).name; // "RangeError"
- * errorShape("plain string").message; // "plain string"
+ * assert.equal(errorShape(new RangeError("too big")).name, "RangeError");
+ * assert.deepEqual(errorShape("plain string"), { name: "Error", message: "plain string", stack: "" });
  * ```
  */
 export function errorShape(error: unknown): ErrorShape {
@@ -179,9 +205,11 @@ export function errorShape(error: unknown): ErrorShape {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorFromShape } from "./codec.ts";
  * const error = errorFromShape({ name: "FitError", message: "no convergence", stack: "" });
- * error.name; // "FitError"
+ * assert.ok(error instanceof Error);
+ * assert.equal(error.name, "FitError");
  * ```
  */
 export function errorFromShape(shape: ErrorShape): Error {

@@ -7,14 +7,16 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WorkerCrashedError } from "./errors.ts";
  * const error = new WorkerCrashedError(
  *   "worker for fit.ts (pid 4242) exited with code 3 while running task 7d0e…: the handler called Deno.exit(3)",
  * );
- * error.name; // "WorkerCrashedError"
+ * assert.equal(error.name, "WorkerCrashedError");
  * ```
  */
 export class WorkerCrashedError extends Error {
+  /** Always `"WorkerCrashedError"`, whatever a bundler does to class names. */
   override name = "WorkerCrashedError";
 }
 
@@ -26,14 +28,21 @@ export class WorkerCrashedError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HandlerLoadError } from "./errors.ts";
- * const error = new HandlerLoadError(
- *   "handler module fit.ts failed to load: SyntaxError: Unexpected token",
- * );
- * error.name; // "HandlerLoadError"
+ * import { WorkerHandler, WorkerPool } from "./mod.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/empty.ts`, "export const nothing = 1;"); // no default export
+ * {
+ *   await using pool = new WorkerPool({ size: 1 });
+ *   const empty = new WorkerHandler(new URL(`file://${dir}/empty.ts`));
+ *   await assert.rejects(pool.run(empty, { fields: {}, taskId: "t1" }), HandlerLoadError);
+ * }
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class HandlerLoadError extends Error {
+  /** Always `"HandlerLoadError"`, whatever a bundler does to class names. */
   override name = "HandlerLoadError";
 }
 
@@ -42,11 +51,16 @@ export class HandlerLoadError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WorkerPoolClosedError } from "./errors.ts";
- * new WorkerPoolClosedError("the worker pool closed while task 7d0e… was running").name;
- * // "WorkerPoolClosedError"
+ * import { WorkerHandler, WorkerPool } from "./mod.ts";
+ * const pool = new WorkerPool({ size: 1 });
+ * await pool.close();
+ * const fit = new WorkerHandler("file:///srv/lab/fit.ts");
+ * await assert.rejects(pool.run(fit, { fields: {}, taskId: "t1" }), WorkerPoolClosedError);
  * ```
  */
 export class WorkerPoolClosedError extends Error {
+  /** Always `"WorkerPoolClosedError"`, whatever a bundler does to class names. */
   override name = "WorkerPoolClosedError";
 }

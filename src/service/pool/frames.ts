@@ -27,13 +27,48 @@ const FIXED_BYTES = 12;
  * The largest frame, head and buffers together: 2 GiB. A larger result fails
  * its task with a `RangeError` naming the size; a header announcing more is
  * taken for a broken stream.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_FRAME_BYTES } from "./frames.ts";
+ * assert.equal(MAX_FRAME_BYTES, 2_147_483_648);
+ * ```
  */
 export const MAX_FRAME_BYTES = 2 ** 31;
-/** The most buffers in one frame. */
+/**
+ * The most buffers in one frame.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkFrameSize, MAX_FRAME_BUFFERS } from "./frames.ts";
+ * const buffers = Array.from({ length: MAX_FRAME_BUFFERS + 1 }, () => new ArrayBuffer(0));
+ * assert.throws(() => checkFrameSize({ head: new Uint8Array(8), buffers }, "the result"), RangeError);
+ * ```
+ */
 export const MAX_FRAME_BUFFERS = 65_536;
 
-/** The byte stream broke its framing: stray output, or a truncated frame. */
+/**
+ * The byte stream broke its framing: stray output, or a truncated frame.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FrameError, FrameReader } from "./frames.ts";
+ * const stray = new TextEncoder().encode("hello from a stray console.log\n");
+ * const stream = new ReadableStream({
+ *   type: "bytes",
+ *   start(controller) {
+ *     controller.enqueue(stray);
+ *     controller.close();
+ *   },
+ * });
+ * await assert.rejects(new FrameReader(stream).read(), FrameError);
+ * ```
+ */
 export class FrameError extends Error {
+  /** Always `"FrameError"`, whatever a bundler does to class names. */
   override name = "FrameError";
 }
 
@@ -42,8 +77,11 @@ export class FrameError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkFrameSize } from "./frames.ts";
- * checkFrameSize({ head: new Uint8Array(8), buffers: [] }, "the result");
+ * checkFrameSize({ head: new Uint8Array(8), buffers: [] }, "the result"); // fits: no throw
+ * const huge = { head: new Uint8Array(8), buffers: [{ byteLength: 2 ** 32 } as ArrayBuffer] };
+ * assert.throws(() => checkFrameSize(huge, "the result"), /^RangeError: the result is 4294967304 bytes/);
  * ```
  */
 export function checkFrameSize(encoded: Encoded, what: string): void {
@@ -74,10 +112,15 @@ function preamble({ head, buffers }: Encoded): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encode } from "./codec.ts";
  * import { writeFrame } from "./frames.ts";
- * const writer = new WritableStream<Uint8Array>().getWriter();
- * await writeFrame(writer, encode({ kind: "ready" }));
+ * const written: Uint8Array[] = [];
+ * const writer = new WritableStream<Uint8Array>({ write: (chunk) => void written.push(chunk) })
+ *   .getWriter();
+ * await writeFrame(writer, encode(new Float64Array([1, 2])));
+ * assert.equal(written.length, 2); // the preamble and head, then the array's buffer as it lies
+ * assert.equal(written[1].byteLength, 16);
  * ```
  */
 export function writeFrame(
@@ -97,9 +140,12 @@ export function writeFrame(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encode } from "./codec.ts";
  * import { writeFrameSync } from "./frames.ts";
- * writeFrameSync(Deno.stderr, encode({ kind: "ready" }));
+ * let bytes = 0;
+ * writeFrameSync({ writeSync: (chunk) => (bytes += chunk.byteLength, chunk.byteLength) }, encode(null));
+ * assert.ok(bytes > 12); // magic, head length, buffer count, then the head
  * ```
  */
 export function writeFrameSync(file: { writeSync(bytes: Uint8Array): number }, encoded: Encoded) {
@@ -118,11 +164,24 @@ const STAGE_BYTES = 64 * 1024;
  *
  * @example
  * ```ts
- * import { FrameReader } from "./frames.ts";
- * const frames = new FrameReader(Deno.stdin.readable);
- * for (let frame = await frames.read(); frame; frame = await frames.read()) {
- *   console.error(frame.head.byteLength, frame.buffers.length);
- * }
+ * import assert from "node:assert/strict";
+ * import { decode, encode } from "./codec.ts";
+ * import { FrameReader, writeFrameSync } from "./frames.ts";
+ * const chunks: Uint8Array[] = [];
+ * const pipe = { writeSync: (chunk: Uint8Array) => chunks.push(chunk.slice()) && chunk.byteLength };
+ * writeFrameSync(pipe, encode({ kind: "ready" }));
+ * writeFrameSync(pipe, encode(new Float64Array([1, 2])));
+ * const stream = new ReadableStream({
+ *   type: "bytes",
+ *   start(controller) {
+ *     for (const chunk of chunks) controller.enqueue(chunk);
+ *     controller.close();
+ *   },
+ * });
+ * const frames = new FrameReader(stream);
+ * const values: unknown[] = [];
+ * for (let frame = await frames.read(); frame; frame = await frames.read()) values.push(decode(frame));
+ * assert.deepEqual(values, [{ kind: "ready" }, new Float64Array([1, 2])]);
  * ```
  */
 export class FrameReader {

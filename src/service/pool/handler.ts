@@ -12,6 +12,32 @@ import type { TaskContext } from "../service.ts";
  * What a worker handler gets besides the fields: an in-process handler's
  * context (`taskId`, `attempt`, `attributes`, `signal`, `log`, `progress`)
  * but `client` — a worker returns its result, the service queues follow-ups.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { WorkerContext } from "./handler.ts";
+ * async function scan(points: number, context: WorkerContext): Promise<number> {
+ *   for (let i = 1; i <= points; i++) {
+ *     if (context.signal.aborted) throw context.signal.reason;
+ *     context.progress(i / points);
+ *   }
+ *   context.log.info(`${points} points`);
+ *   return points;
+ * }
+ * const lines: string[] = [];
+ * const log = { debug() {}, info: (line: string) => lines.push(line), warn() {}, error() {} };
+ * const context: WorkerContext = {
+ *   taskId: "t1",
+ *   attempt: 1,
+ *   attributes: {},
+ *   signal: new AbortController().signal,
+ *   log,
+ *   progress: () => {},
+ * };
+ * assert.equal(await scan(3, context), 3);
+ * assert.deepEqual(lines, ["3 points"]);
+ * ```
  */
 export type WorkerContext = Omit<TaskContext, "client">;
 
@@ -21,16 +47,31 @@ export type WorkerContext = Omit<TaskContext, "client">;
  *
  * @example
  * ```ts
- * // fit.ts
- * import type { WorkerContext } from "./handler.ts";
- * export default function fit({ samples }: { samples: Float64Array }, context: WorkerContext) {
+ * import assert from "node:assert/strict";
+ * import type { WorkerContext, WorkerHandlerFunction } from "./handler.ts";
+ * // The default export of fit.ts:
+ * const fit: WorkerHandlerFunction<{ samples: Float64Array }, number> = (
+ *   { samples },
+ *   context: WorkerContext,
+ * ) => {
  *   let sum = 0;
  *   for (let i = 0; i < samples.length; i++) {
  *     sum += samples[i];
  *     if (i % 1_000_000 === 0) context.progress(i / samples.length);
  *   }
  *   return sum / samples.length;
- * }
+ * };
+ * const progress: number[] = [];
+ * const context = {
+ *   taskId: "t1",
+ *   attempt: 1,
+ *   attributes: {},
+ *   signal: new AbortController().signal,
+ *   log: { debug() {}, info() {}, warn() {}, error() {} },
+ *   progress: (fraction: number) => void progress.push(fraction),
+ * };
+ * assert.equal(await fit({ samples: new Float64Array([1, 2, 3]) }, context), 2);
+ * assert.deepEqual(progress, [0]);
  * ```
  */
 export type WorkerHandlerFunction<F = never, R = unknown> = (
@@ -43,18 +84,47 @@ export type WorkerHandlerFunction<F = never, R = unknown> = (
  * `true` (all), a list (those paths, hosts or names only), or `false`/absent
  * (nothing). `read` adds to what a worker may always read: the handler
  * module's folder tree and the pool's own folder.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WorkerHandler, type WorkerPermissions } from "./handler.ts";
+ * const permissions: WorkerPermissions = { read: ["/data/scans"], net: ["127.0.0.1:8888"] };
+ * const fit = new WorkerHandler("file:///srv/lab/fit.ts", { permissions });
+ * assert.deepEqual(fit.permissions.net, ["127.0.0.1:8888"]);
+ * assert.equal(fit.permissions.write, false);
+ * assert.throws(() => new WorkerHandler("file:///srv/lab/fit.ts", { permissions: { disk: true } as never }), /unknown worker permission 'disk'/);
+ * ```
  */
 export interface WorkerPermissions {
+  /** Files and folders it may read, besides its module's folder and the pool's. */
   read?: boolean | string[];
+  /** Files and folders it may write. */
   write?: boolean | string[];
+  /** Hosts (`host:port`) it may reach. */
   net?: boolean | string[];
+  /** Environment variables it may read. */
   env?: boolean | string[];
+  /** Programs it may run. */
   run?: boolean | string[];
+  /** System information it may read (`hostname`, `osRelease`, …). */
   sys?: boolean | string[];
+  /** Native libraries it may load. */
   ffi?: boolean | string[];
 }
 
-/** How a handler's workers run. */
+/**
+ * How a handler's workers run.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WorkerHandler, type WorkerHandlerOptions } from "./handler.ts";
+ * const options: WorkerHandlerOptions = { maxHeapMb: 4_096, graceMs: 10_000 };
+ * const fit = new WorkerHandler("file:///srv/lab/fit.ts", options);
+ * assert.deepEqual([fit.maxHeapMb, fit.graceMs], [4_096, 10_000]);
+ * ```
+ */
 export interface WorkerHandlerOptions {
   /** Widen what its workers may do; by default: read the module's folder tree, nothing else. */
   permissions?: WorkerPermissions;
@@ -71,7 +141,17 @@ export interface WorkerHandlerOptions {
   graceMs?: number;
 }
 
-/** The longest grace period, in ms: 10 minutes. */
+/**
+ * The longest grace period, in ms: 10 minutes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkGraceMs, MAX_GRACE_MS } from "./handler.ts";
+ * assert.equal(checkGraceMs(MAX_GRACE_MS, "graceMs"), 600_000);
+ * assert.throws(() => checkGraceMs(MAX_GRACE_MS + 1, "graceMs"), RangeError);
+ * ```
+ */
 export const MAX_GRACE_MS = 600_000;
 
 /**
@@ -81,6 +161,14 @@ export const MAX_GRACE_MS = 600_000;
  * `--allow-run=/proc/self/exe` (the `start` task has it); elsewhere it is
  * `Deno.execPath()`. Whoever may run it may run anything (a deno can be
  * given every permission): it is trusted as the runtime itself is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DENO_EXECUTABLE } from "./handler.ts";
+ * const { stdout } = await new Deno.Command(DENO_EXECUTABLE, { args: ["--version"] }).output();
+ * assert.match(new TextDecoder().decode(stdout), /^deno \d/);
+ * ```
  */
 export const DENO_EXECUTABLE = Deno.build.os === "linux" ? "/proc/self/exe" : Deno.execPath();
 
@@ -89,8 +177,13 @@ export const DENO_EXECUTABLE = Deno.build.os === "linux" ? "/proc/self/exe" : De
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkGraceMs } from "./handler.ts";
- * checkGraceMs(2_000, "graceMs"); // 2000
+ * assert.equal(checkGraceMs(2_000, "graceMs"), 2_000);
+ * assert.throws(
+ *   () => checkGraceMs(-1, "workers.graceMs"),
+ *   /^RangeError: workers.graceMs must be a whole number of ms from 0 to 600000, got -1$/,
+ * );
  * ```
  */
 export function checkGraceMs(value: unknown, what: string): number {
@@ -116,8 +209,10 @@ function poolDir(): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkHeapMb } from "./handler.ts";
- * checkHeapMb(512, "maxHeapMb"); // 512
+ * assert.equal(checkHeapMb(512, "maxHeapMb"), 512);
+ * assert.throws(() => checkHeapMb(8, "maxHeapMb"), /from 16 to 65536, got 8/);
  * ```
  */
 export function checkHeapMb(value: unknown, what: string): number {
@@ -161,7 +256,21 @@ function checkPermissions(permissions: unknown): Required<WorkerPermissions> {
   return checked as Required<WorkerPermissions>;
 }
 
-/** What loading a handler module needs besides its folder: its config, and local files it imports from elsewhere. */
+/**
+ * What loading a handler module needs besides its folder: its config, and
+ * local files it imports from elsewhere.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type LoadNeeds, loadNeeds, WorkerHandler } from "./handler.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/noop.ts`, "export default () => null;");
+ * const needs: LoadNeeds = await loadNeeds(new WorkerHandler(new URL(`file://${dir}/noop.ts`)));
+ * assert.deepEqual(needs, { config: undefined, reads: [] }); // no deno.json, nothing from elsewhere
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface LoadNeeds {
   /** The nearest `deno.json(c)` above the module: its import map. */
   config: string | undefined;
@@ -174,12 +283,15 @@ export interface LoadNeeds {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WorkerHandler } from "./handler.ts";
  * const fit = new WorkerHandler(new URL("./fit.ts", import.meta.url), {
  *   permissions: { read: ["/data/scans"] },
  *   maxHeapMb: 2048,
  * });
- * fit.name; // "fit.ts"
+ * assert.equal(fit.name, "fit.ts");
+ * assert.equal(new WorkerHandler(fit.module).key === fit.key, false); // other limits: other workers
+ * assert.throws(() => new WorkerHandler("https://example.com/fit.ts"), /must be a file: URL/);
  * ```
  */
 export class WorkerHandler {
@@ -187,7 +299,9 @@ export class WorkerHandler {
   readonly module: URL;
   /** The module's file name, for messages. */
   readonly name: string;
+  /** What its workers may do, every entry set (`false`: nothing). */
   readonly permissions: Readonly<Required<WorkerPermissions>>;
+  /** Its heap limit in MB, if it sets its own (else the pool's). */
   readonly maxHeapMb: number | undefined;
   /** Its grace period, if it sets its own (else the pool's). */
   readonly graceMs: number | undefined;
@@ -224,6 +338,8 @@ export class WorkerHandler {
    * The `deno` arguments that start a worker process for this handler, given
    * what loading it needs (`loadNeeds`), with `defaultHeapMb` unless the
    * handler sets its own.
+   *
+   * @internal the pool's, not part of the public API.
    */
   denoArgs(needs: LoadNeeds, defaultHeapMb: number): string[] {
     const folder = dirname(fileURLToPath(this.module));
@@ -257,9 +373,15 @@ export class WorkerHandler {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadNeeds, WorkerHandler } from "./handler.ts";
- * const fit = new WorkerHandler(new URL("./fit.ts", import.meta.url));
- * fit.denoArgs(await loadNeeds(fit), 1024); // ["run", "--no-prompt", "--allow-read=…", …]
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/fit.ts`, "export default () => 1;");
+ * const fit = new WorkerHandler(new URL(`file://${dir}/fit.ts`));
+ * const args = fit.denoArgs(await loadNeeds(fit), 1024);
+ * assert.deepEqual(args.slice(0, 2), ["run", "--no-prompt"]);
+ * assert.ok(args.some((arg) => arg.startsWith(`--allow-read=${dir},`)));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadNeeds({ module }: WorkerHandler): Promise<LoadNeeds> {

@@ -9,11 +9,33 @@
  */
 import type { ErrorShape } from "./codec.ts";
 
-/** Log levels, as in a task's log. */
+/**
+ * Log levels, as in a task's log.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { LogLevel } from "./messages.ts";
+ * const levels: LogLevel[] = ["debug", "info", "warn", "error"];
+ * assert.equal(levels.indexOf("warn"), 2);
+ * ```
+ */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-/** Runtime → worker. */
+/**
+ * Runtime → worker.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decode, encode } from "./codec.ts";
+ * import type { ToWorker } from "./messages.ts";
+ * const run: ToWorker = { kind: "run", seq: 1, taskId: "t1", attempt: 1, attributes: {}, fields: { x: 2 } };
+ * assert.deepEqual(decode(encode(run)), run);
+ * ```
+ */
 export type ToWorker =
+  /** Run the handler on these fields. */
   | {
     kind: "run";
     seq: number;
@@ -25,7 +47,18 @@ export type ToWorker =
   /** The task's signal fired: abort the handler's signal with this reason. */
   | { kind: "abort"; seq: number; reason: ErrorShape };
 
-/** Worker → runtime. */
+/**
+ * Worker → runtime.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FromWorker } from "./messages.ts";
+ * const describe = (message: FromWorker) =>
+ *   message.kind === "result" ? `task ${message.seq}: ${message.value}` : message.kind;
+ * assert.equal(describe({ kind: "result", seq: 1, value: 42 }), "task 1: 42");
+ * ```
+ */
 export type FromWorker =
   /** The handler module loaded and has a default export function. */
   | { kind: "ready" }
@@ -43,8 +76,18 @@ export type FromWorker =
 /**
  * Worker thread → its process's main thread, inside the worker process:
  * "end the process with `code`" (its last frame, if any, is written).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ToSupervisor } from "./messages.ts";
+ * const exit: ToSupervisor = { kind: "exit", code: 3 }; // the handler called Deno.exit(3)
+ * assert.equal(exit.code, 3);
+ * ```
  */
 export interface ToSupervisor {
+  /** The only message: end the process. */
   kind: "exit";
+  /** The exit code. */
   code: number;
 }

@@ -12,12 +12,21 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WorkerHandler, WorkerPool } from "./mod.ts";
- * await using pool = new WorkerPool();
- * const fit = new WorkerHandler(new URL("./fit.ts", import.meta.url), {
- *   permissions: { read: ["/data/scans"] },
- * });
- * const result = await pool.run(fit, { fields: { scan: "2024-05-01" }, taskId: crypto.randomUUID() });
+ * // A handler module: its default export is the handler.
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(
+ *   `${dir}/mean.ts`,
+ *   "export default ({ samples }) => samples.reduce((a, b) => a + b, 0) / samples.length;",
+ * );
+ * const mean = new WorkerHandler(new URL(`file://${dir}/mean.ts`));
+ * {
+ *   await using pool = new WorkerPool({ size: 1 });
+ *   const samples = new Float64Array([1, 2, 3, 6]); // crosses whole, not as JSON
+ *   assert.equal(await pool.run(mean, { fields: { samples }, taskId: "t1" }), 3);
+ * } // the pool is closed: its process is gone
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module

@@ -14,7 +14,24 @@ import {
 } from "./handler.ts";
 import { type StderrListener, WorkerProcess, type WorkerTask } from "./worker_process.ts";
 
-/** How a pool runs. */
+/**
+ * How a pool runs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WorkerPool, type WorkerPoolOptions } from "./pool.ts";
+ * const lines: string[] = [];
+ * const options: WorkerPoolOptions = {
+ *   size: 2,
+ *   graceMs: 500,
+ *   maxHeapMb: 256,
+ *   stderr: (line, worker) => lines.push(`${worker.module}: ${line}`),
+ * };
+ * await using pool = new WorkerPool(options);
+ * assert.deepEqual([pool.size, pool.graceMs, pool.maxHeapMb], [2, 500, 256]);
+ * ```
+ */
 export interface WorkerPoolOptions {
   /** Most worker processes at once, 1 to 256 (default: one fewer than the cores, at least 1). */
   size?: number;
@@ -30,11 +47,31 @@ export interface WorkerPoolOptions {
   stderr?: StderrListener;
 }
 
-/** A worker process, as `workers()` lists it. */
+/**
+ * A worker process, as `workers()` lists it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WorkerHandler, WorkerPool } from "./mod.ts";
+ * import type { WorkerInfo } from "./pool.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/noop.ts`, "export default () => null;");
+ * {
+ *   await using pool = new WorkerPool({ size: 1 });
+ *   await pool.run(new WorkerHandler(new URL(`file://${dir}/noop.ts`)), { fields: {}, taskId: "t1" });
+ *   const [worker]: WorkerInfo[] = pool.workers();
+ *   assert.deepEqual([worker.module, worker.state], ["noop.ts", "idle"]); // warm for the next task
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface WorkerInfo {
+  /** The process id. */
   pid: number;
   /** The handler module's file name. */
   module: string;
+  /** `loading` its module, `idle`, `busy` with a task, or `ended`. */
   state: "loading" | "idle" | "busy" | "ended";
   /** The task it runs, if any. */
   taskId?: string;
@@ -75,9 +112,14 @@ const POOL_OPTIONS = ["size", "graceMs", "maxHeapMb"] as const;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkPoolOptions } from "./pool.ts";
- * checkPoolOptions({ size: 2 }); // { size: 2, graceMs: 2000, maxHeapMb: 1024 }
- * checkPoolOptions({ size: 0 }); // throws RangeError: workers.size must be a whole number from 1 to 256, got 0
+ * assert.deepEqual(checkPoolOptions({ size: 2 }), { size: 2, graceMs: 2_000, maxHeapMb: 1_024 });
+ * assert.throws(
+ *   () => checkPoolOptions({ size: 0 }),
+ *   new RangeError("workers.size must be a whole number from 1 to 256, got 0"),
+ * );
+ * assert.throws(() => checkPoolOptions({ sise: 2 } as never), /unknown workers option 'sise'/);
  * ```
  */
 export function checkPoolOptions(
@@ -110,21 +152,38 @@ export function checkPoolOptions(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WorkerHandler, WorkerPool } from "./mod.ts";
- * await using pool = new WorkerPool({ size: 2 });
- * const fit = new WorkerHandler(new URL("./fit.ts", import.meta.url));
- * const controller = new AbortController();
- * const result = await pool.run(fit, {
- *   fields: { samples: new Float64Array(1_000) },
- *   taskId: crypto.randomUUID(),
- *   signal: controller.signal,
- *   onProgress: ({ fraction }) => console.log(`${Math.round(fraction * 100)} %`),
- * });
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(
+ *   `${dir}/fit.ts`,
+ *   `export default ({ samples }, context) => {
+ *     context.progress(0.5, "half way");
+ *     return samples.length;
+ *   };`,
+ * );
+ * const fit = new WorkerHandler(new URL(`file://${dir}/fit.ts`));
+ * {
+ *   await using pool = new WorkerPool({ size: 2 });
+ *   const progress: string[] = [];
+ *   const result = await pool.run(fit, {
+ *     fields: { samples: new Float64Array(1_000) },
+ *     taskId: crypto.randomUUID(),
+ *     signal: AbortSignal.timeout(60_000),
+ *     onProgress: ({ fraction, message }) => progress.push(`${fraction * 100} % ${message}`),
+ *   });
+ *   assert.equal(result, 1_000);
+ *   assert.deepEqual(progress, ["50 % half way"]);
+ * }
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class WorkerPool {
+  /** Most worker processes at once. */
   readonly size: number;
+  /** How long a handler may take to return once its signal fired, unless it sets its own. */
   readonly graceMs: number;
+  /** The heap limit of each worker process, in MB, unless its handler sets its own. */
   readonly maxHeapMb: number;
   readonly #stderr: StderrListener;
   readonly #slots = new Set<Slot>();

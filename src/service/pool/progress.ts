@@ -11,7 +11,16 @@
  */
 import type { TaskProgress } from "../../task/record.ts";
 
-/** At most one progress report per task this often (ms); the latest value wins. */
+/**
+ * At most one progress report per task this often (ms); the latest value wins.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PROGRESS_INTERVAL_MS } from "./progress.ts";
+ * assert.equal(PROGRESS_INTERVAL_MS, 100);
+ * ```
+ */
 export const PROGRESS_INTERVAL_MS = 100;
 
 /**
@@ -24,14 +33,19 @@ export const PROGRESS_INTERVAL_MS = 100;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ProgressGate } from "./progress.ts";
  * const sent: number[] = [];
  * const gate = new ProgressGate(({ fraction }) => sent.push(fraction));
  * gate.report(0.1); // sent at once: the first
- * gate.report(0.2); // kept: within 100 ms of the last
- * gate.report(0.3, "fitting"); // replaces 0.2
- * gate.close(); // sends 0.3
- * sent; // [0.1, 0.3]
+ * gate.report(0.2); // kept back if within 100 ms of the last…
+ * gate.report(0.3, "fitting"); // …and then replaced
+ * gate.close(); // sends what is kept
+ * assert.equal(sent[0], 0.1);
+ * assert.equal(sent.at(-1), 0.3); // the latest wins
+ * gate.report(0.9); // after close: dropped
+ * assert.equal(sent.at(-1), 0.3);
+ * assert.throws(() => gate.report(1.5), RangeError);
  * ```
  */
 export class ProgressGate {

@@ -20,12 +20,34 @@ import type { WorkerPool } from "./pool.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
  * import { runInPool, WorkerHandler, WorkerPool } from "./mod.ts";
- * import type { TaskRun } from "../../task/protocol.ts";
- * declare const pool: WorkerPool;
- * declare const run: TaskRun;
- * const fit = new WorkerHandler(new URL("./fit.ts", import.meta.url));
- * await runInPool(pool, fit, run);
+ * import { defineTask } from "../../task/define.ts";
+ * import { TaskControl, type TaskReport } from "../../task/protocol.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/double.ts`, "export default ({ x }) => 2 * x;");
+ * const Double = defineTask("Double", { schema: z.object({ x: z.number() }), parallel: true });
+ * const reports: TaskReport[] = [];
+ * {
+ *   await using pool = new WorkerPool({ size: 1 });
+ *   await runInPool(pool, new WorkerHandler(new URL(`file://${dir}/double.ts`)), {
+ *     id: "t1",
+ *     type: Double,
+ *     fields: { x: 21 },
+ *     attributes: {},
+ *     attempt: 1,
+ *     control: new TaskControl(),
+ *     replyTo: { tell: (report) => reports.push(report) > 0 },
+ *   });
+ * }
+ * assert.deepEqual(reports.map((report) => report.kind), ["started", "finished"]);
+ * assert.deepEqual(reports.at(-1), {
+ *   kind: "finished",
+ *   id: "t1",
+ *   outcome: { status: "ok", id: "t1", result: 42 },
+ * });
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function runInPool(pool: WorkerPool, handler: WorkerHandler, run: TaskRun): Promise<void> {

@@ -13,12 +13,39 @@ import type { FromWorker, ToWorker } from "./messages.ts";
 
 export type { TaskProgress };
 
-/** One task as a worker runs it: the handler's fields and context, and where its reports go. */
+/**
+ * One task as a worker runs it: the handler's fields and context, and where its reports go.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WorkerHandler, WorkerPool } from "./mod.ts";
+ * import type { WorkerTask } from "./worker_process.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/hello.ts`, "export default ({ name }, context) => { context.log.info('hi'); return `hello ${name}`; };");
+ * const lines: string[] = [];
+ * const task: WorkerTask = {
+ *   fields: { name: "Ada" },
+ *   taskId: "t1",
+ *   attributes: { by: "docs" },
+ *   onLog: (entry) => lines.push(`${entry.level}: ${entry.message}`),
+ * };
+ * {
+ *   await using pool = new WorkerPool({ size: 1 });
+ *   assert.equal(await pool.run(new WorkerHandler(new URL(`file://${dir}/hello.ts`)), task), "hello Ada");
+ * }
+ * assert.deepEqual(lines, ["info: hi"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface WorkerTask {
+  /** The handler's fields; they cross by structured clone. */
   fields: unknown;
+  /** The task's id (`context.taskId`). */
   taskId: string;
   /** 1 for the first attempt (default). */
   attempt?: number;
+  /** The client's metadata (`context.attributes`). */
   attributes?: Record<string, unknown>;
   /** When it fires, the handler's signal fires; a handler that has not returned a grace period later is killed. */
   signal?: AbortSignal;
@@ -30,7 +57,27 @@ export interface WorkerTask {
   onProgress?(progress: TaskProgress): void;
 }
 
-/** What the runtime's stderr is told about a worker's own stderr lines. */
+/**
+ * Where a worker's own stderr lines go (the pool's `stderr` option), with
+ * the process they came from.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WorkerHandler, WorkerPool } from "./mod.ts";
+ * import type { StderrListener } from "./worker_process.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/loud.ts`, "console.error('loaded'); export default () => null;");
+ * const heard = Promise.withResolvers<string>();
+ * const stderr: StderrListener = (line, worker) => heard.resolve(`${worker.module}: ${line}`);
+ * {
+ *   await using pool = new WorkerPool({ size: 1, stderr });
+ *   await pool.run(new WorkerHandler(new URL(`file://${dir}/loud.ts`)), { fields: {}, taskId: "t1" });
+ *   assert.equal(await heard.promise, "loud.ts: [error] loaded"); // the console, outside a task
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export type StderrListener = (line: string, worker: { pid: number; module: string }) => void;
 
 /** How much of a worker's stderr is kept to explain its end. */
@@ -51,13 +98,19 @@ interface Current {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadNeeds, WorkerHandler } from "./handler.ts";
  * import { WorkerProcess } from "./worker_process.ts";
- * const handler = new WorkerHandler(new URL("./fit.ts", import.meta.url));
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/fit.ts`, "export default ({ points }) => points / 2;");
+ * const handler = new WorkerHandler(new URL(`file://${dir}/fit.ts`));
  * const needs = await loadNeeds(handler);
  * const worker = WorkerProcess.start(handler, { needs, heapMb: 1024, onStderr: console.error });
- * const result = await worker.run({ fields: { points: 100 }, taskId: "t-1" }, 2_000);
+ * assert.equal(await worker.run({ fields: { points: 100 }, taskId: "t-1" }, 2_000), 50);
+ * assert.equal(worker.state, "idle");
  * await worker.kill();
+ * assert.equal(worker.state, "ended");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class WorkerProcess {

@@ -33,10 +33,25 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { Client, defineTask, Runtime, serve, Service } from "../../mod.ts";
  * import { CONNECTION_LOST } from "./port.ts";
- * import type { TaskOutcome } from "../../task/outcome.ts";
- * const retryable = (outcome: TaskOutcome) =>
- *   outcome.status === "error" && outcome.ename === CONNECTION_LOST;
+ * const Hold = defineTask("Hold", { schema: z.object({}), parallel: true });
+ * const gate = Promise.withResolvers<void>();
+ * const lab = new Service("lab").registerHandler(Hold, () => gate.promise);
+ * const runtime = await Runtime.start({ services: [lab] });
+ * const token = crypto.randomUUID();
+ * const server = serve(runtime, { token, port: 0 });
+ * const client = await Client.connect(server.wsUrl, { token });
+ * const { taskId, outcome } = await client.request("lab", Hold.create({}));
+ * await server.shutdown(); // the connection drops while the task runs
+ * const lost = await outcome;
+ * assert.equal(lost.status === "error" && lost.ename, CONNECTION_LOST);
+ * gate.resolve(); // the task itself ran on: fetch it again, here in-process
+ * assert.equal((await runtime.client().outcome(taskId))?.status, "ok");
+ * await client.close();
+ * await runtime.stop();
  * ```
  */
 export const CONNECTION_LOST = "ConnectionLostError";
@@ -46,11 +61,17 @@ export const CONNECTION_LOST = "ConnectionLostError";
  *
  * @example
  * ```ts
- * import type { ConnectOptions } from "./port.ts";
- * const options: ConnectOptions = { token: "k3Rf9-Qx_2mZp7LwYb4Tn8Vc", timeoutMs: 5_000 };
+ * import assert from "node:assert/strict";
+ * import { Client } from "../client.ts";
+ * import type { WebSocketConnectOptions } from "./port.ts";
+ * const options: WebSocketConnectOptions = { token: "k3Rf9-Qx_2mZp7LwYb4Tn8Vc", timeoutMs: 5_000 };
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const url = `ws://127.0.0.1:${listener.addr.port}/`;
+ * listener.close(); // nothing listens there now
+ * await assert.rejects(Client.connect(url, options), new RegExp(listener.addr.port.toString()));
  * ```
  */
-export interface ConnectOptions {
+export interface WebSocketConnectOptions {
   /** The server's token (`.zest/token` where the server runs, or `ZEST_TOKEN`). */
   token: string;
   /** Give up connecting after this long (default 10 s). */
@@ -95,13 +116,20 @@ function socketUrl(url: string | URL): URL {
  * and fetch it with `client.outcome(id)`).
  *
  * @example
- * ```ts ignore
- * import { WebSocketPort } from "./port.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Runtime, serve, Service } from "../../mod.ts";
  * import { Client } from "../client.ts";
- * const port = await WebSocketPort.connect("ws://127.0.0.1:8787", { token: Deno.env.get("ZEST_TOKEN")! });
+ * import { WebSocketPort } from "./port.ts";
+ * const runtime = await Runtime.start({ services: [new Service("lab")] });
+ * const token = crypto.randomUUID();
+ * const server = serve(runtime, { token, port: 0 });
+ * const port = await WebSocketPort.connect(server.url, { token }); // http: works as ws:
  * const client = new Client(port); // what Client.connect does
- * await client.services();
+ * assert.deepEqual((await client.services()).map((service) => service.name), ["lab"]);
  * await client.close();
+ * await server.shutdown();
+ * await runtime.stop();
  * ```
  */
 export class WebSocketPort implements TaskPort {
@@ -127,7 +155,10 @@ export class WebSocketPort implements TaskPort {
    * Open a connection and authenticate (the token travels as a WebSocket
    * subprotocol, never in the URL).
    */
-  static async connect(url: string | URL, options: ConnectOptions): Promise<WebSocketPort> {
+  static async connect(
+    url: string | URL,
+    options: WebSocketConnectOptions,
+  ): Promise<WebSocketPort> {
     const target = socketUrl(url);
     if (typeof options.token !== "string" || !isValidToken(options.token)) {
       throw new TypeError("token must be the server's token (16+ URL-safe characters)");

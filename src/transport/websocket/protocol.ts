@@ -65,8 +65,11 @@ export function isValidToken(token: string): boolean {
  *
  * @example
  * ```ts
- * import type { Ref } from "./protocol.ts";
- * const ref: Ref = 1; // or "a string"
+ * import assert from "node:assert/strict";
+ * import { parseClientMessage, type Ref } from "./protocol.ts";
+ * const ref: Ref = "services-1"; // or a number
+ * const parsed = parseClientMessage(JSON.stringify({ type: "services", ref }));
+ * assert.equal("ref" in parsed && parsed.ref, ref); // the reply will carry it back
  * ```
  */
 export type Ref = string | number;
@@ -123,8 +126,10 @@ const legacySubmit = z.strictObject({
  *
  * @example
  * ```ts
- * import type { ClientMessage } from "./protocol.ts";
+ * import assert from "node:assert/strict";
+ * import { type ClientMessage, parseClientMessage } from "./protocol.ts";
  * const message: ClientMessage = { type: "wait", ref: 7, taskId: "3b0c…" };
+ * assert.deepEqual(parseClientMessage(JSON.stringify(message)), message);
  * ```
  */
 export type ClientMessage = {
@@ -136,8 +141,11 @@ export type ClientMessage = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ServerMessage } from "./protocol.ts";
- * const reply: ServerMessage = { type: "submit", ref: 7, taskId: "3b0c…" };
+ * const describe = (message: ServerMessage) =>
+ *   message.type === "submit" ? `request ${message.ref}: task ${message.taskId}` : message.type;
+ * assert.equal(describe({ type: "submit", ref: 7, taskId: "3b0c…" }), "request 7: task 3b0c…");
  * ```
  */
 export type ServerMessage =
@@ -168,8 +176,11 @@ export type ServerMessage =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ErrorReply } from "./protocol.ts";
+ * import { bodyError } from "../wire.ts";
  * const reply: ErrorReply = { type: "error", ref: 3, error: "full", name: "QueueFullError" };
+ * assert.equal(bodyError(reply).name, "QueueFullError"); // the client rejects with the typed refusal
  * ```
  */
 export type ErrorReply = { type: "error"; ref?: Ref } & ErrorBody;
@@ -179,12 +190,16 @@ export type ErrorReply = { type: "error"; ref?: Ref } & ErrorBody;
  *
  * @example
  * ```ts
- * import { WireError } from "./protocol.ts";
- * const error = new WireError("unknown message type \"explode\"", 2);
- * error.ref; // 2
+ * import assert from "node:assert/strict";
+ * import { parseClientMessage, WireError } from "./protocol.ts";
+ * assert.throws(
+ *   () => parseClientMessage('{"type":"explode","ref":2}'),
+ *   (error) => error instanceof WireError && error.ref === 2,
+ * );
  * ```
  */
 export class WireError extends Error {
+  /** Always `"WireError"`, whatever a bundler does to class names. */
   override name = "WireError";
   /** Create the error; `ref` is the request's, when it could be read. */
   constructor(message: string, readonly ref?: Ref) {

@@ -140,7 +140,7 @@ Deno.test("parseClientMessage: a bad field is refused, naming the message and th
   );
   refused(
     text({ type: "list", ref: 5, query: { state: "sleeping" } }),
-    /^bad 'list' message: query\.state: /,
+    /^bad 'list' message: query\.state\.0: must be one of waiting, /,
     5,
   );
   refused(
