@@ -1,10 +1,9 @@
 /**
  * The benchmark suite: `deno task bench [group…] [--rounds N] [--warmup N] [--quick]`.
  *
- * Groups: `actors`, `tasks`, `memory`, and — when their files exist, since
- * they are written separately — `remote` (`bench/remote.ts`, `benchRemote()`)
- * and `kernel` (`bench/kernel.ts`, `benchKernel()`). With no group named, all
- * run. Prints one table, each Zest figure beside a peer measured in the same
+ * Groups: `actors`, `tasks`, `memory`, `remote`, `kernel`, `python`,
+ * `workers`, `peers`, `store`, `workflows`, `cluster`. With no group named,
+ * all run. Prints one table, each Zest figure beside a peer measured in the same
  * run; progress and per-round figures go to stderr.
  *
  * @example
@@ -31,47 +30,24 @@ import { benchTasks } from "./tasks.ts";
 type Bench = (options: BenchOptions) => Promise<Row[]>;
 
 /**
- * A group that lives in a file of its own and is run only if that file
- * exists. `takesOptions`: whether its function accepts `BenchOptions`
- * (`benchRemote` does; `benchKernel(n)` takes a count, so it gets nothing).
- */
-async function optional(
-  file: string,
-  exportName: string,
-  takesOptions: boolean,
-): Promise<Bench | undefined> {
-  const url = new URL(file, import.meta.url);
-  try {
-    await Deno.stat(url);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-  const module = await import(url.href);
-  const bench = module[exportName];
-  if (typeof bench !== "function") throw new Error(`${file} does not export ${exportName}()`);
-  return (options) => takesOptions ? (bench as Bench)(options) : (bench as () => Promise<Row[]>)();
-}
-
-/**
  * The groups in the order they run; optional ones resolve to `undefined` when absent.
  *
  * @example
  * ```ts
  * import { GROUPS } from "./main.ts";
- * Object.keys(GROUPS); // ["actors", "tasks", "memory", "remote", "kernel", "python", "workers", "peers"]
+ * Object.keys(GROUPS); // ["actors", "tasks", "memory", "remote", "kernel", "python", "workers", "peers", "store", "workflows", "cluster"]
  * ```
  */
-export const GROUPS: Record<string, () => Promise<Bench | undefined>> = {
+export const GROUPS: Record<string, () => Promise<Bench>> = {
   actors: () => Promise.resolve(benchActors),
   tasks: () => Promise.resolve(benchTasks),
   memory: () => Promise.resolve(benchMemory),
-  // Written separately; run when present.
-  remote: () => optional("./remote.ts", "benchRemote", true),
-  kernel: () => optional("./kernel.ts", "benchKernel", false),
-  python: () => optional("./python_client.ts", "benchPythonClient", true),
-  workers: () => optional("./workers.ts", "benchWorkers", true),
-  // BullMQ on Redis and the raw NATS JetStream floor; loaded only when run.
+  // The others load only when run: they start servers, kernels or peers of their own.
+  remote: () => import("./remote.ts").then((module) => module.benchRemote),
+  kernel: () => import("./kernel.ts").then((module) => () => module.benchKernel()),
+  python: () => import("./python_client.ts").then((module) => module.benchPythonClient),
+  workers: () => import("./workers.ts").then((module) => module.benchWorkers),
+  // BullMQ on Redis and the raw NATS JetStream floor.
   peers: () => import("./peers.ts").then((module) => module.benchPeers),
   store: () => import("./store.ts").then((module) => module.benchStore),
   workflows: () => import("./workflows.ts").then((module) => module.benchWorkflows),
@@ -99,13 +75,8 @@ export async function runBench(names: string[], options: BenchOptions = {}): Pro
   const rows: Row[] = [];
   for (const name of selected) {
     const started = performance.now();
-    let bench: Bench | undefined;
     try {
-      bench = await GROUPS[name]();
-      if (!bench) {
-        progress(`${name}: skipped (bench/${name}.ts not present)`);
-        continue;
-      }
+      const bench = await GROUPS[name]();
       progress(`${name}:`);
       rows.push(...await bench(options));
     } catch (error) {

@@ -16,6 +16,7 @@ import {
 import { DEFAULT_MAX_QUEUED_PER_SERVICE } from "../src/manager/manager.ts";
 import { report } from "../src/service/service.ts";
 import type { TaskRun } from "../src/task/protocol.ts";
+import { until } from "./helpers/poll.ts";
 
 const Greeting = defineTask("Greeting", {
   schema: z.object({ greeting: z.string().default("Hello"), name: z.string().min(1) }),
@@ -65,15 +66,6 @@ async function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promis
     return await Promise.race([promise, hung]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** Poll `check` until it holds, failing after a generous deadline. */
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`still waiting until ${what} after 30 s`);
-    await pause(10);
   }
 }
 
@@ -718,9 +710,9 @@ Deno.test("expired records are removed on time, even when no other task ends", a
     await request.outcome;
     assert.ok(await client.status(request.taskId), "kept until it expires");
     // Nothing else happens: the record must still go.
-    await eventually(
-      "the record expires",
+    await until(
       async () => await client.status(request.taskId) === undefined,
+      "the record expires",
     );
     assert.equal(await client.outcome(request.taskId), undefined);
   } finally {
@@ -981,10 +973,10 @@ Deno.test("a task ended by its timeout keeps what its handler reports after (wha
     assert.equal(errorOf(await request.outcome).ename, "TimeoutError");
     // The report comes after the timeout's outcome, within the grace period.
     let record = await client.status(request.taskId);
-    await eventually("the late report is in the record", async () => {
+    await until(async () => {
       record = await client.status(request.taskId);
       return record?.outcome?.execution !== undefined;
-    });
+    }, "the late report is in the record");
     const outcome = errorOf(record?.outcome as TaskOutcome);
     assert.equal(outcome.evalue, "task exceeded its timeout of 30 ms");
     assert.equal(outcome.traceback, "KeyboardInterrupt");

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { REPO_ROOT, type ServerProcess, startServer, taskArgs } from "./helpers/server.ts";
 import { loadConfig } from "../src/cli/config.ts";
 import { generatePython } from "../src/cli/codegen.ts";
+import { until } from "./helpers/poll.ts";
 
 const PYTHON = "/usr/bin/python3";
 const SCENARIOS = `${REPO_ROOT}/clients/python/tests/scenarios.py`;
@@ -101,15 +102,6 @@ async function scenarioAcross(
   const { code } = await child.status;
   assert.ok(acted, `scenario ${name} never printed ${gate}:\n${stdout}\n${await stderr}`);
   return { code, stdout, stderr: await stderr };
-}
-
-/** Poll `check` until it holds; fail after `ms`. */
-async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 Deno.test("python client against the server: calls, errors, events, tokens", async (t) => {

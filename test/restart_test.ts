@@ -12,8 +12,8 @@ import { DatabaseSync } from "node:sqlite";
 import { Client, type TaskOutcome, type TaskRecordSummary } from "../src/mod.ts";
 import { isTerminal } from "../src/task/record.ts";
 import { SqliteTaskStore } from "../src/store/mod.ts";
-import { until } from "./helpers/cpu.ts";
 import { api, REPO_ROOT, type ServerProcess, startServer, taskArgs } from "./helpers/server.ts";
+import { until } from "./helpers/poll.ts";
 
 const V1_FIXTURE = `${REPO_ROOT}/src/store/testdata/v1.db`;
 

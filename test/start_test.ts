@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { Client } from "../src/mod.ts";
 import { isRunning, type ProcessRef, relatedProcesses } from "../src/kernel/processes.ts";
 import { type ServerProcess, startServer, stillRunning, TEST_TOKEN } from "./helpers/server.ts";
+import { until } from "./helpers/poll.ts";
 
 const RAW_KERNEL = "test/fixtures/raw_kernel.config.ts";
 
@@ -48,15 +49,6 @@ async function jupyterOf(server: ServerProcess): Promise<{ ref: ProcessRef; runF
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
-}
-
-/** Poll until `done()` holds; fail with `what` after a generous deadline. */
-async function eventually(what: string, done: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`not within 30 s: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** A runtime with a kernel whose child is stubborn; everything the test must see end. */
@@ -149,15 +141,15 @@ Deno.test("start: after kill -9 of the runtime, its Jupyter Server ends the whol
   const killedAt = performance.now();
   server.child.kill("SIGKILL");
   await server.stop();
-  await eventually(
-    "the Jupyter Server notices, stops, and kills what is left",
+  await until(
     async () => (await stillRunning(processes)).length === 0,
+    "the Jupyter Server notices, stops, and kills what is left",
   );
   console.log(
     `kill -9 of the runtime to the whole run ended: ${Math.round(performance.now() - killedAt)} ms`,
   );
   assert.equal(await isRunning(child), false);
-  await eventually("the run folder is removed", async () => !(await exists(jupyter.runFolder)));
+  await until(async () => !(await exists(jupyter.runFolder)), "the run folder is removed");
 });
 
 Deno.test("start: after kill -9 of the runtime and its Jupyter Server, the next start cleans up", async () => {
@@ -173,12 +165,12 @@ Deno.test("start: after kill -9 of the runtime and its Jupyter Server, the next 
 
   const next = await startServer({ config: RAW_KERNEL });
   try {
-    await eventually(
-      "the next start kills the leftovers",
+    await until(
       async () => (await stillRunning(processes)).length === 0,
+      "the next start kills the leftovers",
     );
     assert.equal(await isRunning(child), false);
-    await eventually("the old folder is removed", async () => !(await exists(jupyter.runFolder)));
+    await until(async () => !(await exists(jupyter.runFolder)), "the old folder is removed");
     assert.equal((await next.descendants()).length >= 2, true, "the new run is untouched");
   } finally {
     assert.equal(await next.stop(), 0);

@@ -18,7 +18,8 @@ import {
   type TaskInput,
   UnknownServiceError,
 } from "../src/mod.ts";
-import { cpuTicks, percentile, until } from "./helpers/cpu.ts";
+import { cpuTicks, percentile } from "./helpers/cpu.ts";
+import { until } from "./helpers/poll.ts";
 
 const TOKEN = "worker-handlers-test-token-0123456789";
 

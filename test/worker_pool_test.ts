@@ -17,7 +17,8 @@ import {
 } from "../src/service/pool/mod.ts";
 import { TaskControl, type TaskReport, type TaskRun } from "../src/task/protocol.ts";
 import { z } from "zod";
-import { cpuTicks, percentile, treeTicks, until } from "./helpers/cpu.ts";
+import { cpuTicks, percentile, treeTicks } from "./helpers/cpu.ts";
+import { until } from "./helpers/poll.ts";
 
 function fixture(name: string, options?: WorkerHandlerOptions): WorkerHandler {
   return new WorkerHandler(new URL(`./fixtures/workers/${name}.ts`, import.meta.url), options);

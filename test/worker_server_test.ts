@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { Client } from "../src/mod.ts";
 import { isRunning, relatedProcesses } from "../src/kernel/processes.ts";
 import { REPO_ROOT, taskArgs } from "./helpers/server.ts";
-import { cpuTicks, until } from "./helpers/cpu.ts";
+import { cpuTicks } from "./helpers/cpu.ts";
+import { until } from "./helpers/poll.ts";
 
 const CONFIG = "test/fixtures/workers/zest.config.ts";
 const TOKEN = "worker-server-test-token-0123456789";

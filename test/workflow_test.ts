@@ -16,17 +16,9 @@ import {
   TaskValidationError,
   UnknownTaskError,
 } from "../src/mod.ts";
+import { until } from "./helpers/poll.ts";
 
 /** A gate a test opens by key; a handler waits on it. */
-/** Poll `check` every 10 ms until it holds; a hung test fails after 30 s, naming `what`. */
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`still waiting until ${what} after 30 s`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 class Gates {
   #gates = new Map<string, PromiseWithResolvers<void>>();
   get(key: string): PromiseWithResolvers<void> {
@@ -375,10 +367,10 @@ Deno.test("schedules: every 100 ms with a slow run: no overlap, skips logged on 
   try {
     const client = runtime.client();
     const status = async () => (await client.schedules())[0];
-    await until("two slots are skipped", async () => (await status()).skips >= 2);
+    await until(async () => (await status()).skips >= 2, "two slots are skipped");
     assert.equal((await status()).runs, 1, "no run starts while the first is going");
     gates.open("slow");
-    await until("three more runs", async () => (await status()).runs >= 4);
+    await until(async () => (await status()).runs >= 4, "three more runs");
     assert.equal((await status()).name, "tick");
     assert.equal(overlapped, false);
     const scheduled = (await client.tasks({ service: "a", limit: 1000 })).records;

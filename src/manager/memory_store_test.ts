@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { type MemoryStoreOptions, MemoryTaskStore } from "./memory_store.ts";
 import type { TaskRecord, TaskState } from "../task/record.ts";
+import { until } from "../../test/helpers/poll.ts";
 
 /** A queued record; `overrides` sets any field. */
 function queued(overrides: Partial<TaskRecord> = {}): TaskRecord {
@@ -32,15 +33,6 @@ function finish(
   record.finishedAt = Date.now();
   record.expiresAt = expiresAt;
   return record;
-}
-
-/** Poll `check` until it holds, failing after a generous deadline (a hung test, not a slow one). */
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`still waiting until ${what} after 30 s`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** Run `test` on a fresh store with `options`, closed after. */
@@ -156,14 +148,14 @@ Deno.test("memory store: finished records expire after the ttl of their type; un
       delete kept.expiresAt; // an hour
       const waiting = queued({ type: "Blink", createdAt: 0 });
       for (const record of [blink, kept, waiting]) store.put(record);
-      await eventually("the Blink record expires", async () => !(await store.get(blink.id)));
+      await until(async () => !(await store.get(blink.id)), "the Blink record expires");
       assert.deepEqual(await held(store, [kept, waiting]), [kept.id, waiting.id]);
       // A record's own expiresAt wins over its type's ttl (an hour for this type).
       const early = finish(queued({ type: "Own" }), "failed", Date.now() + 20);
       store.put(early);
-      await eventually(
-        "the record expires at its expiresAt",
+      await until(
         async () => !(await store.get(early.id)),
+        "the record expires at its expiresAt",
       );
       assert.ok(await store.get(kept.id));
     },

@@ -6,7 +6,8 @@ import { logGenerations, logPath, metaLine, putLine } from "./intent_log.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 import { SqliteTaskStore } from "./sqlite.ts";
 import { StoreOpenError } from "../manager/store.ts";
-import { eventually, finish, queued, readDatabase, tempStore } from "./testdata/records.ts";
+import { finish, queued, readDatabase, tempStore } from "./testdata/records.ts";
+import { until } from "../../test/helpers/poll.ts";
 
 const CHILD = new URL("./testdata/store_child.ts", import.meta.url).pathname;
 
@@ -196,7 +197,7 @@ Deno.test("sqlite store: log files rotate past their size and go once applied; r
     }
     assert.ok(most > 1, "more than one log file at once");
     await store.applied();
-    await eventually("the applied log files are deleted", () => logGenerations(path).length === 1);
+    await until(() => logGenerations(path).length === 1, "the applied log files are deleted");
     await store.close();
     const again = await reopened(path);
     try {
@@ -411,9 +412,9 @@ Deno.test("sqlite store: the file stops growing under a steady load with a short
         }
         await store.applied();
         // Each round starts once the previous one has expired.
-        await eventually(
-          "the round's records expire",
+        await until(
           async () => (await store.stats()).records === 0,
+          "the round's records expire",
         );
         largestWal = Math.max(largestWal, Deno.statSync(`${path}-wal`).size);
         // What SQLite does once the WAL is full, now: the database file shows the pages in use.
@@ -457,8 +458,8 @@ Deno.test("sqlite store: once a burst has expired, the file gives its free pages
       const expiresAt = Date.now() + 100;
       for (const record of records) store.put({ ...record, expiresAt });
       await store.flush();
-      await eventually("the records expire", async () => (await store.stats()).records === 0);
-      await eventually("the file shrinks", () => fileSize() < full / 4);
+      await until(async () => (await store.stats()).records === 0, "the records expire");
+      await until(() => fileSize() < full / 4, "the file shrinks");
     } finally {
       checkpointer.close();
     }

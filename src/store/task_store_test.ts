@@ -4,7 +4,8 @@ import type { TaskRecord } from "../task/record.ts";
 import { MemoryTaskStore } from "../manager/memory_store.ts";
 import type { RetentionOptions, TaskListQuery, TaskStore } from "../manager/store.ts";
 import { SqliteTaskStore } from "./sqlite.ts";
-import { eventually, finish, queued, tempStore } from "./testdata/records.ts";
+import { finish, queued, tempStore } from "./testdata/records.ts";
+import { until } from "../../test/helpers/poll.ts";
 
 interface Opened {
   store: TaskStore;
@@ -199,7 +200,7 @@ for (const [kind, make] of Object.entries(kinds)) {
       delete noExpiry.expiresAt; // the store's ttl applies: an hour from now
       for (const record of [soon, later, old, noExpiry]) store.put(record);
       await settle();
-      await eventually("the expired record is removed", async () => !(await store.get(soon.id)));
+      await until(async () => !(await store.get(soon.id)), "the expired record is removed");
       for (const record of [later, old, noExpiry]) assert.ok(await store.get(record.id));
       assert.equal((await store.stats()).records, 3);
     } finally {

@@ -1,6 +1,6 @@
 /**
- * What the worker tests watch of a process: its CPU time (from `/proc`),
- * and waiting for a condition without a sleep as the synchronisation point.
+ * What the worker tests watch of a process: its CPU time (from `/proc`), and
+ * percentiles of what they measure.
  */
 
 /**
@@ -55,29 +55,6 @@ export function treeTicks(roots: number[]): number {
     pending.push(...(children.get(pid) ?? []));
   }
   return total;
-}
-
-/**
- * Poll `condition` every 20 ms until it holds; fail after a generous deadline.
- *
- * @example
- * ```ts
- * import { until } from "./cpu.ts";
- * let done = false;
- * setTimeout(() => done = true, 10);
- * await until(() => done, "the timer fired");
- * ```
- */
-export async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  deadlineMs = 30_000,
-): Promise<void> {
-  const deadline = performance.now() + deadlineMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /**

@@ -109,27 +109,6 @@ export function readDatabase<T>(path: string, read: (db: DatabaseSync) => T): T 
 }
 
 /**
- * Call `check` until it returns true, or fail after `timeoutMs`.
- *
- * @example
- * ```ts
- * import { eventually } from "./records.ts";
- * await eventually("the file exists", () => true);
- * ```
- */
-export async function eventually(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/**
  * A new, empty database at `path` (a file there before is removed): what the
  * fixture scripts (`make_v0.ts`, `make_v1.ts`) write.
  *
