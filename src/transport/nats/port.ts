@@ -630,7 +630,7 @@ export class NatsPort implements TaskPort {
   async #replicas(): Promise<ReplicaEntry[]> {
     this.#registry ??= await new Kvm(this.#nc).open(SERVICE_BUCKET);
     try {
-      return await readReplicas(this.#registry);
+      return await readReplicas(this.#registry, await this.#manager());
     } catch (error) {
       if (/stream not found|no ?responders/i.test(String(error))) return [];
       throw error;

@@ -99,26 +99,36 @@ export function replicaKey(service: string, replica: string): string {
 }
 
 /**
- * Every entry of the registry now (one ordered pass over the bucket); an
- * entry that does not parse is skipped.
+ * Every entry of the registry now; an entry that does not parse, or that
+ * expires while it is read, is skipped. The keys come from the stream's
+ * subjects and each value from a direct get: plain requests, each with a
+ * timeout. (`kv.history()` and `kv.keys()` iterate an ordered push consumer
+ * that stalled for minutes when entries expired under it: it never hears
+ * the `pending: 0` that ends the pass.)
  *
  * @example
  * ```ts
  * import { openRegistry, readReplicas } from "./registry.ts";
+ * import { jetstreamManager } from "@nats-io/jetstream";
  * import type { NatsConnection } from "@nats-io/transport-node";
  * async function where(nc: NatsConnection) {
- *   const entries = await readReplicas(await openRegistry(nc, 2_000));
+ *   const entries = await readReplicas(await openRegistry(nc, 2_000), await jetstreamManager(nc));
  *   return entries.map((entry) => `${entry.service.name}@${entry.host}`);
  * }
  * ```
  */
-export async function readReplicas(kv: KV): Promise<ReplicaEntry[]> {
+export async function readReplicas(kv: KV, jsm: JetStreamManager): Promise<ReplicaEntry[]> {
+  const prefix = `$KV.${SERVICE_BUCKET}.`;
+  const info = await jsm.streams.info(`KV_${SERVICE_BUCKET}`, { subjects_filter: `${prefix}>` });
+  const keys = Object.keys(info.state.subjects ?? {}).map((subject) =>
+    subject.slice(prefix.length)
+  );
+  const values = await Promise.all(keys.map((key) => kv.get(key)));
   const entries: ReplicaEntry[] = [];
-  const latest = new Map<string, ReplicaEntry | undefined>();
-  for await (const entry of await kv.history()) {
-    latest.set(entry.key, entry.operation === "PUT" ? parseReplica(entry.value) : undefined);
+  for (const value of values) {
+    const entry = value?.operation === "PUT" ? parseReplica(value.value) : undefined;
+    if (entry) entries.push(entry);
   }
-  for (const entry of latest.values()) if (entry) entries.push(entry);
   return entries;
 }
 
