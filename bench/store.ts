@@ -10,7 +10,8 @@
  *   SQLite also the pace until the database holds every record (the worker
  *   applying the intent log, which back-pressure holds a longer run to).
  *   Then the store alone, without the manager: `put` + `flush` of a task's
- *   two states, one task per flush and 1,000 per flush.
+ *   two states, one task per flush and 1,000 per flush. Then SQLite alone:
+ *   the rate at which it takes the store's rows, the floor under the store.
  * - `benchStoreLong` (explicit, not in `deno task bench`): 1M tasks, 1,000
  *   in flight, with a 1 s retention; RSS, the file sizes and the records
  *   held along the way and at the end, each store in a fresh process.
@@ -27,7 +28,9 @@ import { MemoryTaskStore } from "../src/manager/memory_store.ts";
 import type { TaskStore } from "../src/manager/store.ts";
 import { SqliteTaskStore } from "../src/store/mod.ts";
 import type { TaskRecord } from "../src/task/record.ts";
+import { OBJECTS_V1 } from "../src/store/schema.ts";
 import { uuidv7 } from "../src/util/uuid.ts";
+import { DatabaseSync } from "node:sqlite";
 import { measureBullmq } from "./bullmq_peer.ts";
 import {
   type BenchOptions,
@@ -197,8 +200,61 @@ async function storeAlone(
 }
 
 /**
+ * The floor under the SQLite store: plain `INSERT`s of finished records
+ * (as `finish` makes them) into the store's own schema, `perTransaction` per
+ * transaction, WAL and `synchronous=NORMAL` as the store opens it; no intent
+ * log, no worker, no manager. With `indexes: false`, the table alone.
+ */
+function sqliteFloor(rows: number, indexes: boolean, perTransaction = 2_000): number {
+  const dir = Deno.makeTempDirSync({ prefix: "zest-store-bench-" });
+  const db = new DatabaseSync(`${dir}/floor.db`);
+  try {
+    db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    const tables = indexes
+      ? OBJECTS_V1
+      : OBJECTS_V1.split("\n").filter((line) => !line.startsWith("CREATE INDEX")).join("\n");
+    db.exec(`${tables}; ALTER TABLE tasks ADD COLUMN key TEXT;`);
+    const insert = db.prepare(
+      `INSERT INTO tasks (seq, id, service, type, state, created_at, started_at, finished_at,
+        expires_at, record, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const records = Array.from({ length: rows }, (_, i) => {
+      const record = queuedRecord(i);
+      finish(record);
+      return record;
+    });
+    const texts = records.map((record) => JSON.stringify(record));
+    const t0 = performance.now();
+    for (let i = 0; i < rows; i += perTransaction) {
+      db.exec("BEGIN");
+      for (let j = i; j < Math.min(i + perTransaction, rows); j++) {
+        const r = records[j];
+        insert.run(
+          j + 1,
+          r.id,
+          r.service,
+          r.type,
+          r.state,
+          r.createdAt,
+          r.startedAt ?? null,
+          r.finishedAt ?? null,
+          r.expiresAt ?? null,
+          texts[j],
+          null,
+        );
+      }
+      db.exec("COMMIT");
+    }
+    return perSecond(rows, performance.now() - t0);
+  } finally {
+    db.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+/**
  * The `store` group: SQLite beside memory and BullMQ, through the runtime,
- * then the store alone.
+ * then the store alone, then SQLite alone (the floor).
  *
  * @example
  * ```ts
@@ -237,6 +293,18 @@ export async function benchStore(options: BenchOptions = {}): Promise<Row[]> {
           : ""),
     );
   }
+  const floorRows = opts.quick ? 10_000 : 100_000;
+  const floor: Record<string, number[]> = { indexes: [], table: [] };
+  for (let round = 0; round < opts.rounds; round++) {
+    floor.indexes.push(sqliteFloor(floorRows, true));
+    floor.table.push(sqliteFloor(floorRows, false));
+  }
+  progress(
+    `  SQLite floor, ${floorRows} rows: with the indexes ${
+      floor.indexes.map(formatRate).join("  ")
+    }` +
+      `; table only ${floor.table.map(formatRate).join("  ")}`,
+  );
   const ms = (rate: number) => `${(1000 / rate).toFixed(3)} ms`;
   return [
     {
@@ -272,6 +340,12 @@ export async function benchStore(options: BenchOptions = {}): Promise<Row[]> {
         formatRate(alone["sqlite 1000"].applied)
       } until in the database)`,
       peer: `memory ${formatRate(alone["memory 1000"].calls)}`,
+    },
+    {
+      name:
+        "SQLite alone: rows/s INSERTed into the store's schema (finished records, 2,000 a commit)",
+      zest: formatRate(median(floor.indexes)),
+      peer: `the table without its secondary indexes ${formatRate(median(floor.table))}`,
     },
     {
       name: "store: SQLite files after the runtime rounds (default retention: 10,000 records)",
