@@ -4,15 +4,20 @@
  * a second store at once), get of the latest local put before its flush,
  * pages newest first with filters, small values, removal, compare-and-set,
  * waiting for a record to end, records larger than the server's message
- * limit, and writes that go through after a server restart.
+ * limit, writes that go through after a server restart, a `running`
+ * record a task's end in the same turn replaces (a cluster host's store),
+ * and the server's answer to a final write copied to the task's submitter.
  */
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import "../src/transport/nats/socket_guard.ts";
+import { Kvm } from "@nats-io/kv";
 import { fitRecord, JetStreamTaskStore, recordKey } from "../src/store/jetstream_kv.ts";
+import { copySubscription } from "../src/store/jetstream_publish.ts";
 import { EMPTY_LOG, type TaskRecord } from "../src/task/record.ts";
 import { uuidv7 } from "../src/util/uuid.ts";
 import { NatsServer } from "./helpers/nats.ts";
+import { eventually } from "./helpers/cluster.ts";
 
 function record(fields: Partial<TaskRecord> = {}): TaskRecord {
   return {
@@ -185,5 +190,80 @@ Deno.test("jetstream kv store: a write made while the server restarts goes throu
     });
     await flushed;
     assert.equal((await reader.get(task.id))?.id, task.id);
+  });
+});
+
+Deno.test("jetstream kv store: without waiting for unfinished records, a task that ends in the turn it started is written once; one that runs on, at the turn's end", async () => {
+  await using server = await NatsServer.start();
+  const nc = await connect({ servers: server.url });
+  const store = await JetStreamTaskStore.connect(nc, { ttlMs: 60_000, waitForUnfinished: false });
+  const kv = await new Kvm(nc).open("zest_tasks");
+  const revisions = async (id: string) => {
+    const states: string[] = [];
+    for await (const entry of await kv.history({ key: `t.${id}` })) {
+      states.push(entry.json<TaskRecord>().state);
+    }
+    return states;
+  };
+  try {
+    // Ends within the turn: the `running` write is replaced before it goes out.
+    const quick = record({ state: "running" });
+    store.put(quick);
+    assert.equal(store.flush(), undefined, "an unfinished record is not waited for");
+    store.put({ ...quick, state: "succeeded" });
+    await store.flush();
+    assert.deepEqual(await revisions(quick.id), ["succeeded"]);
+
+    // Runs on: its `running` record is written at the end of the turn, seen by anyone.
+    const slow = record({ state: "running" });
+    store.put(slow);
+    store.flush();
+    assert.equal((await store.get(slow.id))?.state, "running", "this process sees it at once");
+    await eventually(
+      "the running record is stored",
+      async () => (await store.read(slow.id))?.record.state === "running",
+    );
+    store.put({ ...slow, state: "succeeded" });
+    await store.flush();
+    assert.deepEqual(await revisions(slow.id), ["succeeded"], "history 1: the last revision");
+    // The bucket's sequence: one write of the quick task, then two of this one.
+    assert.equal((await store.read(slow.id))?.revision, 3);
+  } finally {
+    await store.close();
+    await nc.close();
+  }
+});
+
+Deno.test("jetstream kv store: a final write with copyEnd copies the server's answer to a submitter, and sends its outcome right after the write", async () => {
+  await withStores(async (writer, _reader, server) => {
+    const submitter = await connect({ servers: server.url });
+    try {
+      const copies: string[] = [];
+      const copied = Promise.withResolvers<void>();
+      submitter.subscribe(copySubscription("Sub1"), {
+        callback: (_error, msg) => {
+          copies.push(msg.subject);
+          copied.resolve();
+        },
+      });
+      await submitter.flush();
+      const task = record({ state: "running" });
+      const sent: string[] = [];
+      writer.copyEnd(task.id, { copyTo: "Sub1.7", sent: (ended) => sent.push(ended.state) });
+      writer.put(task);
+      await writer.flush();
+      assert.deepEqual(sent, [], "not on an unfinished write");
+      writer.put({ ...task, state: "failed" });
+      const stored = writer.flush();
+      assert.deepEqual(sent, ["failed"], "as soon as the final write is sent");
+      await stored;
+      await copied.promise;
+      assert.equal(copies.length, 1);
+      assert.match(copies[0], /^_INBOX\.[A-Za-z0-9]+\.\d+\.Sub1\.7$/);
+      // The copy is the server's answer: the record is stored by then.
+      assert.equal((await writer.read(task.id))?.record.state, "failed");
+    } finally {
+      await submitter.close();
+    }
   });
 });

@@ -24,6 +24,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { setImmediate } from "node:timers";
 import { JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -109,13 +110,33 @@ export interface JetStreamStoreOptions {
    * whether a task may have started (see `src/transport/nats/host.ts`), so a
    * `running` record need not be on the server before the handler starts;
    * it is sent first all the same. Ended records, removals and small
-   * values are always waited for.
+   * values are always waited for. Such a record is written at the end of
+   * the event loop's turn (a `setImmediate`, when the turn's messages go
+   * out anyway), unless a later write of the turn replaces it: a task that
+   * ends within the turn it started in (a quick handler) is written once,
+   * ended, not `running` then ended.
    */
   waitForUnfinished?: boolean;
 }
 
 /** A write waiting for its flush or going through: the value (a record, a string, or a removal). */
 type Value = TaskRecord | string | null;
+
+/**
+ * What the final write of one task does besides storing it (`copyEnd`): the
+ * server's answer to it goes to `copyTo` too (see `JetStreamPublisher`),
+ * and `sent` runs as soon as the write is on its way.
+ *
+ * @example
+ * ```ts
+ * import type { EndCopy } from "./jetstream_kv.ts";
+ * const copy: EndCopy = { copyTo: "K3xq9.12", sent: (record) => console.log(record.state) };
+ * ```
+ */
+export interface EndCopy {
+  copyTo: string;
+  sent(record: TaskRecord): void;
+}
 
 /**
  * The task an idempotency key names: what `claimKey` keeps, to compare a
@@ -268,6 +289,10 @@ export class JetStreamTaskStore implements TaskStore {
   readonly #writes = new Set<Promise<void>>();
   #closing = false;
   readonly #waitForUnfinished: boolean;
+  /** Unfinished records flushed in this turn of the event loop, written at its end (see `waitForUnfinished`). */
+  #thisTurn = new Map<string, TaskRecord>();
+  /** Tasks whose final write is copied (`copyEnd`), by key. */
+  readonly #endCopies = new Map<string, EndCopy>();
   /** What a read that finds no bucket does: nothing when it may not exist yet (a client's). */
   readonly #noBucket: (error: unknown) => undefined;
   /** Values the bucket holds that are not records: said once each. */
@@ -355,6 +380,31 @@ export class JetStreamTaskStore implements TaskStore {
     if (this.#pending.size === 0) return;
     const batch = this.#pending;
     this.#pending = new Map();
+    if (!this.#waitForUnfinished) {
+      for (const [key, value] of batch) {
+        if (value === null || typeof value === "string" || isTerminal(value.state)) {
+          this.#thisTurn.delete(key); // Replaced by this write.
+        } else {
+          batch.delete(key);
+          if (this.#thisTurn.size === 0) setImmediate(() => this.#writeThisTurn());
+          this.#thisTurn.set(key, value);
+        }
+      }
+    }
+    return this.#writeBatch(batch);
+  }
+
+  /** Write the unfinished records of the turn that nothing replaced. */
+  #writeThisTurn(): void {
+    if (this.#thisTurn.size === 0) return;
+    const batch = this.#thisTurn;
+    this.#thisTurn = new Map();
+    this.#writeBatch(batch);
+  }
+
+  /** Publish `batch`; a promise when it must be waited for (see `waitForUnfinished`). */
+  #writeBatch(batch: Map<string, Value>): void | Promise<void> {
+    if (batch.size === 0) return;
     const writes: Promise<void>[] = [];
     const limit = this.#valueLimit();
     let wait = this.#waitForUnfinished;
@@ -367,10 +417,15 @@ export class JetStreamTaskStore implements TaskStore {
         : typeof value === "string"
         ? value
         : fitRecord(value, limit);
-      const write = this.#write(key, data, version).finally(() => {
+      const copy = value !== null && typeof value !== "string" && isTerminal(value.state)
+        ? this.#endCopies.get(key)
+        : undefined;
+      if (copy) this.#endCopies.delete(key);
+      const write = this.#write(key, data, version, copy?.copyTo).finally(() => {
         if (this.#inflight.get(key)?.version === version) this.#inflight.delete(key);
       });
       writes.push(write);
+      if (copy) callSent(copy, value as TaskRecord);
     }
     const all = Promise.all(writes).then(() => {});
     this.#writes.add(all);
@@ -385,6 +440,7 @@ export class JetStreamTaskStore implements TaskStore {
     const key = recordKey(record.id);
     if (!key) throw new TypeError(`task id '${String(record.id).slice(0, 40)}' cannot be a key`);
     this.#pending.delete(key); // This write is the latest.
+    this.#thisTurn.delete(key);
     const version = ++this.#version;
     this.#inflight.set(key, { value: record, version });
     const write = this.#write(key, fitRecord(record, this.#valueLimit()), version).finally(() => {
@@ -456,6 +512,20 @@ export class JetStreamTaskStore implements TaskStore {
     await this.#publisher.publish(this.#subject(keyKey(key)), "", {
       headers: { "KV-Operation": "DEL" },
     });
+  }
+
+  /**
+   * When the final record of task `id` is written (by this store, from now
+   * on), copy the server's answer to `copy.copyTo` and call `copy.sent`
+   * once the write is sent; `undefined` forgets it. So a submitter can be
+   * told the outcome at once, and know from the server itself when the
+   * record that holds it is stored (see `src/transport/nats/host.ts`).
+   */
+  copyEnd(id: string, copy: EndCopy | undefined): void {
+    const key = recordKey(id);
+    if (!key) return;
+    if (copy) this.#endCopies.set(key, copy);
+    else this.#endCopies.delete(key);
   }
 
   /** Whether task `id` was given back without having started (`noteGivenBack`). */
@@ -547,7 +617,7 @@ export class JetStreamTaskStore implements TaskStore {
       const record = this.#parse(entry.key, entry.string());
       if (record) found.set(id, record);
     }
-    for (const map of [this.#inflightValues(), this.#pending]) {
+    for (const map of [this.#inflightValues(), this.#thisTurn, this.#pending]) {
       for (const [key, value] of map) {
         if (!key.startsWith("t.")) continue;
         if (value === null) found.delete(key.slice(2));
@@ -594,6 +664,7 @@ export class JetStreamTaskStore implements TaskStore {
    */
   async close(): Promise<void> {
     await this.flush();
+    this.#writeThisTurn();
     this.#closing = true;
     const writes = Promise.allSettled([...this.#writes]);
     const timer = Promise.withResolvers<void>();
@@ -609,7 +680,7 @@ export class JetStreamTaskStore implements TaskStore {
   /** The latest local value of `key`: `undefined` if none, `null` if removed. */
   #local(key: string): Value | undefined {
     if (this.#pending.has(key)) return this.#pending.get(key);
-    return this.#inflight.get(key)?.value;
+    return this.#thisTurn.get(key) ?? this.#inflight.get(key)?.value;
   }
 
   #inflightValues(): Map<string, Value> {
@@ -628,12 +699,12 @@ export class JetStreamTaskStore implements TaskStore {
   }
 
   /** Write `data` (or remove) under `key`; retried while the failure is transient and nothing newer replaced it. */
-  async #write(key: string, data: string | null, version: number): Promise<void> {
+  async #write(key: string, data: string | null, version: number, copyTo?: string): Promise<void> {
     for (let attempt = 1;; attempt++) {
       try {
         await (data === null
           ? this.#publisher.publish(this.#subject(key), "", { headers: { "KV-Operation": "DEL" } })
-          : this.#publisher.publish(this.#subject(key), data));
+          : this.#publisher.publish(this.#subject(key), data, { copyTo }));
         return;
       } catch (error) {
         const superseded = this.#inflight.get(key)?.version !== version;
@@ -663,6 +734,15 @@ export class JetStreamTaskStore implements TaskStore {
       console.error(`[zest] ${this.bucket} ${key.slice(0, 220)} holds no task record: skipped`);
     }
     return undefined;
+  }
+}
+
+/** Run `copy.sent`: what it throws is a bug of its own, not a failed write. */
+function callSent(copy: EndCopy, record: TaskRecord): void {
+  try {
+    copy.sent(record);
+  } catch (error) {
+    console.error("[zest] after sending a final record:", error);
   }
 }
 

@@ -58,6 +58,45 @@ export interface PublishOptions {
   expectLastSubjectSequence?: number;
   /** More headers. */
   headers?: Record<string, string>;
+  /**
+   * Send the stream's answer to someone else too: it goes to
+   * `<this publisher's inbox>.<n>.<copyTo>`, which a subscriber of
+   * `_INBOX.*.*.<copyTo's tokens>` also receives (see `copySubscription`).
+   * Two subject tokens, each letters and digits.
+   */
+  copyTo?: string;
+}
+
+/** What `copyTo` may be: two tokens of letters and digits. */
+const COPY_SHAPE = /^[A-Za-z0-9]{1,64}\.[A-Za-z0-9]{1,64}$/;
+
+/**
+ * The subscription that receives the answers published with `copyTo:
+ * "<token>.<anything>"` on any connection (the subject's last token is the
+ * `<anything>`).
+ *
+ * @example
+ * ```ts
+ * import { copySubscription } from "./jetstream_publish.ts";
+ * copySubscription("K3xq9"); // "_INBOX.*.*.K3xq9.*"
+ * ```
+ */
+export function copySubscription(token: string): string {
+  return `_INBOX.*.*.${token}.*`;
+}
+
+/**
+ * Whether `value` can be a publish's `copyTo`.
+ *
+ * @example
+ * ```ts
+ * import { isCopyTo } from "./jetstream_publish.ts";
+ * isCopyTo("K3xq9.12"); // true
+ * isCopyTo("a.>"); // false
+ * ```
+ */
+export function isCopyTo(value: unknown): value is string {
+  return typeof value === "string" && COPY_SHAPE.test(value);
 }
 
 /** How long a publish waits for the stream's answer (nats.js's default for JetStream). */
@@ -94,7 +133,7 @@ export class JetStreamPublisher {
   /** Publish over `nc`. */
   constructor(nc: NatsConnection) {
     this.#nc = nc;
-    this.#subscription = nc.subscribe(`${this.#inbox}.*`, {
+    this.#subscription = nc.subscribe(`${this.#inbox}.>`, {
       callback: (_error, msg) => this.#answer(msg),
     });
   }
@@ -124,9 +163,15 @@ export class JetStreamPublisher {
         messageHeaders.set(name, value);
       }
     }
+    if (options.copyTo !== undefined && !isCopyTo(options.copyTo)) {
+      return Promise.reject(new TypeError(`copyTo: not two tokens of letters and digits`));
+    }
+    const reply = options.copyTo === undefined
+      ? `${this.#inbox}.${id}`
+      : `${this.#inbox}.${id}.${options.copyTo}`;
     this.#pending.set(id, { resolve, reject, subject, at: Date.now() });
     try {
-      this.#nc.publish(subject, data, { reply: `${this.#inbox}.${id}`, headers: messageHeaders });
+      this.#nc.publish(subject, data, { reply, headers: messageHeaders });
     } catch (error) {
       this.#pending.delete(id);
       return Promise.reject(error);
@@ -147,7 +192,9 @@ export class JetStreamPublisher {
   }
 
   #answer(msg: Msg): void {
-    const id = Number(msg.subject.slice(this.#inbox.length + 1));
+    const rest = msg.subject.slice(this.#inbox.length + 1);
+    const dot = rest.indexOf(".");
+    const id = Number(dot < 0 ? rest : rest.slice(0, dot));
     const pending = this.#pending.get(id);
     if (!pending) return;
     this.#pending.delete(id);

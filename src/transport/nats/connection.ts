@@ -9,6 +9,7 @@
  * @module
  */
 import "./socket_guard.ts";
+import "./write_batching.ts";
 import { checkNatsOptions, type NatsOptions, serverList } from "./options.ts";
 import {
   connect,

@@ -46,7 +46,7 @@ import {
 } from "../../task/record.ts";
 import type { JetStreamTaskStore, KeyHolder } from "../../store/jetstream_kv.ts";
 import { IdempotencyKeys } from "../../manager/idempotency.ts";
-import { JetStreamPublisher } from "../../store/jetstream_publish.ts";
+import { isCopyTo, JetStreamPublisher } from "../../store/jetstream_publish.ts";
 import { errorBody, submitRequest, toJson } from "../wire.ts";
 import type { ConnectionState } from "./connection.ts";
 import { endRecord, validReply } from "./ending.ts";
@@ -67,6 +67,7 @@ import {
   type Kind,
   MAX_DELIVERIES_ADVISORY,
   REPLY_HEADER,
+  STORED_HEADER,
   subjectsOf,
   TASK_STREAM,
 } from "./subjects.ts";
@@ -143,6 +144,10 @@ interface Held {
   readonly service: string;
   readonly kind: Kind;
   readonly reply: string | undefined;
+  /** Where the answer to the final record's write is copied for the submitter (`STORED_HEADER`). */
+  readonly copyTo: string | undefined;
+  /** The outcome went with the final record's write (the submitter settles on the copy). */
+  outcomeSent: boolean;
   /** Read back from the store before the manager gets it, or handed to the manager. */
   phase: "checking" | "adopted";
   /**
@@ -346,7 +351,7 @@ export class NatsHost {
         issues: [{ path: "", message: parsed.problem }],
       });
     }
-    const { task, reply, parent } = parsed.value;
+    const { task, reply, copy, parent } = parsed.value;
     if (task.service !== service) {
       return respond(errorBody(
         new TaskValidationError(task.type, [{
@@ -389,7 +394,9 @@ export class NatsHost {
     const stored = this.#store.persist(record);
     const published = this.#publisher.publish(subjectsOf(service).tasks(kind), data, {
       msgID: record.id,
-      headers: reply ? { [REPLY_HEADER]: reply } : undefined,
+      headers: reply
+        ? copy ? { [REPLY_HEADER]: reply, [STORED_HEADER]: copy } : { [REPLY_HEADER]: reply }
+        : undefined,
     });
     const [storing, publishing] = await Promise.allSettled([stored, published]);
     if (publishing.status === "rejected") {
@@ -498,6 +505,8 @@ export class NatsHost {
       service,
       kind,
       reply: validReply(msg.headers?.get(REPLY_HEADER)),
+      copyTo: copyOf(msg.headers?.get(STORED_HEADER)),
+      outcomeSent: false,
       phase: "checking",
       fresh: msg.info.deliveryCount === 1,
       done: false,
@@ -633,6 +642,19 @@ export class NatsHost {
       }
     }
     held.phase = "adopted";
+    const { reply, copyTo } = held;
+    if (reply && copyTo) {
+      // The outcome goes with the final record's write; the submitter settles once the server's
+      // answer to that write (copied to it) says the record is stored.
+      this.#store.copyEnd(held.id, {
+        copyTo,
+        sent: (ended) => {
+          if (!ended.outcome || held.done) return;
+          held.outcomeSent = true;
+          this.#sendOutcome(reply, ended.outcome, true);
+        },
+      });
+    }
     const sink: OutcomeSink = {
       settled: (outcome) => this.#settle(held, outcome),
       refused: () => void this.#giveBack(held),
@@ -660,7 +682,7 @@ export class NatsHost {
   #settle(held: Held, outcome: TaskOutcome): void {
     if (held.done) return;
     held.done = true;
-    if (held.reply) this.#sendOutcome(held.reply, outcome);
+    if (held.reply && !held.outcomeSent) this.#sendOutcome(held.reply, outcome);
     held.msg.ack();
     this.#letGo(held);
   }
@@ -696,6 +718,7 @@ export class NatsHost {
   }
 
   #letGo(held: Held): void {
+    if (held.copyTo) this.#store.copyEnd(held.id, undefined);
     if (this.#held.get(held.id) === held) this.#held.delete(held.id);
     const room = this.#rooms.get(`${held.service}/${held.kind}`);
     if (!room) return;
@@ -712,17 +735,17 @@ export class NatsHost {
     msg.term();
   }
 
-  #sendOutcome(reply: string, outcome: TaskOutcome): void {
+  /** Send `outcome` to `reply`; `copied`: before its record is stored (see `STORED_HEADER`). */
+  #sendOutcome(reply: string, outcome: TaskOutcome, copied = false): void {
     try {
       const data = toJson(outcome);
-      if (
-        data.length > this.#payloadLimit() / 4 &&
-        new TextEncoder().encode(data).length > this.#payloadLimit()
-      ) {
-        const outcomeHeaders = headers();
-        outcomeHeaders.set(OUTCOME_HEADER, "record");
-        this.#nc.publish(reply, "", { headers: outcomeHeaders });
-      } else this.#nc.publish(reply, data);
+      const tooLarge = data.length > this.#payloadLimit() / 4 &&
+        new TextEncoder().encode(data).length > this.#payloadLimit();
+      if (!tooLarge && !copied) return this.#nc.publish(reply, data);
+      const outcomeHeaders = headers();
+      if (copied) outcomeHeaders.set(STORED_HEADER, "copy");
+      if (tooLarge) outcomeHeaders.set(OUTCOME_HEADER, "record");
+      this.#nc.publish(reply, tooLarge ? "" : data, { headers: outcomeHeaders });
     } catch (error) {
       console.error(
         `[zest] could not send the outcome of ${outcome.id}:`,
@@ -877,6 +900,11 @@ export class NatsHost {
   #payloadLimit(): number {
     return Math.max(HEADROOM_BYTES, (this.#nc.info?.max_payload ?? 1024 * 1024) - HEADROOM_BYTES);
   }
+}
+
+/** A task message's `STORED_HEADER`, if it is one a publish can copy to. */
+function copyOf(value: string | undefined | null): string | undefined {
+  return isCopyTo(value) ? value : undefined;
 }
 
 /** The MAX_DELIVERIES advisory's fields that matter. */

@@ -35,6 +35,9 @@ const subject = z.string().regex(/^[!-~]{1,256}$/, "expected a subject").refine(
 export const submitMessage = z.strictObject({
   task: submitBody,
   reply: subject.optional(),
+  /** Where the answer to the final record's write is copied (`<token>.<ref>`; see `STORED_HEADER`). */
+  copy: z.string().regex(/^[A-Za-z0-9]{1,64}\.[A-Za-z0-9]{1,64}$/, "expected <token>.<ref>")
+    .optional(),
   parent: taskId.optional(),
 });
 
@@ -231,6 +234,9 @@ export function parseReplica(data: Uint8Array): ReplicaEntry | undefined {
   return "value" in parsed ? parsed.value as unknown as ReplicaEntry : undefined;
 }
 
+/** What every outcome has (made once: building a zod schema costs more than using it). */
+const outcomeShape = z.looseObject({ status: z.enum(["ok", "error"]), id: z.string() });
+
 /**
  * An outcome as it arrives on a submitter's reply subject, or `undefined`.
  *
@@ -241,10 +247,7 @@ export function parseReplica(data: Uint8Array): ReplicaEntry | undefined {
  * ```
  */
 export function parseOutcome(data: Uint8Array): TaskOutcome | undefined {
-  const parsed = parseMessage(
-    z.looseObject({ status: z.enum(["ok", "error"]), id: z.string() }),
-    data,
-  );
+  const parsed = parseMessage(outcomeShape, data);
   if (!("value" in parsed)) return undefined;
   const outcome = parsed.value as unknown as TaskOutcome;
   if (

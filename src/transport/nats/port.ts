@@ -36,6 +36,7 @@ import type {
   TaskEvent,
 } from "../../manager/types.ts";
 import { JetStreamTaskStore } from "../../store/jetstream_kv.ts";
+import { copySubscription } from "../../store/jetstream_publish.ts";
 import {
   RuntimeErrorName,
   RuntimeStoppingError,
@@ -66,6 +67,7 @@ import {
   GENERAL_EVENTS,
   isServiceName,
   SERVICE_BUCKET,
+  STORED_HEADER,
   subjectsOf,
   TASK_STREAM,
 } from "./subjects.ts";
@@ -110,8 +112,14 @@ interface Pending {
   /** When it was sent, until a host answers (then undefined). */
   sentAt?: number;
   taskId?: string;
-  /** An outcome that came before the host's answer with the id. */
+  /** The outcome, come and not settled yet (before the host's answer with the id, or before `stored`). */
   early?: TaskOutcome;
+  /** The outcome is in the record (too large for a message): read it once it may be. */
+  inRecord?: boolean;
+  /** The outcome came before its record was stored: settle once `stored` (`STORED_HEADER`). */
+  awaitingStore?: boolean;
+  /** The server's answer to the final record's write has come (copied to this client). */
+  stored?: boolean;
 }
 
 /**
@@ -156,6 +164,8 @@ export class NatsPort implements TaskPort {
   readonly #pending = new Map<string, Pending>();
   readonly #listeners = new Set<(event: TaskEvent) => void>();
   readonly #outcomes: Subscription;
+  /** Copies of the servers' answers to final record writes (see `STORED_HEADER`). */
+  readonly #copies: Subscription;
   #events: Subscription | undefined;
   #ref = 0;
   /** Submissions sent and not answered yet, and the timer that expires them. */
@@ -181,6 +191,9 @@ export class NatsPort implements TaskPort {
         if (msg.subject.startsWith(`${this.#inbox}.a.`)) this.#answered(msg);
         else this.#outcome(msg);
       },
+    });
+    this.#copies = this.#nc.subscribe(copySubscription(this.#copyToken()), {
+      callback: (_error, msg) => this.#stored(msg),
     });
     this.#stopReconnect = this.#state.onReconnect(() => this.#recheck());
     this.#nc.closed().then((error) =>
@@ -232,6 +245,7 @@ export class NatsPort implements TaskPort {
     const body = {
       task: { ...task, after: task.after && [...task.after] },
       reply: `${this.#inbox}.o.${ref}`,
+      copy: `${this.#copyToken()}.${ref}`,
       parent,
     };
     try {
@@ -299,7 +313,7 @@ export class NatsPort implements TaskPort {
     const taskId = reply.taskId;
     pending.taskId = taskId;
     pending.sink.accepted?.(taskId);
-    if (pending.early) return this.#settle(ref, pending, pending.early);
+    if (pending.early || pending.inRecord) return this.#finish(ref, pending);
     if ((reply as { existing?: unknown }).existing === true) {
       // The first task submitted with this key: its outcome goes to its own submitter; follow its record.
       this.#store.ended(taskId).then(
@@ -336,18 +350,47 @@ export class NatsPort implements TaskPort {
     const ref = msg.subject.slice(this.#inbox.length + 3);
     const pending = this.#pending.get(ref);
     if (!pending) return;
+    if (msg.headers?.get(STORED_HEADER) === "copy") pending.awaitingStore = true;
     if (msg.headers?.get(OUTCOME_HEADER) === "record") {
-      // Too large for a message: the record has it.
-      const id = pending.taskId;
-      if (id) {
-        this.#store.read(id).then((stored) => this.#settleFromRecord(ref, pending, stored?.record));
-      }
-      return;
+      pending.inRecord = true; // Too large for a message: the record has it.
+    } else {
+      const outcome = parseOutcome(msg.data);
+      if (!outcome || (pending.taskId !== undefined && outcome.id !== pending.taskId)) return;
+      pending.early = outcome;
     }
-    const outcome = parseOutcome(msg.data);
-    if (!outcome || (pending.taskId !== undefined && outcome.id !== pending.taskId)) return;
-    if (pending.taskId === undefined) pending.early = outcome;
-    else this.#settle(ref, pending, outcome);
+    this.#finish(ref, pending);
+  }
+
+  /**
+   * A copy of a server's answer to the write of a final record: the record
+   * of the submission it names is stored (or failed to be, which its host
+   * says no better).
+   */
+  #stored(msg: Msg): void {
+    // No responders: no stream took the write (JetStream is restarting); the host writes again.
+    if (msg.headers?.code === 503) return;
+    const ref = msg.subject.slice(msg.subject.lastIndexOf(".") + 1);
+    const pending = this.#pending.get(ref);
+    if (!pending) return;
+    pending.stored = true;
+    this.#finish(ref, pending);
+  }
+
+  /** Settle a submission once its id and its outcome are here, and its record is stored if it must be. */
+  #finish(ref: string, pending: Pending): void {
+    const id = pending.taskId;
+    if (id === undefined || (pending.awaitingStore && !pending.stored)) return;
+    if (pending.inRecord) {
+      this.#store.read(id).then(
+        (stored) => this.#settleFromRecord(ref, pending, stored?.record),
+        () => {},
+      );
+    } else if (pending.early) this.#settle(ref, pending, pending.early);
+  }
+
+  /** The token of this client's copies (its inbox's last token). */
+  #copyToken(): string {
+    return this.#inbox.slice(this.#inbox.lastIndexOf(".") + 1);
   }
 
   #settleFromRecord(ref: string, pending: Pending, record: TaskRecord | undefined): void {
@@ -596,6 +639,7 @@ export class NatsPort implements TaskPort {
     this.#stopReconnect();
     if (!this.#nc.isClosed()) {
       this.#outcomes.unsubscribe();
+      this.#copies.unsubscribe();
       this.#events?.unsubscribe();
     }
     if (this.#owns && !this.#nc.isClosed()) {

@@ -65,6 +65,22 @@ export const SERVICE_BUCKET = "zest_services";
 export const REPLY_HEADER = "Zest-Reply";
 
 /**
+ * The header of the pipelined outcome. On a task message: where the
+ * submitter hears that the final record is stored (`<token>.<ref>`: the
+ * server's answer to the record's write is copied there, see
+ * `store/jetstream_publish.ts`). On an outcome: `copy`, which says the
+ * record may not be stored yet, and the submitter settles once that copy
+ * has come too (so no one reads an older record after the outcome).
+ *
+ * @example
+ * ```ts
+ * import { STORED_HEADER } from "./subjects.ts";
+ * STORED_HEADER; // "Zest-Stored"
+ * ```
+ */
+export const STORED_HEADER = "Zest-Stored";
+
+/**
  * Whether a task runs one at a time per service (`serial`) or not.
  *
  * @example
