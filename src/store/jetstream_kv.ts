@@ -63,6 +63,60 @@ const CLOSE_GRACE_MS = 10_000;
 const ID_SHAPE = /^[A-Za-z0-9_-]{1,200}$/;
 
 /**
+ * A pass over the record bucket that hears nothing for this long has
+ * stalled: `kv.history()` iterates an ordered push consumer, and one stalled
+ * for 11 minutes in CI on the registry bucket when entries expired under it
+ * (it never heard the `pending: 0` that ends a pass).
+ */
+const LIST_STALL_MS = 10_000;
+
+/** Thrown when a pass over a bucket stalls. */
+export class ListStalledError extends Error {
+  override name = "ListStalledError";
+}
+
+/**
+ * `entries` as they come, but stopped with a {@linkcode ListStalledError}
+ * once `idleMs` pass without one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ListStalledError, stallGuarded } from "./jetstream_kv.ts";
+ * const never = { stop() {}, async *[Symbol.asyncIterator]() { yield 1; await new Promise(() => {}); } };
+ * const seen: number[] = [];
+ * await assert.rejects(async () => { for await (const n of stallGuarded(never, 50)) seen.push(n); }, ListStalledError);
+ * assert.deepEqual(seen, [1]);
+ * ```
+ */
+export async function* stallGuarded<T>(
+  entries: AsyncIterable<T> & { stop(): void },
+  idleMs: number,
+): AsyncGenerator<T> {
+  const iterator = entries[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<"stalled">((resolve) => {
+        timer = setTimeout(() => resolve("stalled"), idleMs);
+      });
+      const next = await Promise.race([iterator.next(), stalled]).finally(() =>
+        clearTimeout(timer)
+      );
+      if (next === "stalled") {
+        throw new ListStalledError(
+          `reading the cluster's records stalled (nothing for ${idleMs / 1000} s): retry`,
+        );
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    entries.stop();
+  }
+}
+
+/**
  * The KV key of task `id`'s record; `undefined` for an id no task can have.
  *
  * @example
@@ -608,7 +662,7 @@ export class JetStreamTaskStore implements TaskStore {
     const before = query?.cursor === undefined ? undefined : cursorId(query.cursor);
     const found = new Map<string, TaskRecord>();
     const entries = await this.#kv.history({ key: "t.>" }).catch(this.#noBucket);
-    for await (const entry of entries ?? []) {
+    for await (const entry of entries ? stallGuarded(entries, LIST_STALL_MS) : []) {
       const id = entry.key.slice(2);
       if (entry.operation !== "PUT") {
         found.delete(id);
