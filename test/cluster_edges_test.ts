@@ -16,7 +16,7 @@ import { Kvm } from "@nats-io/kv";
 import { Client, QueueFullError, TaskValidationError, UnknownServiceError } from "../src/mod.ts";
 import type { TaskEvent } from "../src/manager/types.ts";
 import type { ClusterServiceInfo } from "../src/transport/nats/registry.ts";
-import { eventually, type Replica, startReplica } from "./helpers/cluster.ts";
+import { eventually, startReplica, stopAll } from "./helpers/cluster.ts";
 import { NatsServer } from "./helpers/nats.ts";
 import { REPO_ROOT, taskArgs, TEST_TOKEN } from "./helpers/server.ts";
 
@@ -35,10 +35,6 @@ function foreignRecord(fields: Record<string, unknown>) {
     log: [],
     ...fields,
   };
-}
-
-async function stopAll(list: Replica[]): Promise<void> {
-  await Promise.all(list.map((replica) => replica.stop().catch(() => replica.kill())));
 }
 
 Deno.test("cluster: past the per-service queue limit a submission is refused (QueueFullError, HTTP 429)", async () => {

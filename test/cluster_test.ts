@@ -15,7 +15,7 @@ import { Client } from "../src/mod.ts";
 import { isTerminal, type TaskRecord } from "../src/task/record.ts";
 import type { ClusterServiceInfo } from "../src/transport/nats/registry.ts";
 import type { StampResult } from "./fixtures/cluster.config.ts";
-import { eventually, type Replica, startReplica } from "./helpers/cluster.ts";
+import { eventually, type Replica, startReplica, stopAll } from "./helpers/cluster.ts";
 import { NatsServer } from "./helpers/nats.ts";
 
 const CONFIG = "test/fixtures/cluster.config.ts";
@@ -95,10 +95,6 @@ function watchStarts(client: Client) {
 /** The states a record went through, from its log. */
 function statesOf(record: TaskRecord | undefined): string[] {
   return (record?.log ?? []).filter((entry) => entry.state).map((entry) => entry.state as string);
-}
-
-async function stopAll(list: Replica[]): Promise<void> {
-  await Promise.all(list.map((replica) => replica.stop().catch(() => replica.kill())));
 }
 
 Deno.test("cluster: serial stays serial and FIFO across 2 and 3 replicas; parallel tasks spread", async () => {

@@ -20,7 +20,9 @@ import type { ScheduleInfo } from "../src/manager/schedules.ts";
 import type * as Server from "../src/mod.ts";
 import type * as Protocol from "../src/transport/websocket/protocol.ts";
 import { STORE_PREFIX } from "./fixtures/dashboard_live.config.ts";
-import { api, REPO_ROOT, type ServerProcess, startServer } from "./helpers/server.ts";
+import { startReplica, stopAll } from "./helpers/cluster.ts";
+import { NatsServer } from "./helpers/nats.ts";
+import { api, REPO_ROOT, type ServerProcess, startServer, TEST_TOKEN } from "./helpers/server.ts";
 
 /**
  * Compiles only if `Sent` fits `Read`. The page's modules are type-checked
@@ -34,6 +36,7 @@ type _ThePageReadsWhatTheServerSends = [
   Fits<Server.TaskRecord, Page.TaskRecord>,
   Fits<Server.TaskOutcome, Page.TaskOutcome>,
   Fits<Server.ServiceInfo, Page.ServiceInfo>,
+  Fits<Server.ClusterServiceInfo, Page.ServiceInfo>,
   Fits<Server.StoreStats, Page.StoreStats>,
   Fits<ScheduleInfo, Page.ScheduleInfo>,
   // Events of other kinds are ignored by the page.
@@ -656,4 +659,60 @@ Deno.test("dashboard: submit options; links, re-run and delete from the detail; 
     await page.click('#detail [data-fact="parent"] button.link');
     await textBecomes(page, '#detail [data-fact="id"]', spawn);
   });
+});
+
+Deno.test("dashboard of a cluster: each service lists its replicas, where they run", async () => {
+  await using nats = await NatsServer.start();
+  const replicas = await Promise.all([
+    startReplica({ config: "test/fixtures/cluster.config.ts", nats: nats.url }),
+    startReplica({ config: "test/fixtures/cluster.config.ts", nats: nats.url }),
+  ]);
+  const gateway = await startReplica({
+    config: "test/fixtures/gateway.config.ts",
+    nats: nats.url,
+    gateway: true,
+  });
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: CHROMIUM_ARGS,
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    page.setDefaultTimeout(SHOWN_WITHIN_MS);
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    await page.goto(`${gateway.url}#token=${TEST_TOKEN}`);
+    await page.locator("#connection", { hasText: "live" }).waitFor();
+    // The registry may list the second replica a refresh later: the panel reads the services again
+    // as tasks come and go, so a task brings the list up to date.
+    const stamp = page.locator('[data-service="stamp"] details.replicas');
+    for (
+      let attempt = 0;
+      (await stamp.locator("summary").textContent()) !== "2 replicas";
+      attempt++
+    ) {
+      assert.ok(attempt < 100, "the dashboard lists both replicas of stamp");
+      await fetch(new URL("/tasks", gateway.url), {
+        method: "POST",
+        headers: { authorization: `Bearer ${TEST_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ service: "stamp", type: "SerialStamp", fields: { label: "poke" } }),
+      }).then((response) => response.body?.cancel());
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await stamp.locator("summary").click();
+    const shown = await stamp.locator("li").evaluateAll((items) =>
+      items.map((item) => ({ state: item.dataset.state, text: item.textContent ?? "" }))
+    );
+    assert.deepEqual(
+      shown.map(({ text }) => Number(/pid (\d+)/.exec(text)?.[1])).sort(),
+      replicas.map((replica) => replica.pid).sort(),
+    );
+    assert.ok(
+      shown.every(({ state, text }) => state === "running" && / · \d+ running · since /.test(text)),
+    );
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+    await stopAll([...replicas, gateway]);
+  }
 });

@@ -171,3 +171,16 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * Stop every replica of `list` (SIGTERM, waiting); one that does not stop is killed.
+ *
+ * @example
+ * ```ts
+ * import { type Replica, stopAll } from "./cluster.ts";
+ * const done = (replicas: Replica[]) => stopAll(replicas);
+ * ```
+ */
+export async function stopAll(list: Replica[]): Promise<void> {
+  await Promise.all(list.map((replica) => replica.stop().catch(() => replica.kill())));
+}
