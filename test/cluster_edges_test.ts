@@ -16,7 +16,8 @@ import { Kvm } from "@nats-io/kv";
 import { Client, QueueFullError, TaskValidationError, UnknownServiceError } from "../src/mod.ts";
 import type { TaskEvent } from "../src/manager/types.ts";
 import type { ClusterServiceInfo } from "../src/transport/nats/registry.ts";
-import { eventually, startReplica, stopAll } from "./helpers/cluster.ts";
+import { startReplica, stopAll } from "./helpers/cluster.ts";
+import { eventually } from "./helpers/poll.ts";
 import { NatsServer } from "./helpers/nats.ts";
 import { REPO_ROOT, taskArgs, TEST_TOKEN } from "./helpers/server.ts";
 

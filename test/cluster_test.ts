@@ -15,7 +15,8 @@ import { Client } from "../src/mod.ts";
 import { isTerminal, type TaskRecord } from "../src/task/record.ts";
 import type { ClusterServiceInfo } from "../src/transport/nats/registry.ts";
 import type { StampResult } from "./fixtures/cluster.config.ts";
-import { eventually, type Replica, startReplica, stopAll } from "./helpers/cluster.ts";
+import { type Replica, startReplica, stopAll } from "./helpers/cluster.ts";
+import { eventually } from "./helpers/poll.ts";
 import { NatsServer } from "./helpers/nats.ts";
 
 const CONFIG = "test/fixtures/cluster.config.ts";

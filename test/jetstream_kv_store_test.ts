@@ -17,7 +17,7 @@ import { copySubscription } from "../src/store/jetstream_publish.ts";
 import { EMPTY_LOG, type TaskRecord } from "../src/task/record.ts";
 import { uuidv7 } from "../src/util/uuid.ts";
 import { NatsServer } from "./helpers/nats.ts";
-import { eventually } from "./helpers/cluster.ts";
+import { eventually } from "./helpers/poll.ts";
 
 function record(fields: Partial<TaskRecord> = {}): TaskRecord {
   return {

@@ -14,7 +14,8 @@ import { JetStreamTaskStore } from "../src/store/jetstream_kv.ts";
 import { JetStreamPublisher } from "../src/store/jetstream_publish.ts";
 import { isTerminal, type TaskRecord } from "../src/task/record.ts";
 import { STORED_HEADER, subjectsOf } from "../src/transport/nats/subjects.ts";
-import { eventually, startReplica } from "./helpers/cluster.ts";
+import { startReplica } from "./helpers/cluster.ts";
+import { eventually } from "./helpers/poll.ts";
 import { NatsServer } from "./helpers/nats.ts";
 
 Deno.test("nats client: an outcome sent before its record is stored settles once the server's answer to that write is copied to it", async () => {

@@ -19,7 +19,7 @@ import {
   UnknownTaskTypeError,
 } from "../../src/mod.ts";
 import type { TaskEvent } from "../../src/manager/types.ts";
-import { eventually } from "./cluster.ts";
+import { eventually } from "./poll.ts";
 
 /** A client of the runtime under test, and how to stop what the factory started. */
 export interface SuiteTarget {

@@ -149,30 +149,6 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
 }
 
 /**
- * Poll `check` until it returns a value other than `undefined`/`false`;
- * fail naming `what` after a generous deadline (machines are noisy).
- *
- * @example
- * ```ts ignore
- * import { eventually } from "./cluster.ts";
- * await eventually("two replicas", async () => (await client.services())[0]?.replicas.length === 2);
- * ```
- */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs / 1000} s: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/**
  * Stop every replica of `list` (SIGTERM, waiting); one that does not stop is killed.
  *
  * @example
