@@ -23,40 +23,13 @@ import {
   type BenchOptions,
   compare,
   formatRate,
-  perSecond,
   resolveOptions,
   type Row,
   runStandalone,
 } from "./common.ts";
+import { GREETING_TASK, httpExecute, startBenchServer, throughput } from "./remote.ts";
 
 const PYTHON = "/usr/bin/python3";
-const TASK = { type: "Greeting", fields: { name: "Ada" } };
-
-/** Start the remote bench's server (`bench/remote.ts --serve`) and read its URL. */
-async function startServerProcess(token: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./remote.ts", import.meta.url).pathname, "--serve"],
-    env: { ZEST_TOKEN: token },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the bench server exited before listening");
-    text += value;
-  }
-  await reader.cancel();
-  return {
-    url: new URL(text.trim()),
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
-}
 
 /** `bench/python_client.py`, answering one round per command. */
 function startPython(url: URL, token: string) {
@@ -93,30 +66,6 @@ function startPython(url: URL, token: string) {
   };
 }
 
-/** Sequential round trips per second of `once` for about `ms`. */
-async function sequential(once: () => Promise<unknown>, ms: number): Promise<number> {
-  let done = 0;
-  const start = performance.now();
-  while (performance.now() - start < ms) {
-    await once();
-    done++;
-  }
-  return perSecond(done, performance.now() - start);
-}
-
-/** `POST /tasks`, then the outcome with a long poll, with `fetch`. */
-function fetchExecute(base: URL, token: string): () => Promise<unknown> {
-  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-  const body = JSON.stringify({ service: "greeter", ...TASK });
-  return async () => {
-    const submitted = await fetch(new URL("/tasks", base), { method: "POST", headers, body });
-    const { taskId } = await submitted.json();
-    const outcome = await fetch(new URL(`/tasks/${taskId}/outcome?wait=30s`, base), { headers });
-    if (outcome.status !== 200) throw new Error(`outcome: HTTP ${outcome.status}`);
-    return await outcome.json();
-  };
-}
-
 /**
  * The Python client group: `Client` and `AsyncClient` sequential `execute`
  * over HTTP, each beside raw `urllib`, the TypeScript remote client and
@@ -133,7 +82,7 @@ export async function benchPythonClient(options: BenchOptions = {}): Promise<Row
   const { quick } = resolveOptions(options);
   const ms = quick ? 300 : 1_000;
   const token = randomToken();
-  const server = await startServerProcess(token);
+  const server = await startBenchServer(token);
   const python = startPython(server.url, token);
   const remote = await Client.connect(server.url, { token });
   try {
@@ -141,8 +90,8 @@ export async function benchPythonClient(options: BenchOptions = {}): Promise<Row
       pythonClient: { run: () => python.round("client", ms) },
       pythonAsync: { run: () => python.round("async", ms) },
       pythonUrllib: { run: () => python.round("urllib", ms) },
-      tsWebSocket: { run: () => sequential(() => remote.execute("greeter", TASK), ms) },
-      tsFetch: { run: () => sequential(fetchExecute(server.url, token), ms) },
+      tsWebSocket: { run: () => throughput(() => remote.execute("greeter", GREETING_TASK), 1, ms) },
+      tsFetch: { run: () => throughput(httpExecute(server.url, token), 1, ms) },
     });
     const peer = `raw urllib ${formatRate(rates.pythonUrllib)} · TS remote client (WebSocket) ${
       formatRate(rates.tsWebSocket)

@@ -29,13 +29,29 @@ import {
   runStandalone,
 } from "./common.ts";
 
-const TASK = { type: "Greeting", fields: { name: "Ada" } };
+/**
+ * The task every remote bench runs: a greeting on the bench server's
+ * `greeter` service.
+ *
+ * @example
+ * ```ts
+ * import { GREETING_TASK } from "./remote.ts";
+ * const payload = { service: "greeter", ...GREETING_TASK };
+ * ```
+ */
+export const GREETING_TASK = { type: "Greeting", fields: { name: "Ada" } };
 
 /**
  * Round trips per second of `once`, with `inFlight` callers each running it
- * back to back for about `ms` milliseconds.
+ * back to back for about `ms` milliseconds (1: sequential).
+ *
+ * @example
+ * ```ts
+ * import { throughput } from "./remote.ts";
+ * const rate = await throughput(() => Promise.resolve(), 1, 100);
+ * ```
  */
-async function throughput(
+export async function throughput(
   once: () => Promise<unknown>,
   inFlight: number,
   ms: number,
@@ -52,10 +68,21 @@ async function throughput(
   return perSecond(done, performance.now() - start);
 }
 
-/** `POST /tasks`, then the outcome with a long poll: one HTTP round trip of a task. */
-function httpExecute(base: URL, token: string): () => Promise<unknown> {
+/**
+ * `POST /tasks`, then the outcome with a long poll, with `fetch`: one HTTP
+ * round trip of {@link GREETING_TASK}.
+ *
+ * @example
+ * ```ts
+ * import { httpExecute, startBenchServer } from "./remote.ts";
+ * const server = await startBenchServer("a-token");
+ * await httpExecute(server.url, "a-token")();
+ * await server.stop();
+ * ```
+ */
+export function httpExecute(base: URL, token: string): () => Promise<unknown> {
   const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-  const body = JSON.stringify({ service: "greeter", ...TASK });
+  const body = JSON.stringify({ service: "greeter", ...GREETING_TASK });
   return async () => {
     const submitted = await fetch(new URL("/tasks", base), { method: "POST", headers, body });
     const { taskId } = await submitted.json();
@@ -65,8 +92,21 @@ function httpExecute(base: URL, token: string): () => Promise<unknown> {
   };
 }
 
-/** Start `bench/remote.ts --serve` and read the port it listens on. */
-async function startServerProcess(token: string) {
+/**
+ * Start this file as the bench server (`bench/remote.ts --serve`: the
+ * greeting service behind `serve`, in a child process) and read its URL.
+ *
+ * @example
+ * ```ts
+ * import { startBenchServer } from "./remote.ts";
+ * const server = await startBenchServer("a-token");
+ * console.log(server.url.href);
+ * await server.stop();
+ * ```
+ */
+export async function startBenchServer(
+  token: string,
+): Promise<{ url: URL; stop(): Promise<void> }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(import.meta.url).pathname, "--serve"],
     env: { ZEST_TOKEN: token },
@@ -100,14 +140,15 @@ export async function benchRemote(options: BenchOptions = {}): Promise<Row[]> {
   const { quick } = resolveOptions(options);
   const ms = quick ? 300 : 1_000;
   const token = randomToken();
-  const server = await startServerProcess(token);
+  const server = await startBenchServer(token);
   const runtime = await Runtime.start({ services: [new GreetingService("greeter")] });
   const local = runtime.client();
   const remote = await Client.connect(server.url, { token });
   try {
-    const inProcess = (n: number) => () => throughput(() => local.execute("greeter", TASK), n, ms);
+    const inProcess = (n: number) => () =>
+      throughput(() => local.execute("greeter", GREETING_TASK), n, ms);
     const overSocket = (n: number) => () =>
-      throughput(() => remote.execute("greeter", TASK), n, ms);
+      throughput(() => remote.execute("greeter", GREETING_TASK), n, ms);
     const overHttp = (n: number) => () => throughput(httpExecute(server.url, token), n, ms);
     const rows: Row[] = [];
     for (

@@ -58,7 +58,7 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -617,9 +617,8 @@ def _delete_op(token_source: str, task_id: str) -> _Op:
 
 def _rerun_op(token_source: str, task_id: str) -> _Op:
     """The new task's id, and the service and type of the task it re-runs."""
-    path = f"/tasks/{_quote(task_id)}"
-    record = yield from _get_op(token_source, path)
-    new_id = yield from _submit_op(token_source, b"", f"{path}/rerun")
+    record = yield from _record_op(token_source, task_id)
+    new_id = yield from _submit_op(token_source, b"", f"/tasks/{_quote(task_id)}/rerun")
     return new_id, record["service"], record["type"]
 
 
@@ -643,6 +642,29 @@ def _graph_op(token_source: str, body: bytes) -> _Op:
 def _schedules_op(token_source: str) -> _Op:
     data = yield from _get_op(token_source, "/schedules")
     return data["schedules"] if isinstance(data, dict) else data
+
+
+def _schedule_action_op(token_source: str, name: str, action: str) -> _Op:
+    """``pause``, ``resume`` or ``run`` the schedule ``name``; its new status."""
+    return (yield from _post_op(token_source, f"/schedules/{_quote(name)}/{action}"))
+
+
+def _record_op(token_source: str, task_id: str) -> _Op:
+    return (yield from _get_op(token_source, f"/tasks/{_quote(task_id)}"))
+
+
+def _release_op(token_source: str, service: str) -> _Op:
+    data = yield from _post_op(token_source, f"/services/{_quote(service)}/release")
+    return bool(isinstance(data, dict) and data.get("released"))
+
+
+def _request_op(
+    token_source: str, service: str, task: Any, fields: Mapping[str, Any] | None, options: dict[str, Any]
+) -> _Op:
+    """The new task's id and its type name (the payload is checked before anything is sent)."""
+    payload, type_name = _task_payload(service, task, fields, options)
+    task_id = yield from _submit_op(token_source, _encode(payload))
+    return task_id, type_name
 
 
 TASK_STATES = ("waiting", "queued", "running", "succeeded", "failed", "cancelled", "expired")
@@ -735,10 +757,30 @@ def _tasks_path(
     return "/tasks" + (f"?{urllib.parse.urlencode(query)}" if query else "")
 
 
+def _next_cursor(page: TaskPage, cursor: str | None) -> str | None:
+    """The cursor of the page after ``page`` (asked for with ``cursor``); None after the last."""
+    if page.next is not None and page.next == cursor:
+        raise ZestError(f"the server gave the same page twice (cursor {cursor!r})")
+    return page.next
+
+
+def _ended(task_id: str, outcome: dict[str, Any] | None, timeout: float | None) -> dict[str, Any]:
+    """``outcome``, or ``TaskTimeoutError`` if the wait of ``timeout`` s ended without one."""
+    if outcome is None:
+        raise TaskTimeoutError(task_id, timeout if timeout is not None else 0.0)
+    return outcome
+
+
 def _result_of(outcome: Mapping[str, Any]) -> Any:
     if outcome.get("status") == "ok":
         return outcome.get("result")
     raise TaskExecutionError(outcome)
+
+
+def _display_and_check(outcome: Mapping[str, Any]) -> None:
+    """Show the outcome's rich outputs, then raise ``TaskExecutionError`` if the task failed."""
+    display_outcome(outcome)
+    _result_of(outcome)
 
 
 # --- rich outputs --------------------------------------------------------------------------------
@@ -1064,10 +1106,7 @@ class TaskRequest:
     def result(self, timeout: float | None = None) -> Any:
         """The task's result; raises ``TaskExecutionError`` if it failed, ``TaskTimeoutError``
         if it has not ended within ``timeout`` s (it runs on)."""
-        outcome = self.wait(timeout)
-        if outcome is None:
-            raise TaskTimeoutError(self.task_id, timeout if timeout is not None else 0.0)
-        return _result_of(outcome)
+        return _result_of(_ended(self.task_id, self.wait(timeout), timeout))
 
     @property
     def outcome(self) -> dict[str, Any] | None:
@@ -1085,11 +1124,7 @@ class TaskRequest:
     def display(self, timeout: float | None = None) -> None:
         """Wait for the task and show its displays and rich result (see ``display_outcome``);
         raises ``TaskExecutionError`` after showing them if the task failed."""
-        outcome = self.wait(timeout)
-        if outcome is None:
-            raise TaskTimeoutError(self.task_id, timeout if timeout is not None else 0.0)
-        display_outcome(outcome)
-        _result_of(outcome)
+        _display_and_check(_ended(self.task_id, self.wait(timeout), timeout))
 
 
 class AsyncTaskRequest:
@@ -1115,10 +1150,7 @@ class AsyncTaskRequest:
 
     async def result(self, timeout: float | None = None) -> Any:
         """The task's result; raises ``TaskExecutionError`` or ``TaskTimeoutError``."""
-        outcome = await self.wait(timeout)
-        if outcome is None:
-            raise TaskTimeoutError(self.task_id, timeout if timeout is not None else 0.0)
-        return _result_of(outcome)
+        return _result_of(_ended(self.task_id, await self.wait(timeout), timeout))
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self.result().__await__()
@@ -1133,11 +1165,7 @@ class AsyncTaskRequest:
 
     async def display(self, timeout: float | None = None) -> None:
         """As ``TaskRequest.display``."""
-        outcome = await self.wait(timeout)
-        if outcome is None:
-            raise TaskTimeoutError(self.task_id, timeout if timeout is not None else 0.0)
-        display_outcome(outcome)
-        _result_of(outcome)
+        _display_and_check(_ended(self.task_id, await self.wait(timeout), timeout))
 
 
 # --- clients -------------------------------------------------------------------------------------
@@ -1174,7 +1202,9 @@ class Client:
         """Close the connections (the client reconnects if used again)."""
         self._http.close()
 
-    def _run(self, op: _Op) -> Any:
+    def _run(self, operation: Callable[..., _Op], *args: Any) -> Any:
+        """Drive ``operation(token source, *args)``: each exchange and pause it asks for."""
+        op = operation(self._endpoint.token_source, *args)
         try:
             step = next(op)
             while True:
@@ -1222,8 +1252,7 @@ class Client:
             attributes=attributes, timeout_ms=timeout_ms, priority=priority, key=key, after=after,
             on_dependency_failure=on_dependency_failure, expires_in_ms=expires_in_ms,
         )
-        payload, type_name = _task_payload(service, task, fields, options)
-        task_id = self._run(_submit_op(self._endpoint.token_source, _encode(payload)))
+        task_id, type_name = self._run(_request_op, service, task, fields, options)
         return TaskRequest(self, task_id, service, type_name)
 
     def execute(
@@ -1254,36 +1283,36 @@ class Client:
         "task", "fields"?, "after"?: [names of the graph, or ids], ...}}`` (a node takes the
         options of ``request`` but ``key``). Returns ``{name: task id}``. A cycle or an
         ``after`` naming nothing raises ``GraphError`` (422); nothing is queued then."""
-        return self._run(_graph_op(self._endpoint.token_source, _graph_body(graph)))
+        return self._run(_graph_op, _graph_body(graph))
 
     def status(self, task_id: str) -> dict[str, Any]:
         """The task's record: state, attempts, timestamps, log, outcome, dependencies."""
-        return self._run(_get_op(self._endpoint.token_source, f"/tasks/{_quote(task_id)}"))
+        return self._run(_record_op, task_id)
 
     def outcome(self, task_id: str, wait: float | None = 0.0) -> dict[str, Any] | None:
         """The task's outcome, waiting up to ``wait`` s for it (None: until it ends);
         None if it has not ended by then. Raises ``UnknownTaskError`` for an unknown id."""
-        return self._run(_wait_op(self._endpoint.token_source, task_id, wait))
+        return self._run(_wait_op, task_id, wait)
 
     def cancel(self, task_id: str) -> bool:
         """Cancel a task: a waiting or queued one never runs, a running one is told to stop.
         False if it had already ended."""
-        return self._run(_cancel_op(self._endpoint.token_source, task_id))
+        return self._run(_cancel_op, task_id)
 
     def delete(self, task_id: str) -> None:
         """Remove the record of a task that has ended. Raises ``TaskConflictError`` (409) if it
         has not (cancel it first), ``UnknownTaskError`` if there is no such task."""
-        self._run(_delete_op(self._endpoint.token_source, task_id))
+        self._run(_delete_op, task_id)
 
     def rerun(self, task_id: str) -> TaskRequest:
         """Submit a task again: the same service, type, fields and attributes; the new record
         names the old one in ``rerunOf``. Raises ``UnknownTaskError`` for an unknown id."""
-        new_id, service, type_name = self._run(_rerun_op(self._endpoint.token_source, task_id))
+        new_id, service, type_name = self._run(_rerun_op, task_id)
         return TaskRequest(self, new_id, service, type_name)
 
     def graph(self, task_id: str) -> str:
         """The dependency graph around a task, as Graphviz DOT text."""
-        return self._run(_dot_op(self._endpoint.token_source, task_id))
+        return self._run(_dot_op, task_id)
 
     def tasks(
         self,
@@ -1306,7 +1335,7 @@ class Client:
         epoch). ``limit``: 1-1000 per page (server default 100). ``iter_tasks`` follows the
         pages for you."""
         path = _tasks_path(service, state, limit, type, key, since, until, cursor)
-        return self._run(_tasks_op(self._endpoint.token_source, path))
+        return self._run(_tasks_op, path)
 
     def iter_tasks(
         self,
@@ -1324,54 +1353,51 @@ class Client:
         next page (``page_size`` at a time) as the iteration goes."""
         while True:
             path = _tasks_path(service, state, page_size, type, key, since, until, cursor)
-            page = self._run(_tasks_op(self._endpoint.token_source, path))
+            page = self._run(_tasks_op, path)
             yield from page
-            if page.next is None:
+            cursor = _next_cursor(page, cursor)
+            if cursor is None:
                 return
-            if page.next == cursor:
-                raise ZestError(f"the server gave the same page twice (cursor {cursor!r})")
-            cursor = page.next
 
     def services(self) -> list[dict[str, Any]]:
         """Services, their task types with JSON Schemas, queue depths, kernel status, and a
         stuck serial lane (``state: "stuck"``, ``stuck: {taskId, since}``)."""
-        return self._run(_get_op(self._endpoint.token_source, "/services"))
+        return self._run(_get_op, "/services")
 
     def release(self, service: str) -> bool:
         """Free a service's serial lane that a handler still holds after its task ended (the
         service shows ``stuck``), so the next task runs. False if it was not stuck."""
-        data = self._run(_post_op(self._endpoint.token_source, f"/services/{_quote(service)}/release"))
-        return bool(isinstance(data, dict) and data.get("released"))
+        return self._run(_release_op, service)
 
     def queue(self, service: str, limit: int | None = None) -> list[dict[str, Any]]:
         """A serial service's queue in the order it will run (higher ``priority`` first, then
         arrival), the task holding the lane first: task summaries, at most ``limit`` (1-1000,
         server default 100)."""
-        return self._run(_get_op(self._endpoint.token_source, _queue_path(service, limit)))
+        return self._run(_get_op, _queue_path(service, limit))
 
     def store(self) -> dict[str, Any]:
         """Where the server keeps its records: ``kind`` (``sqlite`` or ``memory``), ``path``,
         ``bytes`` on disk, ``records``."""
-        return self._run(_get_op(self._endpoint.token_source, "/store"))
+        return self._run(_get_op, "/store")
 
     def schedules(self) -> list[dict[str, Any]]:
         """The server's schedules: ``name``, ``service``, ``every`` or ``cron`` (and
         ``timezone``), ``state`` (``scheduled``, ``paused``, ``stopped``), ``running``,
         ``lastRunAt``, ``nextRunAt`` (ms since the epoch), ``runs``, ``skips``."""
-        return self._run(_schedules_op(self._endpoint.token_source))
+        return self._run(_schedules_op)
 
     def pause_schedule(self, name: str) -> dict[str, Any]:
         """Pause a schedule: no run starts until it is resumed. Its new status;
         ``UnknownScheduleError`` if there is none of that name."""
-        return self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/pause"))
+        return self._run(_schedule_action_op, name, "pause")
 
     def resume_schedule(self, name: str) -> dict[str, Any]:
         """Resume a paused schedule from its next slot (missed slots are not caught up)."""
-        return self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/resume"))
+        return self._run(_schedule_action_op, name, "resume")
 
     def run_schedule(self, name: str) -> dict[str, Any]:
         """Run a schedule now, unless its last run is still going; its clock is unchanged."""
-        return self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/run"))
+        return self._run(_schedule_action_op, name, "run")
 
     def watch(self, service: str | None = None) -> EventStream:
         """Live events over the WebSocket API: ``{"kind": "task", "record"}`` (a task changed
@@ -1420,7 +1446,9 @@ class AsyncClient:
         """Close the idle connections."""
         await self._http.close()
 
-    async def _run(self, op: _Op) -> Any:
+    async def _run(self, operation: Callable[..., _Op], *args: Any) -> Any:
+        """Drive ``operation(token source, *args)``: await each exchange and pause it asks for."""
+        op = operation(self._endpoint.token_source, *args)
         try:
             step = next(op)
             while True:
@@ -1453,8 +1481,7 @@ class AsyncClient:
             attributes=attributes, timeout_ms=timeout_ms, priority=priority, key=key, after=after,
             on_dependency_failure=on_dependency_failure, expires_in_ms=expires_in_ms,
         )
-        payload, type_name = _task_payload(service, task, fields, options)
-        task_id = await self._run(_submit_op(self._endpoint.token_source, _encode(payload)))
+        task_id, type_name = await self._run(_request_op, service, task, fields, options)
         return AsyncTaskRequest(self, task_id, service, type_name)
 
     async def execute(
@@ -1481,32 +1508,32 @@ class AsyncClient:
 
     async def submit_graph(self, graph: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
         """As ``Client.submit_graph``."""
-        return await self._run(_graph_op(self._endpoint.token_source, _graph_body(graph)))
+        return await self._run(_graph_op, _graph_body(graph))
 
     async def status(self, task_id: str) -> dict[str, Any]:
         """As ``Client.status``."""
-        return await self._run(_get_op(self._endpoint.token_source, f"/tasks/{_quote(task_id)}"))
+        return await self._run(_record_op, task_id)
 
     async def outcome(self, task_id: str, wait: float | None = 0.0) -> dict[str, Any] | None:
         """As ``Client.outcome``."""
-        return await self._run(_wait_op(self._endpoint.token_source, task_id, wait))
+        return await self._run(_wait_op, task_id, wait)
 
     async def cancel(self, task_id: str) -> bool:
         """As ``Client.cancel``."""
-        return await self._run(_cancel_op(self._endpoint.token_source, task_id))
+        return await self._run(_cancel_op, task_id)
 
     async def delete(self, task_id: str) -> None:
         """As ``Client.delete``."""
-        await self._run(_delete_op(self._endpoint.token_source, task_id))
+        await self._run(_delete_op, task_id)
 
     async def rerun(self, task_id: str) -> AsyncTaskRequest:
         """As ``Client.rerun``."""
-        new_id, service, type_name = await self._run(_rerun_op(self._endpoint.token_source, task_id))
+        new_id, service, type_name = await self._run(_rerun_op, task_id)
         return AsyncTaskRequest(self, new_id, service, type_name)
 
     async def graph(self, task_id: str) -> str:
         """As ``Client.graph``."""
-        return await self._run(_dot_op(self._endpoint.token_source, task_id))
+        return await self._run(_dot_op, task_id)
 
     async def tasks(
         self,
@@ -1522,7 +1549,7 @@ class AsyncClient:
     ) -> TaskPage:
         """As ``Client.tasks``."""
         path = _tasks_path(service, state, limit, type, key, since, until, cursor)
-        return await self._run(_tasks_op(self._endpoint.token_source, path))
+        return await self._run(_tasks_op, path)
 
     async def iter_tasks(
         self,
@@ -1539,48 +1566,44 @@ class AsyncClient:
         """As ``Client.iter_tasks``: ``async for record in client.iter_tasks(...)``."""
         while True:
             path = _tasks_path(service, state, page_size, type, key, since, until, cursor)
-            page = await self._run(_tasks_op(self._endpoint.token_source, path))
+            page = await self._run(_tasks_op, path)
             for record in page:
                 yield record
-            if page.next is None:
+            cursor = _next_cursor(page, cursor)
+            if cursor is None:
                 return
-            if page.next == cursor:
-                raise ZestError(f"the server gave the same page twice (cursor {cursor!r})")
-            cursor = page.next
 
     async def services(self) -> list[dict[str, Any]]:
         """As ``Client.services``."""
-        return await self._run(_get_op(self._endpoint.token_source, "/services"))
+        return await self._run(_get_op, "/services")
 
     async def release(self, service: str) -> bool:
         """As ``Client.release``."""
-        path = f"/services/{_quote(service)}/release"
-        data = await self._run(_post_op(self._endpoint.token_source, path))
-        return bool(isinstance(data, dict) and data.get("released"))
+        return await self._run(_release_op, service)
 
     async def queue(self, service: str, limit: int | None = None) -> list[dict[str, Any]]:
         """As ``Client.queue``."""
-        return await self._run(_get_op(self._endpoint.token_source, _queue_path(service, limit)))
+        return await self._run(_get_op, _queue_path(service, limit))
 
     async def store(self) -> dict[str, Any]:
         """As ``Client.store``."""
-        return await self._run(_get_op(self._endpoint.token_source, "/store"))
+        return await self._run(_get_op, "/store")
 
     async def schedules(self) -> list[dict[str, Any]]:
         """As ``Client.schedules``."""
-        return await self._run(_schedules_op(self._endpoint.token_source))
+        return await self._run(_schedules_op)
 
     async def pause_schedule(self, name: str) -> dict[str, Any]:
         """As ``Client.pause_schedule``."""
-        return await self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/pause"))
+        return await self._run(_schedule_action_op, name, "pause")
 
     async def resume_schedule(self, name: str) -> dict[str, Any]:
         """As ``Client.resume_schedule``."""
-        return await self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/resume"))
+        return await self._run(_schedule_action_op, name, "resume")
 
     async def run_schedule(self, name: str) -> dict[str, Any]:
         """As ``Client.run_schedule``."""
-        return await self._run(_post_op(self._endpoint.token_source, f"/schedules/{_quote(name)}/run"))
+        return await self._run(_schedule_action_op, name, "run")
 
     def watch(self, service: str | None = None) -> AsyncEventStream:
         """As ``Client.watch``: ``async with client.watch() as events: async for event in events``."""
