@@ -205,6 +205,15 @@ Deno.test("zest: a failed task exits 1 with its error; a refusal with Name: mess
   });
 });
 
+Deno.test("zest submit without --wait: invalid fields print the validation error, exit 1, no id", async () => {
+  await withServer(WORKFLOW, async (server) => {
+    const invalid = await zest(server, "submit", "lab", "Sum", '{"a":1}');
+    assert.equal(invalid.code, 1);
+    assert.equal(invalid.stdout, "");
+    assert.match(invalid.stderr, /^zest: TaskValidationError: invalid Sum: b: /m);
+  });
+});
+
 Deno.test("zest cancel: a running task, then one already ended", async () => {
   await withServer(WORKFLOW, async (server) => {
     const id = await zestOk(server, "submit", "lab", "Sleep", '{"ms":10000}');

@@ -465,6 +465,18 @@ kernelTest("kernel tasks time out after the service's taskTimeoutMs by default",
   }, { taskTimeoutMs: 500 });
 });
 
+Deno.test("a kernel's startupTimeoutMs is checked when the service is made", () => {
+  assert.equal(new IPythonService("a", { startupTimeoutMs: 120_000 }).kernelName, "python3");
+  for (const startupTimeoutMs of [0, -1, 3e9, Number.NaN]) {
+    assert.throws(
+      () => new IPythonService("a", { kernel: "calibration", startupTimeoutMs }),
+      (error: Error) =>
+        error instanceof RangeError &&
+        /^kernel 'calibration': startupTimeoutMs must be /.test(error.message),
+    );
+  }
+});
+
 kernelTest("runtime.stop() right after a kernel died neither crashes nor hangs", async (t) => {
   // The library left a rejection unhandled here, which Deno treats as fatal.
   const unhandled: unknown[] = [];

@@ -10,6 +10,7 @@ import {
   type KernelMessage,
   ServerConnection,
 } from "@jupyterlab/services";
+import { durationProblem } from "../task/limits.ts";
 import { abortable, delay, onAbort, SerialQueue } from "../util/async.ts";
 import { BOOTSTRAP_CODE } from "./bootstrap.ts";
 import {
@@ -107,6 +108,29 @@ const SHUTDOWN_TIMEOUT_MS = 5_000;
 const SHUTDOWN_RETRY_MS = 100;
 
 /**
+ * Check the durations of `options` (each at most 2³¹−1 ms, as a timer takes):
+ * a `RangeError` naming the option, before any kernel is started.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkKernelStartOptions } from "./jupyter_kernel.ts";
+ * checkKernelStartOptions({ name: "python3", startupTimeoutMs: 60_000 });
+ * assert.throws(
+ *   () => checkKernelStartOptions({ name: "python3", startupTimeoutMs: 3e9 }),
+ *   /^RangeError: kernel 'python3': startupTimeoutMs must be at most 2147483647 ms/,
+ * );
+ * ```
+ */
+export function checkKernelStartOptions(options: KernelStartOptions): void {
+  for (const field of ["startupTimeoutMs", "interruptGraceMs"] as const) {
+    const value = options[field];
+    const problem = value === undefined ? undefined : durationProblem(value);
+    if (problem) throw new RangeError(`kernel '${options.name}': ${field} ${problem}`);
+  }
+}
+
+/**
  * A Python kernel on a Jupyter Server. Create it with
  * `JupyterServer.startKernel`; it implements {@link Kernel}.
  *
@@ -179,6 +203,7 @@ export class JupyterKernel implements Kernel {
     options: KernelStartOptions,
     host: KernelHost,
   ): Promise<JupyterKernel> {
+    checkKernelStartOptions(options);
     const connection = await manager.startNew({ name: options.name }, { handleComms: false })
       .catch((error) => {
         throw new KernelLaunchError(options.name, serverErrorDetail(error));

@@ -13,6 +13,7 @@ import {
 } from "../task/outcome.ts";
 import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
 import type { ExecutionReply, Kernel } from "../kernel/kernel.ts";
+import { checkKernelStartOptions } from "../kernel/jupyter_kernel.ts";
 import { OutputRelay } from "./output_relay.ts";
 import { report, Service, type ServiceEnvironment, type ServiceOptions } from "./service.ts";
 
@@ -112,6 +113,8 @@ export class IPythonService extends Service {
       taskTimeoutMs: options.taskTimeoutMs ?? DEFAULT_KERNEL_TASK_TIMEOUT_MS,
     });
     this.kernelName = options.kernel ?? "python3";
+    // Checked here, when the config is read, not when the runtime starts the kernel.
+    checkKernelStartOptions({ name: this.kernelName, startupTimeoutMs: options.startupTimeoutMs });
     this.#options = options;
   }
 
