@@ -57,6 +57,11 @@ const Expiring = defineTask("WfExpiring", {
   parallel: false,
   expiresInMs: 60_000,
 });
+const ExpiresSoon = defineTask("WfExpiresSoon", {
+  schema: z.object({ label: z.string() }),
+  parallel: false,
+  expiresInMs: 50,
+});
 
 class FlakyError extends Error {
   override name = "FlakyError";
@@ -84,6 +89,10 @@ class Lab extends Service {
       return attempt;
     });
     this.registerHandler(Expiring, ({ label }) => {
+      this.ran.push(label);
+      return label;
+    });
+    this.registerHandler(ExpiresSoon, ({ label }) => {
       this.ran.push(label);
       return label;
     });
@@ -230,6 +239,49 @@ Deno.test("expiry: a task still queued at its deadline ends expired and never ru
       /expiresInMs: must be/,
     );
   });
+});
+
+Deno.test("expiry by task type: queued behind a held serial lane, it ends expired at its type's deadline; a bad expiresInMs is refused", async () => {
+  await withLabs(async (runtime, { a }, gates) => {
+    const client = runtime.client();
+    const holder = await client.request("a", SerialStep.create({ label: "hold", gate: "hold" }));
+    await until(
+      async () => (await client.status(holder.taskId))?.state === "running",
+      "the holder has the lane",
+    );
+    const soon = await client.request("a", ExpiresSoon.create({ label: "soon" }));
+    const queued = await client.status(soon.taskId);
+    assert.equal(queued?.deadline, (queued?.createdAt ?? NaN) + 50, "the type's expiresInMs");
+    const expired = errorOf(await soon.outcome);
+    assert.equal(expired.ename, "ExpiredError");
+    assert.match(expired.evalue, /^the task was still queued at its deadline, .*: it never ran$/);
+    const record = await client.status(soon.taskId);
+    assert.equal(record?.state, "expired");
+    assert.equal(record?.attempts, 0);
+    assert.deepEqual((await client.queue("a")).map((task) => task.id), [holder.taskId]);
+    gates.open("hold");
+    assert.equal((await holder.outcome).status, "ok");
+    assert.deepEqual(a.ran, ["hold"], "the expired task never ran");
+  });
+  for (const [bad, got] of [[-1, "-1"], [0, "0"], [3e9, "3000000000"], [NaN, "NaN"]] as const) {
+    assert.throws(
+      () => defineTask("WfBadExpiry", { schema: z.object({}), parallel: false, expiresInMs: bad }),
+      (error) =>
+        error instanceof TypeError &&
+        error.message.startsWith("task type 'WfBadExpiry': expiresInMs must be") &&
+        error.message.includes(got),
+      `expiresInMs ${got} is refused`,
+    );
+  }
+  assert.throws(
+    () =>
+      defineTask("WfBadExpiry", {
+        schema: z.object({}),
+        parallel: false,
+        expiresInMs: "50" as unknown as number,
+      }),
+    /task type 'WfBadExpiry': expiresInMs must be a finite number of milliseconds above 0 up to 2147483647 ms, got "50"/,
+  );
 });
 
 Deno.test("priorities: higher first, FIFO within a priority; bad ones refused", async () => {
