@@ -6,8 +6,9 @@
  *   worker vs inline (and `pool.run` alone, without the runtime);
  * - a 10M-element `Float64Array` result from a worker (`pool.run`: the
  *   runtime bounds a task's result to 1 MiB of JSON): transferred as it is
- *   (its buffer beside the serializer's bytes) vs copied (its bare
- *   `ArrayBuffer` through V8's serializer) vs as JSON text parsed back;
+ *   (its buffer beside the serializer's bytes) vs copied (`v8.serialize` in
+ *   the worker, `v8.deserialize` here: the copies structured clone without
+ *   transfer makes) vs as JSON text parsed back;
  * - the main loop's responsiveness while 4 CPU-heavy tasks run: round trips
  *   of an in-process no-op task (and a 10 ms timer's lateness), with the
  *   heavy tasks on workers vs inline.
@@ -19,6 +20,7 @@
  *
  * @module
  */
+import { deserialize } from "node:v8";
 import { z } from "zod";
 import { type Client, defineTask, Runtime, Service } from "../src/mod.ts";
 import { WorkerHandler } from "../src/service/pool/mod.ts";
@@ -154,7 +156,7 @@ export async function benchWorkers(options: BenchOptions = {}): Promise<Row[]> {
       const values = as === "json"
         ? Float64Array.from(JSON.parse(result as string))
         : as === "copied"
-        ? new Float64Array(result as ArrayBuffer)
+        ? deserialize(result as Uint8Array) as Float64Array
         : result as Float64Array;
       if (values.length !== elements || values[elements - 1] !== (elements - 1) * 0.5) {
         throw new Error(`the ${as} array did not arrive whole`);

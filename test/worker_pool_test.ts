@@ -359,6 +359,30 @@ Deno.test("a 10M-element Float64Array goes to a worker and back whole, beside ot
   console.log(`80 MB Float64Array to a worker and back: ${elapsed.toFixed(0)} ms`);
 });
 
+Deno.test("a bare 10M-byte ArrayBuffer goes to a worker and back whole, one buffer with a view on it", async () => {
+  await using pool = quietPool({ size: 1 });
+  const echo = fixture("echo");
+  const raw = new ArrayBuffer(10_000_000);
+  const bytes = new Uint8Array(raw);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = i % 251;
+  const shared = new ArrayBuffer(16);
+  new Uint8Array(shared).set([1, 2, 3, 4]);
+  const fields = { name: "buffers", raw, bare: shared, view: new Uint8Array(shared, 2, 4) };
+  const result = await pool.run(echo, { fields, taskId: "bare" }) as {
+    rest: { raw: ArrayBuffer; bare: ArrayBuffer; view: Uint8Array };
+  };
+  const back = result.rest;
+  assert.ok(back.raw instanceof ArrayBuffer);
+  assert.equal(back.raw.byteLength, 10_000_000);
+  const arrived = new Uint8Array(back.raw);
+  for (let i = 0; i < arrived.length; i++) {
+    if (arrived[i] !== i % 251) assert.fail(`raw[${i}] is ${arrived[i]}, not ${i % 251}`);
+  }
+  assert.equal(back.view.buffer, back.bare, "a bare buffer and a view on it arrive as one buffer");
+  assert.deepEqual([back.view.byteOffset, back.view.length], [2, 4]);
+  assert.deepEqual([...back.view], [3, 4, 0, 0]);
+});
+
 Deno.test("concurrent tasks spread over the pool's workers, never more than its size", async () => {
   await using pool = quietPool({ size: 2 });
   let most = 0;

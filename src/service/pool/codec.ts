@@ -3,13 +3,16 @@
  *
  * A value is written with V8's own serializer (`node:v8`): what structured
  * clone keeps, this keeps (objects, arrays, `Map`, `Set`, `Date`, `RegExp`,
- * `BigInt`, errors, cycles); a function throws `DataCloneError`. Typed arrays
- * and `DataView`s do not go through the serializer's buffer: each distinct
- * `ArrayBuffer` behind them travels beside it, whole and untouched, so a 10M
- * element `Float64Array` is never copied into a byte string or a JSON array,
- * and on arrival it is a view on a buffer of its own. Views that shared a
- * buffer still share one. A bare `ArrayBuffer` (not behind a view) goes
- * through the serializer like any other value.
+ * `BigInt`, errors, cycles); a function throws `DataCloneError`. Typed arrays,
+ * `DataView`s and bare `ArrayBuffer`s do not go through the serializer's
+ * buffer: each distinct `ArrayBuffer`, bare or behind a view, travels beside
+ * it, whole and untouched, so a 10M element `Float64Array` is never copied
+ * into a byte string or a JSON array, and on arrival it is a view on a buffer
+ * of its own. Views that shared a buffer, and a buffer sent beside a view on
+ * it, still share one. What cannot travel as it is gets copied as structured
+ * clone copies it: a `SharedArrayBuffer` behind a view (its bytes), and a
+ * resizable `ArrayBuffer` not behind a view (through the serializer, so it
+ * arrives resizable).
  *
  * Errors are sent as plain `{ name, message, stack }` (`ErrorShape`): V8's
  * serializer turns a `DOMException` or an error with a custom name into a
@@ -17,6 +20,7 @@
  *
  * @module
  */
+import { types } from "node:util";
 import { Deserializer, Serializer } from "node:v8";
 
 /**
@@ -33,7 +37,7 @@ import { Deserializer, Serializer } from "node:v8";
 export interface Encoded {
   /** What V8's serializer wrote; views in it refer to `buffers` by index. */
   head: Uint8Array;
-  /** The distinct buffers behind the value's typed arrays and `DataView`s. */
+  /** The distinct buffers in the value: bare, or behind its typed arrays and `DataView`s. */
   buffers: ArrayBuffer[];
 }
 
@@ -61,28 +65,85 @@ function viewKind(view: ArrayBufferView): number {
   return kind;
 }
 
+/**
+ * The bare `ArrayBuffer`s in `value` that can travel beside the serializer's
+ * bytes (`Serializer.transferArrayBuffer` needs them before writing). It
+ * follows what V8's serializer writes: own enumerable properties, array
+ * elements, `Map` and `Set` entries, an error's `cause`. An object's getters
+ * are not run twice (its properties are read by descriptor): a buffer only a
+ * getter returns is copied by the serializer, as is any buffer this misses.
+ */
+function bareBuffers(value: unknown): Set<ArrayBuffer> {
+  const found = new Set<ArrayBuffer>();
+  const seen = new Set<object>();
+  const pending: object[] = [];
+  const visit = (next: unknown) => {
+    if (typeof next === "object" && next !== null && !seen.has(next)) {
+      seen.add(next);
+      pending.push(next);
+    }
+  };
+  visit(value);
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next instanceof ArrayBuffer) {
+      // Detached: the serializer's DataCloneError; resizable: kept so by the serializer.
+      if (!next.detached && !next.resizable) found.add(next);
+    } else if (Array.isArray(next) && next.length <= 2 ** 24) {
+      // By index: Object.keys on 10M numbers takes 5x the serializer's own pass.
+      for (let i = 0; i < next.length; i++) visit(next[i]);
+    } else if (next instanceof Map) {
+      for (const [key, entry] of next) {
+        visit(key);
+        visit(entry);
+      }
+    } else if (next instanceof Set) {
+      for (const entry of next) visit(entry);
+    } else if (next instanceof Error) {
+      visit(dataProperty(next, "cause"));
+    } else if (
+      !ArrayBuffer.isView(next) && !(next instanceof Date) && !(next instanceof RegExp) &&
+      !types.isProxy(next) // the serializer refuses a Proxy: its traps are not run for nothing
+    ) {
+      // Objects, and arrays longer than 2^24 (sparse ones may be 2^32 - 1 long): by their keys.
+      for (const key of Object.keys(next)) visit(dataProperty(next, key));
+    }
+  }
+  return found;
+}
+
+function dataProperty(object: object, key: string): unknown {
+  return Object.getOwnPropertyDescriptor(object, key)?.value;
+}
+
 class ViewSerializer extends Serializer {
   readonly buffers: ArrayBuffer[] = [];
   readonly #index = new Map<ArrayBufferLike, number>();
 
-  constructor() {
+  constructor(value: unknown) {
     super();
     // Typed in @types/node as internal, but it is how a Serializer hands views to _writeHostObject.
     (this as unknown as { _setTreatArrayBufferViewsAsHostObjects(on: boolean): void })
       ._setTreatArrayBufferViewsAsHostObjects(true);
+    // The same index as views on the buffer use: the two arrive as one buffer.
+    for (const buffer of bareBuffers(value)) {
+      this.transferArrayBuffer(this.#indexOf(buffer), buffer);
+    }
+  }
+
+  #indexOf(buffer: ArrayBufferLike): number {
+    let index = this.#index.get(buffer);
+    if (index === undefined) {
+      // A SharedArrayBuffer cannot cross a process: its bytes are copied.
+      const own = buffer instanceof ArrayBuffer ? buffer : new Uint8Array(buffer).slice().buffer;
+      index = this.buffers.push(own) - 1;
+      this.#index.set(buffer, index);
+    }
+    return index;
   }
 
   _writeHostObject(view: ArrayBufferView): void {
     const kind = viewKind(view);
-    let index = this.#index.get(view.buffer);
-    if (index === undefined) {
-      // A SharedArrayBuffer cannot cross a process: its bytes are copied.
-      const buffer = view.buffer instanceof ArrayBuffer
-        ? view.buffer
-        : new Uint8Array(view.buffer).slice().buffer;
-      index = this.buffers.push(buffer) - 1;
-      this.#index.set(view.buffer, index);
-    }
+    const index = this.#indexOf(view.buffer);
     const length = view instanceof DataView ? view.byteLength : (view as Float64Array).length;
     this.writeUint32(kind);
     this.writeUint32(index);
@@ -94,6 +155,8 @@ class ViewSerializer extends Serializer {
 class ViewDeserializer extends Deserializer {
   constructor(head: Uint8Array, readonly buffers: readonly ArrayBuffer[]) {
     super(head);
+    // Bare buffers were sent by their index; ids the head never names are not read.
+    buffers.forEach((buffer, index) => this.transferArrayBuffer(index, buffer));
   }
 
   _readHostObject(): ArrayBufferView {
@@ -125,11 +188,13 @@ class ViewDeserializer extends Deserializer {
  * const encoded = encode({ samples: new Float64Array([1, 2, 3]), at: new Date(0) });
  * assert.equal(encoded.buffers.length, 1); // the Float64Array's buffer, beside the head
  * assert.deepEqual(decode(encoded), { samples: new Float64Array([1, 2, 3]), at: new Date(0) });
+ * const raw = new ArrayBuffer(1_000);
+ * assert.equal(encode({ raw }).buffers[0], raw); // a bare ArrayBuffer travels beside it too
  * assert.throws(() => encode({ callback: () => {} }), { name: "DataCloneError" });
  * ```
  */
 export function encode(value: unknown): Encoded {
-  const serializer = new ViewSerializer();
+  const serializer = new ViewSerializer(value);
   serializer.writeHeader();
   try {
     serializer.writeValue(value);
