@@ -22,9 +22,12 @@ class Terminal {
   #changed = Promise.withResolvers<void>();
 
   constructor(command: string) {
-    // -e: exit with the command's code; -q: no "Script started" lines.
+    // -e: exit with the command's code; -q: no "Script started" lines. `exec`:
+    // the command replaces `script`'s shell, as an interactive shell would make
+    // it the terminal's foreground job; a non-interactive dash ($SHELL unset, as
+    // in CI) would itself die of the Ctrl-C and report 130.
     const child = new Deno.Command("script", {
-      args: ["-qec", command, "/dev/null"],
+      args: ["-qec", `exec ${command}`, "/dev/null"],
       cwd: REPO_ROOT,
       stdin: "piped",
       stdout: "piped",
