@@ -221,6 +221,20 @@ for (const name of ["server_gone_sync", "server_gone_async"]) {
   });
 }
 
+for (const name of ["watch_server_gone_sync", "watch_server_gone_async"]) {
+  Deno.test(`python client: ${name}: the server is killed while watch() waits`, async () => {
+    const server = await startServer({ config: CONFIG });
+    try {
+      const run = await scenarioAcross(server, name, /^watching$/m, async () => {
+        await server.stop("SIGKILL");
+      });
+      assertPassed(run, name);
+    } finally {
+      await server.stop("SIGKILL");
+    }
+  });
+}
+
 Deno.test("python client: the server stops cleanly mid-wait", async () => {
   const server = await startServer({ config: CONFIG });
   const gate = `.zest/python-client-gate-${crypto.randomUUID()}`;

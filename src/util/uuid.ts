@@ -4,14 +4,29 @@
  * @module
  */
 
-/** The time part of the ids of the current millisecond, and their counter. */
+/** Character codes of the hexadecimal digits. */
+const HEX = Array.from("0123456789abcdef", (digit) => digit.charCodeAt(0));
+const DASH = 0x2d;
+
+/**
+ * The id being made, as character codes: `String.fromCharCode` turns it into
+ * one flat string. An id put together from pieces (a template literal of
+ * slices) is a tree of strings that every later hash, compare and
+ * `JSON.stringify` walks: ids are map keys all through the runtime.
+ */
+const codes: number[] = Array.from("00000000-0000-7000-8000-000000000000", (c) => c.charCodeAt(0));
+
+/** Random bytes, fetched from the CSPRNG in batches: 8 per id. */
+const random = new Uint8Array(4_096);
+let randomAt = random.length;
+
+/** The millisecond of the last id, and its counter. */
 let lastMs = -1;
-let prefix = "";
 let counter = 0;
 
 /**
  * A version-7 UUID: 48 bits of Unix milliseconds, a 12-bit counter, then 62
- * random bits (the system's CSPRNG, through `crypto.randomUUID`). Ids made
+ * random bits (the system's CSPRNG, `crypto.getRandomValues`). Ids made
  * later sort after earlier ones, also within a millisecond (RFC 9562's
  * "fixed bit-length dedicated counter": it starts at a random value each
  * millisecond, and a millisecond that runs out of it borrows the next), so
@@ -33,19 +48,43 @@ export function uuidv7(now: number = Date.now()): string {
     lastMs = now;
     // Half the range, so a burst in one millisecond has room to count up.
     counter = Math.floor(Math.random() * 0x800);
-    prefix = prefixOf(now);
+    writeTime(now);
   } else if (++counter > 0xfff) {
     // 4 096 ids in one millisecond: go on in the next one.
     lastMs++;
     counter = 0;
-    prefix = prefixOf(lastMs);
+    writeTime(lastMs);
   }
-  // A v4 UUID has the random bits and the variant in place: its last 21 characters.
-  return `${prefix}${(0x1000 + counter).toString(16).slice(1)}${crypto.randomUUID().slice(18)}`;
+  // "-7ccc": the version, then the counter.
+  codes[15] = HEX[counter >> 8];
+  codes[16] = HEX[(counter >> 4) & 15];
+  codes[17] = HEX[counter & 15];
+  if (randomAt + 8 > random.length) {
+    crypto.getRandomValues(random);
+    randomAt = 0;
+  }
+  const at = randomAt;
+  randomAt += 8;
+  // "-vrrr-": the variant (binary 10) and 2 random bits, then 12 random bits.
+  codes[19] = HEX[8 | (random[at] & 3)];
+  codes[20] = HEX[random[at] >> 4];
+  codes[21] = HEX[random[at + 1] >> 4];
+  codes[22] = HEX[random[at + 1] & 15];
+  // The last 48 random bits.
+  for (let i = 0; i < 6; i++) {
+    const byte = random[at + 2 + i];
+    codes[24 + 2 * i] = HEX[byte >> 4];
+    codes[25 + 2 * i] = HEX[byte & 15];
+  }
+  return String.fromCharCode.apply(null, codes);
 }
 
-/** `tttttttt-tttt-7` for the millisecond `ms`. */
-function prefixOf(ms: number): string {
-  const time = ms.toString(16).padStart(12, "0");
-  return `${time.slice(0, 8)}-${time.slice(8)}-7`;
+/** `tttttttt-tttt` for the millisecond `ms`: the first 13 characters. */
+function writeTime(ms: number): void {
+  for (let i = 12, rest = ms; i >= 0; i--) {
+    if (i === 8) continue;
+    codes[i] = HEX[rest % 16];
+    rest = Math.floor(rest / 16);
+  }
+  codes[8] = DASH;
 }

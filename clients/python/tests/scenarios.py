@@ -728,6 +728,36 @@ def server_gone_async() -> None:
     asyncio.run(asyncio.wait_for(run(), 60))
 
 
+def watch_server_gone_sync() -> None:
+    """The server is killed while watch() waits for the next event: ZestConnectionError, no hang."""
+    with Client().watch() as events:
+        say("watching")
+
+        def until_it_ends() -> None:
+            while True:  # events that came before the kill, if any, are read past
+                events.get(30)
+
+        gone = raises(ZestConnectionError, until_it_ends)
+        assert "closed the event stream" in str(gone), str(gone)
+
+
+def watch_server_gone_async() -> None:
+    """The same with AsyncClient: the pending ``async for`` ends with ZestConnectionError."""
+
+    async def run() -> None:
+        async with AsyncClient() as ac, ac.watch() as events:
+            say("watching")
+
+            async def until_it_ends() -> None:
+                async for _ in events:  # events that came before the kill, if any, are read past
+                    pass
+
+            gone = await araises(ZestConnectionError, until_it_ends())
+            assert "closed the event stream" in str(gone), str(gone)
+
+    asyncio.run(asyncio.wait_for(run(), 30))
+
+
 def server_stops_mid_wait() -> None:
     """The server stops cleanly while result() waits: the task ends ServiceStoppedError (its store
     is in memory: nothing is kept for a next start)."""
