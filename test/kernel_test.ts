@@ -20,6 +20,7 @@ import {
   KernelDiedError,
   KernelLaunchError,
   KernelNotFoundError,
+  KernelOutputLostError,
   KernelOutputTooLargeError,
   type KernelStartOptions,
   KernelStartupCodeError,
@@ -34,6 +35,7 @@ import {
   SharedTestServer,
   TINY_PNG_BASE64,
 } from "./helpers/jupyter.ts";
+import { startTcpProxy } from "./helpers/tcp_proxy.ts";
 
 /** Startup code that leaves a mark, to tell whether it ran on the current process. */
 const STARTUP_CODE = "import os, time\nSTARTUP_PID = os.getpid()";
@@ -608,6 +610,35 @@ Deno.test("connect() drives an existing server and shuts down only its own kerne
     const serverStillAnswers = await JupyterServer.connect({ url, token });
     await serverStillAnswers.stop();
   } finally {
+    await launched.stop();
+  }
+});
+
+Deno.test("a reply lost with the connection: KernelOutputLostError, the kernel keeps its state", async () => {
+  const launched = await launchTestServer();
+  const proxy = startTcpProxy(Number(new URL(launched.server.url).port));
+  try {
+    // Through a proxy that can lose the network: the server writes the reply
+    // into a connection nobody reads, so it is neither delivered nor buffered.
+    const server = await JupyterServer.connect({
+      url: `http://127.0.0.1:${proxy.port}/`,
+      token: launched.server.token,
+    });
+    const kernel = await server.startKernel({ name: "python3" });
+    assert.equal((await kernel.execute("x = 41; x")).value, 41);
+    const running = kernel.execute("import time; time.sleep(1.5); x += 1; x", {
+      onStart: () => proxy.cut(3_000),
+    });
+    await assert.rejects(running, (error: Error) => {
+      assert.ok(error instanceof KernelOutputLostError, `${error.name}: ${error.message}`);
+      assert.match(error.message, /ran the code but its reply was lost/);
+      return true;
+    });
+    // The code ran to its end on the kernel, whose state is kept.
+    assert.equal((await kernel.execute("x")).value, 42);
+    await server.stop();
+  } finally {
+    await proxy.close();
     await launched.stop();
   }
 });
