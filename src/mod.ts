@@ -142,7 +142,7 @@ export {
 } from "./service/pool/mod.ts";
 
 // The task manager's contracts, its schedules and its stores.
-export { DEFAULT_MAX_QUEUED_PER_SERVICE, type ManagerOptions } from "./manager/manager.ts";
+export { DEFAULT_MAX_QUEUED_PER_SERVICE, type ManagerOptions } from "./manager/options.ts";
 export type {
   GraphRequest,
   OutcomeSink,

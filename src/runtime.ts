@@ -5,7 +5,8 @@
  * @module
  */
 import { ActorSystem, type CrashLogger } from "./actor/mod.ts";
-import { type ManagerOptions, TaskManager } from "./manager/manager.ts";
+import { TaskManager } from "./manager/manager.ts";
+import type { ManagerOptions } from "./manager/options.ts";
 import { MemoryTaskStore } from "./manager/memory_store.ts";
 import type { ScheduleConfig } from "./manager/schedules.ts";
 import type { RetentionLimits, RetentionOptions, TaskStore } from "./manager/store.ts";

@@ -13,7 +13,7 @@ import {
   UnknownServiceError,
   UnknownTaskTypeError,
 } from "../src/mod.ts";
-import { DEFAULT_MAX_QUEUED_PER_SERVICE } from "../src/manager/manager.ts";
+import { DEFAULT_MAX_QUEUED_PER_SERVICE } from "../src/manager/options.ts";
 import { report } from "../src/service/service.ts";
 import type { TaskRun } from "../src/task/protocol.ts";
 import { until } from "./helpers/poll.ts";

@@ -1,7 +1,7 @@
 /** The config file of `deno task start`: which services to run and where to listen. */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { ManagerOptions } from "../manager/manager.ts";
+import type { ManagerOptions } from "../manager/options.ts";
 import type { ScheduleConfig } from "../manager/schedules.ts";
 import { Service } from "../service/service.ts";
 import type { SqliteStoreFile } from "../store/mod.ts";
