@@ -1,7 +1,9 @@
 /**
  * Workflows across a real restart on an SQLite store (issue 14): an
- * idempotency key answers the first task after the restart, and a schedule's
- * slots missed while the runtime was stopped are run once, not once each.
+ * idempotency key answers the first task after the restart; a schedule's
+ * slots missed while the runtime was stopped are run once, not once each; a
+ * task waiting for a dependency still queued waits on and runs after it; a
+ * queued task whose deadline passed while stopped ends expired.
  * Each test stops one `Runtime` and starts another on the same file.
  */
 import assert from "node:assert/strict";
@@ -15,6 +17,12 @@ const Label = defineTask("WrLabel", {
   parallel: true,
 });
 const Tick = defineTask("WrTick", { schema: z.object({}), parallel: true });
+/** Serial: holds its service's lane until told to stop. */
+const Hold = defineTask("WrHold", { schema: z.object({}), parallel: false });
+const SerialLabel = defineTask("WrSerialLabel", {
+  schema: z.object({ label: z.string() }),
+  parallel: false,
+});
 
 /** A service that records what ran. */
 class Lab extends Service {
@@ -26,6 +34,15 @@ class Lab extends Service {
       return `done ${label}`;
     });
     this.registerHandler(Tick, () => void this.ran.push("tick"));
+    this.registerHandler(
+      Hold,
+      (_, { signal }) =>
+        new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve())),
+    );
+    this.registerHandler(SerialLabel, ({ label }) => {
+      this.ran.push(label);
+      return `done ${label}`;
+    });
   }
 }
 
@@ -126,6 +143,54 @@ Deno.test("schedules on an SQLite store: slots missed while stopped are run once
           `runs ${i - 1} and ${i} share a slot: ${runs.map((r) => r.createdAt).join(", ")}`,
         );
       }
+    } finally {
+      await runtime.stop();
+    }
+  }));
+
+Deno.test("dependencies and deadlines across a restart on an SQLite store: a waiting task waits on for its queued dependency, then runs; a task past its deadline ends expired", () =>
+  inTempDir(async (path) => {
+    let lab = new Lab();
+    let runtime = await Runtime.start({ services: [lab], store: { path } });
+    let client = runtime.client();
+    // The lane is held, so what follows stays queued (and kept at the stop).
+    const holder = await client.request("lab", Hold.create({}));
+    await until(async () => (await client.status(holder.taskId))?.state === "running", "held");
+    const dependency = await client.request("lab", SerialLabel.create({ label: "dependency" }));
+    const dependent = await client.request("lab", Label.create({ label: "dependent" }), {
+      after: [dependency.taskId],
+    });
+    const expiring = await client.request("lab", SerialLabel.create({ label: "late" }), {
+      expiresInMs: 300,
+    });
+    assert.equal((await client.status(dependent.taskId))?.state, "waiting");
+    await runtime.stop();
+    const stoppedAt = Date.now();
+    await until(() => Date.now() >= stoppedAt + 400, "the deadline has passed");
+
+    lab = new Lab();
+    runtime = await Runtime.start({ services: [lab], store: { path } });
+    try {
+      client = runtime.client();
+      const expired = await client.outcome(expiring.taskId);
+      assert.equal(expired?.status === "error" && expired.ename, "ExpiredError");
+      assert.deepEqual(await client.outcome(dependency.taskId), {
+        status: "ok",
+        id: dependency.taskId,
+        result: "done dependency",
+      });
+      assert.deepEqual(await client.outcome(dependent.taskId), {
+        status: "ok",
+        id: dependent.taskId,
+        result: "done dependent",
+      });
+      assert.deepEqual(lab.ran, ["dependency", "dependent"], "in order; the late one never ran");
+      const log = (await client.status(dependent.taskId))?.log ?? [];
+      assert.deepEqual(log.map((entry) => entry.state).filter(Boolean), [
+        "queued",
+        "running",
+        "succeeded",
+      ]);
     } finally {
       await runtime.stop();
     }
