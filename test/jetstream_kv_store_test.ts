@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import "../src/transport/nats/socket_guard.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { fitRecord, JetStreamTaskStore, recordKey } from "../src/store/jetstream_kv.ts";
 import { copySubscription } from "../src/store/jetstream_publish.ts";
@@ -234,7 +235,7 @@ Deno.test("jetstream kv store: without waiting for unfinished records, a task th
   }
 });
 
-Deno.test("jetstream kv store: a final write with copyEnd copies the server's answer to a submitter, and sends its outcome right after the write", async () => {
+Deno.test("jetstream kv store: a final write with holdEnd is not waited for by the flush; its holder gets it as it is sent, and the server's answer is copied to a submitter", async () => {
   await withStores(async (writer, _reader, server) => {
     const submitter = await connect({ servers: server.url });
     try {
@@ -249,21 +250,63 @@ Deno.test("jetstream kv store: a final write with copyEnd copies the server's an
       await submitter.flush();
       const task = record({ state: "running" });
       const sent: string[] = [];
-      writer.copyEnd(task.id, { copyTo: "Sub1.7", sent: (ended) => sent.push(ended.state) });
+      let stored: Promise<void> | undefined;
+      writer.holdEnd(task.id, {
+        copyTo: "Sub1.7",
+        sent: (ended, write) => {
+          sent.push(ended.state);
+          stored = write;
+        },
+      });
       writer.put(task);
       await writer.flush();
       assert.deepEqual(sent, [], "not on an unfinished write");
       writer.put({ ...task, state: "failed" });
-      const stored = writer.flush();
+      assert.equal(writer.flush(), undefined, "the flush leaves the held write to its holder");
       assert.deepEqual(sent, ["failed"], "as soon as the final write is sent");
       await stored;
+      assert.equal((await writer.read(task.id))?.record.state, "failed", "stored once it settles");
       await copied.promise;
       assert.equal(copies.length, 1);
       assert.match(copies[0], /^_INBOX\.[A-Za-z0-9]+\.\d+\.Sub1\.7$/);
-      // The copy is the server's answer: the record is stored by then.
-      assert.equal((await writer.read(task.id))?.record.state, "failed");
+
+      // Held only once: a later final write of the same task is the flush's again.
+      writer.put({ ...task, state: "cancelled" });
+      const flushed = writer.flush();
+      assert.ok(flushed instanceof Promise);
+      await flushed;
+      assert.deepEqual(sent, ["failed"]);
     } finally {
       await submitter.close();
+    }
+  });
+});
+
+Deno.test("jetstream kv store: a held final write the server refuses for good fails the next flush, once", async () => {
+  await withStores(async (writer, _reader, server) => {
+    const nc = await connect({ servers: server.url });
+    try {
+      // The server refuses messages over 400 bytes into the bucket from now on.
+      const jsm = await jetstreamManager(nc);
+      const { config } = await jsm.streams.info(`KV_${writer.bucket}`);
+      await jsm.streams.update(config.name, { ...config, max_msg_size: 400 });
+      const task = record({ state: "running", fields: {} });
+      let stored: Promise<void> | undefined;
+      writer.holdEnd(task.id, { sent: (_ended, write) => stored = write });
+      writer.put({
+        ...task,
+        state: "succeeded",
+        outcome: { status: "ok", id: task.id, result: "x".repeat(1_000) },
+      });
+      assert.equal(writer.flush(), undefined, "the flush leaves the held write to its holder");
+      await assert.rejects(stored as Promise<void>, /size|maximum/i);
+      // The next flush says so (the manager then takes no new tasks), and only that one.
+      writer.put(record({ fields: {} }));
+      await assert.rejects(Promise.resolve(writer.flush()), /size|maximum/i);
+      writer.put(record({ fields: {} }));
+      await writer.flush();
+    } finally {
+      await nc.close();
     }
   });
 });

@@ -164,7 +164,8 @@ export interface JetStreamStoreOptions {
    * whether a task may have started (see `src/transport/nats/host.ts`), so a
    * `running` record need not be on the server before the handler starts;
    * it is sent first all the same. Ended records, removals and small
-   * values are always waited for. Such a record is written at the end of
+   * values are always waited for (but a final record `holdEnd` gave to
+   * someone else is theirs to wait for). Such a record is written at the end of
    * the event loop's turn (a `setImmediate`, when the turn's messages go
    * out anyway), unless a later write of the turn replaces it: a task that
    * ends within the turn it started in (a quick handler) is written once,
@@ -177,19 +178,25 @@ export interface JetStreamStoreOptions {
 type Value = TaskRecord | string | null;
 
 /**
- * What the final write of one task does besides storing it (`copyEnd`): the
- * server's answer to it goes to `copyTo` too (see `JetStreamPublisher`),
- * and `sent` runs as soon as the write is on its way.
+ * Whoever answers for the final write of one task (`holdEnd`): the flush
+ * that sends it does not wait for it; `sent` gets the write as soon as it
+ * is on its way, and the holder waits for it before it acts on the end
+ * (see `src/transport/nats/host.ts`). With `copyTo`, the server's answer to
+ * the write goes there too (see `JetStreamPublisher`).
  *
  * @example
  * ```ts
- * import type { EndCopy } from "./jetstream_kv.ts";
- * const copy: EndCopy = { copyTo: "K3xq9.12", sent: (record) => console.log(record.state) };
+ * import type { EndHold } from "./jetstream_kv.ts";
+ * const hold: EndHold = {
+ *   copyTo: "K3xq9.12",
+ *   sent: (record, stored) => void stored.then(() => console.log(record.state, "stored")),
+ * };
  * ```
  */
-export interface EndCopy {
-  copyTo: string;
-  sent(record: TaskRecord): void;
+export interface EndHold {
+  copyTo?: string;
+  /** The final record is sent; `stored` settles once the server has it (or rejects with why not). */
+  sent(record: TaskRecord, stored: Promise<void>): void;
 }
 
 /**
@@ -260,6 +267,7 @@ function isRecord(value: unknown): value is TaskRecord {
  * The JSON of `record` in at most `limit` bytes: a record larger than the
  * server's `max_payload` (a kernel's images, a large result) loses what
  * makes it large, and its log says so; the task itself is not affected.
+ * `encoded` is `record`'s JSON when the caller has made it already.
  *
  * @example
  * ```ts
@@ -278,8 +286,8 @@ function isRecord(value: unknown): value is TaskRecord {
  * if (fitted.outcome.execution !== undefined) throw new Error("the 3 MB image is left out");
  * ```
  */
-export function fitRecord(record: TaskRecord, limit: number): string {
-  let text = json(record);
+export function fitRecord(record: TaskRecord, limit: number, encoded?: string): string {
+  let text = encoded ?? json(record);
   if (text.length <= limit / 4 || new TextEncoder().encode(text).length <= limit) return text;
   const cut: TaskRecord = { ...record, log: [...record.log] };
   const note = (what: string) =>
@@ -345,8 +353,10 @@ export class JetStreamTaskStore implements TaskStore {
   readonly #waitForUnfinished: boolean;
   /** Unfinished records flushed in this turn of the event loop, written at its end (see `waitForUnfinished`). */
   #thisTurn = new Map<string, TaskRecord>();
-  /** Tasks whose final write is copied (`copyEnd`), by key. */
-  readonly #endCopies = new Map<string, EndCopy>();
+  /** Tasks whose final write someone else waits for (`holdEnd`), by key. */
+  readonly #endHolds = new Map<string, EndHold>();
+  /** Why such a write failed for good, until the next flush reports it. */
+  #heldFailure: unknown = undefined;
   /** What a read that finds no bucket does: nothing when it may not exist yet (a client's). */
   readonly #noBucket: (error: unknown) => undefined;
   /** Values the bucket holds that are not records: said once each. */
@@ -431,6 +441,14 @@ export class JetStreamTaskStore implements TaskStore {
    * stored all of it. Nothing put: nothing to wait for.
    */
   flush(): void | Promise<void> {
+    const heldFailure = this.#heldFailure;
+    if (heldFailure !== undefined) {
+      // A final record held by someone else (`holdEnd`) could not be stored: the store
+      // fails as if this flush had written it, so the manager takes no new tasks.
+      this.#heldFailure = undefined;
+      const written = this.flush();
+      return Promise.resolve(written).then(() => Promise.reject(heldFailure));
+    }
     if (this.#pending.size === 0) return;
     const batch = this.#pending;
     this.#pending = new Map();
@@ -456,14 +474,17 @@ export class JetStreamTaskStore implements TaskStore {
     this.#writeBatch(batch);
   }
 
-  /** Publish `batch`; a promise when it must be waited for (see `waitForUnfinished`). */
+  /** Publish `batch`; a promise when it must be waited for (see `waitForUnfinished`, `holdEnd`). */
   #writeBatch(batch: Map<string, Value>): void | Promise<void> {
     if (batch.size === 0) return;
     const writes: Promise<void>[] = [];
     const limit = this.#valueLimit();
     let wait = this.#waitForUnfinished;
     for (const [key, value] of batch) {
-      if (value === null || typeof value === "string" || isTerminal(value.state)) wait = true;
+      const ended = value !== null && typeof value !== "string" && isTerminal(value.state);
+      const hold = ended ? this.#endHolds.get(key) : undefined;
+      if (hold) this.#endHolds.delete(key);
+      else if (value === null || typeof value === "string" || ended) wait = true;
       const version = ++this.#version;
       this.#inflight.set(key, { value, version });
       const data = value === null
@@ -471,16 +492,19 @@ export class JetStreamTaskStore implements TaskStore {
         : typeof value === "string"
         ? value
         : fitRecord(value, limit);
-      const copy = value !== null && typeof value !== "string" && isTerminal(value.state)
-        ? this.#endCopies.get(key)
-        : undefined;
-      if (copy) this.#endCopies.delete(key);
-      const write = this.#write(key, data, version, copy?.copyTo).finally(() => {
+      const write = this.#write(key, data, version, hold?.copyTo).finally(() => {
         if (this.#inflight.get(key)?.version === version) this.#inflight.delete(key);
       });
-      writes.push(write);
-      if (copy) callSent(copy, value as TaskRecord);
+      if (!hold) {
+        writes.push(write);
+        continue;
+      }
+      this.#writes.add(write);
+      // Its holder acts on it; the manager hears of it at its next flush (see `flush`).
+      write.catch((error) => this.#heldFailure ??= error).finally(() => this.#writes.delete(write));
+      callSent(hold, value as TaskRecord, write);
     }
+    if (writes.length === 0) return;
     const all = Promise.all(writes).then(() => {});
     this.#writes.add(all);
     all.catch((error) => {
@@ -489,15 +513,19 @@ export class JetStreamTaskStore implements TaskStore {
     return wait ? all : undefined;
   }
 
-  /** Store `record` now and wait until the server has it (whatever `waitForUnfinished` says). */
-  async persist(record: TaskRecord): Promise<void> {
+  /**
+   * Store `record` now and wait until the server has it (whatever
+   * `waitForUnfinished` says); `encoded`: its JSON, when the caller has it.
+   */
+  async persist(record: TaskRecord, encoded?: string): Promise<void> {
     const key = recordKey(record.id);
     if (!key) throw new TypeError(`task id '${String(record.id).slice(0, 40)}' cannot be a key`);
     this.#pending.delete(key); // This write is the latest.
     this.#thisTurn.delete(key);
     const version = ++this.#version;
     this.#inflight.set(key, { value: record, version });
-    const write = this.#write(key, fitRecord(record, this.#valueLimit()), version).finally(() => {
+    const data = fitRecord(record, this.#valueLimit(), encoded);
+    const write = this.#write(key, data, version).finally(() => {
       if (this.#inflight.get(key)?.version === version) this.#inflight.delete(key);
     });
     this.#writes.add(write);
@@ -569,17 +597,19 @@ export class JetStreamTaskStore implements TaskStore {
   }
 
   /**
-   * When the final record of task `id` is written (by this store, from now
-   * on), copy the server's answer to `copy.copyTo` and call `copy.sent`
-   * once the write is sent; `undefined` forgets it. So a submitter can be
-   * told the outcome at once, and know from the server itself when the
-   * record that holds it is stored (see `src/transport/nats/host.ts`).
+   * From now on, the final record of task `id` (the first write of it in an
+   * ended state) is `hold`'s to wait for: the flush that sends it does not,
+   * and `hold.sent` gets the write (copied to `hold.copyTo`, if set). So a
+   * task's handler need not wait for other tasks' final writes before it
+   * starts, and a submitter can be told the outcome at once and know from
+   * the server itself when the record that holds it is stored (see
+   * `src/transport/nats/host.ts`). `undefined` forgets it.
    */
-  copyEnd(id: string, copy: EndCopy | undefined): void {
+  holdEnd(id: string, hold: EndHold | undefined): void {
     const key = recordKey(id);
     if (!key) return;
-    if (copy) this.#endCopies.set(key, copy);
-    else this.#endCopies.delete(key);
+    if (hold) this.#endHolds.set(key, hold);
+    else this.#endHolds.delete(key);
   }
 
   /** Whether task `id` was given back without having started (`noteGivenBack`). */
@@ -791,10 +821,10 @@ export class JetStreamTaskStore implements TaskStore {
   }
 }
 
-/** Run `copy.sent`: what it throws is a bug of its own, not a failed write. */
-function callSent(copy: EndCopy, record: TaskRecord): void {
+/** Run `hold.sent`: what it throws is a bug of its own, not a failed write. */
+function callSent(hold: EndHold, record: TaskRecord, stored: Promise<void>): void {
   try {
-    copy.sent(record);
+    hold.sent(record, stored);
   } catch (error) {
     console.error("[zest] after sending a final record:", error);
   }

@@ -70,6 +70,9 @@ import {
   STORED_HEADER,
   subjectsOf,
   TASK_STREAM,
+  WATCH_LEASE_MS,
+  WATCHERS,
+  WATCHING,
 } from "./subjects.ts";
 
 /**
@@ -97,6 +100,19 @@ const CLOCK_SKEW_MS = 2_000;
 /** Cancelled ids remembered, so a task cancelled while queued is skipped when delivered. */
 const CANCELLED_KEPT = 100_000;
 const CANCELLED_KEPT_MS = 3_600_000;
+
+/**
+ * How long `leave` waits for the final records still on their way (the
+ * server may be away): a task not acknowledged by then is delivered again,
+ * and the replica that takes it reads its record.
+ */
+const LEAVE_GRACE_MS = 10_000;
+
+/** How long an ack of a parallel task may wait for other messages to go with (see `#ackSoon`). */
+const LATE_ACK_MS = 20;
+
+/** Tasks this host put in the stream, remembered until delivered (see `#ownTasks`). */
+const OWN_TASKS_KEPT = 1_000;
 
 /** How long a pull waits for tasks before it is renewed. */
 const PULL_EXPIRES_MS = 5_000;
@@ -148,6 +164,8 @@ interface Held {
   readonly copyTo: string | undefined;
   /** The outcome went with the final record's write (the submitter settles on the copy). */
   outcomeSent: boolean;
+  /** The final record's write, sent and maybe not stored yet: the ack waits for it. */
+  stored: Promise<void> | undefined;
   /** Read back from the store before the manager gets it, or handed to the manager. */
   phase: "checking" | "adopted";
   /**
@@ -202,6 +220,19 @@ export class NatsHost {
   readonly #takers: Subscription[] = [];
   readonly #pulls = new Set<{ stop(): void }>();
   readonly #loops: Promise<void>[] = [];
+  /** Acks kept to go with the next message sent (see `#ackSoon`). */
+  #lateAcks: JsMsg[] = [];
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The JSON of tasks this host put in the stream, by their sequence there
+   * (the stream's answer says it; a message id is taken once, so that
+   * sequence holds this message and no other): delivered here, such a task
+   * needs no checking against the shape of a record (it is the record
+   * admission made). The oldest are forgotten past `OWN_TASKS_KEPT`.
+   */
+  readonly #ownTasks = new Map<number, string>();
+  /** Tasks ended whose final records are on their way: acknowledged once stored. */
+  readonly #acknowledging = new Set<Promise<void>>();
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #since = Date.now();
   readonly #hostname = hostname();
@@ -211,6 +242,13 @@ export class NatsHost {
   #stopReconnect: (() => void) | undefined;
   #registryDue = false;
   #registryFailing = false;
+  /**
+   * Task events are published until then (see `WATCHING`): someone said it
+   * watches, or this host may have missed it (it is asking).
+   */
+  #watchedUntil = Date.now() + WATCH_LEASE_MS;
+  /** How many times someone said it watches (see `#askWatchers`). */
+  #watchingSaid = 0;
 
   constructor(options: HostOptions) {
     this.#nc = options.nc;
@@ -251,6 +289,12 @@ export class NatsHost {
       );
     }
     this.#subscriptions.push(
+      this.#nc.subscribe(WATCHING, {
+        callback: () => {
+          this.#watchingSaid++;
+          this.#watchedUntil = Date.now() + WATCH_LEASE_MS;
+        },
+      }),
       this.#nc.subscribe(MAX_DELIVERIES_ADVISORY, {
         queue: "zest-advisories",
         callback: (_error, msg) => this.#guard(this.#onMaxDeliveries(msg), msg),
@@ -259,8 +303,10 @@ export class NatsHost {
     await this.#nc.flush();
     // Cancels are heard from now on; anything published before is checked in the store.
     this.#listeningSince = Date.now();
+    await this.#askWatchers();
     this.#stopReconnect = this.#state.onReconnect(() => {
       this.#listeningSince = Date.now();
+      this.#askWatchers();
       this.#refreshRegistry();
     });
     await this.#refreshRegistry();
@@ -307,6 +353,9 @@ export class NatsHost {
    */
   async leave(): Promise<void> {
     await Promise.all([...this.#held.values()].map((held) => this.#giveBack(held)));
+    await untilSettled(this.#acknowledging, LEAVE_GRACE_MS);
+    this.#sendAcks();
+    clearTimeout(this.#ackTimer);
     for (const timer of this.#timers) clearInterval(timer);
     this.#stopReconnect?.();
     this.#unsubscribeEvents?.();
@@ -339,6 +388,7 @@ export class NatsHost {
   // --- Submissions -----------------------------------------------------------
 
   async #onSubmit(msg: Msg, service: string): Promise<void> {
+    this.#sendAcks();
     const respond = (body: SubmitReply) => {
       if (msg.reply) msg.respond(toJson(body));
     };
@@ -391,7 +441,7 @@ export class NatsHost {
     }
     const kind: Kind = record.parallel ? "parallel" : "serial";
     // The record first on the connection: the host that runs the task writes after it.
-    const stored = this.#store.persist(record);
+    const stored = this.#store.persist(record, data);
     const published = this.#publisher.publish(subjectsOf(service).tasks(kind), data, {
       msgID: record.id,
       headers: reply
@@ -405,11 +455,15 @@ export class NatsHost {
       if (record.key !== undefined) this.#store.releaseKey(record.key).catch(() => {});
       return respond(errorBody(publishRefusal(publishing.reason, service, kind, this.settings)));
     }
+    this.#ownTasks.set(publishing.value.seq, data);
+    if (this.#ownTasks.size > OWN_TASKS_KEPT) {
+      this.#ownTasks.delete(this.#ownTasks.keys().next().value as number);
+    }
     if (storing.status === "rejected") {
       // Queued all the same: the host that runs it writes its record.
       console.error(`[zest] task ${record.id} is queued, but its record was not stored yet`);
     }
-    this.#publish(service, { kind: "task", record: summarize(record) });
+    if (this.#watched()) this.#publish(service, { kind: "task", record: summarize(record) });
     respond({ taskId: record.id });
   }
 
@@ -486,7 +540,10 @@ export class NatsHost {
 
   /** A task message arrived: take it, read it back from the store if needed, hand it to the manager. */
   #deliver(msg: JsMsg, service: string, kind: Kind, room: Room): void {
-    const parsed = parseRecord(msg.data);
+    this.#sendAcks();
+    const own = this.#ownTasks.get(msg.seq);
+    if (own !== undefined) this.#ownTasks.delete(msg.seq);
+    const parsed = own === undefined ? parseRecord(msg.data) : { record: JSON.parse(own) };
     if ("problem" in parsed) return this.#drop(msg, parsed.problem);
     const record = parsed.record;
     if (record.service !== service) {
@@ -507,6 +564,7 @@ export class NatsHost {
       reply: validReply(msg.headers?.get(REPLY_HEADER)),
       copyTo: copyOf(msg.headers?.get(STORED_HEADER)),
       outcomeSent: false,
+      stored: undefined,
       phase: "checking",
       fresh: msg.info.deliveryCount === 1,
       done: false,
@@ -643,18 +701,19 @@ export class NatsHost {
     }
     held.phase = "adopted";
     const { reply, copyTo } = held;
-    if (reply && copyTo) {
-      // The outcome goes with the final record's write; the submitter settles once the server's
-      // answer to that write (copied to it) says the record is stored.
-      this.#store.copyEnd(held.id, {
-        copyTo,
-        sent: (ended) => {
-          if (!ended.outcome || held.done) return;
-          held.outcomeSent = true;
-          this.#sendOutcome(reply, ended.outcome, true);
-        },
-      });
-    }
+    // The final record's write is this host's to wait for, not the manager's: the manager's
+    // journal would hold every later task's start until it is stored. The ack waits for it.
+    this.#store.holdEnd(held.id, {
+      copyTo: reply && copyTo,
+      sent: (ended, stored) => {
+        held.stored = stored;
+        if (!reply || !copyTo || !ended.outcome || held.done) return;
+        // The outcome goes with the final record's write; the submitter settles once the
+        // server's answer to that write (copied to it) says the record is stored.
+        held.outcomeSent = true;
+        this.#sendOutcome(reply, ended.outcome, true);
+      },
+    });
     const sink: OutcomeSink = {
       settled: (outcome) => this.#settle(held, outcome),
       refused: () => void this.#giveBack(held),
@@ -678,13 +737,56 @@ export class NatsHost {
     });
   }
 
-  /** The task ended and its record is stored: tell its submitter, acknowledge, let go. */
+  /**
+   * The task ended: once its final record is stored, tell its submitter,
+   * acknowledge, let go. Held (heartbeats, cancels answered) until then.
+   */
   #settle(held: Held, outcome: TaskOutcome): void {
     if (held.done) return;
     held.done = true;
+    const stored = held.stored;
+    if (!stored) return this.#acknowledge(held, outcome);
+    const acknowledged = stored.then(
+      () => this.#acknowledge(held, outcome),
+      (error) => {
+        // As the manager's journal does with a write that failed: the task ended all the same.
+        console.error(`[zest] task ${held.id}: its final record could not be stored:`, error);
+        this.#acknowledge(held, outcome);
+      },
+    );
+    this.#acknowledging.add(acknowledged);
+    acknowledged.finally(() => this.#acknowledging.delete(acknowledged));
+  }
+
+  #acknowledge(held: Held, outcome: TaskOutcome): void {
     if (held.reply && !held.outcomeSent) this.#sendOutcome(held.reply, outcome);
-    held.msg.ack();
+    // A serial lane's next task waits for this ack; a parallel one's ack can wait for company.
+    if (held.kind === "serial") held.msg.ack();
+    else this.#ackSoon(held.msg);
     this.#letGo(held);
+  }
+
+  /**
+   * Acknowledge `msg` with the next message this host sends anyway (a
+   * submission's writes, a task's records), or within `LATE_ACK_MS`: one
+   * write and one wake of the server fewer per task when tasks come one at
+   * a time. A task whose ack is lost with this process is delivered again,
+   * and the replica that takes it finds its record ended.
+   */
+  #ackSoon(msg: JsMsg): void {
+    this.#lateAcks.push(msg);
+    // Not cleared when the acks go earlier: one timer per LATE_ACK_MS, not one per task.
+    this.#ackTimer ??= setTimeout(() => {
+      this.#ackTimer = undefined;
+      this.#sendAcks();
+    }, LATE_ACK_MS);
+  }
+
+  #sendAcks(): void {
+    const acks = this.#lateAcks;
+    if (acks.length === 0) return;
+    this.#lateAcks = [];
+    for (const msg of acks) msg.ack();
   }
 
   /**
@@ -718,7 +820,7 @@ export class NatsHost {
   }
 
   #letGo(held: Held): void {
-    if (held.copyTo) this.#store.copyEnd(held.id, undefined);
+    this.#store.holdEnd(held.id, undefined);
     if (this.#held.get(held.id) === held) this.#held.delete(held.id);
     const room = this.#rooms.get(`${held.service}/${held.kind}`);
     if (!room) return;
@@ -773,7 +875,9 @@ export class NatsHost {
     this.#rememberCancelled(id);
     const held = this.#held.get(id);
     let reply: CancelReply = { held: false };
-    if (held && !held.done) {
+    // Ended, its final record on its way: not cancelled (no one else may write its record now).
+    if (held?.done) reply = { held: true, cancelled: false };
+    else if (held) {
       // Not with the manager yet: its check sees the cancel and ends it.
       reply = held.phase === "checking"
         ? { held: true, cancelled: true }
@@ -857,8 +961,33 @@ export class NatsHost {
     this.#publish(service, event);
   }
 
+  /**
+   * Whether anyone watches, asked when this host may have missed it (at its
+   * start, after a reconnect): events are published meanwhile, and on after
+   * any answer; "no responders" means nobody watches (a watcher subscribes
+   * to the asks before it says it watches, so none was missed).
+   */
+  async #askWatchers(): Promise<void> {
+    this.#watchedUntil = Date.now() + WATCH_LEASE_MS;
+    const said = this.#watchingSaid;
+    try {
+      await this.#nc.request(WATCHERS, undefined, { timeout: 2_000 });
+      this.#watchedUntil = Date.now() + WATCH_LEASE_MS;
+    } catch (error) {
+      const nobody = /no ?responders/i.test(`${(error as Error)?.name} ${error}`);
+      if (nobody && this.#watchingSaid === said) this.#watchedUntil = 0;
+    }
+  }
+
+  /** Whether someone watches task events (see `WATCHING`). */
+  #watched(): boolean {
+    return Date.now() <= this.#watchedUntil;
+  }
+
+  /** Publish `event`: a task's only if someone watches (see `WATCHING`). */
   #publish(service: string | undefined, event: TaskEvent): void {
     if (!this.#state.connected) return;
+    if (event.kind !== "service" && event.kind !== "schedule" && !this.#watched()) return;
     try {
       const data = toJson(event);
       if (data.length > this.#payloadLimit()) return; // A huge output event: read the record instead.
@@ -905,6 +1034,15 @@ export class NatsHost {
 /** A task message's `STORED_HEADER`, if it is one a publish can copy to. */
 function copyOf(value: string | undefined | null): string | undefined {
   return isCopyTo(value) ? value : undefined;
+}
+
+/** Until every promise of `pending` (a live set) has settled, or `ms` have passed. */
+async function untilSettled(pending: Set<Promise<void>>, ms: number): Promise<void> {
+  if (pending.size === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+  await Promise.race([Promise.allSettled([...pending]), timeout]);
+  clearTimeout(timer);
 }
 
 /** The MAX_DELIVERIES advisory's fields that matter. */

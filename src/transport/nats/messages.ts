@@ -12,6 +12,9 @@ import type { TaskOutcome } from "../../task/outcome.ts";
 import { describeIssues, type ErrorBody, submitBody } from "../wire.ts";
 import type { ServiceInfo } from "../../manager/types.ts";
 
+/** One decoder for every message (making one costs more than decoding a small message). */
+const utf8 = new TextDecoder();
+
 /** A task id as the runtime makes them (UUIDv7), or anything a KV key can be. */
 const taskId = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, "expected a task id");
 const name = z.string().min(1).max(200);
@@ -151,7 +154,7 @@ export const recordShape = z.object({
 export function parseRecord(data: Uint8Array): { record: TaskRecord } | { problem: string } {
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder().decode(data));
+    value = JSON.parse(utf8.decode(data));
   } catch {
     return { problem: "not JSON" };
   }
@@ -175,7 +178,7 @@ export function parseMessage<S extends z.ZodType>(
 ): { value: z.output<S> } | { problem: string } {
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder().decode(data));
+    value = JSON.parse(utf8.decode(data));
   } catch {
     return { problem: "not JSON" };
   }

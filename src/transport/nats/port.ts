@@ -70,6 +70,9 @@ import {
   STORED_HEADER,
   subjectsOf,
   TASK_STREAM,
+  WATCH_RENEW_MS,
+  WATCHERS,
+  WATCHING,
 } from "./subjects.ts";
 
 /**
@@ -167,6 +170,10 @@ export class NatsPort implements TaskPort {
   /** Copies of the servers' answers to final record writes (see `STORED_HEADER`). */
   readonly #copies: Subscription;
   #events: Subscription | undefined;
+  /** Answers hosts that ask whether anyone watches (see `WATCHERS`). */
+  #asked: Subscription | undefined;
+  /** Says every `WATCH_RENEW_MS` that this client watches, while it does (see `WATCHING`). */
+  #watching: ReturnType<typeof setInterval> | undefined;
   #ref = 0;
   /** Submissions sent and not answered yet, and the timer that expires them. */
   #unanswered = 0;
@@ -260,8 +267,17 @@ export class NatsPort implements TaskPort {
     this.#timer ??= setInterval(() => this.#expire(), 250);
   }
 
-  /** Submissions no host answered in time: refused (they may or may not have been queued). */
+  /**
+   * Submissions no host answered in time: refused (they may or may not have
+   * been queued). Stops at a tick that finds none waiting, not at each
+   * answer: submissions one at a time would make and clear a timer each.
+   */
   #expire(): void {
+    if (this.#unanswered === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
     const now = Date.now();
     for (const [ref, pending] of this.#pending) {
       if (pending.sentAt === undefined || now - pending.sentAt < this.#submitTimeoutMs) continue;
@@ -273,13 +289,11 @@ export class NatsPort implements TaskPort {
     }
   }
 
-  /** `pending` needs no answer any more: stop the timer when none waits. */
+  /** `pending` needs no answer any more (the timer stops at a tick that finds none waiting). */
   #wasAnswered(pending: Pending): void {
     if (pending.sentAt === undefined) return;
     pending.sentAt = undefined;
-    if (--this.#unanswered > 0) return;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#unanswered--;
   }
 
   /** A host's answer to a submission: the task's id, a refusal, or no responders. */
@@ -403,8 +417,12 @@ export class NatsPort implements TaskPort {
     pending.sink.settled(outcome);
   }
 
-  /** After a reconnect: outcomes sent while this client was away were lost; the records have them. */
+  /**
+   * After a reconnect: outcomes sent while this client was away were lost;
+   * the records have them. Hosts hear again that it watches.
+   */
   #recheck(): void {
+    if (this.#events) this.#sayWatching();
     for (const [ref, pending] of this.#pending) {
       const id = pending.taskId;
       if (!id) continue;
@@ -594,17 +612,49 @@ export class NatsPort implements TaskPort {
     );
   }
 
-  /** Follow the events of every host of the cluster. */
+  /**
+   * Follow the events of every host of the cluster. Hosts publish task
+   * events only while someone says it watches: this client says so before
+   * anything it sends next (a submission), and then every `WATCH_RENEW_MS`.
+   */
   subscribe(listener: (event: TaskEvent) => void): () => void {
     this.#listeners.add(listener);
-    this.#events ??= this.#nc.subscribe(EVENT_SUBJECTS, {
-      callback: (_error, msg) => this.#event(msg),
-    });
+    if (!this.#events) {
+      this.#events = this.#nc.subscribe(EVENT_SUBJECTS, {
+        callback: (_error, msg) => this.#event(msg),
+      });
+      this.#asked = this.#nc.subscribe(WATCHERS, {
+        callback: (_error, msg) => {
+          if (msg.reply) this.#nc.publish(msg.reply);
+        },
+      });
+      this.#sayWatching();
+      this.#watching = setInterval(() => this.#sayWatching(), WATCH_RENEW_MS);
+    }
     return () => {
       if (!this.#listeners.delete(listener) || this.#listeners.size > 0) return;
-      this.#events?.unsubscribe();
-      this.#events = undefined;
+      this.#stopWatching();
     };
+  }
+
+  #sayWatching(): void {
+    if (!this.#state.connected) return;
+    try {
+      this.#nc.publish(WATCHING);
+    } catch {
+      // Closed or disconnected: said again on reconnect.
+    }
+  }
+
+  #stopWatching(): void {
+    clearInterval(this.#watching);
+    this.#watching = undefined;
+    if (!this.#nc.isClosed()) {
+      this.#events?.unsubscribe();
+      this.#asked?.unsubscribe();
+    }
+    this.#events = undefined;
+    this.#asked = undefined;
   }
 
   #event(msg: Msg): void {
@@ -637,10 +687,10 @@ export class NatsPort implements TaskPort {
   async close(): Promise<void> {
     this.#drop(new Error("the client was closed"));
     this.#stopReconnect();
+    this.#stopWatching();
     if (!this.#nc.isClosed()) {
       this.#outcomes.unsubscribe();
       this.#copies.unsubscribe();
-      this.#events?.unsubscribe();
     }
     if (this.#owns && !this.#nc.isClosed()) {
       await this.#store.close();
@@ -652,6 +702,7 @@ export class NatsPort implements TaskPort {
     if (this.#closed) return;
     this.#closed = error;
     clearInterval(this.#timer);
+    clearInterval(this.#watching);
     this.#timer = undefined;
     for (const [ref, pending] of this.#pending) {
       this.#pending.delete(ref);

@@ -8,7 +8,8 @@
  * | `zest.tasks.<service>.serial` / `.parallel` | stream `ZEST_TASKS` (work queue): tasks waiting to run |
  * | `<service>_serial` / `<service>_parallel` | the durable pull consumers, shared by the service's replicas |
  * | `zest.cancel.<service>` / `zest.release.<service>` | core requests every host of the service answers |
- * | `zest.events.<service>` | core: task events from every host |
+ * | `zest.events.<service>` | core: task events from every host, while someone watches |
+ * | `zest.watching` / `zest.watchers` | core: watchers say they watch; hosts ask who does |
  * | KV `zest_tasks` | task records (`t.<id>`) and small values (`m.<name>`) |
  * | KV `zest_services` | one entry per replica (`<service>.<replica>`), refreshed every few seconds |
  *
@@ -177,6 +178,59 @@ export const TASK_SUBJECTS = "zest.tasks.>";
  * ```
  */
 export const EVENT_SUBJECTS = "zest.events.>";
+
+/**
+ * Where a watcher of `EVENT_SUBJECTS` says it watches, at once and then
+ * every `WATCH_RENEW_MS` (any body). Hosts publish task events only within
+ * `WATCH_LEASE_MS` of the last time one did: with nobody watching, a task's
+ * four events cost a fifth of a replica's CPU. Said before a submission on
+ * the same connection, it reaches every host before that task does. A host
+ * that starts or reconnects may have missed it: it asks on `WATCHERS`.
+ *
+ * @example
+ * ```ts
+ * import { WATCHING } from "./subjects.ts";
+ * WATCHING; // "zest.watching"
+ * ```
+ */
+export const WATCHING = "zest.watching";
+
+/**
+ * Where a host asks whether anyone watches (a request): every watcher
+ * answers, subscribed before it first says `WATCHING`; "no responders"
+ * means nobody watches.
+ *
+ * @example
+ * ```ts
+ * import { WATCHERS } from "./subjects.ts";
+ * WATCHERS; // "zest.watchers"
+ * ```
+ */
+export const WATCHERS = "zest.watchers";
+
+/**
+ * How often a watcher says it watches (see `WATCHING`).
+ *
+ * @example
+ * ```ts
+ * import { WATCH_LEASE_MS, WATCH_RENEW_MS } from "./subjects.ts";
+ * WATCH_RENEW_MS < WATCH_LEASE_MS; // true
+ * ```
+ */
+export const WATCH_RENEW_MS = 1_000;
+
+/**
+ * How long after a watcher said it watches hosts publish task events (see
+ * `WATCHING`): ten renewals, so a watcher whose process is busy for a
+ * while misses nothing.
+ *
+ * @example
+ * ```ts
+ * import { WATCH_LEASE_MS } from "./subjects.ts";
+ * WATCH_LEASE_MS; // 10000
+ * ```
+ */
+export const WATCH_LEASE_MS = 10_000;
 
 /**
  * Where events about no particular service go (a record deleted by a client).
