@@ -3,10 +3,13 @@
  * ({@linkcode SqliteWriter}), applies what the store flushed in large
  * transactions (everything that arrived while it was busy goes in the next
  * one, coalesced by id), acknowledges each, and runs retention on a timer.
+ * It starts the checkpointer (`sqlite_checkpointer.ts`) and tells it of each
+ * commit.
  */
 import { retentionDelay } from "../manager/retention.ts";
 import { StoreOpenError } from "../manager/store.ts";
 import { type FromWorker, SqliteWriter, type ToWorker } from "./sqlite_writer.ts";
+import type { FromCheckpointer, ToCheckpointer } from "./sqlite_checkpointer.ts";
 
 /** Most log bytes one transaction takes: a long backlog is applied in steps. */
 const MAX_TRANSACTION_BYTES = 16 << 20;
@@ -23,6 +26,8 @@ const APPLY_INTERVAL_MS = 100;
 type ApplyMessage = Extract<ToWorker, { kind: "apply" }>;
 
 let writer: SqliteWriter | undefined;
+let checkpointer: Worker | undefined;
+let checkpointerClosed: PromiseWithResolvers<void> | undefined;
 let failed = false;
 const queue: ApplyMessage[] = [];
 let draining = false;
@@ -40,13 +45,14 @@ const scope = globalThis as unknown as WorkerScope;
 
 const reply = (message: FromWorker) => scope.postMessage(message);
 
-scope.onmessage = (event: MessageEvent<ToWorker>) => {
+scope.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   switch (message.kind) {
     case "open":
       try {
         const { writer: opened, opened: found } = SqliteWriter.open(message.path, message);
         writer = opened;
+        startCheckpointer({ kind: "open", path: message.path, synchronous: message.synchronous });
         reply({ kind: "opened", opened: found });
         scheduleExpiry();
       } catch (error) {
@@ -63,12 +69,49 @@ scope.onmessage = (event: MessageEvent<ToWorker>) => {
     case "close":
       while (queue.length > 0 && !failed) applyQueued();
       clearTimeout(expiryTimer);
+      // The writer's connection closes last: SQLite then copies the WAL in and removes it.
+      await closeCheckpointer();
       writer?.close();
       writer = undefined;
       reply({ kind: "closed" });
       return;
   }
 };
+
+/** Start the checkpointer on the database just opened; its failure is the store's. */
+function startCheckpointer(open: ToCheckpointer): void {
+  checkpointer = new Worker(new URL("./sqlite_checkpointer.ts", import.meta.url).href, {
+    type: "module",
+  });
+  checkpointer.onmessage = (event: MessageEvent<FromCheckpointer>) => {
+    if (event.data.kind === "closed") checkpointerClosed?.resolve();
+    else fail(new Error(event.data.message));
+  };
+  checkpointer.onerror = (event: ErrorEvent) => {
+    event.preventDefault();
+    // It will answer nothing more.
+    checkpointer?.terminate();
+    checkpointer = undefined;
+    checkpointerClosed?.resolve();
+    fail(new Error(`checkpointer: ${event.message}`));
+  };
+  checkpointer.postMessage(open);
+}
+
+/** Tell the checkpointer of a commit. */
+function committed(): void {
+  checkpointer?.postMessage({ kind: "committed" } satisfies ToCheckpointer);
+}
+
+/** Close the checkpointer's connection, then end it. */
+async function closeCheckpointer(): Promise<void> {
+  if (!checkpointer) return;
+  checkpointerClosed = Promise.withResolvers();
+  checkpointer.postMessage({ kind: "close" } satisfies ToCheckpointer);
+  await checkpointerClosed.promise;
+  checkpointer?.terminate();
+  checkpointer = undefined;
+}
 
 function scheduleDrain(): void {
   if (draining) return;
@@ -95,6 +138,7 @@ function applyQueued(): void {
   const last = batch[batch.length - 1];
   const texts = batch.map((message) => message.text);
   if (!attempt(() => writer?.apply(texts, last.position, Date.now()))) return;
+  committed();
   reply({ kind: "applied", flushNo: last.flushNo, position: last.position });
   // The caps may have freed pages.
   if (attempt(() => writer?.shrink())) scheduleExpiry();
@@ -125,7 +169,9 @@ function expire(): void {
   expiryAt = Infinity;
   if (failed) return;
   const now = lastExpiry = Date.now();
-  if (attempt(() => writer?.expire(now)) && attempt(() => writer?.shrink())) scheduleExpiry();
+  if (!attempt(() => writer?.expire(now))) return;
+  committed();
+  if (attempt(() => writer?.shrink())) scheduleExpiry();
 }
 
 function fail(error: unknown): void {
