@@ -13,6 +13,7 @@ import { EVENT_SUBJECTS, subjectsOf, TASK_STREAM } from "../src/transport/nats/s
 import { startReplica } from "./helpers/cluster.ts";
 import { eventually } from "./helpers/poll.ts";
 import { NatsServer } from "./helpers/nats.ts";
+import { TEST_TOKEN } from "./helpers/server.ts";
 
 Deno.test("cluster: task events go out only while someone watches; a watcher that submits at once sees every state", async () => {
   await using server = await NatsServer.start();
@@ -62,6 +63,42 @@ Deno.test("cluster: task events go out only while someone watches; a watcher tha
     await spy.close();
     await client.close();
     await replica.stop();
+  }
+});
+
+Deno.test("cluster: once watching() resolves, a task another client submits shows every state, directly on NATS and through a gateway", async () => {
+  await using server = await NatsServer.start();
+  const [replica, gateway] = await Promise.all([
+    startReplica({ config: "test/fixtures/cluster.config.ts", nats: server.url }),
+    startReplica({ config: "test/fixtures/gateway.config.ts", nats: server.url, gateway: true }),
+  ]);
+  const submitter = await Client.connect(server.url);
+  const direct = await Client.connect(server.url);
+  const viaGateway = await Client.connect(gateway.wsUrl as URL, { token: TEST_TOKEN });
+  try {
+    await eventually("the replica is listed", async () => (await submitter.services()).length > 0);
+    for (const watcher of [direct, viaGateway]) {
+      // The first watcher starts with nobody watching: the hosts publish no task events yet.
+      const seen: TaskEvent[] = [];
+      const stop = watcher.watch((event) => seen.push(event));
+      try {
+        await watcher.watching();
+        const task = await submitter.request("stamp", { type: "ParallelStamp", fields: {} });
+        assert.equal((await task.outcome).status, "ok");
+        const states = await eventually("its end is seen", () => {
+          const states = seen.flatMap((event) =>
+            event.kind === "task" && event.record.id === task.taskId ? [event.record.state] : []
+          );
+          return states.includes("succeeded") && states;
+        });
+        assert.ok(states.includes("queued"), `the first state too: ${states}`);
+      } finally {
+        stop();
+      }
+    }
+  } finally {
+    await Promise.all([submitter.close(), direct.close(), viaGateway.close()]);
+    await Promise.all([replica.stop(), gateway.stop()]);
   }
 });
 

@@ -233,6 +233,8 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
         });
       case "subscribe":
         unsubscribe ??= port.subscribe((event) => send({ type: "event", event }));
+        // Confirmed once events of what happens next reach it, whoever makes it happen.
+        await port.subscribed();
         return send({ type: "subscribe", ref: message.ref });
       case "unsubscribe":
         unsubscribe?.();

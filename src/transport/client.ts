@@ -422,9 +422,22 @@ export class Client {
     return this.port.controlSchedule(name, "run");
   }
 
-  /** Follow events until the returned function is called. */
+  /**
+   * Follow events until the returned function is called. Await `watching()`
+   * after it to be sure of every event of what happens next, whoever makes
+   * it happen (another client of a cluster, say).
+   */
   watch(listener: (event: TaskEvent) => void): () => void {
     return this.port.subscribe(listener);
+  }
+
+  /**
+   * Resolves once the events of whatever happens from now on reach the
+   * listeners `watch` added: at once in-process, once the server confirmed
+   * over WebSocket, once every host heard of it in a cluster.
+   */
+  watching(): Promise<void> {
+    return this.port.subscribed();
   }
 
   /** Release the connection (no-op in-process). */

@@ -149,6 +149,11 @@ export class LocalPort implements TaskPort {
     return this.manager.subscribe(listener);
   }
 
+  /** In-process, a listener hears every event from the moment it is added. */
+  subscribed(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Nothing to release in-process. */
   close(): Promise<void> {
     return Promise.resolve();

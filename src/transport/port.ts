@@ -120,6 +120,14 @@ export interface TaskPort {
   controlSchedule(name: string, action: ScheduleAction): Promise<ScheduleInfo>;
   /** Follow events until the returned function is called. */
   subscribe(listener: (event: TaskEvent) => void): () => void;
+  /**
+   * Resolves once the events of whatever happens from now on reach the
+   * listeners `subscribe` added: at once in-process; once the server has
+   * confirmed the subscription over WebSocket; in a cluster, once every host
+   * has heard that this port watches (a task submitted after it, from any
+   * client, shows all its states).
+   */
+  subscribed(): Promise<void>;
   /** Release the port (a connection, for remote ports). */
   close(): Promise<void>;
 }
@@ -167,6 +175,7 @@ export function withParent(port: TaskPort, parent: string): TaskPort {
     schedules: () => port.schedules(),
     controlSchedule: (name, action) => port.controlSchedule(name, action),
     subscribe: (listener) => port.subscribe(listener),
+    subscribed: () => port.subscribed(),
     // The connection is its owner's: nothing to release here.
     close: () => Promise.resolve(),
   };

@@ -174,6 +174,8 @@ export class NatsPort implements TaskPort {
   #asked: Subscription | undefined;
   /** Says every `WATCH_RENEW_MS` that this client watches, while it does (see `WATCHING`). */
   #watching: ReturnType<typeof setInterval> | undefined;
+  /** Settles once the server has passed on the first `WATCHING` (see `subscribed`). */
+  #watchingHeard: Promise<void> | undefined;
   #ref = 0;
   /** Submissions sent and not answered yet, and the timer that expires them. */
   #unanswered = 0;
@@ -629,12 +631,23 @@ export class NatsPort implements TaskPort {
         },
       });
       this.#sayWatching();
+      // A round trip to the server: it has passed WATCHING on to every host before
+      // whatever any client sends after (see `subscribed`).
+      this.#watchingHeard = this.#nc.flush().catch(() => {});
       this.#watching = setInterval(() => this.#sayWatching(), WATCH_RENEW_MS);
     }
     return () => {
       if (!this.#listeners.delete(listener) || this.#listeners.size > 0) return;
       this.#stopWatching();
     };
+  }
+
+  /**
+   * Resolves once every host has heard that this client watches: a task
+   * submitted after it, by any client, shows all its states.
+   */
+  async subscribed(): Promise<void> {
+    await this.#watchingHeard;
   }
 
   #sayWatching(): void {
@@ -655,6 +668,7 @@ export class NatsPort implements TaskPort {
     }
     this.#events = undefined;
     this.#asked = undefined;
+    this.#watchingHeard = undefined;
   }
 
   #event(msg: Msg): void {

@@ -138,6 +138,8 @@ export class WebSocketPort implements TaskPort {
   #nextRef = 1;
   #pending = new Map<Ref, Pending>();
   #listeners = new Set<(event: TaskEvent) => void>();
+  /** The server's answer to the subscription (see `subscribed`). */
+  #subscription: Promise<void> | undefined;
   #lost: Error | undefined;
   #closed = Promise.withResolvers<Error>();
 
@@ -273,12 +275,20 @@ export class WebSocketPort implements TaskPort {
 
   /** Follow events; the server is asked for them while anyone listens. */
   subscribe(listener: (event: TaskEvent) => void): () => void {
-    if (this.#listeners.size === 0) this.#call("subscribe", {}).catch(() => {});
+    if (this.#listeners.size === 0) {
+      this.#subscription = this.#call("subscribe", {}).then(() => {}, () => {});
+    }
     this.#listeners.add(listener);
     return () => {
       if (!this.#listeners.delete(listener) || this.#listeners.size > 0) return;
+      this.#subscription = undefined;
       this.#call("unsubscribe", {}).catch(() => {});
     };
+  }
+
+  /** Resolves once the server has confirmed the subscription (at once if there is none). */
+  async subscribed(): Promise<void> {
+    await this.#subscription;
   }
 
   /** Close the connection; pending calls reject. */
