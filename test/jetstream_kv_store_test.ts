@@ -129,6 +129,43 @@ Deno.test("jetstream kv store: pages newest first, filtered, with a cursor; smal
   });
 });
 
+Deno.test("jetstream kv store: a page reads its own records, not the bucket's; removed records are skipped", async () => {
+  await withStores(async (writer, reader, server) => {
+    const t0 = Date.now();
+    const records = Array.from({ length: 1_000 }, (_, i) => record({ id: uuidv7(t0 + i) }));
+    for (const each of records) writer.put(each);
+    writer.delete(records[999].id);
+    await writer.flush();
+    // Every read of a record is a get request on the bucket's stream: count them.
+    const spy = await connect({ servers: server.url });
+    let reads = 0;
+    let consumers = 0;
+    spy.subscribe("$JS.API.>", {
+      callback: (_error, msg) => {
+        if (!msg.subject.includes(`KV_${reader.bucket}`)) return;
+        if (/\bGET\b/.test(msg.subject)) reads++;
+        if (/\bCONSUMER\.CREATE\b/.test(msg.subject)) consumers++;
+      },
+    });
+    await spy.flush();
+    try {
+      const page = await reader.list({ limit: 10 });
+      assert.deepEqual(
+        page.records.map((each) => each.id),
+        records.slice(989, 999).map((each) => each.id).reverse(),
+        "newest first, the removed one skipped",
+      );
+      await spy.flush();
+      assert.ok(reads >= 10 && reads <= 2 * 64, `${reads} records read for a page of 10`);
+      assert.equal(consumers, 0, "no pass over the bucket");
+      const next = await reader.list({ limit: 10, cursor: page.next });
+      assert.equal(next.records[0].id, records[988].id);
+    } finally {
+      await spy.close();
+    }
+  });
+});
+
 Deno.test("jetstream kv store: ended() waits for any process's final write", async () => {
   await withStores(async (writer, reader) => {
     const task = record();

@@ -25,7 +25,13 @@
  */
 import { createHash } from "node:crypto";
 import { setImmediate } from "node:timers";
-import { JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstreamManager,
+  StorageType,
+} from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { JetStreamPublisher } from "./jetstream_publish.ts";
@@ -62,59 +68,8 @@ const CLOSE_GRACE_MS = 10_000;
 /** Ids that can be a KV key: what UUIDs and the runtime's ids use, and nothing that is a wildcard. */
 const ID_SHAPE = /^[A-Za-z0-9_-]{1,200}$/;
 
-/**
- * A pass over the record bucket that hears nothing for this long has
- * stalled: `kv.history()` iterates an ordered push consumer, and one stalled
- * for 11 minutes in CI on the registry bucket when entries expired under it
- * (it never heard the `pending: 0` that ends a pass).
- */
-const LIST_STALL_MS = 10_000;
-
-/** Thrown when a pass over a bucket stalls. */
-export class ListStalledError extends Error {
-  override name = "ListStalledError";
-}
-
-/**
- * `entries` as they come, but stopped with a {@linkcode ListStalledError}
- * once `idleMs` pass without one.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { ListStalledError, stallGuarded } from "./jetstream_kv.ts";
- * const never = { stop() {}, async *[Symbol.asyncIterator]() { yield 1; await new Promise(() => {}); } };
- * const seen: number[] = [];
- * await assert.rejects(async () => { for await (const n of stallGuarded(never, 50)) seen.push(n); }, ListStalledError);
- * assert.deepEqual(seen, [1]);
- * ```
- */
-export async function* stallGuarded<T>(
-  entries: AsyncIterable<T> & { stop(): void },
-  idleMs: number,
-): AsyncGenerator<T> {
-  const iterator = entries[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const stalled = new Promise<"stalled">((resolve) => {
-        timer = setTimeout(() => resolve("stalled"), idleMs);
-      });
-      const next = await Promise.race([iterator.next(), stalled]).finally(() =>
-        clearTimeout(timer)
-      );
-      if (next === "stalled") {
-        throw new ListStalledError(
-          `reading the cluster's records stalled (nothing for ${idleMs / 1000} s): retry`,
-        );
-      }
-      if (next.done) return;
-      yield next.value;
-    }
-  } finally {
-    entries.stop();
-  }
-}
+/** Records read at once while a page of `list` fills. */
+const LIST_READ_BATCH = 64;
 
 /**
  * The KV key of task `id`'s record; `undefined` for an id no task can have.
@@ -357,6 +312,8 @@ export class JetStreamTaskStore implements TaskStore {
   readonly #endHolds = new Map<string, EndHold>();
   /** Why such a write failed for good, until the next flush reports it. */
   #heldFailure: unknown = undefined;
+  /** For the bucket's stream (`list` reads its subjects), made on first use. */
+  #manager: Promise<JetStreamManager> | undefined;
   /** What a read that finds no bucket does: nothing when it may not exist yet (a client's). */
   readonly #noBucket: (error: unknown) => undefined;
   /** Values the bucket holds that are not records: said once each. */
@@ -686,35 +643,45 @@ export class JetStreamTaskStore implements TaskStore {
     }
   }
 
-  /** Records matching `query`, newest first (by id: UUIDv7 is time-ordered), a page at a time. */
+  /**
+   * Records matching `query`, newest first (by id: UUIDv7 is time-ordered),
+   * a page at a time. The ids come from the bucket's stream (its subjects:
+   * no record is read for them) and the local writes not stored yet; then
+   * records are read newest first, `LIST_READ_BATCH` at a time, until the
+   * page is full: a page without a filter reads its own records only.
+   */
   async list(query?: TaskListQuery): Promise<TaskPage> {
     const checked = checkListQuery({ ...query, cursor: undefined });
     const before = query?.cursor === undefined ? undefined : cursorId(query.cursor);
-    const found = new Map<string, TaskRecord>();
-    const entries = await this.#kv.history({ key: "t.>" }).catch(this.#noBucket);
-    for await (const entry of entries ? stallGuarded(entries, LIST_STALL_MS) : []) {
-      const id = entry.key.slice(2);
-      if (entry.operation !== "PUT") {
-        found.delete(id);
-        continue;
-      }
-      const record = this.#parse(entry.key, entry.string());
-      if (record) found.set(id, record);
-    }
+    const ids = new Set(await this.#storedIds());
     for (const map of [this.#inflightValues(), this.#thisTurn, this.#pending]) {
-      for (const [key, value] of map) {
-        if (!key.startsWith("t.")) continue;
-        if (value === null) found.delete(key.slice(2));
-        else found.set(key.slice(2), value as TaskRecord);
+      for (const key of map.keys()) if (key.startsWith("t.")) ids.add(key.slice(2));
+    }
+    const newestFirst = [...ids]
+      .filter((id) => before === undefined || id < before)
+      .sort((a, b) => a < b ? 1 : a > b ? -1 : 0);
+    const page: TaskRecord[] = [];
+    for (let at = 0; at < newestFirst.length && page.length <= checked.limit;) {
+      const batch = newestFirst.slice(at, at += LIST_READ_BATCH);
+      for (const record of await Promise.all(batch.map((id) => this.get(id)))) {
+        if (record && matches(record, checked)) page.push(record);
+        if (page.length > checked.limit) break;
       }
     }
-    const matching = [...found.values()]
-      .filter((record) => matches(record, checked) && (before === undefined || record.id < before))
-      .sort((a, b) => a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-    const records = matching.slice(0, checked.limit);
-    return matching.length > checked.limit
+    const records = page.slice(0, checked.limit);
+    return page.length > checked.limit
       ? { records, next: `k${records[records.length - 1].id}` }
       : { records };
+  }
+
+  /** The ids of the records in the bucket (and of those removed, until the server drops their marks). */
+  async #storedIds(): Promise<string[]> {
+    const prefix = `${this.#subject("t.")}`;
+    this.#manager ??= jetstreamManager(this.#nc);
+    const info = await (await this.#manager).streams
+      .info(`KV_${this.bucket}`, { subjects_filter: `${prefix}>` })
+      .catch(this.#noBucket);
+    return Object.keys(info?.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
   }
 
   /** The bucket, its values and bytes. */
