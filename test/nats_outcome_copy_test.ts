@@ -14,7 +14,7 @@ import { JetStreamTaskStore } from "../src/store/jetstream_kv.ts";
 import { JetStreamPublisher } from "../src/store/jetstream_publish.ts";
 import { isTerminal, type TaskRecord } from "../src/task/record.ts";
 import { STORED_HEADER, subjectsOf } from "../src/transport/nats/subjects.ts";
-import { startReplica } from "./helpers/cluster.ts";
+import { replicaWithClients } from "./helpers/cluster.ts";
 import { eventually } from "./helpers/poll.ts";
 import { NatsServer } from "./helpers/nats.ts";
 
@@ -87,12 +87,8 @@ Deno.test("nats client: an outcome sent before its record is stored settles once
 
 Deno.test("cluster: every outcome a client hears has its final record stored, read at once from another connection", async () => {
   await using server = await NatsServer.start();
-  const replica = await startReplica({
-    config: "test/fixtures/cluster.config.ts",
-    nats: server.url,
-  });
-  const client = await Client.connect(server.url);
-  const reader = await connect({ servers: server.url });
+  await using cluster = await replicaWithClients(server.url);
+  const { client, nc: reader } = cluster;
   const store = await JetStreamTaskStore.connect(reader, { create: false });
   try {
     await eventually("the replica is listed", async () => (await client.services()).length > 0);
@@ -114,8 +110,5 @@ Deno.test("cluster: every outcome a client hears has its final record stored, re
     await Promise.all(Array.from({ length: 20 }, (_, i) => one(`p${i}`)));
   } finally {
     await store.close();
-    await reader.close();
-    await client.close();
-    await replica.stop();
   }
 });

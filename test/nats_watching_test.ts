@@ -5,25 +5,20 @@
  * `nats-server` and a real replica process.
  */
 import assert from "node:assert/strict";
-import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import "../src/transport/nats/socket_guard.ts";
 import { Client, type TaskEvent } from "../src/mod.ts";
 import { EVENT_SUBJECTS, subjectsOf, TASK_STREAM } from "../src/transport/nats/subjects.ts";
-import { startReplica } from "./helpers/cluster.ts";
+import { replicaWithClients, startReplica } from "./helpers/cluster.ts";
 import { eventually } from "./helpers/poll.ts";
 import { NatsServer } from "./helpers/nats.ts";
 import { TEST_TOKEN } from "./helpers/server.ts";
 
 Deno.test("cluster: task events go out only while someone watches; a watcher that submits at once sees every state", async () => {
   await using server = await NatsServer.start();
-  const replica = await startReplica({
-    config: "test/fixtures/cluster.config.ts",
-    nats: server.url,
-  });
-  const client = await Client.connect(server.url);
+  await using cluster = await replicaWithClients(server.url);
   // A plain subscriber that never says it watches: it sees what the hosts publish.
-  const spy = await connect({ servers: server.url });
+  const { client, nc: spy } = cluster;
   const published: TaskEvent[] = [];
   spy.subscribe(EVENT_SUBJECTS, { callback: (_error, msg) => void published.push(msg.json()) });
   await spy.flush();
@@ -31,38 +26,32 @@ Deno.test("cluster: task events go out only while someone watches; a watcher tha
     events.flatMap((event) =>
       event.kind === "task" && event.record.id === id ? [event.record.state] : []
     );
+  await eventually("the replica is listed", async () => (await client.services()).length > 0);
+
+  // Nobody watches: the host asked at its start, nobody answered.
+  const unwatched = await client.request("stamp", { type: "ParallelStamp", fields: {} });
+  assert.equal((await unwatched.outcome).status, "ok");
+  await spy.flush(); // What the host published before the outcome has reached the spy.
+  assert.deepEqual(stateEvents(published, unwatched.taskId), []);
+
+  // A watcher, and a task submitted right after: every state of it.
+  const seen: TaskEvent[] = [];
+  const stop = client.watch((event) => seen.push(event));
   try {
-    await eventually("the replica is listed", async () => (await client.services()).length > 0);
-
-    // Nobody watches: the host asked at its start, nobody answered.
-    const unwatched = await client.request("stamp", { type: "ParallelStamp", fields: {} });
-    assert.equal((await unwatched.outcome).status, "ok");
-    await spy.flush(); // What the host published before the outcome has reached the spy.
-    assert.deepEqual(stateEvents(published, unwatched.taskId), []);
-
-    // A watcher, and a task submitted right after: every state of it.
-    const seen: TaskEvent[] = [];
-    const stop = client.watch((event) => seen.push(event));
-    try {
-      const watched = await client.request("stamp", { type: "ParallelStamp", fields: {} });
-      assert.equal((await watched.outcome).status, "ok");
-      await eventually(
-        "its end is seen",
-        () => stateEvents(seen, watched.taskId).includes("succeeded"),
-      );
-      const states = stateEvents(seen, watched.taskId);
-      assert.ok(states.includes("queued") && states.includes("running"), String(states));
-      assert.ok(
-        seen.some((event) => event.kind === "log" && event.id === watched.taskId),
-        "its log lines too",
-      );
-    } finally {
-      stop();
-    }
+    const watched = await client.request("stamp", { type: "ParallelStamp", fields: {} });
+    assert.equal((await watched.outcome).status, "ok");
+    await eventually(
+      "its end is seen",
+      () => stateEvents(seen, watched.taskId).includes("succeeded"),
+    );
+    const states = stateEvents(seen, watched.taskId);
+    assert.ok(states.includes("queued") && states.includes("running"), String(states));
+    assert.ok(
+      seen.some((event) => event.kind === "log" && event.id === watched.taskId),
+      "its log lines too",
+    );
   } finally {
-    await spy.close();
-    await client.close();
-    await replica.stop();
+    stop();
   }
 });
 
@@ -104,27 +93,17 @@ Deno.test("cluster: once watching() resolves, a task another client submits show
 
 Deno.test("cluster: a parallel task is acknowledged without other traffic to go with", async () => {
   await using server = await NatsServer.start();
-  const replica = await startReplica({
-    config: "test/fixtures/cluster.config.ts",
-    nats: server.url,
+  await using cluster = await replicaWithClients(server.url);
+  const { client, nc } = cluster;
+  await eventually("the replica is listed", async () => (await client.services()).length > 0);
+  const outcome = await (await client.request("stamp", { type: "ParallelStamp", fields: {} }))
+    .outcome;
+  assert.equal(outcome.status, "ok");
+  const jsm = await jetstreamManager(nc);
+  const consumer = subjectsOf("stamp").consumer("parallel");
+  await eventually("the task is acknowledged and gone from the stream", async () => {
+    const info = await jsm.consumers.info(TASK_STREAM, consumer);
+    return info.num_ack_pending === 0 && info.num_pending === 0 &&
+      (await jsm.streams.info(TASK_STREAM)).state.messages === 0;
   });
-  const client = await Client.connect(server.url);
-  const nc = await connect({ servers: server.url });
-  try {
-    await eventually("the replica is listed", async () => (await client.services()).length > 0);
-    const outcome = await (await client.request("stamp", { type: "ParallelStamp", fields: {} }))
-      .outcome;
-    assert.equal(outcome.status, "ok");
-    const jsm = await jetstreamManager(nc);
-    const consumer = subjectsOf("stamp").consumer("parallel");
-    await eventually("the task is acknowledged and gone from the stream", async () => {
-      const info = await jsm.consumers.info(TASK_STREAM, consumer);
-      return info.num_ack_pending === 0 && info.num_pending === 0 &&
-        (await jsm.streams.info(TASK_STREAM)).state.messages === 0;
-    });
-  } finally {
-    await nc.close();
-    await client.close();
-    await replica.stop();
-  }
 });

@@ -266,7 +266,7 @@ export class TaskFlow {
     live.ending = {
       outcome,
       grace: this.#state.system.deadlines.schedule(
-        this.#state.abortGraceMs,
+        this.#state.settings.abortGraceMs,
         () => this.#state.ref.tell({ kind: "grace", id: live.record.id, attempt }),
       ),
     };
@@ -283,7 +283,7 @@ export class TaskFlow {
       at: Date.now(),
       level: "warn",
       message:
-        `the handler did not return within ${this.#state.abortGraceMs} ms of being told to stop` +
+        `the handler did not return within ${this.#state.settings.abortGraceMs} ms of being told to stop` +
         (lane.holder === live
           ? `; service '${lane.endpoint.name}' stays held until it returns, or release('${lane.endpoint.name}')`
           : ""),
@@ -444,7 +444,7 @@ export class TaskFlow {
     record.outcome = outcome;
     record.finishedAt = now;
     const type = this.#state.lanes.get(record.service)?.endpoint.resolve(record.type);
-    record.expiresAt = now + (type?.retention?.ttlMs ?? this.#state.ttlMs);
+    record.expiresAt = now + (type?.retention?.ttlMs ?? this.#state.settings.ttlMs);
     this.#state.journal.save(record);
     this.#state.events.task(record);
     if (submitter) this.#state.journal.after({ kind: "settle", sink: submitter, outcome });

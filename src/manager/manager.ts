@@ -331,7 +331,7 @@ export class TaskManager {
     await this.ref.ask({ kind: "close" }, { timeoutMs: 10_000 });
     if (this.#state.running() > 0) {
       // Handlers told to stop report within the grace period, or their tasks end without them.
-      const graceOver = AbortSignal.timeout(this.#state.abortGraceMs + 1_000);
+      const graceOver = AbortSignal.timeout(this.#state.settings.abortGraceMs + 1_000);
       await Promise.race([idle.promise, new Promise((resolve) => graceOver.onabort = resolve)]);
     }
     await this.#state.journal.settled();

@@ -98,20 +98,13 @@ export class ManagerState {
   closing = false;
   /** Called when no handler runs any more (while closing). */
   idle: (() => void) | undefined;
-  readonly ttlMs: number;
-  readonly maxQueued: number;
-  readonly abortGraceMs: number;
 
   /** The state of a manager in `system` on `store`, with these settings. */
   constructor(
     readonly system: ActorSystem,
     readonly store: TaskStore,
-    settings: ManagerSettings,
-  ) {
-    this.ttlMs = settings.ttlMs;
-    this.maxQueued = settings.maxQueued;
-    this.abortGraceMs = settings.abortGraceMs;
-  }
+    readonly settings: ManagerSettings,
+  ) {}
 
   /** Handlers running now, over every service. */
   running(): number {

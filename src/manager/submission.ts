@@ -88,9 +88,9 @@ export class Submissions {
       return error instanceof Error ? error : new Error(String(error));
     }
     const lane = this.#state.lanes.get(request.service) as ServiceLane;
-    if (!admitted.type.parallel && lane.waiting.length >= this.#state.maxQueued) {
+    if (!admitted.type.parallel && lane.waiting.length >= this.#state.settings.maxQueued) {
       return new QueueFullError(
-        `service '${lane.endpoint.name}' has ${lane.waiting.length} serial tasks waiting (limit ${this.#state.maxQueued})`,
+        `service '${lane.endpoint.name}' has ${lane.waiting.length} serial tasks waiting (limit ${this.#state.settings.maxQueued})`,
       );
     }
     return admitted;

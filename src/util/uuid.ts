@@ -6,7 +6,6 @@
 
 /** Character codes of the hexadecimal digits. */
 const HEX = Array.from("0123456789abcdef", (digit) => digit.charCodeAt(0));
-const DASH = 0x2d;
 
 /**
  * The id being made, as character codes: `String.fromCharCode` turns it into
@@ -79,12 +78,11 @@ export function uuidv7(now: number = Date.now()): string {
   return String.fromCharCode.apply(null, codes);
 }
 
-/** `tttttttt-tttt` for the millisecond `ms`: the first 13 characters. */
+/** `tttttttt-tttt` for the millisecond `ms`: the first 13 characters (the dash stays). */
 function writeTime(ms: number): void {
   for (let i = 12, rest = ms; i >= 0; i--) {
     if (i === 8) continue;
     codes[i] = HEX[rest % 16];
     rest = Math.floor(rest / 16);
   }
-  codes[8] = DASH;
 }

@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Client } from "../../src/mod.ts";
 import { REPO_ROOT, taskArgs, TEST_TOKEN } from "./server.ts";
 
 /** A running cluster process. */
@@ -159,4 +161,40 @@ export async function startReplica(options: ReplicaOptions): Promise<Replica> {
  */
 export async function stopAll(list: Replica[]): Promise<void> {
   await Promise.all(list.map((replica) => replica.stop().catch(() => replica.kill())));
+}
+
+/** What `replicaWithClients` starts; disposing it closes the connections, then stops the replica. */
+export interface ReplicaWithClients extends AsyncDisposable {
+  readonly replica: Replica;
+  /** A Zest client of the cluster, straight on NATS. */
+  readonly client: Client;
+  /** A plain NATS connection, to publish or look at what Zest does. */
+  readonly nc: NatsConnection;
+}
+
+/**
+ * A replica of `test/fixtures/cluster.config.ts` on the NATS server at
+ * `nats`, with a Zest client and a plain NATS connection.
+ *
+ * @example
+ * ```ts ignore
+ * import { replicaWithClients } from "./cluster.ts";
+ * await using cluster = await replicaWithClients(server.url);
+ * await cluster.client.services();
+ * ```
+ */
+export async function replicaWithClients(nats: string): Promise<ReplicaWithClients> {
+  const replica = await startReplica({ config: "test/fixtures/cluster.config.ts", nats });
+  const client = await Client.connect(nats);
+  const nc = await connect({ servers: nats });
+  return {
+    replica,
+    client,
+    nc,
+    async [Symbol.asyncDispose]() {
+      await nc.close();
+      await client.close();
+      await replica.stop();
+    },
+  };
 }
