@@ -35,6 +35,7 @@ import {
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { JetStreamPublisher } from "./jetstream_publish.ts";
+import { untilSettled } from "../util/async.ts";
 import { appendLog, isTerminal, type TaskRecord } from "../task/record.ts";
 import {
   checkListQuery,
@@ -70,6 +71,29 @@ const ID_SHAPE = /^[A-Za-z0-9_-]{1,200}$/;
 
 /** Records read at once while a page of `list` fills. */
 const LIST_READ_BATCH = 64;
+
+/**
+ * The keys under `prefix` in KV bucket `bucket`, read from its stream's
+ * subjects: no value is read (a removed key is listed until the server drops
+ * its mark). A bucket with thousands of keys answers in a few requests.
+ *
+ * @example
+ * ```ts ignore
+ * import { bucketKeys } from "./jetstream_kv.ts";
+ * const ids = await bucketKeys(jsm, "zest_tasks", "t."); // ["t.0190c1d2-…", …]
+ * ```
+ */
+export async function bucketKeys(
+  jsm: JetStreamManager,
+  bucket: string,
+  prefix: string,
+): Promise<string[]> {
+  const subjects = `$KV.${bucket}.`;
+  const info = await jsm.streams.info(`KV_${bucket}`, {
+    subjects_filter: `${subjects}${prefix}>`,
+  });
+  return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(subjects.length));
+}
 
 /**
  * The KV key of task `id`'s record; `undefined` for an id no task can have.
@@ -654,7 +678,7 @@ export class JetStreamTaskStore implements TaskStore {
     const checked = checkListQuery({ ...query, cursor: undefined });
     const before = query?.cursor === undefined ? undefined : cursorId(query.cursor);
     const ids = new Set(await this.#storedIds());
-    for (const map of [this.#inflightValues(), this.#thisTurn, this.#pending]) {
+    for (const map of [this.#inflight, this.#thisTurn, this.#pending]) {
       for (const key of map.keys()) if (key.startsWith("t.")) ids.add(key.slice(2));
     }
     const newestFirst = [...ids]
@@ -676,12 +700,9 @@ export class JetStreamTaskStore implements TaskStore {
 
   /** The ids of the records in the bucket (and of those removed, until the server drops their marks). */
   async #storedIds(): Promise<string[]> {
-    const prefix = `${this.#subject("t.")}`;
     this.#manager ??= jetstreamManager(this.#nc);
-    const info = await (await this.#manager).streams
-      .info(`KV_${this.bucket}`, { subjects_filter: `${prefix}>` })
-      .catch(this.#noBucket);
-    return Object.keys(info?.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+    const keys = await bucketKeys(await this.#manager, this.bucket, "t.").catch(this.#noBucket);
+    return (keys ?? []).map((key) => key.slice(2));
   }
 
   /** The bucket, its values and bytes. */
@@ -717,11 +738,7 @@ export class JetStreamTaskStore implements TaskStore {
     await this.flush();
     this.#writeThisTurn();
     this.#closing = true;
-    const writes = Promise.allSettled([...this.#writes]);
-    const timer = Promise.withResolvers<void>();
-    const handle = setTimeout(timer.resolve, CLOSE_GRACE_MS);
-    await Promise.race([writes, timer.promise]);
-    clearTimeout(handle);
+    await untilSettled(this.#writes, CLOSE_GRACE_MS);
     if (this.#inflight.size > 0) {
       console.error(`[zest] ${this.#inflight.size} record writes had not reached NATS at close`);
     }
@@ -732,10 +749,6 @@ export class JetStreamTaskStore implements TaskStore {
   #local(key: string): Value | undefined {
     if (this.#pending.has(key)) return this.#pending.get(key);
     return this.#thisTurn.get(key) ?? this.#inflight.get(key)?.value;
-  }
-
-  #inflightValues(): Map<string, Value> {
-    return new Map([...this.#inflight].map(([key, { value }]) => [key, value]));
   }
 
   /** The subject a write of `key` goes to (what `kv.put` publishes to). */

@@ -67,8 +67,16 @@ export interface PublishOptions {
   copyTo?: string;
 }
 
-/** What `copyTo` may be: two tokens of letters and digits. */
-const COPY_SHAPE = /^[A-Za-z0-9]{1,64}\.[A-Za-z0-9]{1,64}$/;
+/**
+ * What `copyTo` may be: two tokens of letters and digits.
+ *
+ * @example
+ * ```ts
+ * import { COPY_SHAPE } from "./jetstream_publish.ts";
+ * COPY_SHAPE.test("K3xq9.12"); // true
+ * ```
+ */
+export const COPY_SHAPE = /^[A-Za-z0-9]{1,64}\.[A-Za-z0-9]{1,64}$/;
 
 /**
  * The subscription that receives the answers published with `copyTo:

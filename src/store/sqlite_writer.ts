@@ -321,6 +321,7 @@ export class SqliteWriter {
 
   /** The statement `kind` for `size` rows, prepared on first use. */
   #statement(kind: "upsert" | "insertNew", size: number): StatementSync {
+    if (kind === "upsert" && size === 1) return this.#statements.upsert;
     const key = `${kind} ${size}`;
     let statement = this.#multiRow.get(key);
     if (statement === undefined) {

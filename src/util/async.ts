@@ -90,6 +90,28 @@ export function delay(ms: number, signal?: AbortSignal): Promise<boolean> {
 }
 
 /**
+ * Resolves once every promise of `pending` (a set others may still add to
+ * and remove from: those in it now count) has settled, or after `ms`,
+ * whichever comes first; the timer is then cleared. Never rejects.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { untilSettled } from "./async.ts";
+ * const writes = new Set([Promise.resolve(), Promise.reject(new Error("lost"))]);
+ * await untilSettled(writes, 10_000); // at once: both have settled
+ * await untilSettled(new Set([new Promise<void>(() => {})]), 1); // after 1 ms
+ * assert.equal(writes.size, 2);
+ * ```
+ */
+export async function untilSettled(pending: Set<Promise<unknown>>, ms: number): Promise<void> {
+  if (pending.size === 0) return;
+  const settled = new AbortController();
+  await Promise.race([Promise.allSettled([...pending]), delay(ms, settled.signal)]);
+  settled.abort();
+}
+
+/**
  * `promise`, or a rejection with the signal's reason as soon as `signal`
  * aborts, whichever comes first. The work behind `promise` goes on; a
  * rejection of `promise` after the abort is ignored.

@@ -47,6 +47,7 @@ import {
 import type { JetStreamTaskStore, KeyHolder } from "../../store/jetstream_kv.ts";
 import { IdempotencyKeys } from "../../manager/idempotency.ts";
 import { isCopyTo, JetStreamPublisher } from "../../store/jetstream_publish.ts";
+import { untilSettled } from "../../util/async.ts";
 import { errorBody, submitRequest, toJson } from "../wire.ts";
 import type { ConnectionState } from "./connection.ts";
 import { endRecord, validReply } from "./ending.ts";
@@ -746,14 +747,10 @@ export class NatsHost {
     held.done = true;
     const stored = held.stored;
     if (!stored) return this.#acknowledge(held, outcome);
-    const acknowledged = stored.then(
-      () => this.#acknowledge(held, outcome),
-      (error) => {
-        // As the manager's journal does with a write that failed: the task ended all the same.
-        console.error(`[zest] task ${held.id}: its final record could not be stored:`, error);
-        this.#acknowledge(held, outcome);
-      },
-    );
+    const acknowledged = stored.catch((error) => {
+      // As the manager's journal does with a write that failed: the task ended all the same.
+      console.error(`[zest] task ${held.id}: its final record could not be stored:`, error);
+    }).then(() => this.#acknowledge(held, outcome));
     this.#acknowledging.add(acknowledged);
     acknowledged.finally(() => this.#acknowledging.delete(acknowledged));
   }
@@ -1034,15 +1031,6 @@ export class NatsHost {
 /** A task message's `STORED_HEADER`, if it is one a publish can copy to. */
 function copyOf(value: string | undefined | null): string | undefined {
   return isCopyTo(value) ? value : undefined;
-}
-
-/** Until every promise of `pending` (a live set) has settled, or `ms` have passed. */
-async function untilSettled(pending: Set<Promise<void>>, ms: number): Promise<void> {
-  if (pending.size === 0) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
-  await Promise.race([Promise.allSettled([...pending]), timeout]);
-  clearTimeout(timer);
 }
 
 /** The MAX_DELIVERIES advisory's fields that matter. */

@@ -7,6 +7,7 @@
  * @module
  */
 import { z } from "zod";
+import { COPY_SHAPE } from "../../store/jetstream_publish.ts";
 import { TASK_STATES, type TaskRecord, type TaskState } from "../../task/record.ts";
 import type { TaskOutcome } from "../../task/outcome.ts";
 import { describeIssues, type ErrorBody, submitBody } from "../wire.ts";
@@ -39,7 +40,7 @@ export const submitMessage = z.strictObject({
   task: submitBody,
   reply: subject.optional(),
   /** Where the answer to the final record's write is copied (`<token>.<ref>`; see `STORED_HEADER`). */
-  copy: z.string().regex(/^[A-Za-z0-9]{1,64}\.[A-Za-z0-9]{1,64}$/, "expected <token>.<ref>")
+  copy: z.string().regex(COPY_SHAPE, "expected <token>.<ref>")
     .optional(),
   parent: taskId.optional(),
 });

@@ -164,6 +164,8 @@ export class NatsPort implements TaskPort {
   readonly #owns: boolean;
   readonly #submitTimeoutMs: number;
   readonly #inbox = createInbox();
+  /** The token of this client's copies (its inbox's last token). */
+  readonly #copyToken = this.#inbox.slice(this.#inbox.lastIndexOf(".") + 1);
   readonly #pending = new Map<string, Pending>();
   readonly #listeners = new Set<(event: TaskEvent) => void>();
   readonly #outcomes: Subscription;
@@ -201,7 +203,7 @@ export class NatsPort implements TaskPort {
         else this.#outcome(msg);
       },
     });
-    this.#copies = this.#nc.subscribe(copySubscription(this.#copyToken()), {
+    this.#copies = this.#nc.subscribe(copySubscription(this.#copyToken), {
       callback: (_error, msg) => this.#stored(msg),
     });
     this.#stopReconnect = this.#state.onReconnect(() => this.#recheck());
@@ -254,7 +256,7 @@ export class NatsPort implements TaskPort {
     const body = {
       task: { ...task, after: task.after && [...task.after] },
       reply: `${this.#inbox}.o.${ref}`,
-      copy: `${this.#copyToken()}.${ref}`,
+      copy: `${this.#copyToken}.${ref}`,
       parent,
     };
     try {
@@ -402,11 +404,6 @@ export class NatsPort implements TaskPort {
         () => {},
       );
     } else if (pending.early) this.#settle(ref, pending, pending.early);
-  }
-
-  /** The token of this client's copies (its inbox's last token). */
-  #copyToken(): string {
-    return this.#inbox.slice(this.#inbox.lastIndexOf(".") + 1);
   }
 
   #settleFromRecord(ref: string, pending: Pending, record: TaskRecord | undefined): void {

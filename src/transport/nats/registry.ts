@@ -13,6 +13,7 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { ServiceInfo } from "../../manager/types.ts";
+import { bucketKeys } from "../../store/jetstream_kv.ts";
 import { parseReplica, type ReplicaEntry } from "./messages.ts";
 import { type Kind, SERVICE_BUCKET, subjectsOf, TASK_STREAM } from "./subjects.ts";
 
@@ -118,11 +119,7 @@ export function replicaKey(service: string, replica: string): string {
  * ```
  */
 export async function readReplicas(kv: KV, jsm: JetStreamManager): Promise<ReplicaEntry[]> {
-  const prefix = `$KV.${SERVICE_BUCKET}.`;
-  const info = await jsm.streams.info(`KV_${SERVICE_BUCKET}`, { subjects_filter: `${prefix}>` });
-  const keys = Object.keys(info.state.subjects ?? {}).map((subject) =>
-    subject.slice(prefix.length)
-  );
+  const keys = await bucketKeys(jsm, SERVICE_BUCKET, "");
   const values = await Promise.all(keys.map((key) => kv.get(key)));
   const entries: ReplicaEntry[] = [];
   for (const value of values) {
