@@ -128,27 +128,26 @@ export function admit(
     : attributes === null || typeof attributes !== "object" || Array.isArray(attributes)
     ? "must be a plain object"
     : jsonProblem(attributes, RECORD_LIMITS.attributesChars);
-  const issues: FieldIssue[] = [];
-  const check = (path: string, problem: string | undefined) => {
-    if (problem) issues.push({ path, message: problem });
-  };
-  check("attributes", attributesProblem);
-  check("timeoutMs", timeoutMs === undefined ? undefined : durationProblem(timeoutMs));
   const { expiresInMs, priority, key, onDependencyFailure } = request;
-  check("expiresInMs", expiresInMs === undefined ? undefined : durationProblem(expiresInMs));
-  check("priority", priority === undefined ? undefined : priorityProblem(priority));
-  check("key", key === undefined ? undefined : keyProblem(key));
+  // No array and no closure unless there is an issue: this runs for every task.
+  let issues = withIssue(undefined, "attributes", attributesProblem);
+  if (timeoutMs !== undefined) issues = withIssue(issues, "timeoutMs", durationProblem(timeoutMs));
+  if (expiresInMs !== undefined) {
+    issues = withIssue(issues, "expiresInMs", durationProblem(expiresInMs));
+  }
+  if (priority !== undefined) issues = withIssue(issues, "priority", priorityProblem(priority));
+  if (key !== undefined) issues = withIssue(issues, "key", keyProblem(key));
   let after: string[] | undefined;
   try {
     if (request.after !== undefined) after = parseAfter(request.after);
     parseOnDependencyFailure(onDependencyFailure);
   } catch (error) {
     const [path, ...reason] = (error as Error).message.split(" ");
-    check(path, reason.join(" "));
+    issues = withIssue(issues, path, reason.join(" "));
   }
   const fieldsProblem = jsonProblem(request.fields, RECORD_LIMITS.fieldsChars);
-  if (fieldsProblem) check("", `the fields are ${fieldsProblem}`);
-  if (issues.length > 0) throw new TaskValidationError(type.name, issues);
+  if (fieldsProblem) issues = withIssue(issues, "", `the fields are ${fieldsProblem}`);
+  if (issues) throw new TaskValidationError(type.name, issues);
   // A `Task` from `Type.create` was validated by this very type already.
   const fields = Task.definitionOf(request.task) === type
     ? request.fields
@@ -160,6 +159,17 @@ export function admit(
     expiresInMs: expiresInMs ?? type.expiresInMs,
     after: after && after.length > 0 ? after : undefined,
   };
+}
+
+/** `issues` with one more, if there is a `problem` at `path`. */
+function withIssue(
+  issues: FieldIssue[] | undefined,
+  path: string,
+  problem: string | undefined,
+): FieldIssue[] | undefined {
+  if (!problem) return issues;
+  (issues ??= []).push({ path, message: problem });
+  return issues;
 }
 
 /** Why a service or type name is refused, if it is. */

@@ -54,24 +54,41 @@ export class TaskFlow {
     this.#state = state;
   }
 
-  /** A task ready to run: to its handler now (parallel, or a free lane), or into its lane. */
-  enqueue(pending: PendingTask, type: TaskType): void {
-    const lane = this.#state.lanes.get(pending.record.service) as ServiceLane;
-    if (type.parallel) return this.#startAttempt(this.#hand(pending, type, lane));
-    if (lane.holder || lane.stuck) {
-      pending.handle = lane.waiting.push(pending, pending.record.priority ?? 0);
+  /**
+   * A task ready to run: to its handler now (parallel, or a free lane), or
+   * into its lane. `waited` is the task as it waited so far (for its
+   * dependencies, or across a restart), if it did: a new task that runs at
+   * once is never a `PendingTask`.
+   */
+  enqueue(
+    record: TaskRecord,
+    sink: OutcomeSink | undefined,
+    type: TaskType,
+    waited?: PendingTask,
+  ): void {
+    const lane = this.#state.lanes.get(record.service) as ServiceLane;
+    if (!type.parallel && (lane.holder || lane.stuck)) {
+      const pending = waited ?? new PendingTask(record, sink);
+      if (!waited) this.#state.live.set(record.id, pending);
+      pending.handle = lane.waiting.push(pending, record.priority ?? 0);
       this.armExpiry(pending);
       return;
     }
-    lane.holder = this.#hand(pending, type, lane);
-    this.#startAttempt(lane.holder);
+    waited?.expiry?.cancel();
+    const live = this.#hand(record, sink, type, lane);
+    if (!type.parallel) lane.holder = live;
+    this.#startAttempt(live);
   }
 
-  /** A pending task becomes live: a handler is about to get it. */
-  #hand(pending: PendingTask, type: TaskType, lane: ServiceLane): LiveTask {
-    pending.expiry?.cancel();
-    const live = new LiveTask(pending.record, type, lane, pending.sink);
-    this.#state.live.set(pending.record.id, live);
+  /** A task becomes live: a handler is about to get it. */
+  #hand(
+    record: TaskRecord,
+    sink: OutcomeSink | undefined,
+    type: TaskType,
+    lane: ServiceLane,
+  ): LiveTask {
+    const live = new LiveTask(record, type, lane, sink);
+    this.#state.live.set(record.id, live);
     return live;
   }
 
@@ -85,7 +102,7 @@ export class TaskFlow {
     const now = Date.now();
     record.attempts++;
     record.startedAt ??= now;
-    transition(record, "running", now, `attempt ${record.attempts}`);
+    transition(record, "running", now, attemptMessage(record.attempts));
     live.retry = undefined;
     live.control = new TaskControl();
     live.dispatched = false;
@@ -329,8 +346,9 @@ export class TaskFlow {
     const pending = lane.waiting.shift();
     if (!pending) return;
     pending.handle = undefined;
+    pending.expiry?.cancel();
     const type = lane.endpoint.resolve(pending.record.type) as TaskType;
-    lane.holder = this.#hand(pending, type, lane);
+    lane.holder = this.#hand(pending.record, pending.sink, type, lane);
     this.#startAttempt(lane.holder);
   }
 
@@ -470,6 +488,8 @@ export class TaskFlow {
   /** Task `id` ended: the tasks waiting for it may run now, or end too. */
   #dependencyEnded(id: string, state: EndState): void {
     const { ready, cancelled } = this.#state.dependencies.ended(id, state);
+    // Most tasks release nothing: no iterators over the two empty lists.
+    if (ready.length === 0 && cancelled.length === 0) return;
     for (const readyId of ready) {
       const pending = this.#state.live.get(readyId);
       if (!(pending instanceof PendingTask)) continue;
@@ -479,7 +499,7 @@ export class TaskFlow {
       const type = this.#state.lanes.get(pending.record.service)?.endpoint.resolve(
         pending.record.type,
       );
-      if (type) this.enqueue(pending, type);
+      if (type) this.enqueue(pending.record, pending.sink, type, pending);
     }
     for (const failure of cancelled) {
       const pending = this.#state.live.get(failure.id);
@@ -667,4 +687,11 @@ function withReport(ending: TaskOutcome, report: TaskOutcome): TaskOutcome {
     traceback: ending.traceback || limited.traceback,
     execution: limited.execution,
   };
+}
+
+/** "attempt 1", "attempt 2", …: the first few made once, not for every task. */
+const ATTEMPT_MESSAGES = Array.from({ length: 16 }, (_, attempt) => `attempt ${attempt}`);
+
+function attemptMessage(attempt: number): string {
+  return ATTEMPT_MESSAGES[attempt] ?? `attempt ${attempt}`;
 }

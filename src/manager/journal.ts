@@ -36,6 +36,8 @@ export class Journal<A> {
   #scheduled = false;
   /** Settles when the last batch whose flush returned a promise has run. */
   #tail: Promise<void> | undefined;
+  /** `#flush`, bound once: scheduling a turn's flush allocates nothing. */
+  readonly #flushTurn = () => this.#flush();
   /** The store failed to flush: it says why; its records may not be on disk. */
   failure: Error | undefined;
 
@@ -72,7 +74,7 @@ export class Journal<A> {
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(() => this.#flush());
+    queueMicrotask(this.#flushTurn);
   }
 
   #flush(): void {
@@ -98,9 +100,10 @@ export class Journal<A> {
   }
 
   #perform(actions: A[]): void {
-    for (const action of actions) {
+    // An index, not an iterator: this runs for every task.
+    for (let i = 0; i < actions.length; i++) {
       try {
-        this.#run(action);
+        this.#run(actions[i]);
       } catch (error) {
         console.error("[zest] the task manager failed after a flush:", error);
       }

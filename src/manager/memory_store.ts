@@ -37,14 +37,15 @@ export interface MemoryStoreOptions {
 
 /**
  * A record as held: with the place it was first put in, which paging counts
- * by, and whether retention counts it. A slot of a type's ring whose `Held`
- * is no longer `retained` is stale: the record was deleted, or replaced by an
- * unfinished one (which gets a new `Held`, so a stale slot never comes back).
+ * by, and the ring of finished records that counts it (none while it runs).
+ * A slot of a ring whose `Held` no longer names that ring is stale: the
+ * record was deleted, or replaced by an unfinished one (which gets a new
+ * `Held`, so a stale slot never comes back).
  */
 interface Held {
   record: TaskRecord;
   readonly seq: number;
-  retained: boolean;
+  ring: Finished | undefined;
 }
 
 /**
@@ -55,6 +56,8 @@ class Finished {
   readonly held = new RingQueue<Held>();
   /** Records of this ring still retained (stale slots not counted). */
   count = 0;
+  /** At most this many are kept (`retention.perType`), if the type says. */
+  constructor(readonly cap: number | undefined) {}
 }
 
 /**
@@ -83,6 +86,8 @@ export class MemoryTaskStore implements TaskStore {
   readonly #meta = new Map<string, string>();
   readonly #retention: Retention;
   readonly #finishedOfType = new Map<string, Finished>();
+  /** The same rings, in an array: the cap's loop over them allocates nothing. */
+  readonly #rings: Finished[] = [];
   /** How many of `#records` are finished: those retention counts. */
   #retained = 0;
   #timer: ReturnType<typeof setTimeout> | undefined = undefined;
@@ -104,21 +109,25 @@ export class MemoryTaskStore implements TaskStore {
     let held = this.#records.get(record.id);
     const finished = isTerminal(record.state);
     if (held === undefined) {
-      held = { record, seq: this.#seq++, retained: false };
+      held = { record, seq: this.#seq++, ring: undefined };
       this.#records.set(record.id, held);
-    } else if (held.retained && !finished) {
+    } else if (held.ring && !finished) {
       this.#forget(held);
-      held = { record, seq: held.seq, retained: false };
+      held = { record, seq: held.seq, ring: undefined };
       this.#records.set(record.id, held);
     } else held.record = record;
-    if (finished && !held.retained) this.#retain(held);
+    if (finished && !held.ring) this.#retain(held);
   }
 
   /** Forget a record. */
   delete(id: string): void {
     const held = this.#records.get(id);
     if (held === undefined) return;
-    this.#records.delete(id);
+    this.#remove(held);
+  }
+
+  #remove(held: Held): void {
+    this.#records.delete(held.record.id);
     this.#forget(held);
   }
 
@@ -178,57 +187,62 @@ export class MemoryTaskStore implements TaskStore {
   /** A record finished: it joins its type's ring; the caps apply. */
   #retain(held: Held): void {
     const record = held.record;
-    held.retained = true;
+    let ring = this.#finishedOfType.get(record.type);
+    if (!ring) {
+      ring = new Finished(this.#retention.typeCaps.get(record.type));
+      this.#finishedOfType.set(record.type, ring);
+      this.#rings.push(ring);
+    }
+    held.ring = ring;
+    ring.held.push(held);
+    ring.count++;
     this.#retained++;
-    let finished = this.#finishedOfType.get(record.type);
-    if (!finished) this.#finishedOfType.set(record.type, finished = new Finished());
-    finished.held.push(held);
-    finished.count++;
-    const cap = this.#retention.typeCaps.get(record.type);
-    if (cap !== undefined) {
-      while (finished.count > cap) this.#removeHead(finished);
+    if (ring.cap !== undefined) {
+      while (ring.count > ring.cap) this.#removeHead(ring);
     }
     while (this.#retained > this.#retention.maxRecords) {
-      const due = this.#dueFirst();
+      // One ring (one type, or one time-to-live for all): its head is due first.
+      const due = this.#rings.length === 1 ? ring : this.#dueFirst();
       if (!due) break;
       this.#removeHead(due);
     }
-    const at = this.#retention.expiryOf(record, Date.now());
+    const at = record.expiresAt ?? this.#retention.expiryOf(record, Date.now());
     if (at < this.#timerAt) this.#schedule();
   }
 
   /** A record leaves the store or is unfinished again: if it was counted, it no longer is. */
   #forget(held: Held): void {
-    if (!held.retained) return;
-    held.retained = false;
+    if (!held.ring) return;
+    held.ring.count--;
+    held.ring = undefined;
     this.#retained--;
-    (this.#finishedOfType.get(held.record.type) as Finished).count--;
   }
 
   /** The retained record at the head of a ring, its stale slots dropped. */
-  #head(finished: Finished): TaskRecord | undefined {
-    for (let head = finished.held.peek(); head; head = finished.held.peek()) {
-      if (head.retained) return head.record;
-      finished.held.shift();
+  #head(ring: Finished): Held | undefined {
+    for (let head = ring.held.peek(); head; head = ring.held.peek()) {
+      if (head.ring === ring) return head;
+      ring.held.shift();
     }
     return undefined;
   }
 
-  #removeHead(finished: Finished): void {
-    const head = this.#head(finished);
-    if (head) this.delete(head.id);
+  /** Remove the head of a ring: a counted `Held` is the one its record's id maps to. */
+  #removeHead(ring: Finished): void {
+    const head = this.#head(ring);
+    if (head) this.#remove(head);
   }
 
   /** The ring whose head expires first. */
   #dueFirst(): Finished | undefined {
     let first: Finished | undefined;
     let firstAt = Infinity;
-    for (const finished of this.#finishedOfType.values()) {
-      const head = this.#head(finished);
+    for (const ring of this.#rings) {
+      const head = this.#head(ring);
       if (!head) continue;
-      const at = this.#retention.expiryOf(head, 0);
+      const at = this.#retention.expiryOf(head.record, 0);
       if (at < firstAt) {
-        first = finished;
+        first = ring;
         firstAt = at;
       }
     }
@@ -237,7 +251,7 @@ export class MemoryTaskStore implements TaskStore {
 
   #schedule(): void {
     const due = this.#dueFirst();
-    const next = due && this.#retention.expiryOf(this.#head(due) as TaskRecord, 0);
+    const next = due && this.#retention.expiryOf((this.#head(due) as Held).record, 0);
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = next ?? Infinity;
@@ -252,7 +266,7 @@ export class MemoryTaskStore implements TaskStore {
   #expire(): void {
     const now = this.#lastRun = Date.now();
     for (let due = this.#dueFirst(); due; due = this.#dueFirst()) {
-      if (this.#retention.expiryOf(this.#head(due) as TaskRecord, now) > now) break;
+      if (this.#retention.expiryOf((this.#head(due) as Held).record, now) > now) break;
       this.#removeHead(due);
     }
     this.#schedule();

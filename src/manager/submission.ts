@@ -197,13 +197,13 @@ export class Submissions {
     if (admitted.after) this.#linkDependents(record);
     this.#state.journal.save(record);
     if (sink?.accepted) this.#state.journal.after({ kind: "accept", sink, id: record.id });
-    const pending = new PendingTask(record, sink);
-    this.#state.live.set(record.id, pending);
     if (!admitted.after) {
       this.#state.events.task(record);
-      this.#flow.enqueue(pending, admitted.type);
+      this.#flow.enqueue(record, sink, admitted.type);
       return record;
     }
+    const pending = new PendingTask(record, sink);
+    this.#state.live.set(record.id, pending);
     const decision = this.#state.dependencies.wait(
       record.id,
       admitted.after,
@@ -223,7 +223,7 @@ export class Submissions {
       );
     } else {
       this.#state.events.task(record);
-      this.#flow.enqueue(pending, admitted.type);
+      this.#flow.enqueue(record, sink, admitted.type, pending);
     }
     return record;
   }
@@ -280,7 +280,7 @@ export class Submissions {
     }
     this.#state.journal.save(record);
     this.#state.events.task(record);
-    this.#flow.enqueue(pending, type);
+    this.#flow.enqueue(record, sink, type, pending);
   }
 
   /** Name `record` in the `dependents` of each task it waits for (for the graph view). */

@@ -218,8 +218,12 @@ export const EMPTY_LOG: readonly TaskLogEntry[] = Object.freeze([]);
  * ```
  */
 export function appendLog(record: TaskRecord, entry: TaskLogEntry): void {
-  if (record.log === EMPTY_LOG) record.log = [entry];
-  else (record.log as TaskLogEntry[]).push(entry);
+  const log = record.log;
+  if (log === EMPTY_LOG) record.log = [entry];
+  // Most tasks log twice (running, then how they ended): an exact pair,
+  // where a push would grow the array to 17 slots.
+  else if (log.length === 1) record.log = [log[0], entry];
+  else (log as TaskLogEntry[]).push(entry);
 }
 
 /**
