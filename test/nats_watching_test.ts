@@ -38,21 +38,19 @@ Deno.test("cluster: task events go out only while someone watches; a watcher tha
   const seen: TaskEvent[] = [];
   const stop = client.watch((event) => seen.push(event));
   try {
-    const watched = await client.request("stamp", { type: "ParallelStamp", fields: {} });
-    assert.equal((await watched.outcome).status, "ok");
-    await eventually(
-      "its end is seen",
-      () => stateEvents(seen, watched.taskId).includes("succeeded"),
-    );
-    // Each state once: the host that runs it does not announce it queued a second time.
-    assert.deepEqual(stateEvents(seen, watched.taskId), ["queued", "running", "succeeded"]);
-    const serial = await client.request("stamp", { type: "SerialStamp", fields: {} });
-    assert.equal((await serial.outcome).status, "ok");
-    await eventually(
-      "the serial task's end is seen",
-      () => stateEvents(seen, serial.taskId).includes("succeeded"),
-    );
-    assert.deepEqual(stateEvents(seen, serial.taskId), ["queued", "running", "succeeded"]);
+    // Each state once: the host that runs a task does not announce it queued a second time.
+    const statesOf = async (type: string) => {
+      const { taskId, outcome } = await client.request("stamp", { type, fields: {} });
+      assert.equal((await outcome).status, "ok");
+      await eventually(
+        `the end of a ${type} is seen`,
+        () => stateEvents(seen, taskId).includes("succeeded"),
+      );
+      return { taskId, states: stateEvents(seen, taskId) };
+    };
+    const watched = await statesOf("ParallelStamp");
+    assert.deepEqual(watched.states, ["queued", "running", "succeeded"]);
+    assert.deepEqual((await statesOf("SerialStamp")).states, ["queued", "running", "succeeded"]);
     assert.ok(
       seen.some((event) => event.kind === "log" && event.id === watched.taskId),
       "its log lines too",
