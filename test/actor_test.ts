@@ -225,6 +225,38 @@ Deno.test("a crashing actor is restarted with fresh state, and every crash is lo
   await system.shutdown();
 });
 
+Deno.test("turnEnded runs once after each turn's messages; a throw there is a crash", async () => {
+  const crashes: string[] = [];
+  const system = new ActorSystem({
+    logCrash: (actor, _e, action) => crashes.push(`${actor}: ${action}`),
+  });
+  const events: string[] = [];
+  const ref = system.spawn<string>("batcher", () => ({
+    receive: (msg) => {
+      events.push(msg);
+      return msg;
+    },
+    turnEnded: () => {
+      events.push("end");
+      if (events.includes("fail") && !events.includes("failed")) {
+        events.push("failed");
+        throw new Error("the batch could not be committed");
+      }
+    },
+  }), { supervision: { backoffMs: 5, maxRestarts: 3 } });
+  // Told in one go: one turn handles all three, then its end runs once.
+  ref.tell("a");
+  ref.tell("b");
+  ref.tell("c");
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(events, ["a", "b", "c", "end"]);
+  ref.tell("fail");
+  assert.equal(await ref.ask("after", { timeoutMs: 1_000 }), "after");
+  assert.equal(crashes.length, 1);
+  assert.match(crashes[0], /batcher: restarting in 5 ms/);
+  await system.shutdown();
+});
+
 Deno.test("supervision stops an actor that crashes more than maxRestarts times", async () => {
   const crashes: string[] = [];
   const system = new ActorSystem({ logCrash: (_a, _e, action) => crashes.push(action) });

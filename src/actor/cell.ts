@@ -42,6 +42,12 @@ export interface Actor<M> {
    * A throw or a rejection is a crash, handled by supervision.
    */
   receive(message: M, reply: ReplyTo | undefined): unknown;
+  /**
+   * Runs at the end of each turn that handled user messages: work that is
+   * cheaper once per batch of messages than once per message (the task
+   * manager commits the records the turn changed). A throw is a crash.
+   */
+  turnEnded?(): void;
   /** Runs before the first message of each incarnation. */
   started?(): void | Promise<void>;
   /** Runs when the actor stops or before it is replaced by a restart. */
@@ -341,20 +347,33 @@ export class Cell<M> {
     }
     const concurrency = this.#options.concurrency ?? 1;
     const throughput = this.#options.throughput ?? 300;
+    let invoked = false;
     while (
       this.#state === "running" && this.#inFlight < concurrency && handled < throughput &&
       mailbox.depth > 0 && !mailbox.hasSystem
     ) {
       handled++;
+      invoked = true;
       const item = mailbox.takeUser();
       if (item instanceof Asked) this.#invoke(item.message, item);
       else this.#invoke(item, undefined);
     }
+    if (invoked) this.#endTurn();
     const more = mailbox.hasSystem ||
       (this.#state === "running" && this.#inFlight < concurrency && mailbox.depth > 0);
     if (more) enqueue(this as unknown as Cell<unknown>);
     else this.#scheduled = false;
     return handled;
+  }
+
+  #endTurn(): void {
+    const actor = this.#actor;
+    if (!actor?.turnEnded) return;
+    try {
+      actor.turnEnded();
+    } catch (error) {
+      this.#crash(error, this.#incarnation);
+    }
   }
 
   #invoke(message: M, reply: ReplyTo | undefined): void {

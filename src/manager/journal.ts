@@ -34,10 +34,14 @@ export class Journal<A> {
   readonly #run: (action: A) => void;
   #pending: A[] = [];
   #scheduled = false;
+  /** Inside a turn of the manager's actor: the turn's end flushes, no microtask needed. */
+  #inTurn = false;
+  /** An action of this turn answers a caller (see `answer`). */
+  #answers = false;
   /** Settles when the last batch whose flush returned a promise has run. */
   #tail: Promise<void> | undefined;
-  /** `#flush`, bound once: scheduling a turn's flush allocates nothing. */
-  readonly #flushTurn = () => this.#flush();
+  /** `#flush`, bound once: scheduling a flush allocates nothing. */
+  readonly #flushSoon = () => this.#flush();
   /** The store failed to flush: it says why; its records may not be on disk. */
   failure: Error | undefined;
 
@@ -65,6 +69,34 @@ export class Journal<A> {
     this.#schedule();
   }
 
+  /**
+   * `after`, for an action that answers a caller (a submitter told its
+   * task's id): the caller's code runs before anything the turn started —
+   * a handler included. A turn with one ends with a microtask, as outside a
+   * turn, and the caller's continuation is queued before the actions after.
+   */
+  answer(action: A): void {
+    this.#answers = true;
+    this.after(action);
+  }
+
+  /**
+   * Changes from here to `turnEnded()` are flushed then, in one batch: the
+   * task manager's actor calls these around each turn (a batch of its
+   * messages), which spares a microtask per turn.
+   */
+  turnStarted(): void {
+    this.#inTurn = true;
+  }
+
+  /** Flush what the turn changed, and run the actions waiting for it. */
+  turnEnded(): void {
+    this.#inTurn = false;
+    if (!this.#scheduled) return;
+    if (this.#answers) queueMicrotask(this.#flushSoon);
+    else this.#flush();
+  }
+
   /** Resolves once every change and action so far has gone through. */
   async settled(): Promise<void> {
     if (this.#scheduled) this.#flush();
@@ -74,12 +106,13 @@ export class Journal<A> {
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(this.#flushTurn);
+    if (!this.#inTurn) queueMicrotask(this.#flushSoon);
   }
 
   #flush(): void {
     if (!this.#scheduled) return;
     this.#scheduled = false;
+    this.#answers = false;
     const actions = this.#pending;
     this.#pending = [];
     let flushed: void | Promise<void> = undefined;

@@ -177,3 +177,45 @@ Deno.test("journal: an action that throws is reported; the ones after it run", a
     assert.equal(journal.failure, undefined, "a failing action is not a failing store");
   });
 });
+
+Deno.test("journal: inside a turn, the turn's end flushes and runs the actions, with no microtask", async () => {
+  const store = new RecordingStore();
+  const journal = journalOn(store);
+  journal.turnStarted();
+  journal.save(record("t1"));
+  journal.after("start t1");
+  await drain();
+  // Nothing was scheduled: the turn is not over.
+  assert.deepEqual(store.log, ["put t1"]);
+  journal.turnEnded();
+  assert.deepEqual(store.log, ["put t1", "flush", "run start t1"]);
+  // Outside a turn (a continuation of async work), a microtask flushes as before.
+  journal.after("later");
+  assert.deepEqual(store.log.slice(-1), ["run start t1"]);
+  await Promise.resolve();
+  assert.deepEqual(store.log.slice(-2), ["flush", "run later"]);
+  // A turn that changed nothing flushes nothing.
+  journal.turnStarted();
+  journal.turnEnded();
+  assert.deepEqual(store.log.slice(-1), ["run later"]);
+});
+
+Deno.test("journal: a turn that answers a caller is flushed in a microtask, not at its end", async () => {
+  const store = new RecordingStore();
+  const journal = journalOn(store);
+  journal.turnStarted();
+  journal.save(record("t1"));
+  journal.answer("tell the submitter its id");
+  journal.after("start t1");
+  journal.turnEnded();
+  // Not at the turn's end: what runs after the answer (a handler) must wait for the caller's
+  // code (pinned end to end in test/manager_test.ts, "request() resolves with the id…").
+  assert.deepEqual(store.log, ["put t1"]);
+  await Promise.resolve();
+  assert.deepEqual(store.log, ["put t1", "flush", "run tell the submitter its id", "run start t1"]);
+  // The next turn without an answer flushes at its end again.
+  journal.turnStarted();
+  journal.after("later");
+  journal.turnEnded();
+  assert.deepEqual(store.log.slice(-2), ["flush", "run later"]);
+});

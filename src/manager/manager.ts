@@ -93,7 +93,14 @@ export class TaskManager {
     state.journal = new Journal(this.store, (action) => flow.perform(action));
     this.ref = state.ref = system.spawn<ManagerMessage>(
       MANAGER_NAME,
-      () => ({ receive: (message) => this.#receive(message) }),
+      () => ({
+        receive: (message) => {
+          state.journal.turnStarted();
+          return this.#receive(message);
+        },
+        // Once per turn, not per message: the records the turn changed, in one batch.
+        turnEnded: () => state.journal.turnEnded(),
+      }),
       { mailbox: { capacity: settings.mailboxCapacity, overflow: "reject" } },
     );
     for (const endpoint of endpoints) this.#addService(endpoint);

@@ -196,7 +196,7 @@ export class Submissions {
     const record = this.recordOf(id, request, admitted);
     if (admitted.after) this.#linkDependents(record);
     this.#state.journal.save(record);
-    if (sink?.accepted) this.#state.journal.after({ kind: "accept", sink, id: record.id });
+    if (sink?.accepted) this.#state.journal.answer({ kind: "accept", sink, id: record.id });
     if (!admitted.after) {
       this.#state.events.task(record);
       this.#flow.enqueue(record, sink, admitted.type);
