@@ -54,17 +54,22 @@ export class TaskFlow {
     this.#state = state;
   }
 
-  /**
-   * A task ready to run: to its handler now (parallel, or a free lane), or
-   * into its lane. `waited` is the task as it waited so far (for its
-   * dependencies, or across a restart), if it did: a new task that runs at
-   * once is never a `PendingTask`.
-   */
-  enqueue(
+  /** A new task, ready: to its handler now (parallel, or a free lane), or into its lane. */
+  start(record: TaskRecord, sink: OutcomeSink | undefined, type: TaskType): void {
+    this.#route(record, sink, type, undefined);
+  }
+
+  /** A task that waited (for its dependencies, or across a restart) is ready: as `start`. */
+  enqueue(pending: PendingTask, type: TaskType): void {
+    this.#route(pending.record, pending.sink, type, pending);
+  }
+
+  /** A new task that runs at once is never a `PendingTask`: one live-map write, not two. */
+  #route(
     record: TaskRecord,
     sink: OutcomeSink | undefined,
     type: TaskType,
-    waited?: PendingTask,
+    waited: PendingTask | undefined,
   ): void {
     const lane = this.#state.lanes.get(record.service) as ServiceLane;
     if (!type.parallel && (lane.holder || lane.stuck)) {
@@ -499,7 +504,7 @@ export class TaskFlow {
       const type = this.#state.lanes.get(pending.record.service)?.endpoint.resolve(
         pending.record.type,
       );
-      if (type) this.enqueue(pending.record, pending.sink, type, pending);
+      if (type) this.enqueue(pending, type);
     }
     for (const failure of cancelled) {
       const pending = this.#state.live.get(failure.id);

@@ -86,8 +86,6 @@ export class MemoryTaskStore implements TaskStore {
   readonly #meta = new Map<string, string>();
   readonly #retention: Retention;
   readonly #finishedOfType = new Map<string, Finished>();
-  /** The same rings, in an array: the cap's loop over them allocates nothing. */
-  readonly #rings: Finished[] = [];
   /** How many of `#records` are finished: those retention counts. */
   #retained = 0;
   #timer: ReturnType<typeof setTimeout> | undefined = undefined;
@@ -191,7 +189,6 @@ export class MemoryTaskStore implements TaskStore {
     if (!ring) {
       ring = new Finished(this.#retention.typeCaps.get(record.type));
       this.#finishedOfType.set(record.type, ring);
-      this.#rings.push(ring);
     }
     held.ring = ring;
     ring.held.push(held);
@@ -202,7 +199,7 @@ export class MemoryTaskStore implements TaskStore {
     }
     while (this.#retained > this.#retention.maxRecords) {
       // One ring (one type, or one time-to-live for all): its head is due first.
-      const due = this.#rings.length === 1 ? ring : this.#dueFirst();
+      const due = this.#finishedOfType.size === 1 ? ring : this.#dueFirst();
       if (!due) break;
       this.#removeHead(due);
     }
@@ -237,7 +234,7 @@ export class MemoryTaskStore implements TaskStore {
   #dueFirst(): Finished | undefined {
     let first: Finished | undefined;
     let firstAt = Infinity;
-    for (const ring of this.#rings) {
+    for (const ring of this.#finishedOfType.values()) {
       const head = this.#head(ring);
       if (!head) continue;
       const at = this.#retention.expiryOf(head.record, 0);

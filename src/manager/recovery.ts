@@ -95,7 +95,7 @@ export async function recover(
     queued.push([pending, type]);
   }
   // Requeued first: each goes back to the head of its lane, before what was queued behind it.
-  for (const [pending, type] of requeued) flow.enqueue(pending.record, undefined, type, pending);
+  for (const [pending, type] of requeued) flow.enqueue(pending, type);
   for (const [pending, type] of queued) {
     const { record } = pending;
     if (record.deadline !== undefined && record.deadline <= now) {
@@ -139,6 +139,6 @@ export async function recover(
       transition(record, "queued", now, "its dependencies had ended when the runtime restarted");
       state.journal.save(record);
     }
-    flow.enqueue(record, undefined, type, pending);
+    flow.enqueue(pending, type);
   }
 }

@@ -199,7 +199,7 @@ export class Submissions {
     if (sink?.accepted) this.#state.journal.answer({ kind: "accept", sink, id: record.id });
     if (!admitted.after) {
       this.#state.events.task(record);
-      this.#flow.enqueue(record, sink, admitted.type);
+      this.#flow.start(record, sink, admitted.type);
       return record;
     }
     const pending = new PendingTask(record, sink);
@@ -223,7 +223,7 @@ export class Submissions {
       );
     } else {
       this.#state.events.task(record);
-      this.#flow.enqueue(record, sink, admitted.type, pending);
+      this.#flow.enqueue(pending, admitted.type);
     }
     return record;
   }
@@ -279,8 +279,10 @@ export class Submissions {
       return this.#flow.endPending(pending, "failed", ename, evalue);
     }
     this.#state.journal.save(record);
-    this.#state.events.task(record);
-    this.#flow.enqueue(record, sink, type, pending);
+    // A task never run was announced queued where it was admitted; one queued
+    // again after an attempt (its runner went away) was not.
+    if (record.attempts > 0) this.#state.events.task(record);
+    this.#flow.enqueue(pending, type);
   }
 
   /** Name `record` in the `dependents` of each task it waits for (for the graph view). */

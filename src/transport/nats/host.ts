@@ -947,12 +947,8 @@ export class NatsHost {
   /** Publish one of the manager's events on its service's subject. */
   #forward(event: TaskEvent): void {
     let service: string | undefined;
-    if (event.kind === "task") {
-      // Taken from the stream and never run: the host that took its
-      // submission announced it queued already.
-      if (event.record.state === "queued" && event.record.attempts === 0) return;
-      service = event.record.service;
-    } else if (event.kind === "service") {
+    if (event.kind === "task") service = event.record.service;
+    else if (event.kind === "service") {
       service = event.service.name;
       this.#registryDue = true;
       queueMicrotask(() => {
