@@ -74,7 +74,7 @@ export class TaskFlow {
     const lane = this.#state.lanes.get(record.service) as ServiceLane;
     if (!type.parallel && (lane.holder || lane.stuck)) {
       const pending = waited ?? new PendingTask(record, sink);
-      if (!waited) this.#state.live.set(record.id, pending);
+      if (!waited) this.#state.live.set(pending);
       pending.handle = lane.waiting.push(pending, record.priority ?? 0);
       this.armExpiry(pending);
       return;
@@ -93,7 +93,7 @@ export class TaskFlow {
     lane: ServiceLane,
   ): LiveTask {
     const live = new LiveTask(record, type, lane, sink);
-    this.#state.live.set(record.id, live);
+    this.#state.live.set(live);
     return live;
   }
 
@@ -471,7 +471,9 @@ export class TaskFlow {
     this.#state.journal.save(record);
     this.#state.events.task(record);
     if (submitter) this.#state.journal.after({ kind: "settle", sink: submitter, outcome });
-    const waiters = this.#state.waiters.get(record.id);
+    // Most tasks have no waiter, and a map lookup by an id not used as a key yet costs V8 a
+    // string-table probe (see `IdMap`).
+    const waiters = this.#state.waiters.size === 0 ? undefined : this.#state.waiters.get(record.id);
     if (waiters) {
       this.#state.waiters.delete(record.id);
       for (const waiter of waiters) {

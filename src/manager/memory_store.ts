@@ -6,6 +6,7 @@
  */
 import { RingQueue } from "../actor/queue.ts";
 import { isTerminal, type TaskRecord } from "../task/record.ts";
+import { IdMap } from "../util/id_map.ts";
 import { Retention, retentionDelay } from "./retention.ts";
 import {
   checkListQuery,
@@ -80,8 +81,8 @@ class Finished {
 export class MemoryTaskStore implements TaskStore {
   /** Nothing outlives the process. */
   readonly durable = false;
-  /** Every record by id, in the order it was first put: the order of submission. */
-  readonly #records = new Map<string, Held>();
+  /** Every record by id; `seq` is the order it was first put: the order of submission. */
+  readonly #records = new IdMap<Held>();
   #seq = 0;
   readonly #meta = new Map<string, string>();
   readonly #retention: Retention;
@@ -108,11 +109,11 @@ export class MemoryTaskStore implements TaskStore {
     const finished = isTerminal(record.state);
     if (held === undefined) {
       held = { record, seq: this.#seq++, ring: undefined };
-      this.#records.set(record.id, held);
+      this.#records.set(held);
     } else if (held.ring && !finished) {
       this.#forget(held);
       held = { record, seq: held.seq, ring: undefined };
-      this.#records.set(record.id, held);
+      this.#records.set(held);
     } else held.record = record;
     if (finished && !held.ring) this.#retain(held);
   }
@@ -146,7 +147,8 @@ export class MemoryTaskStore implements TaskStore {
   async list(query?: TaskListQuery): Promise<TaskPage> {
     const checked = checkListQuery({ ...query, cursor: undefined });
     const below = query?.cursor === undefined ? Infinity : cursorSeq(query.cursor);
-    const entries = [...this.#records.values()];
+    // In the order of submission: the map's own order differs where ids share a hash.
+    const entries = [...this.#records.values()].sort((a, b) => a.seq - b.seq);
     const page: Held[] = [];
     for (let i = entries.length - 1; i >= 0; i--) {
       const held = entries[i];

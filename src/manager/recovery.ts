@@ -43,7 +43,7 @@ export async function recover(
   for (const record of records) {
     if (record.log !== EMPTY_LOG) record.log = [...record.log];
     const pending = new PendingTask(record, undefined);
-    state.live.set(record.id, pending);
+    state.live.set(pending);
     if (record.key !== undefined) state.keys.claim(record.key, record, record.id);
     const lane = state.lanes.get(record.service);
     const type = lane?.endpoint.resolve(record.type);

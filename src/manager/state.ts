@@ -9,6 +9,7 @@ import type { ActorRef, ActorSystem } from "../actor/mod.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import type { TaskReport } from "../task/protocol.ts";
 import { isTerminal, type TaskRecord } from "../task/record.ts";
+import { IdMap } from "../util/id_map.ts";
 import { EventHub } from "./events.ts";
 import { type DependencyStatus, DependencyTracker, type EndState } from "./graph.ts";
 import { IdempotencyKeys } from "./idempotency.ts";
@@ -80,7 +81,7 @@ export type Action =
  */
 export class ManagerState {
   /** Tasks a handler has been given (until it returns), and tasks not yet handed out. */
-  readonly live = new Map<string, LiveTask | PendingTask>();
+  readonly live = new IdMap<LiveTask | PendingTask>();
   /** Those waiting by id (`wait`) for tasks not yet ended. */
   readonly waiters = new Map<string, Set<OutcomeSink>>();
   /** Each service's lane, by service name. */

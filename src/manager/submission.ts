@@ -203,7 +203,7 @@ export class Submissions {
       return record;
     }
     const pending = new PendingTask(record, sink);
-    this.#state.live.set(record.id, pending);
+    this.#state.live.set(pending);
     const decision = this.#state.dependencies.wait(
       record.id,
       admitted.after,
@@ -268,7 +268,7 @@ export class Submissions {
     }
     if (record.log !== EMPTY_LOG) record.log = [...record.log];
     const pending = new PendingTask(record, sink);
-    this.#state.live.set(record.id, pending);
+    this.#state.live.set(pending);
     if (!lane || !type) {
       const [ename, evalue] = !lane
         ? [RuntimeErrorName.UnknownService, `no service named '${record.service}' here`]
