@@ -8,9 +8,38 @@ import { summarize, type TaskRecord } from "../task/record.ts";
 import type { TaskEvent } from "./types.ts";
 
 /**
+ * What a listener follows. By default every event; with `following`, the
+ * events of tasks (`task`, `log`, `progress`, `output`, `removed`) only while
+ * it says true, and services' and schedules' changes always.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ListenOptions } from "./events.ts";
+ * let watched = false;
+ * const options: ListenOptions = { following: () => watched };
+ * assert.equal(options.following?.(), false);
+ * ```
+ */
+export interface ListenOptions {
+  /**
+   * Whether the listener wants task events now: asked before each one is
+   * made, so nothing is summarised for a listener that would drop it (a
+   * cluster host publishes them only while someone watches).
+   */
+  following?: () => boolean;
+}
+
+interface Listener {
+  readonly send: (event: TaskEvent) => void;
+  readonly following: (() => boolean) | undefined;
+}
+
+/**
  * The listeners of one manager, and the events it sends them. When nobody
- * listens, sending costs nothing: callers ask `listening` first, so no
- * summary is made for no one.
+ * follows task events, sending them costs nothing: callers ask `followed`
+ * first (and `listening` for services' changes), so no summary is made for
+ * no one.
  *
  * @example
  * ```ts
@@ -26,29 +55,46 @@ import type { TaskEvent } from "./types.ts";
  * ```
  */
 export class EventHub {
-  readonly #listeners = new Set<(event: TaskEvent) => void>();
+  readonly #listeners = new Set<Listener>();
+  /** Listeners that follow every event: while there is one, `listening` needs no questions. */
+  #unconditional = 0;
 
-  /** Whether anyone listens. */
+  /** Whether anyone listens: to services' and schedules' changes at least. */
   get listening(): boolean {
     return this.#listeners.size > 0;
   }
 
-  /** Follow events until the returned function is called. */
-  subscribe(listener: (event: TaskEvent) => void): () => void {
+  /** Whether anyone follows task events now. */
+  get followed(): boolean {
+    if (this.#unconditional > 0) return true;
+    for (const listener of this.#listeners) if (listener.following?.()) return true;
+    return false;
+  }
+
+  /** Follow events (see {@linkcode ListenOptions}) until the returned function is called. */
+  subscribe(send: (event: TaskEvent) => void, options: ListenOptions = {}): () => void {
+    const listener: Listener = { send, following: options.following };
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    if (!listener.following) this.#unconditional++;
+    return () => {
+      if (this.#listeners.delete(listener) && !listener.following) this.#unconditional--;
+    };
   }
 
-  /** Tell every listener that `record` changed (its summary: no fields, log or outcome). */
+  /** Tell those following task events that `record` changed (its summary: no fields, log or outcome). */
   task(record: TaskRecord): void {
-    if (this.#listeners.size > 0) this.send({ kind: "task", record: summarize(record) });
+    if (this.#listeners.size > 0 && this.followed) {
+      this.send({ kind: "task", record: summarize(record) });
+    }
   }
 
-  /** Send `event` to every listener. */
+  /** Send `event` to every listener that follows it. */
   send(event: TaskEvent): void {
+    const ofTask = event.kind !== "service" && event.kind !== "schedule";
     for (const listener of this.#listeners) {
+      if (ofTask && listener.following && !listener.following()) continue;
       try {
-        listener(event);
+        listener.send(event);
       } catch (error) {
         console.error("[zest] a task event listener failed:", error);
       }

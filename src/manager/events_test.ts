@@ -82,3 +82,41 @@ Deno.test("event hub: a listener that throws is reported and skipped; the others
     console.error = original;
   }
 });
+
+Deno.test("event hub: a listener that follows task events only while it says so still hears services", () => {
+  const hub = new EventHub();
+  let watched = false;
+  const heard: string[] = [];
+  const stop = hub.subscribe((event) => heard.push(event.kind), { following: () => watched });
+  assert.equal(hub.listening, true);
+  assert.equal(hub.followed, false);
+  // Not followed: no summary is made for it, and no task event reaches it.
+  hub.task({
+    ...record,
+    get outcome(): never {
+      throw new Error("summarized for no one");
+    },
+  });
+  hub.send({ kind: "removed", id: "t1" });
+  hub.send({ kind: "log", id: "t1", entry: { at: 1, level: "info", message: "hi" } });
+  const service = { kind: "service", service: { name: "lab" } } as unknown as TaskEvent;
+  hub.send(service);
+  assert.deepEqual(heard, ["service"]);
+  watched = true;
+  assert.equal(hub.followed, true);
+  hub.task(record);
+  hub.send({ kind: "removed", id: "t1" });
+  assert.deepEqual(heard, ["service", "task", "removed"]);
+  // An unconditional listener makes task events followed whatever the other says.
+  watched = false;
+  const all: string[] = [];
+  const stopAll = hub.subscribe((event) => all.push(event.kind));
+  assert.equal(hub.followed, true);
+  hub.task(record);
+  assert.deepEqual(all, ["task"]);
+  assert.deepEqual(heard, ["service", "task", "removed"]);
+  stopAll();
+  assert.equal(hub.followed, false);
+  stop();
+  assert.equal(hub.listening, false);
+});

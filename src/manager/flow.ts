@@ -552,7 +552,7 @@ export class TaskFlow {
     }
     this.#state.journal.delete(id);
     if (record.key !== undefined) this.#state.keys.forgetTask(id);
-    if (this.#state.events.listening) this.#state.events.send({ kind: "removed", id });
+    if (this.#state.events.followed) this.#state.events.send({ kind: "removed", id });
   }
 
   log(id: string, line: TaskLogEntry): void {
@@ -570,7 +570,7 @@ export class TaskFlow {
       : line;
     appendLog(record, entry);
     if (isTerminal(record.state)) this.#state.journal.save(record);
-    if (this.#state.events.listening) this.#state.events.send({ kind: "log", id, entry });
+    if (this.#state.events.followed) this.#state.events.send({ kind: "log", id, entry });
   }
 
   progress(report: Extract<TaskReport, { kind: "progress" }>): void {
@@ -584,7 +584,7 @@ export class TaskFlow {
       at: report.progress.at,
       ...(message === undefined ? {} : { message: cutText(String(message), 1_000) }),
     };
-    if (this.#state.events.listening) {
+    if (this.#state.events.followed) {
       this.#state.events.send({ kind: "progress", id: report.id, progress: live.record.progress });
     }
   }

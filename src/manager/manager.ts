@@ -29,6 +29,7 @@ import { admit } from "./admission.ts";
 import { graphDot, type GraphTask } from "./graph.ts";
 import { TaskFlow } from "./flow.ts";
 import { Journal } from "./journal.ts";
+import type { ListenOptions } from "./events.ts";
 import { ServiceLane } from "./lane.ts";
 import { MemoryTaskStore } from "./memory_store.ts";
 import { type ManagerOptions, managerSettings } from "./options.ts";
@@ -317,9 +318,9 @@ export class TaskManager {
     this.ref.tell({ kind: "service-changed", service: name });
   }
 
-  /** Follow task events. */
-  subscribe(listener: (event: TaskEvent) => void): () => void {
-    return this.#state.events.subscribe(listener);
+  /** Follow task events (see {@linkcode ListenOptions}) until the returned function is called. */
+  subscribe(listener: (event: TaskEvent) => void, options?: ListenOptions): () => void {
+    return this.#state.events.subscribe(listener, options);
   }
 
   /**
@@ -385,7 +386,7 @@ export class TaskManager {
       case "progress":
         return this.#flow.progress(message);
       case "output":
-        if (this.#state.events.listening && this.#state.live.has(message.id)) {
+        if (this.#state.events.followed && this.#state.live.has(message.id)) {
           this.#state.events.send({ kind: "output", id: message.id, output: message.output });
         }
         return;

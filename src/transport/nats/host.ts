@@ -277,7 +277,10 @@ export class NatsHost {
       }
     }
     this.#registry = await openRegistry(this.#nc, this.settings.registryRefreshMs);
-    this.#unsubscribeEvents = this.#manager.subscribe((event) => this.#forward(event));
+    // Task events only while someone watches: the manager makes none for no one.
+    this.#unsubscribeEvents = this.#manager.subscribe((event) => this.#forward(event), {
+      following: () => this.#watched(),
+    });
     for (const name of this.#services.keys()) {
       const subjects = subjectsOf(name);
       this.#subscriptions.push(
@@ -981,10 +984,9 @@ export class NatsHost {
     return Date.now() <= this.#watchedUntil;
   }
 
-  /** Publish `event`: a task's only if someone watches (see `WATCHING`). */
+  /** Publish `event` (a task's comes only while someone watches: see `WATCHING`). */
   #publish(service: string | undefined, event: TaskEvent): void {
     if (!this.#state.connected) return;
-    if (event.kind !== "service" && event.kind !== "schedule" && !this.#watched()) return;
     try {
       const data = toJson(event);
       if (data.length > this.#payloadLimit()) return; // A huge output event: read the record instead.
