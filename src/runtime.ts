@@ -288,26 +288,54 @@ export class Runtime {
   }
 }
 
-/** Launches or connects the Jupyter Server once, on first use, and stops what it launched. */
+/**
+ * The runtime's Jupyter Server: launched (or connected) on first use, and
+ * again on a use after it is gone (its process exited, killed from outside),
+ * so IPython services can start new kernels; stops what it launched.
+ */
 class JupyterHolder {
-  #starting: Promise<JupyterServer> | undefined;
+  #current: Promise<JupyterServer> | undefined;
+  #stopped = false;
   server: JupyterServer | undefined;
   constructor(readonly options: JupyterLaunchOptions | JupyterConnectOptions | undefined) {}
 
+  /** The server, started if there is none yet or the last one is gone. */
   get(): Promise<JupyterServer> {
-    return this.#starting ??= this.#start();
+    if (this.#stopped) {
+      return Promise.reject(new Error("the runtime is stopping: no Jupyter Server"));
+    }
+    const gone = this.server?.gone;
+    if (this.#current === undefined || gone) {
+      if (gone) console.error(`[zest] ${gone.message}: starting a new one`);
+      const previous = this.server;
+      this.server = undefined;
+      // Its process has exited: this only releases what the object holds.
+      void previous?.stop().catch(() => {});
+      const starting = this.#start();
+      // A failed start is not kept: the next use tries again.
+      starting.catch(() => {
+        if (this.#current === starting) this.#current = undefined;
+      });
+      this.#current = starting;
+    }
+    return this.#current;
   }
 
   async #start(): Promise<JupyterServer> {
     const options = this.options;
-    this.server = options && "url" in options
+    const server = options && "url" in options
       ? await JupyterServer.connect(options)
       : await JupyterServer.launch({ jupyterPath: [REPO_ROOT.pathname], ...options });
-    return this.server;
+    if (this.#stopped) {
+      await server.stop();
+      throw new Error("the runtime stopped while its Jupyter Server started");
+    }
+    return this.server = server;
   }
 
   async stop(): Promise<void> {
-    const server = await this.#starting?.catch(() => undefined);
+    this.#stopped = true;
+    const server = await this.#current?.catch(() => undefined);
     await server?.stop();
   }
 }

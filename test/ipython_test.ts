@@ -93,6 +93,10 @@ const Huge = defineIPythonTask("TestHuge", {
   schema: z.object({}),
   code: () => "print('first', flush=True)\nprint('x' * 110_000_000)\n1",
 });
+const Startups = defineIPythonTask("TestStartups", {
+  schema: z.object({}),
+  code: () => "startups",
+});
 const Pid = defineIPythonTask("TestPid", {
   schema: z.object({}),
   code: () => "import os\nos.getpid()",
@@ -306,10 +310,6 @@ kernelTest(
       const after = await queued.outcome;
       assert.equal(after.status, "ok", JSON.stringify(after));
       assert.deepEqual(after.status === "ok" && after.result, [2], "fresh state after the restart");
-      const Startups = defineIPythonTask("TestStartups", {
-        schema: z.object({}),
-        code: () => "startups",
-      });
       assert.equal(
         await client.execute("py", Startups.create({})),
         1,
@@ -334,6 +334,46 @@ kernelTest(
       assert.equal(errorOf(await sleeping.outcome).ename, "KernelDiedError");
       const after = await queued.outcome;
       assert.equal(after.status === "ok" && after.result, 2, JSON.stringify(after));
+    });
+  },
+);
+
+kernelTest(
+  "the Jupyter Server killed from outside: the running task fails clearly, a new server and kernel take the next",
+  async () => {
+    await withKernel(async (runtime, service) => {
+      const client = runtime.client();
+      const lost = runtime.jupyterServer!;
+      const lostProcesses = await lost.processes();
+      const sleeping = await client.request("py", Sleep.create({ seconds: 30 }));
+      while ((await client.status(sleeping.taskId))?.state !== "running") {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const replaced = Promise.withResolvers<void>();
+      const lostKernel = service.kernel;
+      const watch = setInterval(() => {
+        if (service.kernel !== lostKernel && service.kernel?.status === "idle") replaced.resolve();
+      }, 20);
+      Deno.kill(lost.pid!, "SIGKILL");
+      const failed = errorOf(await sleeping.outcome);
+      assert.equal(failed.ename, "JupyterServerGoneError", failed.evalue);
+      assert.match(failed.evalue, /exited/);
+      // Replaced at once, not only when the next task comes.
+      await replaced.promise.finally(() => clearInterval(watch));
+      assert.notEqual(runtime.jupyterServer?.pid, lost.pid);
+      assert.equal(await client.execute("py", Evaluate.create({ expression: "1+1" })), 2);
+      assert.equal(
+        await client.execute("py", Startups.create({})),
+        1,
+        "startup code ran on the new kernel",
+      );
+      assert.equal(runtime.services.find((s) => s === service)?.describe().kernel?.status, "idle");
+      for (const process of lostProcesses) {
+        for (let i = 0; i < 100 && await isRunning(process); i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(await isRunning(process), false, `lost process ${process.pid} still runs`);
+      }
     });
   },
 );

@@ -140,6 +140,24 @@ export class JupyterServer implements AsyncDisposable {
     });
   }
 
+  /**
+   * Why this server can start and run nothing more — its process exited, or
+   * it was stopped — or `undefined` while it can.
+   *
+   * @example
+   * ```ts ignore
+   * import assert from "node:assert/strict";
+   * import { JupyterServer } from "./server.ts";
+   * const server = await JupyterServer.launch();
+   * assert.equal(server.gone, undefined);
+   * await server.stop();
+   * assert.match(String(server.gone), /stopped/);
+   * ```
+   */
+  get gone(): JupyterServerGoneError | undefined {
+    return this.#gone.signal.aborted ? this.#gone.signal.reason : undefined;
+  }
+
   /** Process id of a launched server; `undefined` for a connected one. */
   get pid(): number | undefined {
     return this.#process?.pid;

@@ -14,8 +14,16 @@ import {
 import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
 import type { ExecutionReply, Kernel } from "../kernel/kernel.ts";
 import { checkKernelStartOptions } from "../kernel/jupyter_kernel.ts";
+import type { JupyterServer } from "../kernel/server.ts";
 import { OutputRelay } from "./output_relay.ts";
 import { report, Service, type ServiceEnvironment, type ServiceOptions } from "./service.ts";
+
+/**
+ * After a failed try to replace a lost Jupyter Server and kernel, tasks fail
+ * with its error this long before the next try: a server that cannot start
+ * is not launched again for every task of a backlog.
+ */
+const REPLACE_RETRY_MS = 5_000;
 
 /**
  * Options of an `IPythonService`.
@@ -105,6 +113,14 @@ export class IPythonService extends Service {
   readonly #options: IPythonServiceOptions;
   #kernel: Kernel | undefined;
   #unwatch: (() => void) | undefined;
+  /** What the runtime gave `start`: the Jupyter Server to ask for again once it is gone. */
+  #env: ServiceEnvironment | undefined;
+  /** The server `#kernel` runs on. */
+  #server: JupyterServer | undefined;
+  /** A new server and kernel on the way, after the server was lost. */
+  #replacing: Promise<Kernel> | undefined;
+  /** The last replacement failed: tasks until `until` fail with its error, not a new try each. */
+  #replaceFailure: { error: unknown; until: number } | undefined;
 
   /** Create the service; its kernel starts when the runtime starts the service. */
   constructor(name: string, options: IPythonServiceOptions = {}) {
@@ -125,21 +141,80 @@ export class IPythonService extends Service {
 
   /** Start the kernel (and the runtime's Jupyter Server, if this is the first kernel). */
   override async start(env: ServiceEnvironment): Promise<void> {
-    const server = await env.jupyter();
-    this.#kernel = await server.startKernel({
-      name: this.kernelName,
-      startupCode: this.#options.startupCode,
-      startupTimeoutMs: this.#options.startupTimeoutMs,
-    });
-    this.#unwatch = this.#kernel.onStatus(() => env.changed());
+    this.#env = env;
+    await this.#startKernel();
   }
 
   /** Shut the kernel down through the server's REST API. */
   override async stop(): Promise<void> {
     const kernel = this.#kernel;
+    this.#env = undefined;
     this.#kernel = undefined;
     this.#unwatch?.();
     await kernel?.shutdown();
+    // A replacement under way shuts its kernel down itself (`#startKernel` sees no env).
+    await this.#replacing?.catch(() => {});
+  }
+
+  /** Start a kernel on the runtime's Jupyter Server (a new server if the last one is gone). */
+  async #startKernel(): Promise<Kernel> {
+    const env = this.#env;
+    if (!env) throw new Error(`service '${this.name}' is stopped`);
+    const server = await env.jupyter();
+    const kernel = await server.startKernel({
+      name: this.kernelName,
+      startupCode: this.#options.startupCode,
+      startupTimeoutMs: this.#options.startupTimeoutMs,
+    });
+    if (this.#env !== env) {
+      await kernel.shutdown();
+      throw new Error(`service '${this.name}' stopped while its kernel started`);
+    }
+    this.#unwatch?.();
+    this.#server = server;
+    this.#kernel = kernel;
+    this.#unwatch = kernel.onStatus((status) => {
+      env.changed();
+      // Its server is gone (killed from outside): a new one, at once, not at the next task.
+      if (status === "dead" && this.#kernel === kernel && server.gone) {
+        this.#usableKernel().catch(() => {});
+      }
+    });
+    env.changed();
+    return kernel;
+  }
+
+  /**
+   * The kernel to run code on. A kernel that died is restarted by its
+   * server; a kernel whose server is gone is replaced, with a new server.
+   */
+  #usableKernel(): Promise<Kernel> {
+    const kernel = this.#kernel;
+    if (!kernel) {
+      return Promise.reject(new Error(`service '${this.name}' has no kernel: it is not started`));
+    }
+    const gone = this.#server?.gone;
+    if (!gone) return Promise.resolve(kernel);
+    const failure = this.#replaceFailure;
+    if (failure && Date.now() < failure.until) return Promise.reject(failure.error);
+    return this.#replacing ??= this.#replace(gone).finally(() => this.#replacing = undefined);
+  }
+
+  async #replace(gone: Error): Promise<Kernel> {
+    console.error(`[zest] service '${this.name}': ${gone.message}; starting a new kernel`);
+    const lost = this.#kernel;
+    try {
+      const kernel = await this.#startKernel();
+      this.#replaceFailure = undefined;
+      return kernel;
+    } catch (error) {
+      this.#replaceFailure = { error, until: Date.now() + REPLACE_RETRY_MS };
+      console.error(`[zest] service '${this.name}': no new kernel:`, (error as Error).message);
+      throw error;
+    } finally {
+      // Releases what the lost kernel's object holds; its process went with the server.
+      if (lost && lost !== this.#kernel) await lost.shutdown().catch(() => {});
+    }
   }
 
   /** Registered types first, then every code-generating type (and `ExecuteCode` if allowed). */
@@ -193,8 +268,7 @@ export class IPythonService extends Service {
     const relay = new OutputRelay(run.id, run.replyTo);
     try {
       code = (run.type as CodeTaskType).generate(run.fields);
-      const kernel = this.#kernel;
-      if (!kernel) throw new Error(`service '${this.name}' has no kernel: it is not started`);
+      const kernel = await this.#usableKernel();
       const reply = await kernel.execute(code, {
         signal: run.control.signal,
         onStart: markStarted,
