@@ -9,6 +9,7 @@ import { z } from "zod";
 import {
   defineTask,
   Runtime,
+  type RuntimeOptions,
   Service,
   TaskConflictError,
   type TaskEvent,
@@ -101,11 +102,12 @@ class Lab extends Service {
 
 async function withLabs(
   body: (runtime: Runtime, labs: { a: Lab; b: Lab }, gates: Gates) => Promise<void>,
+  store?: RuntimeOptions["store"],
 ): Promise<void> {
   const gates = new Gates();
   const a = new Lab("a", gates);
   const b = new Lab("b", gates);
-  const runtime = await Runtime.start({ services: [a, b] });
+  const runtime = await Runtime.start({ services: [a, b], store });
   try {
     await body(runtime, { a, b }, gates);
   } finally {
@@ -331,14 +333,34 @@ Deno.test("idempotency keys: the same key and fields give the first id; other fi
     const again = await client.request("a", Step.create({ label: "k" }), { key: "nightly" });
     assert.equal(again.taskId, first.taskId);
     assert.deepEqual(await again.outcome, await first.outcome);
+    // The first has ended: its fields are read from the store to say what differs.
     await assert.rejects(
       client.request("a", Step.create({ label: "other" }), { key: "nightly" }),
-      (error) => error instanceof TaskConflictError && /other fields/.test(error.message),
+      (error) =>
+        error instanceof TaskConflictError &&
+        error.message.endsWith(
+          `used by task ${first.taskId} with other fields: label: "k" → "other"`,
+        ),
     );
     assert.deepEqual(a.ran, ["k"]);
     await client.delete(first.taskId);
     const fresh = await client.request("a", Step.create({ label: "k" }), { key: "nightly" });
     assert.notEqual(fresh.taskId, first.taskId, "a deleted record frees its key");
+  });
+});
+
+Deno.test("idempotency keys: a conflict with a task still running says which fields differ", async () => {
+  await withLabs(async (runtime, _labs, gates) => {
+    const client = runtime.client();
+    const first = await client.request("a", Step.create({ label: "k", gate: "g" }), { key: "run" });
+    await assert.rejects(
+      client.request("a", Step.create({ label: "k", gate: "h" }), { key: "run" }),
+      (error) =>
+        error instanceof TaskConflictError &&
+        error.message.endsWith('other fields: gate: "g" → "h"'),
+    );
+    gates.open("g");
+    await first.outcome;
   });
 });
 
@@ -487,6 +509,45 @@ Deno.test("refused deletes and graphs never crash the manager: it keeps serving"
     assert.equal(await client.execute("a", Step.create({ label: "still here" })), "still here");
     assert.deepEqual(a.ran, ["still here"]);
   });
+});
+
+Deno.test("many tasks named after one ended task in one go are all its dependents (a store that reads copies)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await withLabs(async (runtime) => {
+      const client = runtime.client();
+      const root = await client.request("a", Step.create({ label: "root" }));
+      await root.outcome;
+      // Once in the database, each read of the root is a copy of its own.
+      const store = runtime.manager.store;
+      await until(
+        async () => (await store.get(root.taskId)) !== (await store.get(root.taskId)),
+        "the root is read from the database",
+      );
+      const graph = Object.fromEntries(
+        Array.from({ length: 50 }, (_, i) => [`n${i}`, {
+          service: "a",
+          task: Step.create({ label: `n${i}` }),
+          after: [root.taskId],
+        }]),
+      );
+      const ids = await client.submitGraph(graph);
+      const one = await client.request("a", Step.create({ label: "alone" }), {
+        after: [root.taskId],
+      });
+      await one.outcome;
+      await until(
+        async () => (await client.status(root.taskId))?.dependents?.length === 51,
+        "the root names its 51 dependents",
+      );
+      assert.deepEqual(
+        new Set((await client.status(root.taskId))?.dependents),
+        new Set([...Object.values(ids), one.taskId]),
+      );
+    }, { path: `${dir}/tasks.db` });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("a task that depends on an ended one is named in its dependents, and in its graph", async () => {

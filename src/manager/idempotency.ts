@@ -190,7 +190,18 @@ export class IdempotencyKeys {
     if (
       first.service === request.service && first.type === request.type && first.digest === digest
     ) return { kind: "same", id: first.id };
-    return { kind: "conflict", id: first.id, message: this.#conflict(key, first, request) };
+    const message = this.#conflict(key, first, request, this.fieldsOf?.(first.id));
+    return { kind: "conflict", id: first.id, message };
+  }
+
+  /**
+   * The refusal `claim` gave for `request` under `key`, saying which fields
+   * differ from `firstFields` (the first task's, read by the caller when
+   * `fieldsOf` could not give them); `undefined` if `key` is not in use.
+   */
+  explain(key: string, request: KeyedRequest, firstFields: unknown): string | undefined {
+    const first = this.#byKey.get(key);
+    return first && this.#conflict(key, first, request, firstFields);
   }
 
   /** The id of the task `key` names, if any. */
@@ -213,13 +224,12 @@ export class IdempotencyKeys {
     return key !== undefined && this.forget(key);
   }
 
-  #conflict(key: string, first: KeyEntry, request: KeyedRequest): string {
+  #conflict(key: string, first: KeyEntry, request: KeyedRequest, firstFields: unknown): string {
     const head = `key ${describe(key)} was first used by task ${first.id}`;
     if (first.service !== request.service || first.type !== request.type) {
       return `${head} for ${first.type} on service '${first.service}', not ${request.type} on ` +
         `service '${request.service}'`;
     }
-    const firstFields = this.fieldsOf?.(first.id);
     const found = firstFields === undefined ? [] : differences(firstFields, request.fields);
     return `${head} with other fields${found.length > 0 ? `: ${found.join("; ")}` : ""}`;
   }

@@ -88,7 +88,8 @@ export class ManagerState {
   readonly lanes = new Map<string, ServiceLane>();
   readonly events = new EventHub();
   readonly dependencies = new DependencyTracker();
-  readonly keys = new IdempotencyKeys();
+  /** The fields of a live task say what a conflicting request changed; an ended one's are read. */
+  readonly keys = new IdempotencyKeys((id) => this.live.get(id)?.record.fields);
   /** The manager's actor (set once it is spawned). */
   ref!: ActorRef<ManagerMessage>;
   /** Group commit of record changes (set once the manager has its parts). */

@@ -54,6 +54,8 @@ const NO_DEPENDENCIES: ReadonlyMap<string, DependencyStatus> = new Map();
 export class Submissions {
   readonly #state: ManagerState;
   readonly #flow: TaskFlow;
+  /** Ended tasks whose record is being read to name new dependents in it, with those dependents. */
+  readonly #unlinked = new Map<string, string[]>();
 
   /** Submissions into `flow`, over `state`. */
   constructor(state: ManagerState, flow: TaskFlow) {
@@ -120,14 +122,21 @@ export class Submissions {
     sink: OutcomeSink,
   ): void | Promise<void> {
     const id = uuidv7();
-    if (request.key !== undefined) {
-      const claim = this.#state.keys.claim(
-        request.key,
-        { ...request, fields: admitted.fields },
-        id,
-      );
+    const { key } = request;
+    if (key !== undefined) {
+      const keyed = { ...request, fields: admitted.fields };
+      const claim = this.#state.keys.claim(key, keyed, id);
       if (claim.kind === "same") return this.#answerWithFirst(claim.id, request, sink);
-      if (claim.kind === "conflict") return sink.refused(new TaskConflictError(claim.message));
+      if (claim.kind === "conflict" && this.#state.live.has(claim.id)) {
+        return sink.refused(new TaskConflictError(claim.message));
+      }
+      if (claim.kind === "conflict") {
+        // The first task has ended: its fields, to say what differs, are in the store.
+        return this.#state.store.get(claim.id).then(
+          (first) => first && this.#state.keys.explain(key, keyed, first.fields),
+          () => undefined,
+        ).then((message) => sink.refused(new TaskConflictError(message ?? claim.message)));
+      }
     }
     if (admitted.after) return this.#submitAfter(id, request, admitted, sink);
     this.#accept(id, request, admitted, sink, NO_DEPENDENCIES);
@@ -294,11 +303,22 @@ export class Submissions {
         this.#state.journal.save(live);
         continue;
       }
+      // An ended task's record is read from the store. Its dependents named
+      // while that read is under way join it: each read of its own would
+      // return its own copy, and the last save would drop the others' ids.
+      const joining = this.#unlinked.get(id);
+      if (joining) {
+        joining.push(record.id);
+        continue;
+      }
+      const dependents = [record.id];
+      this.#unlinked.set(id, dependents);
       this.#state.store.get(id).then((stored) => {
+        this.#unlinked.delete(id);
         if (!stored) return;
-        stored.dependents = [...(stored.dependents ?? []), record.id];
+        stored.dependents = [...(stored.dependents ?? []), ...dependents];
         this.#state.journal.save(stored);
-      }).catch(() => {});
+      }).catch(() => this.#unlinked.delete(id));
     }
   }
 
