@@ -13,6 +13,7 @@ import {
   Service,
   TaskConflictError,
   type TaskEvent,
+  type TaskGraph,
   type TaskOutcome,
   TaskValidationError,
   UnknownTaskError,
@@ -346,6 +347,24 @@ Deno.test("idempotency keys: the same key and fields give the first id; other fi
     await client.delete(first.taskId);
     const fresh = await client.request("a", Step.create({ label: "k" }), { key: "nightly" });
     assert.notEqual(fresh.taskId, first.taskId, "a deleted record frees its key");
+  });
+});
+
+Deno.test("a graph's task with an idempotency key is refused, naming the task and the key", async () => {
+  await withLabs(async (runtime, { a }) => {
+    const client = runtime.client();
+    const graph = {
+      scan: { service: "a", task: Step.create({ label: "scan" }) },
+      fit: { service: "a", task: Step.create({ label: "fit" }), after: ["scan"], key: "fit-1" },
+    };
+    await assert.rejects(
+      client.submitGraph(graph as TaskGraph),
+      (error) =>
+        error instanceof TaskValidationError &&
+        error.message ===
+          "invalid graph task 'fit' (WfStep): key: a graph's tasks take no idempotency key",
+    );
+    assert.deepEqual(a.ran, [], "nothing of the graph was submitted");
   });
 });
 

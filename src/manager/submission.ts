@@ -12,6 +12,7 @@ import {
   RuntimeStoppingError,
   ServiceStoppedError,
   TaskConflictError,
+  TaskValidationError,
   UnknownTaskError,
 } from "../task/errors.ts";
 import { EMPTY_LOG, isTerminal, type TaskRecord } from "../task/record.ts";
@@ -340,6 +341,12 @@ export class Submissions {
     const admitted = new Map<string, Admitted>();
     for (const name of order) {
       const node = graph[name];
+      if (node.key !== undefined) {
+        // One key for one task: a graph is retried whole, by submitting it again.
+        throw new TaskValidationError(`graph task '${name}' (${node.type})`, [
+          { path: "key", message: "a graph's tasks take no idempotency key" },
+        ]);
+      }
       const result = this.admit({ ...node, after: undefined });
       if (result instanceof Error) {
         result.message = `graph task '${name}': ${result.message}`;
@@ -357,7 +364,7 @@ export class Submissions {
         const entry = admitted.get(name) as Admitted;
         const record = this.#accept(
           uuidv7(),
-          { ...node, after, key: undefined },
+          { ...node, after },
           { ...entry, after: after.length > 0 ? [...new Set(after)] : undefined },
           undefined,
           states,

@@ -13,7 +13,40 @@ import { TASK_STATES, type TaskState } from "../task/record.ts";
 import type { TaskListQuery } from "../manager/store.ts";
 import type { GraphRequest, SubmitRequest } from "../manager/types.ts";
 
-const attributes = z.record(z.string(), z.unknown());
+/**
+ * An object whose keys the client chooses, checked as `z.record(key, value)`,
+ * refusing a `"__proto__"` key: `JSON.parse` makes it an own key, but the
+ * record zod builds would take it as its prototype, and drop it unsaid.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { z } from "zod";
+ * import { namedRecord } from "./wire.ts";
+ * const labels = namedRecord(z.string(), z.number());
+ * assert.deepEqual(labels.parse({ q0: 1 }), { q0: 1 });
+ * const refused = labels.safeParse(JSON.parse('{"__proto__": 1}'));
+ * assert.equal(refused.error?.issues[0].message, 'the key "__proto__" is not allowed');
+ * ```
+ */
+export function namedRecord<K extends z.ZodType<string>, V extends z.ZodType>(
+  key: K,
+  value: V,
+): z.ZodPipe<z.ZodUnknown, z.ZodRecord<K, V>> {
+  return z.unknown().check((context) => {
+    const input = context.value;
+    if (input !== null && typeof input === "object" && Object.hasOwn(input, "__proto__")) {
+      context.issues.push({
+        code: "custom",
+        input,
+        path: ["__proto__"],
+        message: 'the key "__proto__" is not allowed',
+      });
+    }
+  }).pipe(z.record(key, value));
+}
+
+const attributes = namedRecord(z.string(), z.unknown());
 const taskState = z.enum(TASK_STATES as [TaskState, ...TaskState[]], {
   error: `must be one of ${TASK_STATES.join(", ")}`,
 });
@@ -88,7 +121,7 @@ export function submitRequest(body: SubmitBody): SubmitRequest {
  * assert.deepEqual(Object.keys(graph), ["scan", "fit"]);
  * ```
  */
-export const graphBody = z.record(z.string().min(1).max(200), submitBody);
+export const graphBody = namedRecord(z.string().min(1).max(200), submitBody);
 
 /**
  * The manager's graph request for a checked graph body.

@@ -68,6 +68,29 @@ Deno.test("submitBody: a shape that is not a task is refused, naming the field",
   }
 });
 
+Deno.test('a "__proto__" key of attributes or of a graph is refused, not dropped', () => {
+  const attributes = submitBody.safeParse(
+    JSON.parse(
+      '{"service": "lab", "type": "Sum", "attributes": {"__proto__": {"x": 1}, "run": 7}}',
+    ),
+  );
+  assert.equal(attributes.success, false);
+  assert.equal(
+    describeIssues(attributes.error!),
+    'attributes.__proto__: the key "__proto__" is not allowed',
+  );
+  const graph = graphBody.safeParse(
+    JSON.parse(
+      '{"a": {"service": "lab", "type": "Sum"}, "__proto__": {"service": "x", "type": "Y"}}',
+    ),
+  );
+  assert.equal(graph.success, false);
+  assert.equal(describeIssues(graph.error!), '__proto__: the key "__proto__" is not allowed');
+  // Other keys are kept as they came.
+  const kept = submitBody.parse({ service: "lab", type: "Sum", attributes: { constructor: 1 } });
+  assert.deepEqual(kept.attributes, { constructor: 1 });
+});
+
 Deno.test("submitRequest and graphRequest: fields default to {}", () => {
   assert.deepEqual(submitRequest({ service: "lab", type: "Ping" }), {
     service: "lab",

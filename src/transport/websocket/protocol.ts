@@ -13,7 +13,14 @@ import type { ScheduleInfo } from "../../manager/schedules.ts";
 import type { StoreStats } from "../../manager/store.ts";
 import type { ServiceInfo, TaskEvent } from "../../manager/types.ts";
 import type { SummaryPage } from "../port.ts";
-import { describeIssues, type ErrorBody, graphBody, listQuery, submitBody } from "../wire.ts";
+import {
+  describeIssues,
+  type ErrorBody,
+  graphBody,
+  listQuery,
+  namedRecord,
+  submitBody,
+} from "../wire.ts";
 
 /**
  * The WebSocket subprotocol of this API; the server echoes it back.
@@ -117,7 +124,7 @@ const legacySubmit = z.strictObject({
   ref,
   service: z.string().min(1),
   task: z.strictObject({ type: z.string().min(1), fields: z.unknown().optional() }),
-  attributes: z.record(z.string(), z.unknown()).optional(),
+  attributes: namedRecord(z.string(), z.unknown()).optional(),
   timeoutMs: z.number().optional(),
 });
 
