@@ -290,6 +290,7 @@ kernelTest("timeout interrupts the kernel, and the next task runs", async () => 
     const outcome = errorOf(await slow.outcome);
     assert.equal(outcome.ename, "TimeoutError");
     assert.match(outcome.evalue, /timeout of 300 ms/);
+    assert.doesNotMatch(outcome.traceback, /file:\/\//, "no stack of the runtime's own code");
     assert.deepEqual(await next.outcome, { ...(await next.outcome), status: "ok", result: 2 });
     // the kernel kept its state: it was interrupted, not restarted
     assert.deepEqual(await client.execute("py", Append.create({ item: 7 })), [7]);
@@ -331,7 +332,9 @@ kernelTest(
         await new Promise((r) => setTimeout(r, 20));
       }
       Deno.kill(pid, "SIGKILL");
-      assert.equal(errorOf(await sleeping.outcome).ename, "KernelDiedError");
+      const died = errorOf(await sleeping.outcome);
+      assert.equal(died.ename, "KernelDiedError");
+      assert.doesNotMatch(died.traceback, /file:\/\//, "no stack of the runtime's own code");
       const after = await queued.outcome;
       assert.equal(after.status === "ok" && after.result, 2, JSON.stringify(after));
     });
@@ -358,6 +361,7 @@ kernelTest(
       const failed = errorOf(await sleeping.outcome);
       assert.equal(failed.ename, "JupyterServerGoneError", failed.evalue);
       assert.match(failed.evalue, /exited/);
+      assert.equal(failed.traceback, "", "no stack of the runtime's own code");
       // Replaced at once, not only when the next task comes.
       await replaced.promise.finally(() => clearInterval(watch));
       assert.notEqual(runtime.jupyterServer?.pid, lost.pid);

@@ -12,6 +12,7 @@ import {
   type TaskOutcome,
 } from "../task/outcome.ts";
 import type { ServiceDescription, TaskRun } from "../task/protocol.ts";
+import { KernelError } from "../kernel/errors.ts";
 import type { ExecutionReply, Kernel } from "../kernel/kernel.ts";
 import { checkKernelStartOptions } from "../kernel/jupyter_kernel.ts";
 import type { JupyterServer } from "../kernel/server.ts";
@@ -277,7 +278,7 @@ export class IPythonService extends Service {
       });
       outcome = replyOutcome(run.id, code, reply);
     } catch (error) {
-      outcome = cutShortOutcome(run.id, code, error, partial);
+      outcome = cutShortOutcome(run.id, code, error, partial, run.control.signal.reason);
     } finally {
       relay.close();
     }
@@ -323,15 +324,21 @@ function replyOutcome(id: string, code: string, reply: ExecutionReply): TaskOutc
  * it (`TimeoutError` from the task's timeout, `KernelDiedError`…), with what
  * the code printed and displayed until then and, when the kernel reported
  * one, the kernel's own traceback (where an interrupt stopped the code).
+ * The runtime's own reasons — why the task was stopped (`stopReason`), the
+ * kernel layer's errors — get no other traceback: the runtime's JavaScript
+ * stack says nothing to whoever wrote the Python.
  */
 function cutShortOutcome(
   id: string,
   code: string,
   error: unknown,
   partial: ExecutionReply | undefined,
+  stopReason: unknown,
 ): ErrorOutcome {
   const outcome = outcomeFromError(id, error);
-  if (partial?.traceback) outcome.traceback = partial.traceback;
+  const ours = error instanceof KernelError || (error !== undefined && error === stopReason);
+  if (ours) outcome.traceback = partial?.traceback ?? "";
+  else if (partial?.traceback) outcome.traceback = partial.traceback;
   outcome.execution = executionOf(code, partial);
   return outcome;
 }
