@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import {
   defineTask,
+  MemoryTaskStore,
   QueueFullError,
   Runtime,
   RuntimeStoppingError,
@@ -16,6 +17,7 @@ import {
 import { DEFAULT_MAX_QUEUED_PER_SERVICE } from "../src/manager/options.ts";
 import { report } from "../src/service/service.ts";
 import type { TaskRun } from "../src/task/protocol.ts";
+import type { TaskRecord } from "../src/task/record.ts";
 import { until } from "./helpers/poll.ts";
 
 const Greeting = defineTask("Greeting", {
@@ -981,6 +983,42 @@ Deno.test("a task ended by its timeout keeps what its handler reports after (wha
     assert.equal(outcome.evalue, "task exceeded its timeout of 30 ms");
     assert.equal(outcome.traceback, "KeyboardInterrupt");
     assert.equal(outcome.execution?.stdout, "working\n");
+  } finally {
+    await runtime.stop();
+  }
+});
+
+Deno.test("a running task's log lines are saved as they come, at most once a second, not only at its end", async () => {
+  /** A memory store that keeps a copy of each record as it was put: what a file would hold. */
+  class CopyingStore extends MemoryTaskStore {
+    readonly saved = new Map<string, TaskRecord>();
+    override put(record: TaskRecord): void {
+      this.saved.set(record.id, structuredClone(record));
+      super.put(record);
+    }
+  }
+  const store = new CopyingStore();
+  const Chatty = defineTask("Chatty", { schema: z.object({}), parallel: true });
+  const release = Promise.withResolvers<void>();
+  const lab = new Service("chatty").registerHandler(Chatty, async (_fields, context) => {
+    context.log.info("first");
+    context.log.info("second");
+    await release.promise;
+    context.log.info("last");
+  });
+  const runtime = await Runtime.start({ services: [lab], store });
+  try {
+    const task = await runtime.client().request("chatty", Chatty.create({}));
+    const messages = () =>
+      store.saved.get(task.taskId)?.log.filter((entry) => !entry.state).map((e) => e.message) ?? [];
+    // The first line at once; the second within the interval after it.
+    await until(() => messages().includes("first"), "the first line is saved");
+    assert.equal(store.saved.get(task.taskId)?.state, "running");
+    await until(() => messages().includes("second"), "the second line is saved");
+    assert.equal(store.saved.get(task.taskId)?.state, "running");
+    release.resolve();
+    await task.outcome;
+    assert.deepEqual(messages(), ["first", "second", "last"]);
   } finally {
     await runtime.stop();
   }

@@ -489,6 +489,9 @@ export class TaskFlow {
     live.sink = undefined;
     live.ending?.grace.cancel();
     live.ending = undefined;
+    // The end saves the whole record.
+    live.logSave?.cancel();
+    live.logSave = undefined;
     this.#finish(live.record, submitter, outcome, state);
   }
 
@@ -569,8 +572,38 @@ export class TaskFlow {
       ? { ...line, message: cutText(line.message, logMessageChars) }
       : line;
     appendLog(record, entry);
-    if (isTerminal(record.state)) this.#state.journal.save(record);
+    const live = this.#state.live.get(id);
+    if (live instanceof LiveTask && !isTerminal(record.state)) this.#saveLog(live);
+    else this.#state.journal.save(record);
     if (this.#state.events.followed) this.#state.events.send({ kind: "log", id, entry });
+  }
+
+  /**
+   * A running task's log is saved as its lines come, at most once every
+   * `LOG_SAVE_INTERVAL_MS`: a crash loses at most that much of it, and a
+   * chatty handler does not rewrite its record for every line.
+   */
+  #saveLog(live: LiveTask): void {
+    if (live.logSave) {
+      live.logUnsaved = true;
+      return;
+    }
+    this.#state.journal.save(live.record);
+    const id = live.record.id;
+    live.logSave = this.#state.system.deadlines.schedule(
+      LOG_SAVE_INTERVAL_MS,
+      () => this.#state.ref.tell({ kind: "save-log", id }),
+    );
+  }
+
+  /** The interval of `#saveLog` is over: the lines that came meanwhile are saved. */
+  logSaveDue(id: string): void {
+    const live = this.#state.live.get(id);
+    if (!(live instanceof LiveTask) || !live.logSave) return;
+    live.logSave = undefined;
+    if (!live.logUnsaved) return;
+    live.logUnsaved = false;
+    if (!isTerminal(live.record.state)) this.#saveLog(live);
   }
 
   progress(report: Extract<TaskReport, { kind: "progress" }>): void {
@@ -697,6 +730,9 @@ function withReport(ending: TaskOutcome, report: TaskOutcome): TaskOutcome {
 }
 
 /** "attempt 1", "attempt 2", …: the first few made once, not for every task. */
+/** How often a running task's new log lines are saved at most (see `TaskFlow.log`). */
+const LOG_SAVE_INTERVAL_MS = 1_000;
+
 const ATTEMPT_MESSAGES = Array.from({ length: 16 }, (_, attempt) => `attempt ${attempt}`);
 
 function attemptMessage(attempt: number): string {

@@ -106,6 +106,10 @@ export class LiveTask {
    * if that comes within the grace period; else it ends without it.
    */
   ending: { outcome: TaskOutcome; grace: Deadline } | undefined = undefined;
+  /** Its handler's log lines are saved at most this often: the end of the interval (see `TaskFlow.log`). */
+  logSave: Deadline | undefined = undefined;
+  /** Lines came since the last save, within the interval. */
+  logUnsaved = false;
 
   constructor(
     readonly record: TaskRecord,

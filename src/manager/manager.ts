@@ -411,6 +411,8 @@ export class TaskManager {
         return this.#flow.retry(message.id);
       case "grace":
         return this.#flow.graceOver(message.id, message.attempt);
+      case "save-log":
+        return this.#flow.logSaveDue(message.id);
       case "expire":
         return this.#flow.expire(message.id);
       case "service-stopped":

@@ -41,6 +41,7 @@ export type ManagerMessage =
   | { kind: "timeout"; id: string; attempt: number }
   | { kind: "retry"; id: string }
   | { kind: "grace"; id: string; attempt: number }
+  | { kind: "save-log"; id: string }
   | { kind: "expire"; id: string }
   | { kind: "service-stopped"; service: string }
   | { kind: "service-changed"; service: string }
