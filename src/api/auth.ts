@@ -49,9 +49,29 @@ export function offeredProtocols(request: Request): string[] {
 }
 
 /**
+ * Whether `request` asks to become a WebSocket: a `GET` with `Upgrade:
+ * websocket` (RFC 6455 allows no other method, and a `POST` carrying the
+ * header is an API call like any other).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isUpgrade } from "./auth.ts";
+ * const headers = { upgrade: "websocket" };
+ * assert.equal(isUpgrade(new Request("http://x/", { headers })), true);
+ * assert.equal(isUpgrade(new Request("http://x/", { method: "POST", headers })), false);
+ * assert.equal(isUpgrade(new Request("http://x/")), false);
+ * ```
+ */
+export function isUpgrade(request: Request): boolean {
+  return request.method === "GET" && request.headers.get("upgrade")?.toLowerCase() === "websocket";
+}
+
+/**
  * The token a request presents: `Authorization: Bearer <token>`, or for a
- * WebSocket upgrade a `token.<token>` subprotocol. Never the query string,
- * which ends up in logs and browser history.
+ * WebSocket upgrade (only: the README promises no more) a `token.<token>`
+ * subprotocol. Never the query string, which ends up in logs and browser
+ * history.
  *
  * @example
  * ```ts
@@ -59,12 +79,16 @@ export function offeredProtocols(request: Request): string[] {
  * import { presentedToken } from "./auth.ts";
  * assert.equal(presentedToken(new Request("http://x/", { headers: { authorization: "Bearer abc" } })), "abc");
  * assert.equal(presentedToken(new Request("http://x/")), undefined);
+ * const protocols = { "sec-websocket-protocol": "zest.v1, token.abc" };
+ * assert.equal(presentedToken(new Request("http://x/", { headers: { ...protocols, upgrade: "websocket" } })), "abc");
+ * assert.equal(presentedToken(new Request("http://x/", { headers: protocols })), undefined);
  * ```
  */
 export function presentedToken(request: Request): string | undefined {
   const authorization = request.headers.get("authorization");
   const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i);
   if (bearer) return bearer[1];
+  if (!isUpgrade(request)) return undefined;
   const carrier = offeredProtocols(request).find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
   return carrier?.slice(TOKEN_PROTOCOL_PREFIX.length);
 }

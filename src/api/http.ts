@@ -192,7 +192,88 @@ export function parseListParams(params: URLSearchParams): TaskListQuery {
   return parsed.data;
 }
 
-/** Read at most `limit` bytes of body as UTF-8 text (413 beyond, 400 if not UTF-8). */
+/** The parameters of `GET /tasks`: a store's complaint that names one of them is the client's. */
+const LIST_PARAMS = [
+  "service",
+  "type",
+  "key",
+  "state",
+  "createdSince",
+  "createdUntil",
+  "limit",
+  "cursor",
+];
+
+/**
+ * A store's refusal of a list query as the 400 it is: stores check what
+ * only they can (a `cursor` is theirs to read) and throw a `RangeError` or
+ * `TypeError` whose message starts with the parameter, e.g. `cursor: not a
+ * cursor this store gave`. Anything else is returned as it is: a fault of
+ * the server stays a 500.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HttpError, queryRefusal } from "./http.ts";
+ * const refusal = queryRefusal(new RangeError("cursor: not a cursor this store gave"));
+ * assert.ok(refusal instanceof HttpError);
+ * assert.equal(refusal.status, 400);
+ * assert.equal(refusal.message, "bad query: cursor: not a cursor this store gave");
+ * const bug = new RangeError("Invalid array length");
+ * assert.equal(queryRefusal(bug), bug);
+ * ```
+ */
+export function queryRefusal(error: unknown): unknown {
+  if (!(error instanceof RangeError || error instanceof TypeError)) return error;
+  const field = error.message.match(/^(\w+):/)?.[1];
+  if (field === undefined || !LIST_PARAMS.includes(field)) return error;
+  return new HttpError(400, `bad query: ${error.message}`);
+}
+
+/** `GET /tasks`: a page of summaries, or 400 naming the parameter a store refused. */
+async function listTasks({ port, url }: Call): Promise<Response> {
+  const query = parseListParams(url.searchParams);
+  try {
+    return json(200, await port.list(query));
+  } catch (error) {
+    throw queryRefusal(error);
+  }
+}
+
+/** Largest page of `GET /services/:name/queue` (the task manager's own bound). */
+const MAX_QUEUE_PAGE = 1_000;
+
+/**
+ * `?limit=` of `GET /services/:name/queue`: absent, or a whole number from 1
+ * to `MAX_QUEUE_PAGE`; anything else is a 400 naming `limit`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseQueueLimit } from "./http.ts";
+ * assert.equal(parseQueueLimit(new URLSearchParams("limit=5")), 5);
+ * assert.equal(parseQueueLimit(new URLSearchParams("")), undefined);
+ * assert.throws(() => parseQueueLimit(new URLSearchParams("limit=abc")), /bad query: limit: expected a whole number from 1 to 1000, got 'abc'/);
+ * ```
+ */
+export function parseQueueLimit(params: URLSearchParams): number | undefined {
+  const text = params.get("limit");
+  if (text === null) return undefined;
+  const limit = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(limit >= 1 && limit <= MAX_QUEUE_PAGE)) {
+    throw new HttpError(
+      400,
+      `bad query: limit: expected a whole number from 1 to ${MAX_QUEUE_PAGE}, got '${text}'`,
+    );
+  }
+  return limit;
+}
+
+/**
+ * Read at most `limit` bytes of body as UTF-8 text (413 beyond, 400 if not
+ * UTF-8). A client that goes away mid-body is a 400 no one will read, not a
+ * server error to log with its stack.
+ */
 async function readText(request: Request, limit: number): Promise<string> {
   const tooLarge = () =>
     new HttpError(413, `request body exceeds the limit of ${limit} bytes`, { limit });
@@ -200,11 +281,16 @@ async function readText(request: Request, limit: number): Promise<string> {
   if (!request.body) return "";
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.byteLength;
-    // A chunked body has no length up front: stop reading as soon as it is too big.
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
+  try {
+    for await (const chunk of request.body) {
+      size += chunk.byteLength;
+      // A chunked body has no length up front: stop reading as soon as it is too big.
+      if (size > limit) throw tooLarge();
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    throw new HttpError(400, `request body ended early: ${(error as Error).message}`);
   }
   const bytes = new Uint8Array(size);
   let offset = 0;
@@ -417,13 +503,8 @@ const routes: { pattern: URLPattern; methods: Record<string, Handler> }[] = [
   {
     pattern: new URLPattern({ pathname: "/services/:service/queue" }),
     methods: {
-      GET: async ({ port, params, url }) => {
-        const limit = url.searchParams.get("limit");
-        return json(
-          200,
-          await port.queue(params.service, limit === null ? undefined : Number(limit)),
-        );
-      },
+      GET: async ({ port, params, url }) =>
+        json(200, await port.queue(params.service, parseQueueLimit(url.searchParams))),
     },
   },
   {
@@ -433,7 +514,7 @@ const routes: { pattern: URLPattern; methods: Record<string, Handler> }[] = [
   {
     pattern: new URLPattern({ pathname: "/tasks" }),
     methods: {
-      GET: async ({ port, url }) => json(200, await port.list(parseListParams(url.searchParams))),
+      GET: listTasks,
       POST: submitTask,
     },
   },

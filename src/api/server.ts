@@ -7,10 +7,11 @@
  */
 import type { Client } from "../transport/client.ts";
 import { isValidToken, PROTOCOL } from "../transport/websocket/protocol.ts";
-import { offeredProtocols, presentedToken, tokensEqual } from "./auth.ts";
+import { isUpgrade, offeredProtocols, presentedToken, tokensEqual } from "./auth.ts";
 import { dashboardAsset } from "./assets.ts";
 import { errorResponse, handleApi, HttpError, json } from "./http.ts";
-import { serveSocket } from "./socket.ts";
+import { SendBudget } from "./send_budget.ts";
+import { AUTH_TIMEOUT_MS, serveSocket } from "./socket.ts";
 
 /**
  * Largest HTTP body or WebSocket message accepted by default: 1 MiB.
@@ -42,7 +43,8 @@ export const DEFAULT_PORT = 8787;
  * are refused with 503. Each may make the server hold one message of up to
  * 64 MiB (Deno's frame limit) before it is closed, so this bounds that memory.
  * Clients that put the token on the upgrade (the `Client`, the dashboard)
- * never count.
+ * never count, and a connection stops counting once it authenticates, sends
+ * anything else, or its time (`AUTH_TIMEOUT_MS`) is up.
  *
  * @example
  * ```ts
@@ -112,6 +114,17 @@ export interface ServeOptions {
   port?: number;
   /** Largest request body or WebSocket message, in bytes. Default 1 MiB. */
   maxBodyBytes?: number;
+  /**
+   * How long a WebSocket without the token on its upgrade has to send
+   * `{type: "auth"}`, in ms (1 to 2³¹−1). Default `AUTH_TIMEOUT_MS`, 10 s.
+   */
+  authTimeoutMs?: number;
+  /**
+   * Most bytes WebSocket connections may hold unsent, each and all together
+   * (defaults `MAX_UNSENT_BYTES_PER_CONNECTION`, 16 MiB, and
+   * `MAX_UNSENT_BYTES`, 256 MiB): see `SendBudget`.
+   */
+  maxUnsentBytes?: { perConnection?: number; total?: number };
 }
 
 /**
@@ -141,10 +154,6 @@ export interface ZestServer {
 
 function unauthorized(): Response {
   return json(401, { error: "unauthorized" }, { "www-authenticate": 'Bearer realm="zest"' });
-}
-
-function isUpgrade(request: Request): boolean {
-  return request.headers.get("upgrade")?.toLowerCase() === "websocket";
 }
 
 function forbidden(message: string): Response {
@@ -182,6 +191,28 @@ function isOwnOrigin(origin: string | null, host: string | null): boolean {
 /** A header value as it may appear in an error message. */
 const quoted = (value: string) => JSON.stringify(value.slice(0, 100));
 
+/** `authTimeoutMs`, checked: a whole number of ms a timer can hold. */
+function checkAuthTimeout(ms: number): number {
+  if (!Number.isInteger(ms) || ms < 1 || ms > 2 ** 31 - 1) {
+    throw new RangeError(`authTimeoutMs: expected a whole number from 1 to 2147483647, got ${ms}`);
+  }
+  return ms;
+}
+
+/**
+ * Deno's `idleTimeout` (seconds) for a WebSocket that must still
+ * authenticate: Deno pings it after half of this and drops the connection
+ * (really: it closes the TCP stream) if no pong comes in the other half. So
+ * a peer that says nothing at all is gone within half the auth timeout.
+ * Only Deno can drop it: once `close()` has sent a close frame, the
+ * connection ends when the peer answers, which a silent one never does, and
+ * Deno stops pinging a closing socket. The auth timeout's `close()` is for
+ * peers that answer pings but never authenticate.
+ */
+function unauthenticatedIdleSeconds(authTimeoutMs: number): number {
+  return authTimeoutMs / 2 / 1_000;
+}
+
 /** A hostname as it goes in a URL a person can open. */
 function urlHost(hostname: string): string {
   if (hostname === "0.0.0.0" || hostname === "::") return "127.0.0.1";
@@ -216,6 +247,8 @@ export function serve(backend: ServerBackend, options: ServeOptions): ZestServer
     throw new TypeError("token must be 16 to 512 characters from A-Z a-z 0-9 and !#$%&'*+.^_`|~-");
   }
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const authTimeoutMs = checkAuthTimeout(options.authTimeoutMs ?? AUTH_TIMEOUT_MS);
+  const budget = new SendBudget(options.maxUnsentBytes);
   const port = backend.client().port;
   const sockets = new Set<WebSocket>();
   let unauthenticated = 0;
@@ -244,7 +277,10 @@ export function serve(backend: ServerBackend, options: ServeOptions): ZestServer
     }
     let upgraded;
     try {
-      upgraded = Deno.upgradeWebSocket(request, protocols.length > 0 ? { protocol: PROTOCOL } : {});
+      upgraded = Deno.upgradeWebSocket(request, {
+        ...protocols.length > 0 ? { protocol: PROTOCOL } : {},
+        ...authenticated ? {} : { idleTimeout: unauthenticatedIdleSeconds(authTimeoutMs) },
+      });
     } catch (error) {
       return errorResponse(
         new HttpError(400, `bad WebSocket upgrade: ${(error as Error).message}`),
@@ -254,20 +290,22 @@ export function serve(backend: ServerBackend, options: ServeOptions): ZestServer
     sockets.add(socket);
     let waitingForAuth = !authenticated;
     if (waitingForAuth) unauthenticated++;
-    const authenticatedNow = () => {
+    const stopWaiting = () => {
       if (waitingForAuth) unauthenticated--;
       waitingForAuth = false;
     };
     socket.addEventListener("close", () => {
       sockets.delete(socket);
-      authenticatedNow();
+      stopWaiting();
     });
     serveSocket(socket, {
       port,
       token,
       authenticated,
       maxMessageBytes: maxBodyBytes,
-      onAuthenticated: authenticatedNow,
+      onAuthSettled: stopWaiting,
+      authTimeoutMs,
+      budget,
     });
     return response;
   };

@@ -15,6 +15,7 @@ import {
 } from "../transport/websocket/protocol.ts";
 import { errorBody, graphRequest, submitRequest, toJson } from "../transport/wire.ts";
 import { tokensEqual } from "./auth.ts";
+import { SendBudget } from "./send_budget.ts";
 
 /**
  * How one connection is served.
@@ -44,8 +45,16 @@ export interface SocketOptions {
   authenticated: boolean;
   /** Longest text message accepted, in bytes. */
   maxMessageBytes: number;
-  /** Called once when a connection that was not authenticated on its upgrade authenticates. */
-  onAuthenticated?: () => void;
+  /**
+   * Called once when a connection that was not authenticated on its upgrade
+   * stops waiting to: it authenticated, sent something else, or ran out of
+   * time. (Not when its socket closes: the caller sees that itself.)
+   */
+  onAuthSettled?: () => void;
+  /** How long such a connection has to authenticate, in ms. Default `AUTH_TIMEOUT_MS`. */
+  authTimeoutMs?: number;
+  /** Unsent bytes, shared by the server's connections. Default: a budget of this one's own. */
+  budget?: SendBudget;
 }
 
 /**
@@ -65,8 +74,18 @@ export const MAX_WAITS_PER_CONNECTION = 10_000;
 const TOO_MANY_WAITS =
   `too many waits on this connection: at most ${MAX_WAITS_PER_CONNECTION} at once`;
 
-/** How long a connection without a token on its upgrade has to send `{type: "auth"}`. */
-const AUTH_TIMEOUT_MS = 10_000;
+/**
+ * How long a connection without a token on its upgrade has to send
+ * `{type: "auth"}`, in ms.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AUTH_TIMEOUT_MS } from "./socket.ts";
+ * assert.equal(AUTH_TIMEOUT_MS, 10_000);
+ * ```
+ */
+export const AUTH_TIMEOUT_MS = 10_000;
 
 /** An `auth` message is short (a token is at most 512 characters): anything longer is not one. */
 const MAX_AUTH_MESSAGE_CHARS = 1_024;
@@ -74,9 +93,6 @@ const MAX_AUTH_MESSAGE_CHARS = 1_024;
 /** Close codes: 1008 policy violation (auth), 1013 try again later (too slow a reader). */
 const POLICY = 1008;
 const TRY_LATER = 1013;
-
-/** A reader that lets this much pile up unsent is dropped rather than slowing everyone. */
-const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -122,17 +138,27 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
   // socket closes they are all given up, one by one, at O(1) each.
   const waits = new Map<number, AbortController>();
   let nextWait = 0;
+  const budget = options.budget ?? new SendBudget();
+
+  /**
+   * Give up on a connection that has not authenticated. Its waiting place is
+   * freed now: the close event comes only once the peer answers the close
+   * frame, which a hostile one never does.
+   */
+  const refuse = (reason: string) => {
+    clearTimeout(authTimer);
+    options.onAuthSettled?.();
+    socket.close(POLICY, reason);
+  };
   const authTimer = authenticated ? undefined : setTimeout(
-    () => socket.close(POLICY, "unauthorized: no auth message in time"),
-    AUTH_TIMEOUT_MS,
+    () => refuse("unauthorized: no auth message in time"),
+    options.authTimeoutMs ?? AUTH_TIMEOUT_MS,
   );
 
   const send = (message: ServerMessage) => {
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      socket.close(TRY_LATER, "reading too slowly: too many unsent messages");
-      return;
-    }
+    const refusal = budget.refusal(socket);
+    if (refusal !== undefined) return socket.close(TRY_LATER, refusal);
     let text: string;
     try {
       text = toJson(message);
@@ -141,6 +167,7 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
       text = toJson({ type: "error", ref, error: `could not encode the reply: ${error}` });
     }
     socket.send(text);
+    budget.sent(socket);
   };
 
   const fail = (error: unknown, ref?: Ref) => send({ type: "error", ref, ...errorBody(error) });
@@ -254,11 +281,11 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
       }
     }
     if (message?.type !== "auth" || !tokensEqual(message.token, options.token)) {
-      return socket.close(POLICY, "unauthorized");
+      return refuse("unauthorized");
     }
     authenticated = true;
     clearTimeout(authTimer);
-    options.onAuthenticated?.();
+    options.onAuthSettled?.();
     send({ type: "auth", ok: true });
   };
 
@@ -290,6 +317,7 @@ export function serveSocket(socket: WebSocket, options: SocketOptions): void {
 
   socket.addEventListener("close", () => {
     clearTimeout(authTimer);
+    budget.release(socket);
     const gone = new Error("the client disconnected");
     for (const controller of waits.values()) controller.abort(gone);
     waits.clear();
