@@ -729,10 +729,10 @@ function withReport(ending: TaskOutcome, report: TaskOutcome): TaskOutcome {
   };
 }
 
-/** "attempt 1", "attempt 2", …: the first few made once, not for every task. */
 /** How often a running task's new log lines are saved at most (see `TaskFlow.log`). */
 const LOG_SAVE_INTERVAL_MS = 1_000;
 
+/** "attempt 1", "attempt 2", …: the first few made once, not for every task. */
 const ATTEMPT_MESSAGES = Array.from({ length: 16 }, (_, attempt) => `attempt ${attempt}`);
 
 function attemptMessage(attempt: number): string {
