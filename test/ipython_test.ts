@@ -298,6 +298,38 @@ kernelTest("timeout interrupts the kernel, and the next task runs", async () => 
 });
 
 kernelTest(
+  "a timeout on code that ignores the interrupt restarts the kernel, and the task's log says its state was lost",
+  async () => {
+    await withKernel(async (runtime) => {
+      const client = runtime.client();
+      assert.deepEqual(await client.execute("py", Append.create({ item: 7 })), [7]);
+      const stubborn = await client.request(
+        "py",
+        ExecuteCode.create({
+          code: "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)",
+        }),
+        { timeoutMs: 500 },
+      );
+      const outcome = errorOf(await stubborn.outcome);
+      assert.equal(outcome.ename, "TimeoutError");
+      const log = (await client.status(stubborn.taskId))?.log ?? [];
+      assert.ok(
+        log.some((entry) =>
+          entry.level === "warn" &&
+          /kernel was restarted, and its state .* was lost/.test(entry.message)
+        ),
+        JSON.stringify(log),
+      );
+      assert.deepEqual(
+        await client.execute("py", Append.create({ item: 8 })),
+        [8],
+        "a fresh kernel",
+      );
+    }, { allowRawCode: true });
+  },
+);
+
+kernelTest(
   "a kernel that dies mid-task: clear error, restart, startup code re-run, queue continues",
   async () => {
     await withKernel(async (runtime) => {

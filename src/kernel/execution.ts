@@ -316,6 +316,7 @@ export class Execution {
     const { timeoutMs, signal, onCutShort } = this.#options;
     let error: unknown;
     let partial: ExecutionReply | undefined;
+    let recovery: "interrupted" | "restarted" | undefined;
     switch (outcome.kind) {
       case "done": {
         const reply = outputs.finish(outcome.reply.content);
@@ -347,13 +348,14 @@ export class Execution {
       case "abort": {
         const stopped = await this.#stopCode(request.done);
         if (stopped.reply) partial = outputs.finish(stopped.reply.content);
+        recovery = stopped.recovery;
         error = outcome.kind === "timeout"
           ? new KernelTimeoutError(timeoutMs!, stopped.recovery)
           : signal!.reason;
         break;
       }
     }
-    onCutShort?.(partial ?? outputs.partial());
+    onCutShort?.(partial ?? outputs.partial(), recovery);
     throw error;
   }
 

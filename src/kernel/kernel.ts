@@ -118,8 +118,11 @@ export interface ExecuteOptions {
    * shutdown), with what it printed and displayed until then. When the kernel
    * reported an error (the `KeyboardInterrupt` an interrupt raises), the
    * partial reply has `status: "error"` and that error's traceback.
+   * `stopped` says how the code was stopped when the timeout or the signal
+   * stopped it: interrupted, or — code that ignores the interrupt —
+   * restarted with the kernel, its state lost.
    */
-  onCutShort?: (partial: ExecutionReply) => void;
+  onCutShort?: (partial: ExecutionReply, stopped?: "interrupted" | "restarted") => void;
   /**
    * Called with each output as the kernel sends it (text written to stdout
    * or stderr, a display, a clear), so a watcher sees a long run grow;

@@ -17,7 +17,13 @@ import type { ExecutionReply, Kernel } from "../kernel/kernel.ts";
 import { checkKernelStartOptions } from "../kernel/jupyter_kernel.ts";
 import type { JupyterServer } from "../kernel/server.ts";
 import { OutputRelay } from "./output_relay.ts";
-import { report, Service, type ServiceEnvironment, type ServiceOptions } from "./service.ts";
+import {
+  report,
+  Service,
+  type ServiceEnvironment,
+  type ServiceOptions,
+  taskLogger,
+} from "./service.ts";
 
 /**
  * After a failed try to replace a lost Jupyter Server and kernel, tasks fail
@@ -273,7 +279,16 @@ export class IPythonService extends Service {
       const reply = await kernel.execute(code, {
         signal: run.control.signal,
         onStart: markStarted,
-        onCutShort: (cut) => partial = cut,
+        onCutShort: (cut, stopped) => {
+          partial = cut;
+          // Said where the next tasks' authors look: theirs now run on a fresh kernel.
+          if (stopped === "restarted") {
+            taskLogger(run).warn(
+              "the code did not stop on an interrupt: the kernel was restarted, and its state " +
+                "(variables, imports) was lost",
+            );
+          }
+        },
         onOutput: (output) => relay.add(output),
       });
       outcome = replyOutcome(run.id, code, reply);

@@ -241,9 +241,25 @@ class Context implements TaskContext {
   }
 }
 
-function taskLogger(run: TaskRun, beforeWrite: () => void): TaskLogger {
+/**
+ * The log of task `run`: each line goes to the task manager, which keeps it
+ * in the task's record. `beforeWrite` runs first (a handler's context sends
+ * the progress it kept back, so both arrive in the order written).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { taskLogger } from "./service.ts";
+ * import type { TaskRun } from "../task/protocol.ts";
+ * const sent: unknown[] = [];
+ * const run = { id: "t1", replyTo: { tell: (m: unknown) => sent.push(m) } } as unknown as TaskRun;
+ * taskLogger(run).warn("careful");
+ * assert.deepEqual((sent[0] as { entry: { message: string } }).entry.message, "careful");
+ * ```
+ */
+export function taskLogger(run: TaskRun, beforeWrite?: () => void): TaskLogger {
   const write = (level: TaskLogEntry["level"]) => (message: string) => {
-    beforeWrite();
+    beforeWrite?.();
     run.replyTo.tell({
       kind: "log",
       id: run.id,
