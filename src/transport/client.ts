@@ -158,7 +158,7 @@ function toRequest(service: string, task: TaskInput, options: RequestOptions): S
     ...options,
     service,
     type: task.type,
-    fields: task.fields ?? {},
+    fields: task.fields === undefined ? {} : task.fields,
   };
   if (task instanceof Task) request.task = task;
   return request;

@@ -103,7 +103,7 @@ export type SubmitBody = z.output<typeof submitBody>;
  * ```
  */
 export function submitRequest(body: SubmitBody): SubmitRequest {
-  return { ...body, fields: body.fields ?? {} };
+  return { ...body, fields: body.fields === undefined ? {} : body.fields };
 }
 
 /**

@@ -91,7 +91,7 @@ Deno.test('a "__proto__" key of attributes or of a graph is refused, not dropped
   assert.deepEqual(kept.attributes, { constructor: 1 });
 });
 
-Deno.test("submitRequest and graphRequest: fields default to {}", () => {
+Deno.test("submitRequest and graphRequest: absent fields default to {}", () => {
   assert.deepEqual(submitRequest({ service: "lab", type: "Ping" }), {
     service: "lab",
     type: "Ping",
@@ -99,6 +99,8 @@ Deno.test("submitRequest and graphRequest: fields default to {}", () => {
   });
   const kept = { service: "lab", type: "Sum", fields: { a: 1 }, priority: 2 };
   assert.deepEqual(submitRequest(kept), kept);
+  // Only absent fields default: null goes to the type's schema, which says what it expected.
+  assert.equal(submitRequest({ service: "lab", type: "Sum", fields: null }).fields, null);
   const graph = graphBody.parse({
     scan: { service: "lab", type: "Scan" },
     fit: { service: "lab", type: "Fit", fields: { n: 1 }, after: ["scan"] },
