@@ -9,7 +9,8 @@
  * escaped.
  */
 import assert from "node:assert/strict";
-import { REPO_ROOT, type ServerProcess, startServer, taskArgs } from "./helpers/server.ts";
+import { api, REPO_ROOT, type ServerProcess, startServer, taskArgs } from "./helpers/server.ts";
+import { eventually } from "./helpers/poll.ts";
 import { loadConfig } from "../src/cli/config.ts";
 import { IPythonService } from "../src/mod.ts";
 
@@ -185,6 +186,39 @@ Deno.test("zest submit: --wait prints the outcome; without it, the id; status th
     const record = JSON.parse(await zestOk(server, "status", id, "--json"));
     assert.equal(record.outcome.result, 200);
   });
+});
+
+Deno.test("zest submit --wait: a server that dies mid-wait is a zest: line with the shell's way back", async () => {
+  const server = await startServer({ config: WORKFLOW });
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [...await taskArgs("zest"), "submit", "lab", "Sleep", '{"ms":60000}', "--wait"],
+      cwd: REPO_ROOT,
+      env: { ZEST_TOKEN: server.token, ZEST_URL: server.wsUrl.href },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const id = await eventually("the Sleep task runs", async () => {
+      const page = await (await api(server, "/tasks?type=Sleep&state=running")).json();
+      return page.records[0]?.id as string | undefined;
+    });
+    await server.stop("SIGKILL");
+    const { code, stderr } = await child.output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 1, text);
+    assert.match(
+      text,
+      new RegExp(
+        `^zest: ConnectionLostError: .+ before task ${id} ended; it may still be running: ` +
+          `deno task zest status ${id} --wait$`,
+        "m",
+      ),
+    );
+    assert.doesNotMatch(text, /client\.outcome/);
+  } finally {
+    await server.stop("SIGKILL");
+  }
 });
 
 Deno.test("zest: a failed task exits 1 with its error; a refusal with Name: message", async () => {
@@ -432,6 +466,21 @@ Deno.test("zest tasks: a table, filters, pages and --json", async () => {
       await zestOk(server, "tasks", "--state", "failed,expired", "--since", "10m", "--json"),
     );
     assert.deepEqual(failures.records.map((r: { id: string }) => r.id), [failed.id]);
+    // Repeated, --state adds up as the comma form does (it used to keep only the last).
+    const repeated = JSON.parse(
+      await zestOk(
+        server,
+        "tasks",
+        "--service",
+        "lab",
+        "--state",
+        "failed",
+        "--state",
+        "succeeded",
+        "--json",
+      ),
+    );
+    assert.deepEqual(repeated.records.map((r: { id: string }) => r.id).slice(0, 6), newest);
     const byType = JSON.parse(await zestOk(server, "tasks", "--type", "Fail", "--json"));
     assert.deepEqual(byType.records.map((r: { id: string }) => r.id), [failed.id]);
     const old = await zestOk(server, "tasks", "--until", "2000-01-01");
@@ -457,10 +506,17 @@ Deno.test("zest tasks: each bad filter is a usage error naming it", async () => 
     [["--state", "failed,"], /--state has an empty item/],
     [["--since", "yesterday"], /--since must be a date like 2026-11-29 .* or a time ago like 2h/],
     [["--until", "2026-13-45"], /--until must be a date/],
+    [
+      ["--since", "2026-11-31"],
+      /--since must be a date that exists, got '2026-11-31': 2026-11 has 30/,
+    ],
+    [["--until", "2026-02-30"], /--until must be a date that exists, got '2026-02-30'/],
     [["--since", "1h", "--until", "2h"], /--since \(1h\) must be before --until \(2h\)/],
     [["--limit", "0"], /--limit must be a whole number from 1 to 1000, got '0'/],
     [["--limit", "1001"], /--limit must be a whole number from 1 to 1000/],
     [["--service", ""], /--service must not be empty/],
+    [["--service", "a", "--service", "b"], /--service is given twice: give it once/],
+    [["--limit", "5", "--limit=6"], /--limit is given twice: give it once/],
     [["--wait"], /tasks does not take --wait/],
     [["extra"], /tasks takes no argument, got 'extra'/],
   ];
@@ -627,6 +683,23 @@ Deno.test("zest schedules and schedule pause|resume|run", async () => {
       assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
       assert.match(run.stderr, message);
     }
+  });
+});
+
+Deno.test("zest watch --service: a service the server does not have is refused, not waited on", async () => {
+  await withServer(WORKFLOW, async (server) => {
+    // Killed after 20 s if it waits: it must answer at once.
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [...await taskArgs("zest"), "watch", "--service", "nope"],
+      cwd: REPO_ROOT,
+      env: { ZEST_TOKEN: server.token, ZEST_URL: server.wsUrl.href },
+      stdin: "null",
+      signal: AbortSignal.timeout(20_000),
+    }).output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 1, text);
+    assert.match(text, /^zest: no service named 'nope'$/m);
+    assert.doesNotMatch(text, /watching events/);
   });
 });
 

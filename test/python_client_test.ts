@@ -112,6 +112,7 @@ Deno.test("python client against the server: calls, errors, events, tokens", asy
       const name of [
         "sync_client",
         "refusals",
+        "argument_checks",
         "async_client",
         "inside_running_loop",
         "watch",

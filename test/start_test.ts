@@ -4,12 +4,23 @@
  * run is left behind — not a kernel's child that started a session of its
  * own and ignores signals, not the run's temporary folder — after a stop,
  * after `kill -9` of the runtime, or after `kill -9` of the runtime and its
- * Jupyter Server together (then the next start cleans up).
+ * Jupyter Server together (then the next start cleans up). Also what it
+ * says: its usage for --help, the address of a port in use, and a warning
+ * for intent-log lines its store could not read.
  */
 import assert from "node:assert/strict";
 import { Client } from "../src/mod.ts";
 import { isRunning, type ProcessRef, relatedProcesses } from "../src/kernel/processes.ts";
-import { type ServerProcess, startServer, stillRunning, TEST_TOKEN } from "./helpers/server.ts";
+import { SqliteTaskStore } from "../src/store/mod.ts";
+import { logPath } from "../src/store/intent_log.ts";
+import {
+  REPO_ROOT,
+  type ServerProcess,
+  startServer,
+  stillRunning,
+  taskArgs,
+  TEST_TOKEN,
+} from "./helpers/server.ts";
 import { until } from "./helpers/poll.ts";
 
 const RAW_KERNEL = "test/fixtures/raw_kernel.config.ts";
@@ -174,5 +185,89 @@ Deno.test("start: after kill -9 of the runtime and its Jupyter Server, the next 
     assert.equal((await next.descendants()).length >= 2, true, "the new run is untouched");
   } finally {
     assert.equal(await next.stop(), 0);
+  }
+});
+
+/** Run `deno task start args…` to its end (for runs that stop before serving). */
+async function startRun(...args: string[]) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [...await taskArgs("start"), ...args],
+    cwd: REPO_ROOT,
+    env: { ZEST_TOKEN: TEST_TOKEN },
+    stdin: "null",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code, stdout: decode(stdout), stderr: decode(stderr) };
+}
+
+Deno.test("start: -h and --help print the usage and exit 0, starting nothing", async () => {
+  for (const flag of ["--help", "-h"]) {
+    const run = await startRun(flag);
+    assert.equal(run.code, 0, `${flag}: ${run.stderr}`);
+    assert.match(run.stdout, /^usage: deno task start \[--config FILE\]/, flag);
+    assert.match(run.stdout, /^ {2}-h, --help +this text$/m, flag);
+    assert.doesNotMatch(run.stderr, /Unknown option/, flag);
+  }
+});
+
+Deno.test("start: a port in use is refused naming the address", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const { port } = taken.addr as Deno.NetAddr;
+    const run = await startRun(
+      "--config",
+      "test/fixtures/basic.config.ts",
+      "--store",
+      "memory",
+      "--port",
+      `${port}`,
+    );
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `^zest: 127\\.0\\.0\\.1:${port} is in use: stop the other server or pass --port$`,
+        "m",
+      ),
+    );
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("start: the banner warns of intent-log lines the store could not read", async () => {
+  // Inside .zest/: the only folder the start task may write.
+  const dir = `.zest/start-test-${crypto.randomUUID()}`;
+  const path = `${dir}/zest.db`;
+  try {
+    const store = new SqliteTaskStore({ path: `${REPO_ROOT}/${path}` });
+    await store.open();
+    await store.close();
+    // What a crash (or a damaged disk) can leave: lines that are not changes.
+    await Deno.writeTextFile(
+      logPath(`${REPO_ROOT}/${path}`, 99),
+      '[7,"a1","lab","Sleep","queued",0,null,null,null]\t{"id":"a1"\n{"torn\n',
+    );
+    const damaged = await startServer({ config: "test/fixtures/basic.config.ts", store: path });
+    try {
+      const banner = damaged.stdout.join("\n");
+      assert.match(
+        banner,
+        /^zest: warning: 2 intent-log lines could not be read \(their changes are lost\)$/m,
+      );
+    } finally {
+      assert.equal(await damaged.stop(), 0);
+    }
+    // The damaged log was replayed and is gone: the next start has nothing to warn of.
+    const clean = await startServer({ config: "test/fixtures/basic.config.ts", store: path });
+    try {
+      assert.doesNotMatch(clean.stdout.join("\n"), /warning/);
+      assert.match(clean.stdout.join("\n"), new RegExp(`^zest: store ${path} \\(SQLite`, "m"));
+    } finally {
+      assert.equal(await clean.stop(), 0);
+    }
+  } finally {
+    await Deno.remove(`${REPO_ROOT}/${dir}`, { recursive: true });
   }
 });

@@ -104,6 +104,9 @@ TOKEN_FILE = Path(".zest") / "token"
 MAX_WAIT_CHUNK_S = 60.0
 """Longest single ``GET /tasks/:id/outcome?wait=``; longer waits are asked again."""
 
+MAX_DURATION_MS = 2**31 - 1
+"""The longest ``timeout_ms`` or ``expires_in_ms``: what the server's timers can hold (~24.8 days)."""
+
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 """Largest response body read."""
 
@@ -383,10 +386,34 @@ class _Response:
 _Op = Generator["_Call | _Pause", "_Response | None", Any]
 
 
-def _quote(task_id: str) -> str:
-    if not isinstance(task_id, str) or task_id == "":
-        raise TypeError(f"a task id must be a non-empty string, got {task_id!r}")
-    return urllib.parse.quote(task_id, safe="")
+def _quote(value: str, name: str = "task_id") -> str:
+    """``value`` for a URL path; ``name`` is the parameter it came from, for the error."""
+    if not isinstance(value, str) or value == "":
+        raise TypeError(f"{name} must be a non-empty string, got {value!r}")
+    return urllib.parse.quote(value, safe="")
+
+
+def _seconds(value: Any, name: str) -> float | None:
+    """A wait of ``value`` seconds (None: no bound), checked before anything is sent; ``name``
+    is the parameter the caller passed (``wait``, ``timeout``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds or None, got {value!r}")
+    if not value >= 0:  # NaN too
+        raise ValueError(f"{name} must be >= 0 seconds or None, got {value!r}")
+    return value
+
+
+def _limit(value: Any, name: str) -> int | None:
+    """A page size of 1 to 1000 (None: the server's default); ``name`` is the parameter."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a whole number (1 to 1000), got {value!r}")
+    if not 1 <= value <= 1000:
+        raise ValueError(f"{name} must be from 1 to 1000, got {value!r}")
+    return value
 
 
 def _refusal(response: _Response, call: _Call, token_source: str) -> RefusedError:
@@ -438,8 +465,10 @@ def _attributes(value: Any) -> dict[str, Any]:
 
 def _milliseconds(name: str) -> Any:
     def check(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ValueError(f"{name} must be a positive number of milliseconds, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_DURATION_MS:
+            raise ValueError(
+                f"{name} must be a positive number of milliseconds up to {MAX_DURATION_MS}, got {value!r}"
+            )
         return value
 
     return check
@@ -448,6 +477,8 @@ def _milliseconds(name: str) -> Any:
 def _priority(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"priority must be a whole number (-1000 to 1000), got {value!r}")
+    if not -1000 <= value <= 1000:
+        raise ValueError(f"priority must be from -1000 to 1000, got {value!r}")
     return value
 
 
@@ -485,8 +516,8 @@ _REQUEST_OPTIONS: dict[str, tuple[str, Any]] = {
     "on_dependency_failure": ("onDependencyFailure", _on_dependency_failure),
     "expires_in_ms": ("expiresInMs", _milliseconds("expires_in_ms")),
 }
-"""Each request option: its name on the wire, and the check of its type (the server checks
-every bound and has the last word)."""
+"""Each request option: its name on the wire, and its check (of the type and the bounds the API
+documents, so that a wrong one is refused before anything is sent; the server checks them again)."""
 
 
 def _task_payload(
@@ -561,9 +592,8 @@ def _submit_op(token_source: str, body: bytes, path: str = "/tasks") -> _Op:
 
 def _wait_op(token_source: str, task_id: str, timeout: float | None) -> _Op:
     """The outcome of ``task_id``, or None if it has not ended when ``timeout`` s have passed
-    (``None``: wait until it ends). Long waits go in chunks: the server caps one at 5 min."""
-    if timeout is not None and timeout < 0:
-        raise ValueError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
+    (``None``: wait until it ends; checked by the caller with ``_seconds``, which names the
+    parameter the user passed). Long waits go in chunks: the server caps one at 5 min."""
     deadline = None if timeout is None else time.monotonic() + timeout
     path = f"/tasks/{_quote(task_id)}/outcome"
     early = 0
@@ -646,7 +676,7 @@ def _schedules_op(token_source: str) -> _Op:
 
 def _schedule_action_op(token_source: str, name: str, action: str) -> _Op:
     """``pause``, ``resume`` or ``run`` the schedule ``name``; its new status."""
-    return (yield from _post_op(token_source, f"/schedules/{_quote(name)}/{action}"))
+    return (yield from _post_op(token_source, f"/schedules/{_quote(name, 'name')}/{action}"))
 
 
 def _record_op(token_source: str, task_id: str) -> _Op:
@@ -654,7 +684,7 @@ def _record_op(token_source: str, task_id: str) -> _Op:
 
 
 def _release_op(token_source: str, service: str) -> _Op:
-    data = yield from _post_op(token_source, f"/services/{_quote(service)}/release")
+    data = yield from _post_op(token_source, f"/services/{_quote(service, 'service')}/release")
     return bool(isinstance(data, dict) and data.get("released"))
 
 
@@ -684,8 +714,8 @@ class TaskPage(list):  # type: ignore[type-arg]
 
 
 def _queue_path(service: str, limit: int | None) -> str:
-    path = f"/services/{_quote(service)}/queue"
-    return path if limit is None else f"{path}?limit={int(limit)}"
+    path = f"/services/{_quote(service, 'service')}/queue"
+    return path if _limit(limit, "limit") is None else f"{path}?limit={limit}"
 
 
 def _tasks_op(token_source: str, path: str) -> _Op:
@@ -693,6 +723,22 @@ def _tasks_op(token_source: str, path: str) -> _Op:
     if isinstance(page, list):  # a server from before pages
         return TaskPage(page)
     return TaskPage(page.get("records") or [], page.get("next"))
+
+
+_ISO_START = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def _check_calendar(text: str, name: str) -> None:
+    """Refuse an ISO text whose date or time does not exist: the server's ``Date.parse`` would
+    roll ``2026-11-31`` over to December 1 instead."""
+    match = _ISO_START.match(text)
+    if match is None:
+        return  # not an ISO date: the server says whether it reads it
+    fields = [int(field) for field in match.groups(default="0")]
+    try:
+        datetime.datetime(*fields)
+    except ValueError as error:
+        raise ValueError(f"{name} must be a date that exists, got {text!r}: {error}") from None
 
 
 def _time_param(value: Any, name: str) -> int | str:
@@ -704,6 +750,7 @@ def _time_param(value: Any, name: str) -> int | str:
     if isinstance(value, datetime.timedelta):
         return int((time.time() - value.total_seconds()) * 1000)
     if isinstance(value, str) and value:
+        _check_calendar(value, name)
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return int(value * 1000)  # seconds since the epoch, as time.time() gives
@@ -735,9 +782,10 @@ def _tasks_path(
     since: Any = None,
     until: Any = None,
     cursor: str | None = None,
+    limit_name: str = "limit",
 ) -> str:
     """``GET /tasks`` with the query of these filters (checked here where the client can say
-    more than the server would)."""
+    more than the server would); ``limit_name`` is the parameter ``limit`` came from."""
     query: dict[str, Any] = {}
     for name, value in (("service", service), ("type", type), ("key", key), ("cursor", cursor)):
         if value is not None:
@@ -750,9 +798,7 @@ def _tasks_path(
         query["createdSince"] = _time_param(since, "since")
     if until is not None:
         query["createdUntil"] = _time_param(until, "until")
-    if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int):
-            raise TypeError(f"limit must be a whole number (1 to 1000), got {limit!r}")
+    if _limit(limit, limit_name) is not None:
         query["limit"] = limit
     return "/tasks" + (f"?{urllib.parse.urlencode(query)}" if query else "")
 
@@ -1100,7 +1146,7 @@ class TaskRequest:
     def wait(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The outcome, waiting up to ``timeout`` s (None: until it ends); None if not ended."""
         if self._outcome is None:
-            self._outcome = self._client.outcome(self.task_id, wait=timeout)
+            self._outcome = self._client.outcome(self.task_id, wait=_seconds(timeout, "timeout"))
         return self._outcome
 
     def result(self, timeout: float | None = None) -> Any:
@@ -1145,7 +1191,7 @@ class AsyncTaskRequest:
     async def wait(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The outcome, waiting up to ``timeout`` s (None: until it ends); None if not ended."""
         if self.outcome is None:
-            self.outcome = await self._client.outcome(self.task_id, wait=timeout)
+            self.outcome = await self._client.outcome(self.task_id, wait=_seconds(timeout, "timeout"))
         return self.outcome
 
     async def result(self, timeout: float | None = None) -> Any:
@@ -1171,6 +1217,16 @@ class AsyncTaskRequest:
 # --- clients -------------------------------------------------------------------------------------
 
 
+def _exchange_timeout(timeout: Any) -> float:
+    """The ``timeout`` of one HTTP exchange: a positive, finite number of seconds (0 would make
+    every socket non-blocking; no bound would let a silent server hang every call)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds, got {timeout!r}")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"timeout must be a positive, finite number of seconds, got {timeout!r}")
+    return timeout
+
+
 class Client:
     """A blocking client; thread-safe (one keep-alive connection per thread).
 
@@ -1182,7 +1238,7 @@ class Client:
 
     def __init__(self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0) -> None:
         self._endpoint = _Endpoint(url, token)
-        self._http = _SyncHTTP(self._endpoint, timeout)
+        self._http = _SyncHTTP(self._endpoint, _exchange_timeout(timeout))
 
     @property
     def url(self) -> str:
@@ -1272,6 +1328,7 @@ class Client:
     ) -> Any:
         """Submit a task (as ``request``) and wait (``timeout`` s, None: until it ends): its
         result, or raises ``TaskExecutionError``."""
+        _seconds(timeout, "timeout")  # a wrong timeout is refused before the task is sent
         request = self.request(
             service, task, fields, attributes, timeout_ms, priority=priority, key=key, after=after,
             on_dependency_failure=on_dependency_failure, expires_in_ms=expires_in_ms,
@@ -1292,7 +1349,7 @@ class Client:
     def outcome(self, task_id: str, wait: float | None = 0.0) -> dict[str, Any] | None:
         """The task's outcome, waiting up to ``wait`` s for it (None: until it ends);
         None if it has not ended by then. Raises ``UnknownTaskError`` for an unknown id."""
-        return self._run(_wait_op, task_id, wait)
+        return self._run(_wait_op, task_id, _seconds(wait, "wait"))
 
     def cancel(self, task_id: str) -> bool:
         """Cancel a task: a waiting or queued one never runs, a running one is told to stop.
@@ -1352,7 +1409,7 @@ class Client:
         """Every task summary the filters of ``tasks`` match, newest first, asking for the
         next page (``page_size`` at a time) as the iteration goes."""
         while True:
-            path = _tasks_path(service, state, page_size, type, key, since, until, cursor)
+            path = _tasks_path(service, state, page_size, type, key, since, until, cursor, "page_size")
             page = self._run(_tasks_op, path)
             yield from page
             cursor = _next_cursor(page, cursor)
@@ -1423,10 +1480,12 @@ class AsyncClient:
         timeout: float = 30.0,
         max_connections: int = 100,
     ) -> None:
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise TypeError(f"max_connections must be a whole number, got {max_connections!r}")
         if max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, got {max_connections}")
         self._endpoint = _Endpoint(url, token)
-        self._http = _AsyncHTTP(self._endpoint, timeout, max_connections)
+        self._http = _AsyncHTTP(self._endpoint, _exchange_timeout(timeout), max_connections)
 
     @property
     def url(self) -> str:
@@ -1500,6 +1559,7 @@ class AsyncClient:
         expires_in_ms: float | None = None,
     ) -> Any:
         """As ``Client.execute``."""
+        _seconds(timeout, "timeout")  # a wrong timeout is refused before the task is sent
         request = await self.request(
             service, task, fields, attributes, timeout_ms, priority=priority, key=key, after=after,
             on_dependency_failure=on_dependency_failure, expires_in_ms=expires_in_ms,
@@ -1516,7 +1576,7 @@ class AsyncClient:
 
     async def outcome(self, task_id: str, wait: float | None = 0.0) -> dict[str, Any] | None:
         """As ``Client.outcome``."""
-        return await self._run(_wait_op, task_id, wait)
+        return await self._run(_wait_op, task_id, _seconds(wait, "wait"))
 
     async def cancel(self, task_id: str) -> bool:
         """As ``Client.cancel``."""
@@ -1565,7 +1625,7 @@ class AsyncClient:
     ) -> AsyncIterator[dict[str, Any]]:
         """As ``Client.iter_tasks``: ``async for record in client.iter_tasks(...)``."""
         while True:
-            path = _tasks_path(service, state, page_size, type, key, since, until, cursor)
+            path = _tasks_path(service, state, page_size, type, key, since, until, cursor, "page_size")
             page = await self._run(_tasks_op, path)
             for record in page:
                 yield record
@@ -1629,6 +1689,9 @@ class _ServiceFilter:
     ``MAX_WATCHED_TASKS``); the events of a task not seen (it began before the watch) are kept."""
 
     def __init__(self, service: str | None) -> None:
+        if service is not None and (not isinstance(service, str) or service == ""):
+            # Anything else would match no event, and the watch would wait in silence.
+            raise TypeError(f"service must be a non-empty string or None, got {service!r}")
         self.service = service
         self._services: dict[str, str] = {}
 

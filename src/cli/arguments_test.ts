@@ -65,8 +65,6 @@ Deno.test("parseTime: an ISO date or time, or a duration ago", () => {
       "",
       "yesterday",
       "1700000000",
-      "2026-13-01",
-      "2026-11-29T25:00",
       "29/11/2026",
       "2h ago",
     ]
@@ -77,6 +75,34 @@ Deno.test("parseTime: an ISO date or time, or a duration ago", () => {
       text,
     );
   }
+});
+
+Deno.test("parseTime: a date or time that does not exist is refused, not rolled over", () => {
+  const cases: [string, string][] = [
+    ["2026-11-31", "2026-11 has 30 days"],
+    ["2026-02-29", "2026-02 has 28 days"],
+    ["2026-02-30T08:00:00Z", "2026-02 has 28 days"],
+    ["2026-04-00", "2026-04 has 30 days"],
+    ["2026-13-01", "there is no month 13"],
+    ["2026-00-10", "there is no month 0"],
+    ["2026-11-29T25:00", "hours go from 00 to 23"],
+    ["2026-11-29T24:00", "hours go from 00 to 23"],
+    ["2026-11-29 08:60", "minutes and seconds go from 00 to 59"],
+    ["2026-11-29T08:00:61Z", "minutes and seconds go from 00 to 59"],
+  ];
+  for (const [text, reason] of cases) {
+    assert.throws(
+      () => parseTime(text, "--since"),
+      (error) =>
+        error instanceof UsageError &&
+        error.message === `--since must be a date that exists, got '${text}': ${reason}`,
+      text,
+    );
+  }
+  // The last day of a month, and February 29 of a leap year, exist.
+  assert.equal(parseTime("2026-11-30", "--since"), Date.UTC(2026, 10, 30));
+  assert.equal(parseTime("2028-02-29", "--since"), Date.UTC(2028, 1, 29));
+  assert.equal(parseTime("2000-02-29T23:59:59Z", "--since"), Date.UTC(2000, 1, 29, 23, 59, 59));
 });
 
 Deno.test("parseList and parseStates: comma-separated, no empty item, known states only", () => {

@@ -1,12 +1,18 @@
 /** The config file of `deno task start`: which services to run and where to listen. */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { ManagerOptions } from "../manager/options.ts";
-import type { ScheduleConfig } from "../manager/schedules.ts";
+import { type ManagerOptions, managerSettings } from "../manager/options.ts";
+import type { ScheduleConfig, ScheduledTask } from "../manager/schedules.ts";
 import { Service } from "../service/service.ts";
+import { Task } from "../task/define.ts";
 import type { SqliteStoreFile } from "../store/mod.ts";
 import { checkPoolOptions, type WorkerPoolOptions } from "../service/pool/mod.ts";
-import { checkClusterOptions, type ClusterOptions } from "../transport/nats/options.ts";
+import {
+  checkClusterOptions,
+  type ClusterOptions,
+  DEFAULT_SETTINGS,
+  type NatsOptions,
+} from "../transport/nats/options.ts";
 
 /**
  * Where the server listens; all optional.
@@ -96,12 +102,89 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-function checkServer(server: unknown, path: string): ServerConfig {
-  if (server === undefined) return {};
-  if (server === null || typeof server !== "object") {
-    throw new ConfigError(`${path}: 'server' must be an object { hostname, port, maxBodyBytes }`);
+/**
+ * The keys of `T`, from a record the compiler holds complete: a list of
+ * known options cannot drift from the type it checks.
+ */
+function keysOf<T>(keys: { [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.keys(keys);
+}
+
+const CONFIG_KEYS = keysOf<ZestConfig>({
+  services: true,
+  server: true,
+  manager: true,
+  schedules: true,
+  store: true,
+  workers: true,
+  cluster: true,
+});
+const SERVER_KEYS = keysOf<ServerConfig>({ hostname: true, port: true, maxBodyBytes: true });
+const MANAGER_KEYS = keysOf<NonNullable<ZestConfig["manager"]>>({
+  mailboxCapacity: true,
+  maxQueuedPerService: true,
+  abortGraceMs: true,
+});
+const SCHEDULE_KEYS = keysOf<ScheduleConfig>({
+  name: true,
+  service: true,
+  task: true,
+  every: true,
+  cron: true,
+  timezone: true,
+});
+const SCHEDULED_TASK_KEYS = keysOf<ScheduledTask>({
+  type: true,
+  fields: true,
+  attributes: true,
+  timeoutMs: true,
+  priority: true,
+  expiresInMs: true,
+});
+const STORE_KEYS = keysOf<SqliteStoreFile>({ path: true, synchronous: true });
+const WORKERS_KEYS = keysOf<NonNullable<ZestConfig["workers"]>>({
+  size: true,
+  graceMs: true,
+  maxHeapMb: true,
+});
+const CLUSTER_KEYS = keysOf<ClusterOptions>({ nats: true, settings: true });
+const NATS_KEYS = keysOf<NatsOptions>({
+  servers: true,
+  token: true,
+  user: true,
+  password: true,
+  credsFile: true,
+  tls: true,
+  timeoutMs: true,
+});
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
+ * Refuse the first key of `value` not in `known`, named by its path from the
+ * config's top (`server.prot`): a misspelt option would otherwise be
+ * ignored, and its default used without a word.
+ */
+function refuseUnknownKeys(
+  file: string,
+  value: Record<string, unknown>,
+  known: readonly string[],
+  at: string,
+): void {
+  const stray = Object.keys(value).find((key) => !known.includes(key));
+  if (stray !== undefined) {
+    throw new ConfigError(`${file}: unknown option '${at}${stray}' (known: ${known.join(", ")})`);
   }
-  const { hostname, port, maxBodyBytes } = server as Record<string, unknown>;
+}
+
+function checkServer(server: unknown, path: string): ServerConfig {
+  if (!isObject(server)) {
+    throw new ConfigError(`${path}: 'server' must be an object { ${SERVER_KEYS.join(", ")} }`);
+  }
+  refuseUnknownKeys(path, server, SERVER_KEYS, "server.");
+  const { hostname, port, maxBodyBytes } = server;
   if (hostname !== undefined && (typeof hostname !== "string" || hostname === "")) {
     throw new ConfigError(`${path}: server.hostname must be a non-empty string`);
   }
@@ -119,8 +202,54 @@ function checkServer(server: unknown, path: string): ServerConfig {
   return server as ServerConfig;
 }
 
+/** The manager's options, checked here so that a bad one is named with its `manager.` path. */
+function checkManager(manager: unknown, path: string): ZestConfig["manager"] {
+  if (manager === undefined) return undefined;
+  if (!isObject(manager)) {
+    throw new ConfigError(`${path}: 'manager' must be an object { ${MANAGER_KEYS.join(", ")} }`);
+  }
+  refuseUnknownKeys(path, manager, MANAGER_KEYS, "manager.");
+  try {
+    managerSettings(manager);
+  } catch (error) {
+    throw new ConfigError(`${path}: manager.${(error as Error).message}`);
+  }
+  return manager as ZestConfig["manager"];
+}
+
+/**
+ * The keys of each schedule and of a task given as `{ type, fields, … }`;
+ * the values are checked when the runtime starts (a `ScheduleError` names
+ * the schedule and the reason).
+ */
+function checkSchedules(schedules: unknown, path: string): ScheduleConfig[] | undefined {
+  if (schedules === undefined) return undefined;
+  if (!Array.isArray(schedules)) {
+    throw new ConfigError(
+      `${path}: 'schedules' must be an array of schedules { name, service, task, every | cron }`,
+    );
+  }
+  schedules.forEach((schedule, index) => {
+    if (!isObject(schedule)) return;
+    const at = `schedules[${index}].`;
+    refuseUnknownKeys(path, schedule, SCHEDULE_KEYS, at);
+    const task = schedule.task;
+    if (isObject(task) && !(task instanceof Task)) {
+      refuseUnknownKeys(path, task, SCHEDULED_TASK_KEYS, `${at}task.`);
+    }
+  });
+  return schedules;
+}
+
 function checkCluster(cluster: unknown, path: string): ClusterOptions | undefined {
   if (cluster === undefined) return undefined;
+  if (isObject(cluster)) {
+    refuseUnknownKeys(path, cluster, CLUSTER_KEYS, "cluster.");
+    if (isObject(cluster.nats)) refuseUnknownKeys(path, cluster.nats, NATS_KEYS, "cluster.nats.");
+    if (isObject(cluster.settings)) {
+      refuseUnknownKeys(path, cluster.settings, Object.keys(DEFAULT_SETTINGS), "cluster.settings.");
+    }
+  }
   try {
     return checkClusterOptions(cluster as ClusterOptions);
   } catch (error) {
@@ -130,11 +259,8 @@ function checkCluster(cluster: unknown, path: string): ClusterOptions | undefine
 
 function checkWorkers(workers: unknown, path: string): ZestConfig["workers"] {
   if (workers === undefined) return undefined;
-  if (workers !== null && typeof workers === "object" && "stderr" in workers) {
-    throw new ConfigError(
-      `${path}: unknown workers option 'stderr' (known: size, graceMs, maxHeapMb)`,
-    );
-  }
+  // `stderr` is a pool option, but not one a config file may set.
+  if (isObject(workers)) refuseUnknownKeys(path, workers, WORKERS_KEYS, "workers.");
   try {
     checkPoolOptions(workers as WorkerPoolOptions);
   } catch (error) {
@@ -145,20 +271,30 @@ function checkWorkers(workers: unknown, path: string): ZestConfig["workers"] {
 
 function checkStore(store: unknown, path: string): StoreConfig | undefined {
   if (store === undefined || store === "memory") return store;
-  const shape = `'store' must be "memory" or { path, synchronous? }`;
-  if (store === null || typeof store !== "object") throw new ConfigError(`${path}: ${shape}`);
-  const { path: file, synchronous, ...unknown } = store as Record<string, unknown>;
-  const extra = Object.keys(unknown)[0];
-  if (extra !== undefined) {
-    throw new ConfigError(`${path}: unknown store option '${extra}' (known: path, synchronous)`);
+  if (!isObject(store)) {
+    throw new ConfigError(`${path}: 'store' must be "memory" or { path, synchronous? }`);
   }
+  refuseUnknownKeys(path, store, STORE_KEYS, "store.");
+  const { path: file, synchronous } = store;
   if (typeof file !== "string" || file === "") {
     throw new ConfigError(`${path}: store.path must be the path of the database file`);
   }
   if (synchronous !== undefined && synchronous !== "normal" && synchronous !== "full") {
     throw new ConfigError(`${path}: store.synchronous must be "normal" or "full"`);
   }
-  return store as StoreConfig;
+  return { ...store, path: file } as SqliteStoreFile;
+}
+
+/** The config a module's default export gives: itself, or what the function it is returns. */
+async function configOf(exported: unknown, path: string): Promise<unknown> {
+  if (typeof exported !== "function") return exported;
+  try {
+    return await exported();
+  } catch (error) {
+    // Without the file's name, an error thrown while building services does not say where.
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new ConfigError(`${path}: the config function failed: ${reason}`, { cause: error });
+  }
 }
 
 /**
@@ -179,32 +315,23 @@ export async function loadConfig(path: string): Promise<ZestConfig> {
   } catch (error) {
     throw new ConfigError(`could not load the config ${path}: ${(error as Error).message}`);
   }
-  let config = module.default;
-  if (typeof config === "function") config = await config();
-  if (config === null || typeof config !== "object") {
+  const config = await configOf(module.default, path);
+  if (!isObject(config)) {
     throw new ConfigError(
       `${path} must default-export a config { services, server } or a function returning one`,
     );
   }
-  const { services, server, manager, schedules, workers, store, cluster } = config as Record<
-    string,
-    unknown
-  >;
+  refuseUnknownKeys(path, config, CONFIG_KEYS, "");
+  const { services, server, manager, schedules, workers, store, cluster } = config;
   if (!Array.isArray(services) || !services.every((service) => service instanceof Service)) {
     throw new ConfigError(`${path}: 'services' must be an array of services (new MyService(…))`);
-  }
-  if (schedules !== undefined && !Array.isArray(schedules)) {
-    // Each schedule is checked when the runtime starts: a ScheduleError names it and the reason.
-    throw new ConfigError(
-      `${path}: 'schedules' must be an array of schedules { name, service, task, every | cron }`,
-    );
   }
   return {
     services,
     // Absent stays absent: a cluster process serves HTTP only where its config asks.
     server: server === undefined ? undefined : checkServer(server, path),
-    manager: manager as ZestConfig["manager"],
-    schedules: schedules as ScheduleConfig[] | undefined,
+    manager: checkManager(manager, path),
+    schedules: checkSchedules(schedules, path),
     workers: checkWorkers(workers, path),
     store: checkStore(store, path),
     cluster: checkCluster(cluster, path),

@@ -2,7 +2,7 @@
  * `deno task start`: load the config, start the runtime and its server,
  * print where they are, and stop cleanly on Ctrl-C (SIGINT) or SIGTERM.
  *
- * Usage: `deno task start [--config zest.config.ts] [--port N] [--hostname H] [--show-token] [--nats URL] [--store FILE|memory]`
+ * Usage: `deno task start [--config zest.config.ts] [--port N] [--hostname H] [--show-token] [--nats URL] [--store FILE|memory] [-h|--help]`
  *
  * @module
  */
@@ -31,6 +31,7 @@ const USAGE =
                    HTTP only if the config has 'server' or --port is given. Credentials from the
                    config's cluster.nats or ZEST_NATS_TOKEN / ZEST_NATS_USER + ZEST_NATS_PASSWORD /
                    ZEST_NATS_CREDS, never in the URL
+  -h, --help       this text
 
 The token is ZEST_TOKEN if set, else ${TOKEN_FILE} (created with mode 0600 on first start).`;
 
@@ -50,7 +51,7 @@ const SAME_SIGNAL_MS = 500;
  * @example
  * ```ts
  * import type { StartOptions } from "./start.ts";
- * const options: StartOptions = { config: "zest.config.ts", port: 0, showToken: false };
+ * const options: StartOptions = { config: "zest.config.ts", port: 0, showToken: false, help: false };
  * ```
  */
 export interface StartOptions {
@@ -63,6 +64,8 @@ export interface StartOptions {
   nats?: string;
   /** `--store`: an SQLite file, or `"memory"`; overrides the config's `store`. */
   store?: string;
+  /** `-h`, `--help`: print the usage and exit 0, starting nothing. */
+  help: boolean;
 }
 
 /**
@@ -70,9 +73,11 @@ export interface StartOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseStartArgs } from "./start.ts";
- * parseStartArgs(["--config", "test/fixtures/zest.config.ts", "--port", "0"]);
- * // { config: "test/fixtures/zest.config.ts", port: 0, hostname: undefined, showToken: false }
+ * const options = parseStartArgs(["--config", "test/fixtures/basic.config.ts", "--port", "0"]);
+ * assert.equal(options.port, 0);
+ * assert.equal(parseStartArgs(["-h"]).help, true);
  * ```
  */
 export function parseStartArgs(args: string[]): StartOptions {
@@ -85,6 +90,7 @@ export function parseStartArgs(args: string[]): StartOptions {
       "show-token": { type: "boolean", default: false },
       nats: { type: "string" },
       store: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     },
     allowPositionals: false,
   });
@@ -102,6 +108,7 @@ export function parseStartArgs(args: string[]): StartOptions {
     showToken: values["show-token"],
     nats: values.nats,
     store: values.store,
+    help: values.help,
   };
 }
 
@@ -158,9 +165,23 @@ function plural(n: number, what: string): string {
 }
 
 /**
+ * The warning for intent-log lines the store skipped at open (a crash cut
+ * them short, or the disk damaged them): the changes they held are gone,
+ * and the operator must hear it rather than find tasks quietly missing.
+ */
+function tornWarning(tornLines: number): string[] {
+  if (tornLines === 0) return [];
+  const [lines, their] = tornLines === 1 ? ["line", "its"] : ["lines", "their"];
+  return [
+    `zest: warning: ${tornLines} intent-log ${lines} could not be read (${their} changes are lost)`,
+  ];
+}
+
+/**
  * The banner's store line: where records are kept, how many, and what the
  * start took up from the previous run, e.g. `zest: store .zest/zest.db
- * (SQLite, 1.2 MB, 340 records): 12 queued tasks and 1 interrupted task taken up`.
+ * (SQLite, 1.2 MB, 340 records): 12 queued tasks and 1 interrupted task taken up`;
+ * then a warning line if the store could not read part of its intent log.
  */
 async function storeLine(store: TaskStore): Promise<string> {
   const stats = await store.stats();
@@ -183,9 +204,17 @@ async function storeLine(store: TaskStore): Promise<string> {
     ? ""
     : `; migrated from schema version ${recovery.migratedFrom}`;
   const megabytes = ((stats.bytes ?? 0) / 1e6).toFixed(1);
-  return `zest: store ${shown(store.path)} (SQLite, ${megabytes} MB, ${
-    plural(stats.records, "record")
-  }): ${found}${migrated}`;
+  return [
+    `zest: store ${shown(store.path)} (SQLite, ${megabytes} MB, ${
+      plural(stats.records, "record")
+    }): ${found}${migrated}`,
+    ...tornWarning(recovery?.tornLines ?? 0),
+  ].join("\n");
+}
+
+/** `host:port` as a URL writes it: an IPv6 address in brackets. */
+function hostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
 /**
@@ -226,6 +255,10 @@ export async function start(args: string[]): Promise<number> {
     console.error(`zest: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
   }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
   // Listen first: a Ctrl-C while kernels start stops the runtime once it is up.
   const stopped = Promise.withResolvers<void>();
   onStopSignal(() => stopped.resolve());
@@ -257,19 +290,24 @@ export async function start(args: string[]): Promise<number> {
     return 1;
   }
   let server: ZestServer | undefined;
+  const hostname = options.hostname ?? config.server?.hostname ?? "127.0.0.1";
+  const port = options.port ?? config.server?.port ?? DEFAULT_PORT;
   try {
     if (serving) {
       server = serve(runtime, {
         token,
-        hostname: options.hostname ?? config.server?.hostname,
-        port: options.port ?? config.server?.port,
+        hostname,
+        port,
         maxBodyBytes: config.server?.maxBodyBytes,
       });
     }
   } catch (error) {
     await runtime.stop();
     if (error instanceof Deno.errors.AddrInUse) {
-      throw new Error(`${(error as Error).message}: stop the other server or pass --port`);
+      // Deno's message ("Address already in use (os error 98)") names no address.
+      throw new Error(
+        `${hostPort(hostname, port)} is in use: stop the other server or pass --port`,
+      );
     }
     throw error;
   }

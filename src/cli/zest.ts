@@ -23,7 +23,7 @@
  */
 import { parseArgs } from "node:util";
 import { Client, type RequestOptions, type TaskRequest } from "../transport/client.ts";
-import type { WebSocketPort } from "../transport/websocket/port.ts";
+import { CONNECTION_LOST, type WebSocketPort } from "../transport/websocket/port.ts";
 import { isRefusal, UnknownTaskError } from "../task/errors.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import { isTerminal, TASK_STATES } from "../task/record.ts";
@@ -93,7 +93,8 @@ submit (and rerun, status: --wait):
 
 tasks:
   --service NAME, --type NAME, --key KEY   only these tasks
-  --state S,S            only tasks in these states (${TASK_STATES.join(" ")})
+  --state S,S            only tasks in these states (${TASK_STATES.join(" ")});
+                         repeatable: --state S --state S
   --since TIME, --until TIME
                          created since / before: 2026-11-29, 2026-11-29T08:00:00Z,
                          or a time ago such as 2h, 30m, 7d
@@ -145,7 +146,7 @@ export function escapeControls(text: string): string {
 interface Context {
   connect(): Promise<Client>;
   json: boolean;
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | string[] | boolean | undefined>;
 }
 
 /** Human output on stdout. */
@@ -227,8 +228,9 @@ function listQuery(values: Context["values"]): TaskListQuery {
   query.service = text(values, "service");
   query.type = text(values, "type");
   query.key = text(values, "key");
-  const state = text(values, "state");
-  if (state !== undefined) query.state = parseStates(state);
+  // Repeatable: `--state running --state queued` means `--state running,queued`.
+  const states = values.state as string[] | undefined;
+  if (states !== undefined) query.state = states.flatMap(parseStates);
   const since = text(values, "since");
   if (since !== undefined) query.createdSince = parseTime(since, "--since", now);
   const until = text(values, "until");
@@ -289,6 +291,21 @@ function showOutcome(outcome: TaskOutcome, json: boolean): number {
   return outcome.status === "ok" ? 0 : 1;
 }
 
+/**
+ * Say that the connection dropped while `--wait` waited for task `taskId`.
+ * The transport's own outcome advises a TypeScript call
+ * (`client.outcome(…)`); in a shell the way back is a command.
+ */
+async function connectionLost(client: Client, taskId: string): Promise<number> {
+  // Settled already: the port drops its waiters, then resolves `closed`, in one go.
+  const reason = await (client.port as WebSocketPort).closed;
+  printError(
+    `zest: ${CONNECTION_LOST}: ${reason.message} before task ${taskId} ended; ` +
+      `it may still be running: deno task zest status ${taskId} --wait`,
+  );
+  return 1;
+}
+
 /** An accepted task: its id, or with `--wait` its outcome. */
 async function accepted(
   { json, values }: Context,
@@ -307,6 +324,10 @@ async function accepted(
     request.taskId,
     request.outcome,
   );
+  // JSON stays the outcome as the transport gave it: scripts match on its `ename`.
+  if (!json && outcome.status === "error" && outcome.ename === CONNECTION_LOST) {
+    return await connectionLost(client, request.taskId);
+  }
   return showOutcome(outcome, json);
 }
 
@@ -502,10 +523,21 @@ function serviceFilter(only: string | undefined): (event: TaskEvent) => boolean 
   };
 }
 
+/** Refuse a service the server does not have: a watch of it would wait forever, silent. */
+async function checkServiceExists(client: Client, name: string | undefined): Promise<void> {
+  if (name === undefined) return;
+  const services = await client.services();
+  if (!services.some((service) => service.name === name)) {
+    throw new Error(`no service named '${name}'`);
+  }
+}
+
 async function watch({ connect, json, values }: Context, args: string[]): Promise<number> {
   noArguments("watch", args);
-  const keeps = serviceFilter(text(values, "service"));
+  const only = text(values, "service");
+  const keeps = serviceFilter(only);
   const client = await connect();
+  await checkServiceExists(client, only);
   client.watch((event) => {
     if (!keeps(event)) return;
     if (json) console.log(JSON.stringify(event));
@@ -587,6 +619,22 @@ const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   codegen: ["service"],
 };
 
+/** Options that may be given more than once; their values add up, as a comma-separated list's do. */
+const REPEATABLE_OPTIONS = ["state"];
+
+/**
+ * A usage error for any other option given a value twice: the parser would
+ * keep the last one and drop the first without a word.
+ */
+function checkRepeats(tokens: readonly { kind: string; name?: string; value?: string }[]): void {
+  const seen = new Set<string>();
+  for (const { kind, name, value } of tokens) {
+    if (kind !== "option" || value === undefined || REPEATABLE_OPTIONS.includes(name!)) continue;
+    if (seen.has(name!)) throw new UsageError(`--${name} is given twice: give it once`);
+    seen.add(name!);
+  }
+}
+
 /** A usage error for an option given to a command that does not take it. */
 function checkOptions(command: string, values: Context["values"]): void {
   const allowed = [...COMMON_OPTIONS, ...COMMAND_OPTIONS[command] ?? []];
@@ -630,6 +678,7 @@ export async function zest(args: string[]): Promise<number> {
     parsed = parseArgs({
       args,
       allowPositionals: true,
+      tokens: true,
       options: {
         json: { type: "boolean" },
         wait: { type: "boolean" },
@@ -643,7 +692,7 @@ export async function zest(args: string[]): Promise<number> {
         "expires-in": { type: "string" },
         service: { type: "string" },
         type: { type: "string" },
-        state: { type: "string" },
+        state: { type: "string", multiple: true },
         since: { type: "string" },
         until: { type: "string" },
         limit: { type: "string" },
@@ -658,7 +707,7 @@ export async function zest(args: string[]): Promise<number> {
     printError(`zest: ${(error as Error).message}\n${HINT}`);
     return 2;
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   const [name, ...rest] = positionals;
   if (values.help) {
     print(USAGE);
@@ -676,6 +725,7 @@ export async function zest(args: string[]): Promise<number> {
     })();
   try {
     checkOptions(name, values);
+    checkRepeats(tokens);
     serverUrl(values.url);
     return await commands[name as keyof typeof commands](
       { connect, json: values.json === true, values },

@@ -147,8 +147,8 @@ def refusals() -> None:
         missing = raises(UnknownTaskError, call, "no-such-task")
         assert missing.status == 404 and "no-such-task" in missing.error, missing
 
-    bad = raises(BadRequestError, client.tasks, limit=0)
-    assert bad.status == 400 and "limit" in bad.error, bad
+    bad = raises(BadRequestError, client.tasks, since="not a date")
+    assert bad.status == 400 and "createdSince" in bad.error, bad
     # The fixture's server takes bodies up to 64 KiB.
     big = raises(PayloadTooLargeError, client.request, "greeter", "Greeting", {"name": "x" * 100_000})
     assert big.status == 413 and "limit" in big.error, big
@@ -168,6 +168,71 @@ def refusals() -> None:
 
     raises(ConfigError, Client, url="ftp://example.org")
     raises(ConfigError, Client, token="short")
+
+
+NOWHERE = "http://127.0.0.1:9"
+"""Where no server listens: a call that sent anything would raise ZestConnectionError."""
+
+
+def refused_before_sending(exception: type[BaseException], says: str, call, *args, **kwargs) -> None:
+    """``call`` raises ``exception`` whose message has ``says`` (what names the parameter)."""
+    error = raises(exception, call, *args, **kwargs)
+    assert says in str(error), f"{says!r} not in {error!r}"
+
+
+async def async_refused_before_sending(exception: type[BaseException], says: str, awaitable) -> None:
+    error = await araises(exception, awaitable)
+    assert says in str(error), f"{says!r} not in {error!r}"
+
+
+def argument_checks() -> None:
+    """A wrong argument is a TypeError or ValueError naming the parameter passed, raised before
+    anything is sent: first against an address where nothing listens (sending would be a
+    ZestConnectionError), then against the server, which must not have got the task."""
+    nowhere = Client(NOWHERE)
+    sum_task = ("lab", "Sum", {"a": 1, "b": 1})
+    refused_before_sending(ValueError, "timeout must be >= 0", nowhere.execute, *sum_task, timeout=-1)
+    refused_before_sending(ValueError, "timeout must be >= 0", nowhere.execute, *sum_task, timeout=float("nan"))
+    refused_before_sending(TypeError, "timeout must be a number", nowhere.execute, *sum_task, timeout="5")
+    refused_before_sending(ValueError, "priority must be from -1000", nowhere.execute, *sum_task, priority=5000)
+    refused_before_sending(ValueError, "priority must be from -1000", nowhere.request, *sum_task, priority=-1001)
+    refused_before_sending(ValueError, "timeout_ms must be a positive number of milliseconds up to", nowhere.request, *sum_task, timeout_ms=2**31)
+    refused_before_sending(ValueError, "expires_in_ms must be", nowhere.request, *sum_task, expires_in_ms=float("inf"))
+    wait_error = raises(ValueError, nowhere.outcome, "some-id", wait=-3)
+    assert "wait must be >= 0" in str(wait_error) and "timeout" not in str(wait_error), wait_error
+    refused_before_sending(ValueError, "timeout must be >= 0", zest_client.TaskRequest(nowhere, "t", "lab", "Sum").wait, -1)
+    refused_before_sending(ValueError, "timeout must be >= 0", zest_client.TaskRequest(nowhere, "t", "lab", "Sum").result, -1)
+    refused_before_sending(TypeError, "task_id must be a non-empty string", nowhere.status, "")
+    refused_before_sending(ValueError, "limit must be from 1 to 1000", nowhere.tasks, limit=0)
+    refused_before_sending(ValueError, "page_size must be from 1 to 1000", list, nowhere.iter_tasks(page_size=0))
+    refused_before_sending(ValueError, "since must be a date that exists, got '2026-11-31'", nowhere.tasks, since="2026-11-31")
+    refused_before_sending(ValueError, "until must be a date that exists", nowhere.tasks, until="2026-02-30T08:00:00Z")
+    refused_before_sending(ValueError, "limit must be from 1 to 1000", nowhere.queue, "lab", limit=0)
+    refused_before_sending(TypeError, "service must be a non-empty string", nowhere.queue, "")
+    refused_before_sending(TypeError, "service must be a non-empty string", nowhere.release, "")
+    refused_before_sending(TypeError, "name must be a non-empty string", nowhere.pause_schedule, "")
+    refused_before_sending(TypeError, "service must be a non-empty string", nowhere.watch, 3)
+    refused_before_sending(ValueError, "timeout must be a positive", Client, NOWHERE, timeout=0)
+    refused_before_sending(TypeError, "max_connections must be a whole number", AsyncClient, NOWHERE, max_connections="3")
+
+    async def async_checks() -> None:
+        async with AsyncClient(NOWHERE) as anywhere:
+            await async_refused_before_sending(ValueError, "timeout must be >= 0", anywhere.execute(*sum_task, timeout=-1))
+            await async_refused_before_sending(ValueError, "wait must be >= 0", anywhere.outcome("some-id", wait=-3))
+            request = zest_client.AsyncTaskRequest(anywhere, "t", "lab", "Sum")
+            await async_refused_before_sending(ValueError, "timeout must be >= 0", request.result(-1))
+            await async_refused_before_sending(ValueError, "since must be a date that exists", anywhere.tasks(since="2026-02-30"))
+            await async_refused_before_sending(ValueError, "page_size must be from 1", anywhere.iter_tasks(page_size=0).__anext__())
+            await async_refused_before_sending(TypeError, "name must be a non-empty string", anywhere.run_schedule(""))
+
+    asyncio.run(async_checks())
+
+    # Against the server: the refused execute left no task behind.
+    client = Client()
+    before = [r["id"] for r in client.tasks(service="lab", type="Sum")]
+    raises(ValueError, client.execute, *sum_task, timeout=-1)
+    assert [r["id"] for r in client.tasks(service="lab", type="Sum")] == before, "a task was sent"
+    assert client.tasks(since="2026-11-30", limit=1) is not None  # the last day of a month exists
 
 
 def wrong_token() -> None:
@@ -490,8 +555,9 @@ def request_options() -> None:
     assert client.status(expiring.task_id)["state"] == "expired"
     assert blocker.cancel() is True
 
-    priority = raises(TaskValidationError, client.request, "lab", "Sum", {"a": 1, "b": 1}, priority=5000)
-    assert priority.fields == ["priority"], priority.issues
+    priority = raises(ValueError, client.request, "lab", "Sum", {"a": 1, "b": 1}, priority=5000)
+    assert not isinstance(priority, RefusedError), "refused before it is sent"
+    assert "priority must be from -1000 to 1000, got 5000" in str(priority), priority
     raises(TypeError, client.request, "lab", "Sum", {"a": 1, "b": 1}, priority=1.5)
     raises(TypeError, client.request, "lab", "Sum", {"a": 1, "b": 1}, priority=True)
     raises(TypeError, client.request, "lab", "Sum", {"a": 1, "b": 1}, key="")
@@ -527,8 +593,8 @@ def history() -> None:
     assert "'done' is not a task state" in str(unknown_state), unknown_state
     raises(TypeError, client.tasks, since=object())
     raises(TypeError, client.tasks, limit="10")
-    too_many = raises(BadRequestError, client.tasks, limit=5000)
-    assert "limit" in too_many.error, too_many
+    too_many = raises(ValueError, client.tasks, limit=5000)
+    assert "limit must be from 1 to 1000" in str(too_many), too_many
     raises(BadRequestError, client.tasks, since="not a date")
 
     rerun = client.rerun(failed.task_id)
