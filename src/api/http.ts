@@ -34,6 +34,7 @@ import {
   toJson,
 } from "../transport/wire.ts";
 import { onAbort } from "../util/async.ts";
+import { calendarProblem } from "../util/time.ts";
 
 /**
  * A refusal: an HTTP status and a JSON body `{ error, name?, issues? }`.
@@ -177,6 +178,10 @@ export function parseListParams(params: URLSearchParams): TaskListQuery {
       raw.state = states;
     } else if (key === "limit") raw.limit = Number(value);
     else if (key === "createdSince" || key === "createdUntil") {
+      const problem = calendarProblem(value);
+      if (problem) {
+        throw new HttpError(400, `bad query: ${key}: no such date '${value}': ${problem}`);
+      }
       raw[key] = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
       if (Number.isNaN(raw[key])) {
         throw new HttpError(

@@ -93,6 +93,10 @@ Deno.test("parseListParams: a bad parameter is a 400 naming it", () => {
     /^bad query: createdSince: 'yesterday' is neither ms since the epoch nor a date$/,
   );
   refused("createdUntil=", /^bad query: createdUntil: '' is neither/);
+  refused(
+    "createdSince=2026-11-31",
+    /^bad query: createdSince: no such date '2026-11-31': 2026-11 has 30 days$/,
+  );
   refused("colour=red", /^bad query: .*Unrecognized key.*colour/);
   refused(`cursor=${"c".repeat(65)}`, /^bad query: cursor/);
 });

@@ -7,6 +7,7 @@
  * @module
  */
 import { TASK_STATES, type TaskState } from "../task/record.ts";
+import { calendarProblem, ISO_TIME } from "../util/time.ts";
 
 /**
  * A mistake in the command line: `zest` prints it with a hint and exits 2.
@@ -117,36 +118,6 @@ export function parseDuration(text: string, what: string, max = MAX_DURATION_MS)
 }
 
 /**
- * A date, with an optional time and zone: what `Date.parse` reads the same
- * everywhere. Groups: year, month, day, hour, minute, second.
- */
-const ISO_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
-
-function daysInMonth(year: number, month: number): number {
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
-}
-
-/**
- * Why the fields of an {@linkcode ISO_TIME} match name no moment, if they
- * do not: `Date.parse` rolls `2026-11-31` over to December 1 instead of
- * refusing it.
- */
-function calendarProblem(match: RegExpExecArray): string | undefined {
-  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7)
-    .map((field) => field === undefined ? undefined : Number(field)) as number[];
-  if (month < 1 || month > 12) return `there is no month ${month}`;
-  const days = daysInMonth(year, month);
-  if (day < 1 || day > days) {
-    return `${match[1]}-${match[2]} has ${days} days`;
-  }
-  if (hour > 23) return "hours go from 00 to 23";
-  if (minute > 59 || second > 59) return "minutes and seconds go from 00 to 59";
-  return undefined;
-}
-
-/**
  * `text` as a time (ms since the epoch): an ISO date or date and time
  * (`2026-11-29`, `2026-11-29T08:00:00Z`, `2026-11-29 08:00`: without a zone,
  * local time; a date alone is midnight UTC, as `Date.parse` says), or a
@@ -163,9 +134,8 @@ function calendarProblem(match: RegExpExecArray): string | undefined {
  * ```
  */
 export function parseTime(text: string, what: string, now = Date.now()): number {
-  const iso = ISO_TIME.exec(text);
-  if (iso) {
-    const problem = calendarProblem(iso);
+  if (ISO_TIME.test(text)) {
+    const problem = calendarProblem(text);
     if (problem) {
       throw new UsageError(`${what} must be a date that exists, got '${text}': ${problem}`);
     }
