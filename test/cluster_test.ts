@@ -20,6 +20,7 @@ import { eventually } from "./helpers/poll.ts";
 import { NatsServer } from "./helpers/nats.ts";
 
 const CONFIG = "test/fixtures/cluster.config.ts";
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The replicas of `service` the cluster lists now. */
 async function replicasOf(client: Client, service: string): Promise<number> {
@@ -243,6 +244,45 @@ Deno.test("cluster: after a nats-server restart every replica and client serves 
       "both replicas listed again",
       async () => (await replicasOf(client, "stamp").catch(() => 0)) === 2,
     );
+  } finally {
+    await client.close();
+    await stopAll(running);
+  }
+});
+
+Deno.test("cluster: tasks that end while the nats-server is down reach their client after it is back", async () => {
+  await using server = await NatsServer.start();
+  const running = await Promise.all(
+    [1, 2].map(() =>
+      startReplica({ config: "test/fixtures/cluster_patient.config.ts", nats: server.url })
+    ),
+  );
+  const client = await Client.connect(server.url);
+  try {
+    await eventually("2 replicas listed", async () => (await replicasOf(client, "stamp")) === 2);
+    const starts = watchStarts(client);
+    const requests = [];
+    for (let i = 0; i < 4; i++) {
+      requests.push(
+        await client.request<StampResult>("stamp", {
+          type: "ParallelStamp",
+          fields: { label: `p${i}`, ms: 2_500 },
+        }),
+      );
+    }
+    for (const request of requests) await starts.runner(request.taskId);
+    starts.stop();
+    // Down for longer than the tasks still run: they end, and their outcomes are sent, meanwhile.
+    await server.restart({ signal: "SIGKILL", whileDown: () => pause(5_000) });
+    const outcomes = await Promise.all(requests.map((request) => request.outcome));
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.status),
+      ["ok", "ok", "ok", "ok"],
+      JSON.stringify(outcomes),
+    );
+    for (const request of requests) {
+      assert.equal((await client.status(request.taskId))?.state, "succeeded");
+    }
   } finally {
     await client.close();
     await stopAll(running);

@@ -616,6 +616,12 @@ export class NatsHost {
         "the task was cancelled",
       );
     }
+    if (!redelivered && record.state === "running") {
+      // A first delivery of a task a replica runs: a nats-server that restarted without its
+      // consumer's state hands out what is still held. Its holder acks it once done; if the
+      // holder went away, the ack wait delivers it again, counted, and the rule below applies.
+      return this.#leave(held);
+    }
     if (redelivered && !givenBack) {
       const attempt = record.state === "running" ? record.attempts : record.attempts + 1;
       const what = record.state === "running"
@@ -812,6 +818,13 @@ export class NatsHost {
   }
 
   /** A task this host could not look at now (its record could not be read): again, shortly. */
+  /** Neither ack nor nak: the message is delivered again after the ack wait, unless acked meanwhile. */
+  #leave(held: Held): void {
+    if (held.done) return;
+    held.done = true;
+    this.#letGo(held);
+  }
+
   #retryLater(held: Held): void {
     if (held.done) return;
     held.done = true;

@@ -94,6 +94,14 @@ export type NatsConnectOptions = Omit<NatsOptions, "servers"> & {
 /** How long hosts have to answer a cancel or a release. */
 const ASK_HOSTS_MS = 2_000;
 
+/**
+ * After a reconnect, the records of the tasks still waited for are read at
+ * once and again after these delays: a task that ended while NATS was down
+ * had its outcome sent to no one, and its host writes its record once it is
+ * back itself, which may be after this client.
+ */
+const RECHECK_AFTER_MS = [1_000, 3_000, 10_000, 30_000, 60_000];
+
 /** How long a record is kept when this client ends one itself (a cancel): the bucket forgets it anyway. */
 const ENDED_HERE_RETENTION_MS = 3_600_000;
 
@@ -167,6 +175,8 @@ export class NatsPort implements TaskPort {
   /** The token of this client's copies (its inbox's last token). */
   readonly #copyToken = this.#inbox.slice(this.#inbox.lastIndexOf(".") + 1);
   readonly #pending = new Map<string, Pending>();
+  /** The reads of `#recheck` still to come. */
+  #rechecks: ReturnType<typeof setTimeout>[] = [];
   readonly #listeners = new Set<(event: TaskEvent) => void>();
   readonly #outcomes: Subscription;
   /** Copies of the servers' answers to final record writes (see `STORED_HEADER`). */
@@ -422,6 +432,17 @@ export class NatsPort implements TaskPort {
    */
   #recheck(): void {
     if (this.#events) this.#sayWatching();
+    for (const timer of this.#rechecks) clearTimeout(timer);
+    this.#rechecks = RECHECK_AFTER_MS.map((ms) => {
+      const timer = setTimeout(() => this.#readPending(), ms);
+      Deno.unrefTimer(timer);
+      return timer;
+    });
+    this.#readPending();
+  }
+
+  /** Settle each submission whose task's record says it has ended. */
+  #readPending(): void {
     for (const [ref, pending] of this.#pending) {
       const id = pending.taskId;
       if (!id) continue;
@@ -712,6 +733,7 @@ export class NatsPort implements TaskPort {
   #drop(error: Error): void {
     if (this.#closed) return;
     this.#closed = error;
+    for (const timer of this.#rechecks) clearTimeout(timer);
     clearInterval(this.#timer);
     clearInterval(this.#watching);
     this.#timer = undefined;
