@@ -83,6 +83,18 @@ async function withServer(
 /** Every test's server: greeter, lab, reporter, hang and two schedules, its store in memory. */
 const WORKFLOW = "test/fixtures/workflow.config.ts";
 
+/** `deno task zest ARGS` against `server`, running, its output piped. */
+async function spawnZest(server: ServerProcess, args: string[]): Promise<Deno.ChildProcess> {
+  return new Deno.Command(Deno.execPath(), {
+    args: [...await taskArgs("zest"), ...args],
+    cwd: REPO_ROOT,
+    env: { ZEST_TOKEN: server.token, ZEST_URL: server.wsUrl.href },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
 /**
  * Run `zest watch args…` until its output matches `enough`, calling `poke`
  * every 300 ms meanwhile (the watcher is subscribed only once the server has
@@ -94,14 +106,7 @@ async function watchUntil(
   enough: (text: string) => boolean,
   poke: () => Promise<unknown>,
 ): Promise<string> {
-  const watcher = new Deno.Command(Deno.execPath(), {
-    args: [...await taskArgs("zest"), "watch", ...args],
-    cwd: REPO_ROOT,
-    env: { ZEST_TOKEN: server.token, ZEST_URL: server.wsUrl.href },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const watcher = await spawnZest(server, ["watch", ...args]);
   const reader = watcher.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const stderr = new Response(watcher.stderr).text();
   let text = "";
@@ -191,14 +196,7 @@ Deno.test("zest submit: --wait prints the outcome; without it, the id; status th
 Deno.test("zest submit --wait: a server that dies mid-wait is a zest: line with the shell's way back", async () => {
   const server = await startServer({ config: WORKFLOW });
   try {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [...await taskArgs("zest"), "submit", "lab", "Sleep", '{"ms":60000}', "--wait"],
-      cwd: REPO_ROOT,
-      env: { ZEST_TOKEN: server.token, ZEST_URL: server.wsUrl.href },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = await spawnZest(server, ["submit", "lab", "Sleep", '{"ms":60000}', "--wait"]);
     const id = await eventually("the Sleep task runs", async () => {
       const page = await (await api(server, "/tasks?type=Sleep&state=running")).json();
       return page.records[0]?.id as string | undefined;
