@@ -289,6 +289,43 @@ Deno.test("cluster: tasks that end while the nats-server is down reach their cli
   }
 });
 
+Deno.test("cluster: a submission its client gave up on is dropped by a host that gets it later", async () => {
+  await using server = await NatsServer.start();
+  const [replica] = await replicas(server, 1);
+  const client = await Client.connect(server.url, { submitTimeoutMs: 1_000 });
+  try {
+    await eventually(
+      "the replica is listed",
+      async () => (await replicasOf(client, "stamp")) === 1,
+    );
+    const before = (await client.tasks({ service: "stamp" })).records.length;
+    Deno.kill(replica.pid, "SIGSTOP");
+    try {
+      await assert.rejects(
+        client.request("stamp", { type: "ParallelStamp", fields: { label: "late" } }),
+        /no host of service 'stamp' answered within 1000 ms/,
+      );
+      // Past the client's deadline and the hosts' allowance for clock skew (2 s).
+      await pause(3_500);
+    } finally {
+      Deno.kill(replica.pid, "SIGCONT");
+    }
+    // The replica serves again; the late submission was not queued.
+    const after = await eventually(
+      "the replica answers again",
+      () =>
+        client.execute<StampResult>("stamp", { type: "ParallelStamp", fields: { label: "on" } })
+          .catch(() => undefined),
+    );
+    assert.equal(after.label, "on");
+    const queued = (await client.tasks({ service: "stamp" })).records.length;
+    assert.equal(queued, before + 1, "only the task after the stop was queued");
+  } finally {
+    await client.close();
+    await stopAll([replica]);
+  }
+});
+
 Deno.test("cluster: a task whose every delivery's replica went away ends failed, abandoned", async () => {
   await using server = await NatsServer.start();
   const running = await replicas(server, 2);

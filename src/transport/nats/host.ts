@@ -405,7 +405,15 @@ export class NatsHost {
         issues: [{ path: "", message: parsed.problem }],
       });
     }
-    const { task, reply, copy, parent } = parsed.value;
+    const { task, reply, copy, parent, deadline } = parsed.value;
+    if (deadline !== undefined && Date.now() > deadline + CLOCK_SKEW_MS) {
+      // Its client has given up on it and said so: queued now, it would run unknown to anyone.
+      console.error(
+        `[zest] dropped a submission of ${task.type} to '${service}' that came ` +
+          `${Date.now() - deadline} ms after its client stopped waiting`,
+      );
+      return;
+    }
     if (task.service !== service) {
       return respond(errorBody(
         new TaskValidationError(task.type, [{

@@ -43,6 +43,12 @@ export const submitMessage = z.strictObject({
   copy: z.string().regex(COPY_SHAPE, "expected <token>.<ref>")
     .optional(),
   parent: taskId.optional(),
+  /**
+   * When the client stops waiting for the answer (ms since the epoch): a host
+   * that gets the submission later (it was stopped, or lagging) drops it, so
+   * a submission its client was told failed is not queued after all.
+   */
+  deadline: z.number().optional(),
 });
 
 /**

@@ -268,6 +268,7 @@ export class NatsPort implements TaskPort {
       reply: `${this.#inbox}.o.${ref}`,
       copy: `${this.#copyToken}.${ref}`,
       parent,
+      deadline: pending.sentAt! + this.#submitTimeoutMs,
     };
     try {
       this.#nc.publish(subjectsOf(request.service).submit, toJson(body), {
