@@ -11,7 +11,7 @@
  * restart every process and client serves again by itself.
  */
 import assert from "node:assert/strict";
-import { Client } from "../src/mod.ts";
+import { Client, ServiceStoppedError } from "../src/mod.ts";
 import { isTerminal, type TaskRecord } from "../src/task/record.ts";
 import type { ClusterServiceInfo } from "../src/transport/nats/registry.ts";
 import type { StampResult } from "./fixtures/cluster.config.ts";
@@ -323,6 +323,30 @@ Deno.test("cluster: a submission its client gave up on is dropped by a host that
   } finally {
     await client.close();
     await stopAll([replica]);
+  }
+});
+
+Deno.test("cluster: with no replica registered, a service is not called unknown: the cluster may be starting", async () => {
+  await using server = await NatsServer.start();
+  const running = await replicas(server, 1);
+  const client = await Client.connect(server.url);
+  try {
+    await eventually(
+      "the replica is listed",
+      async () => (await replicasOf(client, "stamp")) === 1,
+    );
+    await stopAll(running);
+    await eventually("the registry is empty", async () => (await client.services()).length === 0);
+    await assert.rejects(
+      client.request("stamp", { type: "ParallelStamp", fields: {} }),
+      (error) =>
+        error instanceof ServiceStoppedError &&
+        /no replica of service 'stamp' answers or is registered now \(services: none\)/.test(
+          error.message,
+        ),
+    );
+  } finally {
+    await client.close();
   }
 });
 

@@ -102,6 +102,13 @@ const ASK_HOSTS_MS = 2_000;
  */
 const RECHECK_AFTER_MS = [1_000, 3_000, 10_000, 30_000, 60_000];
 
+/**
+ * For this long after a reconnect, a service no replica answers for is not
+ * called unknown: the registry's entries may have expired while NATS was
+ * down, and replicas write theirs again only as they come back.
+ */
+const REREGISTER_MS = 15_000;
+
 /** How long a record is kept when this client ends one itself (a cancel): the bucket forgets it anyway. */
 const ENDED_HERE_RETENTION_MS = 3_600_000;
 
@@ -175,6 +182,8 @@ export class NatsPort implements TaskPort {
   /** The token of this client's copies (its inbox's last token). */
   readonly #copyToken = this.#inbox.slice(this.#inbox.lastIndexOf(".") + 1);
   readonly #pending = new Map<string, Pending>();
+  /** When the connection last came back (see `REREGISTER_MS`). */
+  #reconnectedAt = -Infinity;
   /** The reads of `#recheck` still to come. */
   #rechecks: ReturnType<typeof setTimeout>[] = [];
   readonly #listeners = new Set<(event: TaskEvent) => void>();
@@ -359,11 +368,20 @@ export class NatsPort implements TaskPort {
     if (/NoResponders/i.test(name) || /no responders/i.test(message)) {
       const replicas = await this.#replicas().catch(() => []);
       const known = [...new Set(replicas.map((entry) => entry.service.name))].sort();
-      return known.includes(service)
-        ? new ServiceStoppedError(`service '${service}' has no replica answering now`)
-        : new UnknownServiceError(
-          `no service named '${service}' in the cluster (services: ${known.join(", ") || "none"})`,
+      if (known.includes(service)) {
+        return new ServiceStoppedError(`service '${service}' has no replica answering now`);
+      }
+      // No replica registered at all, or NATS just came back: the cluster is (re)starting.
+      if (known.length === 0 || Date.now() - this.#reconnectedAt < REREGISTER_MS) {
+        return new ServiceStoppedError(
+          `no replica of service '${service}' answers or is registered now ` +
+            `(services: ${known.join(", ") || "none"}): the cluster may be starting or ` +
+            `reconnecting; retry`,
         );
+      }
+      return new UnknownServiceError(
+        `no service named '${service}' in the cluster (services: ${known.join(", ") || "none"})`,
+      );
     }
     if (/timeout/i.test(name) || /timeout/i.test(message)) {
       return new RuntimeStoppingError(
@@ -432,6 +450,7 @@ export class NatsPort implements TaskPort {
    * the records have them. Hosts hear again that it watches.
    */
   #recheck(): void {
+    this.#reconnectedAt = Date.now();
     if (this.#events) this.#sayWatching();
     for (const timer of this.#rechecks) clearTimeout(timer);
     this.#rechecks = RECHECK_AFTER_MS.map((ms) => {
