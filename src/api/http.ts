@@ -20,7 +20,7 @@ import {
 } from "../task/errors.ts";
 import type { TaskOutcome } from "../task/outcome.ts";
 import { isTerminal } from "../task/record.ts";
-import type { TaskListQuery } from "../manager/store.ts";
+import { MAX_PAGE, type TaskListQuery } from "../manager/store.ts";
 import type { SubmitRequest } from "../manager/types.ts";
 import type { TaskPort } from "../transport/port.ts";
 import {
@@ -28,6 +28,7 @@ import {
   errorBody,
   graphBody,
   graphRequest,
+  LIST_QUERY_PARAMS,
   listQuery,
   submitBody,
   submitRequest,
@@ -197,18 +198,6 @@ export function parseListParams(params: URLSearchParams): TaskListQuery {
   return parsed.data;
 }
 
-/** The parameters of `GET /tasks`: a store's complaint that names one of them is the client's. */
-const LIST_PARAMS = [
-  "service",
-  "type",
-  "key",
-  "state",
-  "createdSince",
-  "createdUntil",
-  "limit",
-  "cursor",
-];
-
 /**
  * A store's refusal of a list query as the 400 it is: stores check what
  * only they can (a `cursor` is theirs to read) and throw a `RangeError` or
@@ -231,7 +220,8 @@ const LIST_PARAMS = [
 export function queryRefusal(error: unknown): unknown {
   if (!(error instanceof RangeError || error instanceof TypeError)) return error;
   const field = error.message.match(/^(\w+):/)?.[1];
-  if (field === undefined || !LIST_PARAMS.includes(field)) return error;
+  // A parameter of `GET /tasks`: a store's complaint that names one of them is the client's.
+  if (field === undefined || !LIST_QUERY_PARAMS.includes(field)) return error;
   return new HttpError(400, `bad query: ${error.message}`);
 }
 
@@ -245,12 +235,9 @@ async function listTasks({ port, url }: Call): Promise<Response> {
   }
 }
 
-/** Largest page of `GET /services/:name/queue` (the task manager's own bound). */
-const MAX_QUEUE_PAGE = 1_000;
-
 /**
  * `?limit=` of `GET /services/:name/queue`: absent, or a whole number from 1
- * to `MAX_QUEUE_PAGE`; anything else is a 400 naming `limit`.
+ * to `MAX_PAGE`; anything else is a 400 naming `limit`.
  *
  * @example
  * ```ts
@@ -265,10 +252,10 @@ export function parseQueueLimit(params: URLSearchParams): number | undefined {
   const text = params.get("limit");
   if (text === null) return undefined;
   const limit = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!(limit >= 1 && limit <= MAX_QUEUE_PAGE)) {
+  if (!(limit >= 1 && limit <= MAX_PAGE)) {
     throw new HttpError(
       400,
-      `bad query: limit: expected a whole number from 1 to ${MAX_QUEUE_PAGE}, got '${text}'`,
+      `bad query: limit: expected a whole number from 1 to ${MAX_PAGE}, got '${text}'`,
     );
   }
   return limit;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { durationProblem } from "../task/limits.ts";
 import type { Client } from "../transport/client.ts";
 import { isValidToken, PROTOCOL } from "../transport/websocket/protocol.ts";
 import { isUpgrade, offeredProtocols, presentedToken, tokensEqual } from "./auth.ts";
@@ -191,11 +192,10 @@ function isOwnOrigin(origin: string | null, host: string | null): boolean {
 /** A header value as it may appear in an error message. */
 const quoted = (value: string) => JSON.stringify(value.slice(0, 100));
 
-/** `authTimeoutMs`, checked: a whole number of ms a timer can hold. */
+/** `authTimeoutMs`, checked as every duration option is (`durationProblem`). */
 function checkAuthTimeout(ms: number): number {
-  if (!Number.isInteger(ms) || ms < 1 || ms > 2 ** 31 - 1) {
-    throw new RangeError(`authTimeoutMs: expected a whole number from 1 to 2147483647, got ${ms}`);
-  }
+  const problem = durationProblem(ms);
+  if (problem) throw new RangeError(`authTimeoutMs: ${problem}`);
   return ms;
 }
 

@@ -559,7 +559,8 @@ export class TaskFlow {
   }
 
   log(id: string, line: TaskLogEntry): void {
-    const record = this.#state.live.get(id)?.record;
+    const task = this.#state.live.get(id);
+    const record = task?.record;
     const { logEntries, logMessageChars } = RECORD_LIMITS;
     if (!record || record.log.length >= logEntries) return;
     const entry: TaskLogEntry = record.log.length === logEntries - 1
@@ -572,8 +573,7 @@ export class TaskFlow {
       ? { ...line, message: cutText(line.message, logMessageChars) }
       : line;
     appendLog(record, entry);
-    const live = this.#state.live.get(id);
-    if (live instanceof LiveTask && !isTerminal(record.state)) this.#saveLog(live);
+    if (task instanceof LiveTask && !isTerminal(record.state)) this.#saveLog(task);
     else this.#state.journal.save(record);
     if (this.#state.events.followed) this.#state.events.send({ kind: "log", id, entry });
   }

@@ -178,11 +178,17 @@ Deno.test("journal: an action that throws is reported; the ones after it run", a
   });
 });
 
-Deno.test("journal: inside a turn, the turn's end flushes and runs the actions, with no microtask", async () => {
+/** A journal on a recording store, inside a turn that has saved record t1. */
+function turnThatSavedT1(): { store: RecordingStore; journal: ReturnType<typeof journalOn> } {
   const store = new RecordingStore();
   const journal = journalOn(store);
   journal.turnStarted();
   journal.save(record("t1"));
+  return { store, journal };
+}
+
+Deno.test("journal: inside a turn, the turn's end flushes and runs the actions, with no microtask", async () => {
+  const { store, journal } = turnThatSavedT1();
   journal.after("start t1");
   await drain();
   // Nothing was scheduled: the turn is not over.
@@ -201,10 +207,7 @@ Deno.test("journal: inside a turn, the turn's end flushes and runs the actions, 
 });
 
 Deno.test("journal: a turn that answers a caller is flushed in a microtask, not at its end", async () => {
-  const store = new RecordingStore();
-  const journal = journalOn(store);
-  journal.turnStarted();
-  journal.save(record("t1"));
+  const { store, journal } = turnThatSavedT1();
   journal.answer("tell the submitter its id");
   journal.after("start t1");
   journal.turnEnded();

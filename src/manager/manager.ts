@@ -36,7 +36,13 @@ import { type ManagerOptions, managerSettings } from "./options.ts";
 import { recover } from "./recovery.ts";
 import { type ScheduleInfo, Schedules } from "./schedules.ts";
 import { type ManagerMessage, ManagerState } from "./state.ts";
-import type { StoreStats, TaskListQuery, TaskPage, TaskStore } from "./store.ts";
+import {
+  MAX_PAGE,
+  type StoreStats,
+  type TaskListQuery,
+  type TaskPage,
+  type TaskStore,
+} from "./store.ts";
 import { Submissions } from "./submission.ts";
 import type {
   GraphRequest,
@@ -307,7 +313,7 @@ export class TaskManager {
   queue(service: string, limit = 100): TaskRecordSummary[] {
     const lane = this.#state.lanes.get(service);
     if (!lane) throw new UnknownServiceError(`no service named '${service}'`);
-    const bound = Math.max(1, Math.min(Math.trunc(limit) || 100, 1_000));
+    const bound = Math.max(1, Math.min(Math.trunc(limit) || 100, MAX_PAGE));
     const records = lane.holder ? [lane.holder.record] : [];
     for (const pending of lane.waiting.values(bound - records.length)) records.push(pending.record);
     return records.map(summarize);

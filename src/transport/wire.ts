@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { type FieldIssue, isRefusal, refusal, TaskValidationError } from "../task/errors.ts";
 import { TASK_STATES, type TaskState } from "../task/record.ts";
-import type { TaskListQuery } from "../manager/store.ts";
+import { MAX_PAGE, type TaskListQuery } from "../manager/store.ts";
 import type { GraphRequest, SubmitRequest } from "../manager/types.ts";
 
 /**
@@ -150,7 +150,7 @@ const listQueryFields = {
   ).optional(),
   createdSince: z.number().optional(),
   createdUntil: z.number().optional(),
-  limit: z.number().int().min(1).max(1_000).optional(),
+  limit: z.number().int().min(1).max(MAX_PAGE).optional(),
   cursor: z.string().max(64).optional(),
 };
 
@@ -168,6 +168,18 @@ const listQueryFields = {
  * ```
  */
 export const listQuery: z.ZodType<TaskListQuery> = z.strictObject(listQueryFields);
+
+/**
+ * The names of a task list query's parameters (`GET /tasks?…`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LIST_QUERY_PARAMS } from "./wire.ts";
+ * assert.ok(LIST_QUERY_PARAMS.includes("cursor") && LIST_QUERY_PARAMS.includes("createdSince"));
+ * ```
+ */
+export const LIST_QUERY_PARAMS: readonly string[] = Object.keys(listQueryFields);
 
 /**
  * One line per zod issue: `path: message`.
