@@ -39,6 +39,18 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_PORT = 8787;
 
 /**
+ * Interface listened on when none is given: loopback only.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_HOSTNAME } from "./server.ts";
+ * assert.equal(DEFAULT_HOSTNAME, "127.0.0.1");
+ * ```
+ */
+export const DEFAULT_HOSTNAME = "127.0.0.1";
+
+/**
  * Most WebSocket connections that may be open at once without having
  * authenticated yet (no token on the upgrade, no `auth` message yet); more
  * are refused with 503. Each may make the server hold one message of up to
@@ -253,7 +265,7 @@ export function serve(backend: ServerBackend, options: ServeOptions): ZestServer
   const sockets = new Set<WebSocket>();
   let unauthenticated = 0;
   const closing = new AbortController();
-  const hostname = options.hostname ?? "127.0.0.1";
+  const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   const loopback = isLoopback(hostname);
 
   const upgrade = (request: Request, authenticated: boolean): Response => {

@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { Runtime } from "../runtime.ts";
 import { StoreOpenError, type TaskStore } from "../manager/store.ts";
 import { SqliteTaskStore } from "../store/mod.ts";
-import { DEFAULT_PORT, serve, type ZestServer } from "../api/server.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT, serve, type ZestServer } from "../api/server.ts";
 import { loadConfig, type StoreConfig } from "./config.ts";
 import { ensureJupyter } from "./prerequisites.ts";
 import { IPythonService } from "../service/ipython.ts";
@@ -290,7 +290,7 @@ export async function start(args: string[]): Promise<number> {
     return 1;
   }
   let server: ZestServer | undefined;
-  const hostname = options.hostname ?? config.server?.hostname ?? "127.0.0.1";
+  const hostname = options.hostname ?? config.server?.hostname ?? DEFAULT_HOSTNAME;
   const port = options.port ?? config.server?.port ?? DEFAULT_PORT;
   try {
     if (serving) {
